@@ -1,0 +1,104 @@
+"""Shared bench plumbing: the machine/commit stamp, percentiles, and the JSON summary last line.
+
+Imports torch only inside ``stamp()`` and only if it is installed, so scorers and tests stay light.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_info() -> dict:
+    """Short commit hash (None before the first commit) and whether the tree has changes."""
+    status = _git("status", "--porcelain")
+    return {"commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(status) if status is not None else None}
+
+
+def torch_info() -> dict:
+    """torch version and GPU name; imports torch lazily and tolerates its absence."""
+    try:
+        import torch
+    except ImportError:
+        return {"torch": None, "gpu": None, "cuda": None}
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"torch": torch.__version__, "gpu": gpu, "cuda": torch.version.cuda}
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def stamp() -> dict:
+    """Where and when a result was produced: machine, software versions, commit, UTC time."""
+    return {
+        "cpu": cpu_model(),
+        "cores": cpu_cores(),
+        **torch_info(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git": git_info(),
+        "utc": utc_now(),
+    }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated q-th percentile (0..100); None for no values."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    pos = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def percentiles(values: Iterable[float], qs: Sequence[float] = (50, 95, 99)) -> dict:
+    """{"p50": ..., "p95": ..., "p99": ...} of the values."""
+    xs = list(values)
+    return {f"p{q:g}": percentile(xs, q) for q in qs}
+
+
+def mean(values: Iterable[float]) -> float | None:
+    xs = list(values)
+    return sum(xs) / len(xs) if xs else None
+
+
+def print_summary(summary: dict) -> None:
+    """Print the summary as one JSON line; callers print nothing to stdout after it."""
+    sys.stderr.flush()
+    sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,46 @@
+"""dllm: infill code at the cursor with a masked-diffusion language model.
+
+    import dllm
+    engine = dllm.load()                       # the embedded default model, or dllm.load("path/to/ckpt")
+    engine.infill(prefix, suffix, mode="single").text
+
+`import dllm` stays light: torch and the model code load on first use of `load` or the engine types.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Engine": "engine", "ARDecoder": "ar", "SamplerConfig": "sampler", "CancelToken": "constraints",
+    "Cancelled": "constraints", "Constraint": "constraints", "Completion": "result", "Stats": "result",
+    "CheckpointError": "checkpoint", "DEFAULT_MODEL": "checkpoint", "load_checkpoint": "checkpoint", "testing": None,
+}
+
+if TYPE_CHECKING:
+    from .ar import ARDecoder
+    from .engine import Engine
+    from .sampler import SamplerConfig
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'dllm' has no attribute {name!r}")
+    if _LAZY[name] is None:
+        return importlib.import_module(f".{name}", __name__)
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+
+
+def load(model: str | None = None, *, device: str | None = None, dtype: str | None = None,
+         sampler: "SamplerConfig | None" = None) -> "Engine | ARDecoder":
+    """An infill engine for a checkpoint directory (None = the embedded default model)."""
+    from .ar import ARDecoder
+    from .engine import Engine
+    from .checkpoint import DEFAULT_MODEL, load_checkpoint
+
+    loaded = load_checkpoint(model or DEFAULT_MODEL, device=device, dtype=dtype)
+    cls = ARDecoder if loaded.spec.kind == "ar" else Engine
+    return cls(loaded, sampler=sampler)

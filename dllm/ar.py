@@ -1,0 +1,84 @@
+"""The autoregressive twin's decoder: FIM prompt, static KV cache, one token per forward pass.
+
+Served with the same context budget, stop rules (end-of-middle, end of line in single-line mode,
+token cap) and result type as the diffusion engine, so the two are compared fairly.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .canvas import build_context
+from .constraints import CancelToken, Constraint
+from .engine import resolve_mode
+from .checkpoint import Loaded
+from .result import Completion, Stats
+from .sampler import SamplerConfig, propose
+from .schedule import canvas_sizes
+
+
+class ARDecoder:
+    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None) -> None:
+        self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
+        self.sampler = sampler or SamplerConfig()
+        self.context_tokens = loaded.spec.context_tokens
+        self.device = self.model.embed_tokens.weight.device
+        sp = self.tokenizer.special
+        if None in (sp.fim_prefix, sp.fim_suffix, sp.fim_middle):
+            raise ValueError("this tokenizer has no FIM sentinel tokens; it cannot drive an AR infill model")
+        self.stops = {i for i in (sp.eom, sp.eos) if i is not None}
+
+    @property
+    def info(self) -> dict:
+        p = self.model.embed_tokens.weight
+        return {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
+                "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
+
+    def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
+               max_tokens: int | None = None, cancel: CancelToken | None = None,
+               constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
+        t0 = time.perf_counter()
+        cfg = sampler or self.sampler
+        mode = resolve_mode(mode, prefix)
+        _, cap = canvas_sizes(mode, max_tokens)
+        ctx = build_context(self.tokenizer, prefix, suffix, max(16, (cfg.context_tokens or self.context_tokens) - cap))
+        sp = self.tokenizer.special
+        prompt = [sp.fim_prefix] + ctx.prefix_ids + [sp.fim_suffix] + ctx.suffix_ids + [sp.fim_middle]
+        stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids), canvas=cap)
+        t1 = time.perf_counter()
+        gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
+        n = len(prompt)
+        slots = torch.arange(n + cap, device=self.device)
+        cache = self.model.new_cache(1, n + cap)
+        pieces = self.tokenizer.pieces()
+        out: list[int] = []
+        with torch.inference_mode():
+            tokens = torch.tensor([prompt], device=self.device)
+            pos = slots[:n]
+            while len(out) < cap:
+                if cancel is not None:
+                    cancel.check()
+                mask = slots[None, :] <= pos[:, None]  # (T, S) causal over the cache
+                logits = self.model.lm_head(self.model.hidden(tokens, pos, cache, mask)[0, -1:])  # (1, V)
+                stats.nfe += 1
+                nxt = int(propose(logits, cfg, gen)[0])
+                if nxt in self.stops:
+                    break
+                out.append(nxt)
+                if mode == "single" and "\n" in pieces[nxt]:
+                    break
+                tokens = torch.tensor([[nxt]], device=self.device)
+                pos = slots[n + len(out) - 1:n + len(out)]
+        t2 = time.perf_counter()
+        text = self.tokenizer.decode(out)
+        if mode == "single" and "\n" in text:
+            text = text[:text.index("\n")]
+        if constraint is not None and text:
+            text = constraint.finalize(ctx.prefix_text, text, ctx.suffix_text)
+        t3 = time.perf_counter()
+        stats.steps, stats.tokens = len(out), len(out)
+        stats.timings_ms = {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
+                            "total": (t3 - t0) * 1e3}
+        return Completion(text=text, stats=stats)

@@ -1,0 +1,83 @@
+"""The tokens around the cursor: prefix and suffix trimmed to a token budget.
+
+More of the budget goes to the prefix than to the suffix; a cut never falls inside the cursor's line
+(the prefix is cut at a line start, the suffix at a line end). File-start / file-end tokens mark a
+side that was not cut, as in training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .tokenizer import Tokenizer
+
+PREFIX_SHARE = 0.75
+CHARS_PER_TOKEN_BOUND = 12  # slice at most this many characters per budget token before encoding
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    prefix_ids: list[int]
+    suffix_ids: list[int]
+    prefix_text: str  # the prefix text the ids cover (for the syntax constraint)
+    suffix_text: str
+
+
+def _cut_prefix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
+    """The kept tail of the prefix, and whether it is the whole prefix."""
+    line_start = text.rfind("\n") + 1
+    head, line = text[:line_start], text[line_start:]
+    line_ids = tok.encode(line)
+    room = budget - len(line_ids)
+    if room <= 0 or not head:
+        return line, not head
+    window = head[-room * CHARS_PER_TOKEN_BOUND:]
+    enc = tok.hf.encode(window, add_special_tokens=False)
+    ids, offsets = enc.ids, enc.offsets
+    if len(ids) <= room and len(window) == len(head):
+        return text, True
+    first = max(0, len(ids) - room)
+    # move forward to the first token that starts a line
+    while first < len(ids) and not (offsets[first][0] == 0 and len(window) == len(head)
+                                    or window[offsets[first][0] - 1:offsets[first][0]] == "\n"):
+        first += 1
+    if first >= len(ids):
+        return line, False
+    return window[offsets[first][0]:] + line, False
+
+
+def _cut_suffix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
+    """The kept head of the suffix, and whether it is the whole suffix."""
+    line_end = text.find("\n")
+    line_end = len(text) if line_end < 0 else line_end
+    line, tail = text[:line_end], text[line_end:]
+    line_ids = tok.encode(line)
+    room = budget - len(line_ids)
+    if room <= 0 or not tail:
+        return line, not tail
+    window = tail[:room * CHARS_PER_TOKEN_BOUND]
+    enc = tok.hf.encode(window, add_special_tokens=False)
+    ids, offsets = enc.ids, enc.offsets
+    if len(ids) <= room and len(window) == len(tail):
+        return text, True
+    end = min(room, len(ids))
+    cut = window.rfind("\n", 0, offsets[end - 1][1] + 1 if end else 0)
+    return line + window[:cut + 1], False  # through the last whole line (nothing if cut < 0)
+
+
+def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Context:
+    """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line is always kept)."""
+    p_budget = int(budget * PREFIX_SHARE)
+    s_text, s_whole = _cut_suffix(tok, suffix, budget - p_budget)
+    s_ids = tok.encode(s_text)
+    p_text, p_whole = _cut_prefix(tok, prefix, budget - len(s_ids))
+    p_ids = tok.encode(p_text)
+    if not s_whole and len(p_ids) + len(s_ids) < budget:  # the prefix left room: give it to the suffix
+        s_text, s_whole = _cut_suffix(tok, suffix, budget - len(p_ids))
+        s_ids = tok.encode(s_text)
+    sp = tok.special
+    if p_whole and sp.bos is not None:
+        p_ids = [sp.bos] + p_ids
+    if s_whole and sp.eos is not None:
+        s_ids = s_ids + [sp.eos]
+    return Context(p_ids, s_ids, p_text, s_text)

@@ -1,0 +1,236 @@
+"""Local checkpoint directories <-> `Transformer` + `Tokenizer`, without running any repo code.
+
+A checkpoint is a Hugging Face-layout directory: config.json, model.safetensors (or shards with an
+index), tokenizer.json. Understood families: our own checkpoints and Llama (no logit shift), the
+Qwen2 family of diffusion coders (Dream, Dream-Coder, DiffuCoder, Open-dCoder: logits shifted by one),
+and LLaDA (its own tensor names, no shift). Weights are read with safetensors only; `trust_remote_code`
+does not exist here. Device and dtype are decided once, in `choose_device`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .model import ModelConfig, Transformer
+from .tokenizer import SpecialIds, Tokenizer, own_special_ids
+
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "dllm-code-small"
+QWEN2_TYPES = {"qwen2", "dream", "diffucoder", "open_dcoder"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory that is missing, incomplete or corrupt (message is one line)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What the engine needs to know about a checkpoint beyond the tensor shapes."""
+    name: str
+    kind: str  # "diffusion" or "ar"
+    logits_shift: bool  # position i predicts token i+1 (Dream / Qwen2 family)
+    family: str
+    context_tokens: int  # prefix + canvas + suffix length the model was trained for
+
+
+@dataclasses.dataclass
+class Loaded:
+    model: Transformer
+    tokenizer: Tokenizer
+    spec: ModelSpec
+
+
+def choose_device(device: str | None = None, dtype: str | None = None) -> tuple[torch.device, torch.dtype]:
+    """CUDA + bf16 when available; on the CPU float32 (bf16 measured slower there, see README)."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dtype:
+        return dev, getattr(torch, dtype)
+    return dev, torch.bfloat16 if dev.type == "cuda" else torch.float32
+
+
+def _read_config(path: Path) -> dict:
+    cfg_path = path / "config.json"
+    if not path.is_dir():
+        raise CheckpointError(f"model directory not found: {path}")
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{path} has no config.json")
+    try:
+        return json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{cfg_path} is not valid JSON: {exc}") from None
+
+
+def model_config(cfg: dict) -> tuple[ModelConfig, str]:
+    """(ModelConfig, family) from a Hugging Face config dict."""
+    mtype = str(cfg.get("model_type", "llama")).lower()
+    try:
+        if mtype == "llada":
+            mc = ModelConfig(vocab_size=cfg.get("embedding_size") or cfg["vocab_size"], dim=cfg["d_model"],
+                             n_layers=cfg["n_layers"], n_heads=cfg["n_heads"],
+                             n_kv_heads=cfg.get("n_kv_heads") or cfg["n_heads"],
+                             intermediate_size=cfg["mlp_hidden_size"], rope_theta=cfg.get("rope_theta", 10000.0),
+                             norm_eps=cfg.get("rms_norm_eps", 1e-5), qkv_bias=bool(cfg.get("include_bias", False)),
+                             tie_embeddings=bool(cfg.get("weight_tying", False)),
+                             max_seq_len=cfg.get("max_sequence_length", 4096))
+            return mc, "llada"
+        family = "qwen2" if mtype in QWEN2_TYPES else "llama"
+        mc = ModelConfig(vocab_size=cfg["vocab_size"], dim=cfg["hidden_size"], n_layers=cfg["num_hidden_layers"],
+                         n_heads=cfg["num_attention_heads"],
+                         n_kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
+                         intermediate_size=cfg["intermediate_size"], rope_theta=cfg.get("rope_theta", 10000.0),
+                         norm_eps=cfg.get("rms_norm_eps", 1e-6),
+                         qkv_bias=family == "qwen2" or bool(cfg.get("attention_bias", False)),
+                         tie_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+                         causal=cfg.get("dllm", {}).get("kind") == "ar",
+                         max_seq_len=cfg.get("max_position_embeddings", 4096))
+        return mc, family
+    except KeyError as exc:
+        raise CheckpointError(f"config.json lacks {exc.args[0]!r}") from None
+
+
+_LLADA_NAMES = [
+    (r"^model\.transformer\.wte\.", "embed_tokens."),
+    (r"^model\.transformer\.ln_f\.", "norm."),
+    (r"^model\.transformer\.ff_out\.", "lm_head."),
+    (r"^model\.transformer\.blocks\.(\d+)\.attn_norm\.", r"layers.\1.input_layernorm."),
+    (r"^model\.transformer\.blocks\.(\d+)\.ff_norm\.", r"layers.\1.post_attention_layernorm."),
+    (r"^model\.transformer\.blocks\.(\d+)\.([qkv])_proj\.", r"layers.\1.self_attn.\2_proj."),
+    (r"^model\.transformer\.blocks\.(\d+)\.attn_out\.", r"layers.\1.self_attn.o_proj."),
+    (r"^model\.transformer\.blocks\.(\d+)\.ff_proj\.", r"layers.\1.mlp.gate_proj."),
+    (r"^model\.transformer\.blocks\.(\d+)\.up_proj\.", r"layers.\1.mlp.up_proj."),
+    (r"^model\.transformer\.blocks\.(\d+)\.ff_out\.", r"layers.\1.mlp.down_proj."),
+]
+
+
+def our_name(name: str, family: str) -> str:
+    """Map a checkpoint tensor name onto `Transformer`'s parameter names."""
+    if family == "llada":
+        for pattern, repl in _LLADA_NAMES:
+            new, n = re.subn(pattern, repl, name)
+            if n:
+                return new
+        return name
+    return name.removeprefix("model.")
+
+
+def _weight_files(path: Path) -> list[Path]:
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return [path / s for s in shards]
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        raise CheckpointError(f"{path} holds no *.safetensors weights")
+    return files
+
+
+def load_weights(model: Transformer, path: Path, family: str, dtype: torch.dtype, device: torch.device) -> None:
+    expected = dict(model.named_parameters())
+    seen: set[str] = set()
+    for file in _weight_files(path):
+        if not file.is_file():
+            raise CheckpointError(f"missing weight shard {file.name}")
+        try:
+            with safe_open(str(file), framework="pt", device="cpu") as f:
+                for key in f.keys():
+                    name = our_name(key, family)
+                    if name not in expected:
+                        if "rotary_emb" in name:
+                            continue
+                        raise CheckpointError(f"unexpected tensor {key!r} in {file.name}")
+                    tensor = f.get_tensor(key)
+                    param = expected[name]
+                    if tuple(tensor.shape) != tuple(param.shape):
+                        raise CheckpointError(f"tensor {key!r} has shape {tuple(tensor.shape)}, "
+                                              f"expected {tuple(param.shape)}")
+                    with torch.no_grad():
+                        param.copy_(tensor.to(device=device, dtype=dtype))
+                    seen.add(name)
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"corrupt weights in {file.name}: {exc}") from None
+    tied = {"lm_head.weight"} if model.cfg.tie_embeddings else set()
+    missing = set(expected) - seen - tied
+    if missing:
+        raise CheckpointError(f"weights missing for {len(missing)} tensors, e.g. {sorted(missing)[0]!r}")
+
+
+def special_ids(cfg: dict, tokenizer_path: Path, hf_tok) -> SpecialIds:
+    dllm_cfg = cfg.get("dllm")
+    if dllm_cfg is not None or "mask_token_id" not in cfg:
+        return own_special_ids(hf_tok)
+    eom = cfg.get("pad_token_id") if cfg.get("pad_token_id") is not None else cfg.get("eos_token_id")
+    if isinstance(eom, list):
+        eom = eom[0]
+    return SpecialIds(mask=cfg["mask_token_id"], eom=eom, bos=cfg.get("bos_token_id"),
+                      eos=cfg.get("eos_token_id") if isinstance(cfg.get("eos_token_id"), int) else None)
+
+
+def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | None = None) -> Loaded:
+    path = Path(path).expanduser()
+    cfg = _read_config(path)
+    mc, family = model_config(cfg)
+    tok_path = path / "tokenizer.json"
+    if not tok_path.is_file():
+        raise CheckpointError(f"{path} has no tokenizer.json")
+    try:
+        tokenizer = Tokenizer.from_file(tok_path)
+        tokenizer = Tokenizer(tokenizer.hf, special_ids(cfg, tok_path, tokenizer.hf))
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exceptions
+        raise CheckpointError(f"cannot read {tok_path.name}: {str(exc).splitlines()[0]}") from None
+    dev, dt = choose_device(device, dtype)
+    with torch.device("meta"):
+        model = Transformer(mc)
+    model = model.to_empty(device=dev)
+    model.rope_cos, model.rope_sin = (t.to(dev) for t in _rope(mc))
+    if mc.tie_embeddings:
+        model.lm_head.weight = model.embed_tokens.weight
+    load_weights(model, path, family, dt, dev)
+    model.to(dt).eval().requires_grad_(False)
+    model.rope_cos, model.rope_sin = (t.to(dev) for t in _rope(mc))  # tables stay float32
+    kind = cfg.get("dllm", {}).get("kind", "diffusion")
+    shift = cfg.get("dllm", {}).get("logits_shift", family == "qwen2")
+    context = cfg.get("dllm", {}).get("context_tokens", min(mc.max_seq_len, 4096))
+    spec = ModelSpec(name=cfg.get("dllm", {}).get("name", path.name), kind=kind, logits_shift=shift, family=family,
+                     context_tokens=context)
+    return Loaded(model, tokenizer, spec)
+
+
+def _rope(mc: ModelConfig):
+    from .model import rope_tables
+    return rope_tables(mc.head_dim, mc.max_seq_len, mc.rope_theta)
+
+
+def hf_config(mc: ModelConfig, special: SpecialIds, kind: str, name: str, extra: dict | None = None) -> dict:
+    """config.json for our checkpoints: a Llama config transformers can load, plus a `dllm` section."""
+    return {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
+        "vocab_size": mc.vocab_size, "hidden_size": mc.dim, "intermediate_size": mc.intermediate_size,
+        "num_hidden_layers": mc.n_layers, "num_attention_heads": mc.n_heads,
+        "num_key_value_heads": mc.n_kv_heads, "rms_norm_eps": mc.norm_eps, "rope_theta": mc.rope_theta,
+        "tie_word_embeddings": mc.tie_embeddings, "max_position_embeddings": mc.max_seq_len,
+        "attention_bias": mc.qkv_bias, "hidden_act": "silu", "torch_dtype": "bfloat16",
+        "bos_token_id": special.bos, "eos_token_id": special.eom, "pad_token_id": special.eom,
+        "dllm": {"kind": kind, "name": name, "logits_shift": False, "mask_token_id": special.mask,
+                 "eom_token_id": special.eom, **(extra or {})},
+    }
+
+
+def save_checkpoint(model: Transformer, tokenizer: Tokenizer, path: str | Path, kind: str, name: str,
+                    dtype: torch.dtype = torch.bfloat16, extra: dict | None = None) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {("model." + k if k != "lm_head.weight" else k): v.detach().to("cpu", dtype).contiguous()
+             for k, v in model.state_dict().items()}
+    if model.cfg.tie_embeddings:
+        state.pop("lm_head.weight", None)
+    save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
+    tokenizer.hf.save(str(path / "tokenizer.json"))
+    cfg = hf_config(model.cfg, tokenizer.special, kind, name, extra)
+    (path / "config.json").write_text(json.dumps(cfg, indent=1))
+    return path

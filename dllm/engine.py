@@ -1,0 +1,166 @@
+"""The denoising loop: fill a canvas of [MASK] slots between prefix and suffix, in parallel.
+
+One loop for every setting. Per block of the span (one block unless `block_size` is set) the first
+step is a full forward over prefix + middle + suffix that also fills the key/value cache (Fast-dLLM's
+dual cache); later steps recompute only the middle slots against the cached prefix/suffix. Each step
+scores every masked slot and commits the confident ones (`sampler.py`), at least enough to finish
+within the step cap (`schedule.py`). An end-of-middle token ends the completion early (all later slots
+become padding); if the canvas fills with real code it grows, up to a cap. Between steps the loop
+polls the cancel token and asks the constraint which committed slots to mask again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .canvas import Context, build_context
+from .constraints import CancelToken, Constraint
+from .checkpoint import Loaded
+from .result import Completion, Stats
+from .sampler import SamplerConfig, propose, select
+from .schedule import blocks, canvas_sizes, grow, min_commits, step_budget
+
+MODES = ("single", "multi", "auto")
+
+
+def resolve_mode(mode: str, prefix: str) -> str:
+    """`auto`: multi-line on a blank line, single-line when the cursor's line already has text."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "multi" if not prefix[prefix.rfind("\n") + 1:].strip() else "single"
+
+
+class Engine:
+    """Masked-diffusion infilling with a loaded model. Not thread-safe: one thread owns it."""
+
+    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None) -> None:
+        self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
+        self.sampler = sampler or SamplerConfig()
+        self.context_tokens = loaded.spec.context_tokens
+        self.device = self.model.embed_tokens.weight.device
+        sp = self.tokenizer.special
+        self.mask_id, self.eom_id = sp.mask, sp.eom
+        pieces = self.tokenizer.pieces()
+        self.newline = torch.tensor(["\n" in p for p in pieces] + [False] * (self.model.cfg.vocab_size - len(pieces)),
+                                    device=self.device)  # (V,)
+        self.stop_ids = torch.tensor(sorted({i for i in (sp.eom, sp.eos) if i is not None}), device=self.device)
+
+    @property
+    def info(self) -> dict:
+        p = self.model.embed_tokens.weight
+        return {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
+                "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
+
+    def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
+               max_tokens: int | None = None, cancel: CancelToken | None = None,
+               constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
+        t0 = time.perf_counter()
+        cfg = sampler or self.sampler
+        mode = resolve_mode(mode, prefix)
+        length, cap = canvas_sizes(mode, max_tokens)
+        budget = (cfg.context_tokens or self.context_tokens) - cap
+        ctx = build_context(self.tokenizer, prefix, suffix, max(budget, 16))
+        stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
+        t1 = time.perf_counter()
+        gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
+        middle = torch.full((length,), self.mask_id, dtype=torch.long, device=self.device)
+        remask_left = [cfg.remask_budget]
+        with torch.inference_mode():
+            while True:
+                middle = self._denoise(ctx, middle, cfg, mode, cancel, constraint, gen, stats, remask_left)
+                if mode == "single" or length >= cap or bool(self._ended(middle).any()):
+                    break
+                length = grow(length, cap)
+                pad = torch.full((length - middle.numel(),), self.mask_id, dtype=torch.long, device=self.device)
+                middle = torch.cat([middle, pad])
+        t2 = time.perf_counter()
+        text, n_tokens = self._text(middle.tolist(), mode)
+        if constraint is not None and text:
+            text = constraint.finalize(ctx.prefix_text, text, ctx.suffix_text)
+        t3 = time.perf_counter()
+        stats.canvas, stats.tokens = length, n_tokens
+        stats.timings_ms = {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
+                            "total": (t3 - t0) * 1e3}
+        return Completion(text=text, stats=stats)
+
+    def _ended(self, middle: torch.Tensor) -> torch.Tensor:
+        return torch.isin(middle, self.stop_ids)
+
+    def _denoise(self, ctx: Context, middle: torch.Tensor, cfg: SamplerConfig, mode: str,
+                 cancel: CancelToken | None, constraint: Constraint | None, gen, stats: Stats,
+                 remask_left: list[int]) -> torch.Tensor:
+        P, L = len(ctx.prefix_ids), middle.numel()
+        shift = int(self.spec.logits_shift)
+        canvas = torch.tensor(ctx.prefix_ids + [0] * L + ctx.suffix_ids, device=self.device)[None]  # (1, N)
+        canvas[0, P:P + L] = middle
+        positions = torch.arange(canvas.shape[1], device=self.device)
+        window = positions[P - shift:P + L - shift]  # slots whose outputs predict the middle
+        slot = torch.arange(L, device=self.device)
+        for b0, b1 in blocks(L, cfg.block_size):
+            in_block = (slot >= b0) & (slot < b1)
+            cap, steps, cache = step_budget(cfg.max_steps, b1 - b0, L), 0, None
+            while True:
+                mid = canvas[0, P:P + L]
+                masked = (mid == self.mask_id) & in_block  # (L,)
+                n_masked = int(masked.sum())
+                if n_masked == 0:
+                    break
+                if cancel is not None:
+                    cancel.check()
+                if cache is None or not cfg.use_cache:
+                    cache = self.model.new_cache(1, canvas.shape[1]) if cfg.use_cache else None
+                    hidden = self.model.hidden(canvas, positions, cache)[0, window]  # (L, D)
+                else:
+                    hidden = self.model.hidden(canvas[:, window], window, cache)[0]  # (L, D)
+                logits = self.model.lm_head(hidden)  # (L, V)
+                stats.nfe += 1
+                tokens, conf = propose(logits, cfg, gen)
+                commit = select(conf, masked, cfg.threshold, min_commits(n_masked, cap - steps))
+                mid = torch.where(commit, tokens, mid)
+                mid = self._pad_after_end(mid, mode)
+                steps += 1
+                if constraint is not None and remask_left[0] > 0 and steps < cap:
+                    mid = self._remask(ctx, mid, constraint, stats, remask_left, (b0, b1))
+                canvas[0, P:P + L] = mid
+            stats.steps += steps
+        return canvas[0, P:P + L].clone()
+
+    def _pad_after_end(self, mid: torch.Tensor, mode: str) -> torch.Tensor:
+        """Masked slots after an end-of-middle token (or, single-line, after a newline) become padding."""
+        end = self._ended(mid)
+        if mode == "single":
+            end = end | self.newline[mid]
+        after = (end.long().cumsum(0) - end.long()) > 0  # strictly after the first end
+        return torch.where(after & (mid == self.mask_id), torch.full_like(mid, self.eom_id), mid)
+
+    def _remask(self, ctx: Context, mid: torch.Tensor, constraint: Constraint, stats: Stats,
+                remask_left: list[int], block: tuple[int, int]) -> torch.Tensor:
+        ids = mid.tolist()
+        pieces = self.tokenizer.pieces()
+        shown = [None if i == self.mask_id else ("" if i in (self.eom_id,) else pieces[i]) for i in ids]
+        bad = [i for i in constraint.remask(ctx.prefix_text, shown, ctx.suffix_text)
+               if shown[i] and block[0] <= i < block[1]][:remask_left[0]]
+        if not bad:
+            return mid
+        remask_left[0] -= len(bad)
+        stats.remasked += len(bad)
+        mid = mid.clone()
+        mid[torch.tensor(bad, device=mid.device)] = self.mask_id
+        return mid
+
+    def _text(self, ids: list[int], mode: str) -> tuple[str, int]:
+        """Decoded completion (up to the first end token; single-line: up to the first newline)."""
+        stops = set(self.stop_ids.tolist()) | {self.mask_id}
+        kept = []
+        for i in ids:
+            if i in stops:
+                break
+            kept.append(i)
+        text = self.tokenizer.decode(kept)
+        if mode == "single" and "\n" in text:
+            text = text[:text.index("\n")]
+        return text, len(kept)

@@ -1,0 +1,192 @@
+"""The transformer forward pass, and nothing else.
+
+A Llama/Qwen2-style decoder stack (RMSNorm, rotary embeddings, SwiGLU MLP, grouped-query attention)
+that is bidirectional by default, as masked-diffusion models are, and causal on request (the
+autoregressive twin). It knows nothing of tokenizers, sampling or checkpoints on disk: `load.py` maps
+weights onto it and `engine.py` decides what to feed it.
+
+A forward pass takes token ids and their canvas positions; when given a `KVCache` it writes the new
+keys/values into the cache slots named by the positions and attends over every slot the cache holds,
+which serves both the diffusion dual cache (prefix and suffix slots stay, middle slots are rewritten
+each step) and autoregressive decoding (slots filled left to right, attention masked causally).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .cache import KVCache
+
+try:  # optional, CUDA only; never required
+    from flash_attn import flash_attn_func  # type: ignore[import-not-found]
+except Exception:  # noqa: BLE001 - any import failure means "not available"
+    flash_attn_func = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    intermediate_size: int
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-6
+    qkv_bias: bool = False
+    tie_embeddings: bool = False
+    causal: bool = False
+    max_seq_len: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.dim % self.n_heads:
+            raise ValueError(f"dim {self.dim} is not a multiple of n_heads {self.n_heads}")
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.n_kv_heads}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(dtype)
+
+
+def rope_tables(head_dim: int, max_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (max_len, head_dim) in the "rotate half" layout of Llama/Qwen2."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)  # (T, D/2)
+    emb = torch.cat([freqs, freqs], dim=-1)  # (T, D)
+    return emb.cos(), emb.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    # x: (B, H, T, D); cos/sin: (B, 1, T, D)
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return (x * cos + rotated * sin).to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.layer = layer
+        hd = cfg.head_dim
+        self.q_proj = nn.Linear(cfg.dim, cfg.n_heads * hd, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
+        self.o_proj = nn.Linear(cfg.n_heads * hd, cfg.dim, bias=False)
+
+    def forward(self, x, cos, sin, slots, cache: KVCache | None, mask):
+        B, T, _ = x.shape
+        hd, H, Hkv = self.cfg.head_dim, self.cfg.n_heads, self.cfg.n_kv_heads
+        q = self.q_proj(x).view(B, T, H, hd).transpose(1, 2)  # (B, H, T, D)
+        k = self.k_proj(x).view(B, T, Hkv, hd).transpose(1, 2)  # (B, Hkv, T, D)
+        v = self.v_proj(x).view(B, T, Hkv, hd).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(self.layer, slots, k, v)  # (B, Hkv, S, D)
+        if (flash_attn_func is not None and q.is_cuda and mask is None and cache is None
+                and q.dtype in (torch.float16, torch.bfloat16)):
+            out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                  causal=self.cfg.causal).transpose(1, 2)
+        else:
+            is_causal = self.cfg.causal and mask is None
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
+                                                 enable_gqa=H != Hkv)  # (B, H, T, D)
+        return self.o_proj(out.transpose(1, 2).reshape(B, T, H * hd))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.dim, cfg.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(cfg.dim, cfg.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.dim, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.self_attn = Attention(cfg, layer)
+        self.post_attention_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, cos, sin, slots, cache, mask):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, slots, cache, mask)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.layers = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+        cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+
+    def init_weights(self, seed: int = 0) -> None:
+        """Fresh initialisation for training: N(0, 0.02), output projections scaled by depth."""
+        gen = torch.Generator().manual_seed(seed)
+        for name, p in self.named_parameters():
+            if p.dim() == 1:
+                nn.init.ones_(p) if "norm" in name else nn.init.zeros_(p)
+                continue
+            std = 0.02 / math.sqrt(2 * self.cfg.n_layers) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
+            with torch.no_grad():
+                p.copy_(torch.randn(p.shape, generator=gen) * std)
+
+    def new_cache(self, batch: int, slots: int) -> KVCache:
+        p = self.embed_tokens.weight
+        c = self.cfg
+        return KVCache(c.n_layers, batch, c.n_kv_heads, slots, c.head_dim, p.dtype, p.device)
+
+    def hidden(self, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Final hidden states (B, T, dim) of `tokens` (B, T) at canvas `positions` (T,).
+
+        With a cache, keys/values go to the slots `positions` and attention covers every slot;
+        `mask` (T, S) of booleans (True = may attend) restricts it, e.g. causally.
+        """
+        cos = self.rope_cos[positions][None, None]  # (1, 1, T, D)
+        sin = self.rope_sin[positions][None, None]
+        x = self.embed_tokens(tokens)  # (B, T, dim)
+        for layer in self.layers:
+            x = layer(x, cos, sin, positions, cache, mask)
+        return self.norm(x)
+
+    def forward(self, tokens, positions=None, cache=None, mask=None) -> torch.Tensor:
+        """Logits (B, T, V)."""
+        if positions is None:
+            positions = torch.arange(tokens.shape[1], device=tokens.device)
+        return self.lm_head(self.hidden(tokens, positions, cache, mask))
+
+    def num_params(self, embeddings: bool = True) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        return n if embeddings else n - self.embed_tokens.weight.numel()

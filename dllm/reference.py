@@ -1,0 +1,79 @@
+"""A slow, plain twin of `Engine.infill` for parity tests.
+
+No key/value cache, no tensor tricks: a full forward pass over the whole canvas every step and plain
+Python over the slots. It follows the same rules (threshold commit with the step-cap floor, blocks,
+padding after an end token, growth) so that the engine without its cache must agree with it exactly,
+and the cached engine can be measured against it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .canvas import build_context
+from .engine import Engine, resolve_mode
+from .schedule import blocks, canvas_sizes, grow, step_budget
+
+
+def _confidence(probs: list[float], token: int, kind: str) -> float:
+    if kind == "probability":
+        return probs[token]
+    if kind == "margin":
+        first, second = sorted(probs, reverse=True)[:2]
+        return first - second
+    return math.exp(sum(p * math.log(p) for p in probs if p > 1e-12))
+
+
+def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto",
+                     max_tokens: int | None = None) -> str:
+    """Greedy (temperature 0) infill, unconstrained; returns the text."""
+    cfg, tok, model = engine.sampler, engine.tokenizer, engine.model
+    mode = resolve_mode(mode, prefix)
+    length, cap = canvas_sizes(mode, max_tokens)
+    ctx = build_context(tok, prefix, suffix, max((cfg.context_tokens or engine.context_tokens) - cap, 16))
+    mask, eom = tok.special.mask, tok.special.eom
+    ends = set(engine.stop_ids.tolist())
+    newline = engine.newline.tolist()
+    shift = int(engine.spec.logits_shift)
+    middle = [mask] * length
+    while True:
+        for b0, b1 in blocks(length, cfg.block_size):
+            steps, step_cap = 0, step_budget(cfg.max_steps, b1 - b0, length)
+            while any(middle[j] == mask for j in range(b0, b1)):
+                canvas = ctx.prefix_ids + middle + ctx.suffix_ids
+                with torch.no_grad():
+                    logits = model(torch.tensor([canvas]))[0].float()
+                P = len(ctx.prefix_ids)
+                proposals = {}
+                for j in range(b0, b1):
+                    if middle[j] != mask:
+                        continue
+                    probs = torch.softmax(logits[P + j - shift], -1).tolist()
+                    best = max(range(len(probs)), key=probs.__getitem__)
+                    proposals[j] = (best, _confidence(probs, best, cfg.confidence))
+                need = max(1, math.ceil(len(proposals) / max(1, step_cap - steps)))
+                ranked = sorted(proposals, key=lambda j: -proposals[j][1])
+                chosen = {j for j in ranked if proposals[j][1] >= cfg.threshold} | set(ranked[:need])
+                for j in chosen:
+                    middle[j] = proposals[j][0]
+                ended = False
+                for j in range(length):
+                    if ended and middle[j] == mask:
+                        middle[j] = eom
+                    if middle[j] in ends or (mode == "single" and middle[j] != mask and newline[middle[j]]):
+                        ended = True
+                steps += 1
+        if mode == "single" or length >= cap or any(t in ends for t in middle):
+            break
+        new_length = grow(length, cap)
+        middle += [mask] * (new_length - length)
+        length = new_length
+    kept = []
+    for t in middle:
+        if t in ends or t == mask:
+            break
+        kept.append(t)
+    text = tok.decode(kept)
+    return text[:text.index("\n")] if mode == "single" and "\n" in text else text

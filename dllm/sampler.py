@@ -1,0 +1,70 @@
+"""Which masked slots to commit at a denoising step: pure tensor functions and their settings.
+
+Confidence of a slot (all in (0, 1], higher = surer):
+  probability  top-1 probability (LLaDA low-confidence remasking)
+  margin       top-1 minus top-2 probability (Kim et al., 2025)
+  entropy      exp(-H) of the predictive distribution
+Every slot whose confidence reaches the threshold is committed, and at least `need` of them
+(Fast-dLLM's threshold rule, with a floor that keeps the step cap).
+"""
+
+from __future__ import annotations
+
+import msgspec
+import torch
+
+CONFIDENCES = ("probability", "margin", "entropy")
+
+
+class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    threshold: float = 0.9
+    confidence: str = "probability"
+    max_steps: int = 32  # hard cap on denoising steps for one canvas
+    block_size: int = 0  # 0 = the whole span in parallel; else semi-autoregressive blocks
+    temperature: float = 0.0  # 0 = greedy and deterministic
+    seed: int = 0
+    use_cache: bool = True
+    context_tokens: int = 0  # prefix + suffix budget; 0 = the model's trained context
+    remask_budget: int = 48  # tokens a syntax constraint may re-mask per request
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"confidence must be one of {', '.join(CONFIDENCES)}, got {self.confidence!r}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.block_size < 0 or self.temperature < 0 or self.context_tokens < 0 or self.remask_budget < 0:
+            raise ValueError("block_size, temperature, context_tokens and remask_budget must be >= 0")
+
+
+def propose(logits: torch.Tensor, cfg: SamplerConfig, generator: torch.Generator | None = None):
+    """Candidate token and its confidence for every row. logits: (N, V) -> tokens (N,), conf (N,)."""
+    logits = logits.float()
+    if cfg.temperature > 0:
+        probs = torch.softmax(logits / cfg.temperature, dim=-1)  # (N, V)
+        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (N,)
+    else:
+        probs = torch.softmax(logits, dim=-1)
+        tokens = probs.argmax(-1)
+    if cfg.confidence == "probability":
+        conf = probs.gather(-1, tokens[:, None]).squeeze(-1)
+    elif cfg.confidence == "margin":
+        top2 = probs.topk(2, dim=-1).values  # (N, 2)
+        conf = top2[:, 0] - top2[:, 1]
+    else:
+        entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1)
+        conf = torch.exp(-entropy)
+    return tokens, conf
+
+
+def select(conf: torch.Tensor, eligible: torch.Tensor, threshold: float, need: int) -> torch.Tensor:
+    """Slots to commit (N,) bool: eligible and confident, and at least the `need` most confident ones."""
+    conf = torch.where(eligible, conf, torch.full_like(conf, -1.0))
+    commit = eligible & (conf >= threshold)
+    n_eligible = int(eligible.sum())
+    need = min(need, n_eligible)
+    if need > 0:
+        top = conf.topk(need).indices
+        commit[top] = True
+    return commit

@@ -1,0 +1,44 @@
+"""How big the canvas is, how it is split into blocks, and how many slots a step must commit.
+
+Pure functions of integers, no tensors. The adaptive step count comes from the threshold rule in
+`sampler.py`; the floor here guarantees the hard cap: with `r` masked slots and `s` steps left, a step
+commits at least ceil(r / s).
+"""
+
+from __future__ import annotations
+
+import math
+
+SINGLE_LINE_TOKENS = 32
+MULTI_LINE_TOKENS = 96
+MULTI_LINE_START = 48
+
+
+def canvas_sizes(mode: str, max_tokens: int | None) -> tuple[int, int]:
+    """(first canvas length, largest it may grow to) for a mode."""
+    if mode == "single":
+        cap = max_tokens or SINGLE_LINE_TOKENS
+        return cap, cap
+    cap = max_tokens or MULTI_LINE_TOKENS
+    return min(cap, MULTI_LINE_START), cap
+
+
+def grow(length: int, cap: int) -> int:
+    """The next canvas length when the current one filled up with real code."""
+    return min(cap, length + max(16, length // 2))
+
+
+def blocks(length: int, block_size: int) -> list[tuple[int, int]]:
+    """[start, end) ranges that are denoised one after the other; one block when block_size is 0."""
+    if block_size <= 0 or block_size >= length:
+        return [(0, length)]
+    return [(s, min(length, s + block_size)) for s in range(0, length, block_size)]
+
+
+def step_budget(max_steps: int, block_len: int, length: int) -> int:
+    """The share of the step cap that one block of `block_len` out of `length` slots gets."""
+    return max(1, math.ceil(max_steps * block_len / length))
+
+
+def min_commits(masked: int, steps_left: int) -> int:
+    return max(1, math.ceil(masked / max(1, steps_left)))

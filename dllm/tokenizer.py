@@ -1,0 +1,66 @@
+"""Text <-> token ids, plus the special tokens the engine needs (mask, end-of-middle, file ends, FIM).
+
+Wraps a Hugging Face `tokenizers` tokenizer.json. It owns nothing about models or sampling; the ids of
+the special tokens come from the checkpoint's config (see `load.py`) or from our own tokenizer's
+names below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from tokenizers import Tokenizer as HFTokenizer
+
+MASK, EOM, BOS, EOS = "<|mask|>", "<|eom|>", "<|bos|>", "<|eos|>"
+FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
+SPECIAL_TOKENS = (EOM, MASK, BOS, EOS, FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE)
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecialIds:
+    mask: int
+    eom: int  # end of middle; also pads the canvas
+    bos: int | None = None
+    eos: int | None = None
+    fim_prefix: int | None = None
+    fim_suffix: int | None = None
+    fim_middle: int | None = None
+
+
+class Tokenizer:
+    def __init__(self, hf: HFTokenizer, special: SpecialIds) -> None:
+        self.hf = hf
+        self.special = special
+        self.vocab_size = hf.get_vocab_size(with_added_tokens=True)
+        self._pieces: list[str] | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path, special: SpecialIds | None = None) -> "Tokenizer":
+        hf = HFTokenizer.from_file(str(path))
+        return cls(hf, special or own_special_ids(hf))
+
+    def encode(self, text: str) -> list[int]:
+        return self.hf.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.hf.encode_batch(texts, add_special_tokens=False)]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.hf.decode(list(ids), skip_special_tokens=False)
+
+    def pieces(self) -> list[str]:
+        """Decoded text of every single token id (special tokens decode to "")."""
+        if self._pieces is None:
+            specials = {i for i in dataclasses.astuple(self.special) if i is not None}
+            self._pieces = ["" if i in specials else self.hf.decode([i]) for i in range(self.vocab_size)]
+        return self._pieces
+
+
+def own_special_ids(hf: HFTokenizer) -> SpecialIds:
+    """Special ids of a tokenizer trained by `dllm.train` (looked up by name)."""
+    ids = {name: hf.token_to_id(name) for name in SPECIAL_TOKENS}
+    if ids[MASK] is None or ids[EOM] is None:
+        raise ValueError(f"tokenizer has no {MASK} / {EOM} tokens; give the special ids in config.json")
+    return SpecialIds(mask=ids[MASK], eom=ids[EOM], bos=ids[BOS], eos=ids[EOS],
+                      fim_prefix=ids[FIM_PREFIX], fim_suffix=ids[FIM_SUFFIX], fim_middle=ids[FIM_MIDDLE])

@@ -1,0 +1,127 @@
+"""`python -m dllm.train` — corpus, tokenizer and model training from the command line.
+
+  python -m dllm.train tokenizer --out runs/tok --vocab-sizes 4096,8192,16384
+  python -m dllm.train fit --kind diffusion --tokenizer runs/tok/tokenizer.json --out runs/dllm ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..model import ModelConfig, Transformer
+from ..tokenizer import Tokenizer
+from .bpe import train_bpe
+from .corpus import collect, default_roots, manifest, split_by_file, write_manifest
+from .objective import ar_batch, diffusion_batch
+from .trainer import TrainConfig, train
+
+SIZES = {  # name -> (dim, layers, heads, kv_heads, intermediate)
+    "tiny": (128, 4, 4, 2, 384),
+    "small": (256, 6, 4, 2, 768),
+    "base": (384, 8, 6, 2, 1024),
+}
+
+
+def corpus_split(seed: int, heldout_fraction: float, out: Path | None = None):
+    roots = default_roots()
+    files = collect(roots)
+    train_files, held_files = split_by_file(files, heldout_fraction, seed)
+    if out is not None:
+        write_manifest(out / "manifest.json", manifest(train_files, held_files, roots))
+    return train_files, held_files
+
+
+def cmd_tokenizer(args) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_files, held_files = corpus_split(args.seed, args.heldout, out)
+    rng = random.Random(args.seed)
+    sample = rng.sample(train_files, min(len(train_files), args.sample_files))
+    held_text = [f.text for f in held_files[:400]]
+    held_bytes = sum(len(t.encode()) for t in held_text)
+    report = []
+    for size in [int(s) for s in args.vocab_sizes.split(",")]:
+        t0 = time.perf_counter()
+        tok = train_bpe((f.text for f in sample), size)
+        n_tokens = sum(len(e.ids) for e in tok.encode_batch(held_text))
+        ok = all(tok.decode(tok.encode(t).ids) == t for t in held_text[:50])
+        report.append({"vocab_size": size, "bytes_per_token": round(held_bytes / n_tokens, 3),
+                       "roundtrip_exact": ok, "train_s": round(time.perf_counter() - t0, 1)})
+        tok.save(str(out / f"tokenizer-{size}.json"))
+        print(json.dumps(report[-1]), file=sys.stderr)
+    (out / "tokenizer_report.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report))
+
+
+def cmd_fit(args) -> None:
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_files, held_files = corpus_split(args.seed, args.heldout, out)
+    if args.init_from:
+        loaded = load_checkpoint(args.init_from, device="cpu", dtype="float32")
+        model, tok = loaded.model, loaded.tokenizer
+        model.requires_grad_(True)
+    else:
+        tok = Tokenizer.from_file(args.tokenizer)
+        dim, layers, heads, kv, inter = SIZES[args.size]
+        cfg = ModelConfig(vocab_size=tok.vocab_size, dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=kv,
+                          intermediate_size=inter, tie_embeddings=True, causal=args.kind == "ar",
+                          max_seq_len=4096)
+        model = Transformer(cfg)
+        model.init_weights(args.seed)
+    make = diffusion_batch if args.kind == "diffusion" else ar_batch
+    tcfg = TrainConfig(kind=args.kind, name=args.name, out=out, total_tokens=args.tokens, batch=args.batch,
+                       seq_len=args.seq_len, accum=args.accum, lr=args.lr, warmup_steps=args.warmup,
+                       eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
+                       seed=args.seed)
+    print(f"{args.name}: {model.num_params():,} parameters ({model.num_params(False):,} without embeddings), "
+          f"{tcfg.steps} steps of {tcfg.tokens_per_step} tokens", file=sys.stderr)
+    train(model, tok, tcfg,
+          batch_fn=lambda rng, b: make(tok, train_files, rng, b, args.seq_len),
+          heldout_fn=lambda rng, b: make(tok, held_files, rng, b, args.seq_len),
+          resume=Path(args.resume) if args.resume else None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m dllm.train")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("tokenizer", help="train byte-level BPE tokenizers and measure compression")
+    t.add_argument("--out", required=True)
+    t.add_argument("--vocab-sizes", default="4096,8192,16384")
+    t.add_argument("--sample-files", type=int, default=3000)
+    f = sub.add_parser("fit", help="train a diffusion model or its AR twin")
+    f.add_argument("--kind", choices=["diffusion", "ar"], required=True)
+    f.add_argument("--name", default="dllm-code-small")
+    f.add_argument("--out", required=True)
+    f.add_argument("--tokenizer")
+    f.add_argument("--size", choices=sorted(SIZES), default="small")
+    f.add_argument("--init-from", help="continue from a saved model directory (e.g. the shipped weights)")
+    f.add_argument("--resume", help="run directory with optimizer.safetensors and state.json")
+    f.add_argument("--tokens", type=int, default=20_000_000)
+    f.add_argument("--batch", type=int, default=16)
+    f.add_argument("--seq-len", type=int, default=256)
+    f.add_argument("--accum", type=int, default=1)
+    f.add_argument("--lr", type=float, default=2e-3)
+    f.add_argument("--warmup", type=int, default=100)
+    f.add_argument("--eval-every", type=int, default=100)
+    f.add_argument("--ckpt-every", type=int, default=200)
+    f.add_argument("--threads", type=int, default=1)
+    f.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    for q in (t, f):
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--heldout", type=float, default=0.01)
+    args = p.parse_args(argv)
+    {"tokenizer": cmd_tokenizer, "fit": cmd_fit}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

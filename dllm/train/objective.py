@@ -1,0 +1,105 @@
+"""Losses: masked diffusion (MDLM / LLaDA) for the default model, next-token + FIM for the AR twin.
+
+Diffusion: a fraction t ~ U(0, 1] of positions is masked, cross-entropy on the masked positions is
+weighted by 1/t (the MDLM / LLaDA bound). Half the rows are plain text windows, half are infilling
+canvases (prefix, middle padded with end-of-middle tokens, suffix) where only the canvas is masked.
+AR twin: the same holes as prefix-suffix-middle FIM rows with sentinels (Bavarian et al. 2022),
+mixed with plain next-token rows, loss on every real token.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+
+from ..tokenizer import Tokenizer
+from .corpus import SourceFile
+from .examples import make_hole, split_context, token_window
+
+IGNORE = -100
+CANVAS_SIZES = (16, 24, 32, 48, 64, 96)
+
+
+def _infill_row(tok: Tokenizer, f: SourceFile, rng: random.Random, length: int, max_middle: int):
+    """(tokens, canvas_start, canvas_len, real_len) of one diffusion infilling row."""
+    sp = tok.special
+    max_middle = min(max_middle, length // 2)
+    hole = make_hole(tok, f, rng, max_middle, length)
+    canvas = max(len(hole.middle), rng.choice(CANVAS_SIZES))
+    canvas = min(canvas, max_middle)
+    budget = length - canvas - 2
+    keep_p, keep_s = split_context(len(hole.prefix), len(hole.suffix), budget, rng)
+    prefix = hole.prefix[len(hole.prefix) - keep_p:]
+    suffix = hole.suffix[:keep_s]
+    if hole.at_start and keep_p == len(hole.prefix):
+        prefix = [sp.bos] + prefix
+    if hole.at_end and keep_s == len(hole.suffix):
+        suffix = suffix + [sp.eos]
+    middle = hole.middle + [sp.eom] * (canvas - len(hole.middle))
+    row = prefix + middle + suffix
+    real = len(row)
+    return row + [sp.eom] * (length - real), len(prefix), canvas, real
+
+
+def diffusion_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random, batch: int,
+                    length: int, infill_fraction: float = 0.5, max_middle: int = 96):
+    """tokens (B, T) with masks applied, targets (B, T) (IGNORE where not masked), weights (B,)."""
+    sp = tok.special
+    rows, targets, weights = [], [], []
+    for _ in range(batch):
+        t = max(rng.random(), 1e-3)
+        if rng.random() < infill_fraction:
+            row, start, span, _ = _infill_row(tok, files[rng.randrange(len(files))], rng, length, max_middle)
+            candidates = range(start, start + span)
+            norm = span
+        else:
+            row = token_window(tok, files, rng, length)
+            candidates = range(length)
+            norm = length
+        masked = [i for i in candidates if rng.random() < t] or [rng.choice(list(candidates))]
+        target = [IGNORE] * length
+        for i in masked:
+            target[i] = row[i]
+            row[i] = sp.mask
+        rows.append(row)
+        targets.append(target)
+        weights.append(1.0 / (t * norm))
+    return torch.tensor(rows), torch.tensor(targets), torch.tensor(weights)
+
+
+def ar_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random, batch: int, length: int,
+             fim_fraction: float = 0.5, max_middle: int = 96):
+    """tokens (B, T), next-token targets (B, T) (IGNORE on padding), weights (B,)."""
+    sp = tok.special
+    rows, targets, weights = [], [], []
+    for _ in range(batch):
+        if rng.random() < fim_fraction:
+            hole = make_hole(tok, files[rng.randrange(len(files))], rng, max_middle, length)
+            budget = length + 1 - len(hole.middle) - 6
+            keep_p, keep_s = split_context(len(hole.prefix), len(hole.suffix), budget, rng)
+            prefix = hole.prefix[len(hole.prefix) - keep_p:]
+            suffix = hole.suffix[:keep_s]
+            if hole.at_start and keep_p == len(hole.prefix):
+                prefix = [sp.bos] + prefix
+            if hole.at_end and keep_s == len(hole.suffix):
+                suffix = suffix + [sp.eos]
+            seq = ([sp.fim_prefix] + prefix + [sp.fim_suffix] + suffix + [sp.fim_middle]
+                   + hole.middle + [sp.eom])[: length + 1]
+        else:
+            seq = token_window(tok, files, rng, length + 1)
+        real = len(seq)
+        seq = seq + [sp.eom] * (length + 1 - real)
+        target = seq[1:real] + [IGNORE] * (length + 1 - real)
+        rows.append(seq[:length])
+        targets.append(target)
+        weights.append(1.0 / max(1, real - 1))
+    return torch.tensor(rows), torch.tensor(targets), torch.tensor(weights)
+
+
+def weighted_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum_i w_b * CE(b, i) over target positions, averaged over the batch rows."""
+    ce = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
+                         reduction="none").view_as(targets)  # (B, T)
+    return (ce.sum(1) * weights).mean()

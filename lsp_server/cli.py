@@ -1,0 +1,208 @@
+"""Command-line entry points: `dllm-complete FILE:LINE[:COL]` and `dllm-lsp`.
+
+The only place that parses arguments. Bad input ends with a one-line error on stderr and exit
+status 2, never a traceback; stdout carries only the completion (or JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+EXIT_USAGE = 2
+MAX_FILE_BYTES = 8_000_000
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+class BatchRecord(msgspec.Struct, forbid_unknown_fields=False):
+    id: str | int
+    prefix: str
+    suffix: str = ""
+    language: str | None = None
+
+
+class BatchResult(msgspec.Struct):
+    id: str | int
+    completion: str
+    nfe: int
+    latency_ms: float
+
+
+def parse_location(spec: str) -> tuple[Path, int, int | None]:
+    """FILE:LINE[:COL] (1-based) -> (path, line, column or None)."""
+    parts = spec.rsplit(":", 2)
+    numbers: list[int] = []
+    while len(parts) > 1 and parts[-1].isdigit() and len(numbers) < 2:
+        numbers.insert(0, int(parts.pop()))
+    if not numbers:
+        raise UsageError(f"expected FILE:LINE[:COL], got {spec!r}")
+    line, col = numbers[0], (numbers[1] if len(numbers) > 1 else None)
+    return Path(":".join(parts)), line, col
+
+
+def read_source(path: Path) -> str:
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+    data = path.read_bytes()
+    if b"\0" in data[:8192]:
+        raise UsageError(f"{path} looks like a binary file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+
+
+def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:
+    """Prefix and suffix around a 1-based line and column (no column = end of the line)."""
+    lines = text.splitlines(keepends=True) or [""]
+    if text.endswith("\n"):
+        lines.append("")
+    if not 1 <= line <= len(lines):
+        raise UsageError(f"line {line} is out of range (the file has {len(lines)} lines)")
+    body = lines[line - 1].rstrip("\r\n")
+    if col is None:
+        col = len(body) + 1
+    if not 1 <= col <= len(body) + 1:
+        raise UsageError(f"column {col} is out of range (line {line} has {len(body)} characters)")
+    offset = sum(len(s) for s in lines[:line - 1]) + col - 1
+    return text[:offset], text[offset:]
+
+
+def language_of(path: Path | None, language: str | None) -> str | None:
+    try:
+        from grammars import language_for
+    except ImportError:
+        return language
+    found = language_for(language, str(path) if path else None)
+    return found.name if found is not None else language
+
+
+def constraint_of(language: str | None, path: Path | None, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from grammars import constraint_for
+    except ImportError:
+        return None
+    return constraint_for(language, str(path) if path else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dllm-complete",
+                                description="Fill in code at FILE:LINE[:COL] with a masked-diffusion model.")
+    p.add_argument("location", nargs="?", help="FILE:LINE[:COL], 1-based; no column = end of the line")
+    p.add_argument("--batch", metavar="IN.jsonl", help='records {"id", "prefix", "suffix", "language"}')
+    p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
+    p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
+    p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--steps", type=int, help="hard cap on denoising steps")
+    p.add_argument("--threshold", type=float, help="commit slots at least this confident (0..1)")
+    p.add_argument("--block-size", type=int, help="semi-autoregressive block size (0 = whole span)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
+    p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    return p
+
+
+def sampler_overrides(args) -> dict:
+    fields = {"max_steps": args.steps, "threshold": args.threshold, "block_size": args.block_size,
+              "temperature": args.temperature, "seed": args.seed}
+    out = {k: v for k, v in fields.items() if v is not None}
+    if args.no_cache:
+        out["use_cache"] = False
+    return out
+
+
+def load_engine(args):
+    import dllm  # deferred: argument errors should not wait for torch
+
+    try:
+        engine = dllm.load(args.model, device=args.device)
+        if sampler_overrides(args):
+            engine.sampler = msgspec.structs.replace(engine.sampler, **sampler_overrides(args))
+    except (dllm.CheckpointError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    return engine
+
+
+def run_one(args) -> int:
+    path, line, col = parse_location(args.location)
+    prefix, suffix = split_at(read_source(path), line, col)
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise UsageError("--max-tokens must be >= 1")
+    engine = load_engine(args)
+    language = language_of(path, None)
+    result = engine.infill(prefix, suffix, language=language, mode=args.mode, max_tokens=args.max_tokens,
+                           constraint=constraint_of(language, path, not args.no_syntax))
+    if args.json:
+        out = {"completion": result.text, "stats": msgspec.to_builtins(result.stats), "model": engine.info,
+               "language": language}
+        sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
+    else:
+        sys.stdout.write(result.text + "\n")
+    return 0
+
+
+def run_batch(args) -> int:
+    path = Path(args.batch)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    decoder = msgspec.json.Decoder(BatchRecord)
+    records = []
+    for n, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        if not raw.strip():
+            raise UsageError(f"{path}:{n}: empty line")
+        try:
+            records.append(decoder.decode(raw))
+        except msgspec.ValidationError as exc:
+            raise UsageError(f"{path}:{n}: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise UsageError(f"{path}:{n}: not JSON ({exc})") from None
+    engine = load_engine(args)
+    encoder = msgspec.json.Encoder()
+    for rec in records:
+        language = language_of(None, rec.language)
+        t0 = time.perf_counter()
+        result = engine.infill(rec.prefix, rec.suffix, language=language, mode=args.mode,
+                               max_tokens=args.max_tokens,
+                               constraint=constraint_of(language, None, not args.no_syntax))
+        latency = (time.perf_counter() - t0) * 1e3
+        out = BatchResult(rec.id, result.text, result.stats.nfe, round(latency, 2))
+        sys.stdout.write(encoder.encode(out).decode() + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def complete_main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if (args.location is None) == (args.batch is None):
+            raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")
+        return run_batch(args) if args.batch else run_one(args)
+    except UsageError as exc:
+        print(f"dllm-complete: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def lsp_main(argv: list[str] | None = None) -> int:
+    from .server import main
+
+    return main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(complete_main())

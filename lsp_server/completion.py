@@ -1,0 +1,203 @@
+"""One completion request from cursor to suggestions: the pipeline, in plain Python values.
+
+document -> guards (open? enabled? sane text and position?) -> context window -> trigger decision
+-> cache -> scheduler (model thread) -> post-processing -> cache -> re-anchoring on the document
+as it is now (text typed while the model ran is replaced by the suggestion, anything else makes the
+answer stale and it is dropped). Every request ends in exactly one `completion` log event with its
+outcome and stage timings. Knows no LSP wire types; `service.py` converts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import context as contextmod
+from . import postprocess, telemetry, trigger
+from .cache import SuggestionCache
+from .config import ServerConfig, enabled_for
+from .documents import DocumentStore, uri_path
+from .engine_host import EngineHost, Job
+from .scheduler import Scheduler, Superseded
+
+Position = tuple[int, int]
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Request:
+    uri: str
+    line: int
+    character: int
+    invoked: bool
+    method: str = "inline"
+    request_id: Any = None
+    selected: tuple[Position, Position, str] | None = None  # selectedCompletionInfo: range, text
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    text: str  # replaces [start, end)
+    start: Position
+    end: Position
+    word_start: Position  # start of the identifier the cursor is in (for completion menus)
+    word: str  # that identifier's text up to `start`
+
+
+@dataclass
+class Trace:
+    """Fields and stage timings of one request, logged once when it ends."""
+
+    fields: dict
+    t0: float = field(default_factory=time.perf_counter)
+    marks: dict = field(default_factory=dict)
+    last: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.last = self.t0
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.marks[stage] = round((now - self.last) * 1000, 3)
+        self.last = now
+
+    def done(self, outcome: str, **extra: Any) -> None:
+        total = round((time.perf_counter() - self.t0) * 1000, 3)
+        telemetry.completion(**{**self.fields, **extra, "outcome": outcome,
+                                "timings_ms": {**self.marks, "total": total}})
+
+
+def _engine_ms(stats: Any) -> float:
+    timings = getattr(stats, "timings_ms", None) or {}
+    return float(timings.get("total", sum(timings.values())))
+
+
+def _word_before(text: str) -> str:
+    i = len(text)
+    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    return text[i:]
+
+
+class Completer:
+    def __init__(self, store: DocumentStore, cache: SuggestionCache, host: EngineHost,
+                 scheduler: Scheduler, config: Callable[[], ServerConfig]) -> None:
+        self.store, self.cache, self.host, self.scheduler, self.config = store, cache, host, scheduler, config
+        self.on_model_error: Callable[[str], None] = lambda message: None
+
+    async def suggest(self, req: Request) -> list[Suggestion]:
+        trace = Trace({"request_id": req.request_id, "method": req.method, "uri": req.uri,
+                       "trigger": "invoked" if req.invoked else "automatic"})
+        try:
+            return await self._suggest(req, trace)
+        except asyncio.CancelledError:
+            trace.done("cancelled")
+            raise
+        except Exception as exc:  # a bug must cost one suggestion, never the session
+            telemetry.get().exception("completion.failed", request_id=req.request_id)
+            trace.done("error", error=f"{type(exc).__name__}: {exc}")
+            return []
+
+    async def _suggest(self, req: Request, trace: Trace) -> list[Suggestion]:
+        cfg = self.config()
+        doc = self.store.get(req.uri)
+        skip = None
+        if doc is None:
+            skip = "unknown-document"
+        elif not cfg.enabled:
+            skip = "disabled"
+        elif not enabled_for(cfg, doc.language):
+            skip = "language-disabled"
+        elif len(doc.text) > cfg.max_document_chars:
+            skip = "document-too-large"
+        elif doc.binary:
+            skip = "binary-document"
+        elif not 0 <= req.line < doc.index.line_count or req.character < 0:
+            skip = "position-outside-document"  # (a column past the line's end is clamped, as LSP says)
+        if skip:
+            trace.done("empty", reason=skip)
+            return []
+        trace.fields["language"] = doc.language
+        text, revision, index = doc.text, doc.revision, doc.index
+        offset = index.offset_at(req.line, req.character)
+        ctx = contextmod.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
+        replace_from, lead = offset, ""
+        if req.selected is not None:
+            (sl, sc), _end, lead = req.selected
+            replace_from = min(index.offset_at(sl, sc), offset)
+            ctx = contextmod.with_selection(ctx, offset - replace_from, lead)
+        decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, invoked=req.invoked,
+                                  mode=cfg.mode, max_line=cfg.max_line_chars)
+        trace.fields.update(mode=decision.mode, reason=decision.reason)
+        trace.mark("context")
+        if decision.mode is None:
+            trace.done("empty")
+            return []
+        alternatives = cfg.alternatives if req.invoked and req.method == "inline" else 1
+        hit = self.cache.get(req.uri, text, offset) if req.selected is None else None
+        if hit is not None and len(hit) >= min(alternatives, 2):
+            trace.mark("cache")
+            out = self._anchor(req, doc, revision, offset, replace_from, "", hit, ctx)
+            trace.done("served" if out else "stale", cached=True, model_calls=0, suggestions=len(out))
+            return out
+        if not self.host.ready and self.host.error:
+            trace.done("empty", reason="model-unavailable", error=self.host.error)
+            return []
+        job = Job(ctx.prefix, ctx.suffix, doc.language, uri_path(req.uri), decision.mode,
+                  cfg.max_tokens_multi if decision.mode == "multi" else cfg.max_tokens_single,
+                  alternatives=alternatives,
+                  syntax=cfg.syntax)
+        try:
+            results = await self.scheduler.run(req.uri, lambda tok: self.host.infill(job, tok, cfg.sampler),
+                                               debounce_s=cfg.debounce_ms / 1000)
+        except Superseded:
+            trace.mark("model")
+            trace.done("superseded")
+            return []
+        except Exception as exc:
+            trace.mark("model")
+            message = f"{type(exc).__name__}: {exc}"
+            telemetry.get().error("model.failed", request_id=req.request_id, error=message)
+            self.on_model_error(message)
+            trace.done("error", error=message, model_calls=1)
+            return []
+        trace.mark("model")
+        stats = [s for _, s in results]
+        trace.fields.update(model_calls=len(results), nfe=sum(getattr(s, "nfe", 0) for s in stats),
+                            steps=sum(getattr(s, "steps", 0) for s in stats),
+                            engine_ms=round(sum(_engine_ms(s) for s in stats), 3))
+        indent = postprocess.detect_indent(ctx.prefix + ctx.suffix)
+        texts: list[str] = []
+        for raw, _ in results:
+            done = postprocess.finish(raw, mode=decision.mode, line_prefix=ctx.line_prefix,
+                                      line_suffix=ctx.line_suffix, next_lines=ctx.next_lines,
+                                      indent=indent, eol=doc.eol, max_lines=cfg.max_lines)
+            if done and done not in texts:
+                texts.append(done)
+        if req.selected is None:
+            self.cache.put(req.uri, text, offset, texts)
+        trace.mark("post")
+        current = self.store.get(req.uri)
+        out = self._anchor(req, current, revision, offset, replace_from, lead, texts, ctx) if current else []
+        trace.done("served" if out else ("stale" if texts else "empty"), suggestions=len(out),
+                   chars=len(out[0].text) if out else 0)
+        return out
+
+    def _anchor(self, req: Request, doc: Any, revision: int, offset: int, replace_from: int, lead: str,
+                texts: list[str], ctx: contextmod.Context) -> list[Suggestion]:
+        """Suggestions placed on the document as it is now, or [] if it changed elsewhere."""
+        typed = doc.typed_since(revision, offset)
+        if typed is None:
+            return []
+        index = doc.index
+        start = index.position_at(replace_from)
+        end = index.position_at(offset + len(typed))
+        word = _word_before(ctx.line_prefix[: len(ctx.line_prefix) - len(lead)] if lead else ctx.line_prefix)
+        word_start = index.position_at(replace_from - len(word))
+        return [Suggestion(f"{req.request_id}:{next(_ids)}", lead + t, start, end, word_start, word)
+                for t in texts if t.startswith(typed) and len(t) > len(typed)]

@@ -1,0 +1,151 @@
+"""The in-process engine as the server sees it: loading, sampler settings, syntax constraints.
+
+Owns: finding the engine factory (`dllm.load`, or `DLLM_LSP_ENGINE=module:func` /
+`path/to/file.py:func` for tests and benchmarks), loading once per (model, device), turning the
+server's sampler overrides into the engine's own SamplerConfig (its fields are the engine's to
+define), asking `grammars` for a constraint, and running the infill calls of one request. All the
+methods that touch the engine run on the model thread; nothing here knows about LSP.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+ENGINE_ENV = "DLLM_LSP_ENGINE"
+
+
+class LoadError(Exception):
+    """The model could not be loaded (message is one line, fit for the user)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    prefix: str
+    suffix: str
+    language: str
+    path: str
+    mode: str
+    max_tokens: int
+    alternatives: int = 1
+    syntax: bool = True
+
+
+def _factory() -> Any:
+    spec = os.environ.get(ENGINE_ENV)
+    if not spec:
+        import dllm
+        return dllm.load
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py"):
+        mod_spec = importlib.util.spec_from_file_location("dllm_lsp_engine_factory", target)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[mod_spec.name] = module
+        mod_spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    return getattr(module, attr)
+
+
+def token_factory() -> Any:
+    """The engine's CancelToken class, if the engine package has one."""
+    try:
+        import dllm
+        return dllm.CancelToken
+    except (ImportError, AttributeError):
+        return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class EngineHost:
+    def __init__(self) -> None:
+        self.engine: Any = None
+        self.key: tuple[str | None, str | None] | None = None
+        self.error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None
+
+    def load(self, model: str | None, device: str | None) -> dict:
+        """Load (or keep) the engine for (model, device); raises LoadError with the reason."""
+        if self.engine is not None and self.key == (model, device):
+            return self.info
+        self.engine, self.key, self.error = None, None, None
+        try:
+            self.engine = _factory()(model=model, device=device)
+        except Exception as exc:  # a bad directory, a missing file, an out-of-memory device...
+            self.error = f"{type(exc).__name__}: {_one_line(exc)}"
+            raise LoadError(self.error) from exc
+        self.key = (model, device)
+        return self.info
+
+    @property
+    def info(self) -> dict:
+        return dict(getattr(self.engine, "info", {}) or {})
+
+    def check_sampler(self, overrides: dict) -> str | None:
+        """None if `overrides` are valid for the loaded engine's sampler (or nothing is loaded yet)."""
+        base = getattr(self.engine, "sampler", None)
+        if base is None or not overrides:
+            return None
+        try:
+            msgspec.convert({**msgspec.structs.asdict(base), **overrides}, type(base))
+        except (msgspec.ValidationError, TypeError, ValueError) as exc:
+            return _one_line(exc)
+        return None
+
+    def sampler(self, overrides: dict, alternative: int = 0) -> Any:
+        base = getattr(self.engine, "sampler", None)
+        if base is None:
+            return None
+        if overrides:
+            base = msgspec.convert({**msgspec.structs.asdict(base), **overrides}, type(base))
+        if alternative and hasattr(base, "temperature") and hasattr(base, "seed"):
+            base = msgspec.structs.replace(base, temperature=max(base.temperature, 0.8),
+                                           seed=base.seed + alternative)
+        return base
+
+    @staticmethod
+    def constraint(job: Job) -> Any:
+        if not job.syntax:
+            return None
+        try:
+            import grammars
+            return grammars.constraint_for(job.language, job.path)
+        except Exception:  # grammars not there yet, or no grammar for this language
+            return None
+
+    def infill(self, job: Job, token: Any, overrides: dict) -> list[tuple[str, Any]]:
+        """Run the job's infill calls: (text, stats) for the best answer and its alternatives."""
+        if self.engine is None:
+            raise LoadError(self.error or "model not loaded")
+        constraint = self.constraint(job)
+        out = []
+        for i in range(job.alternatives):
+            res = self.engine.infill(job.prefix, job.suffix, language=job.language, mode=job.mode,
+                                     max_tokens=job.max_tokens, cancel=token, constraint=constraint,
+                                     sampler=self.sampler(overrides, i))
+            out.append((res.text, res.stats))
+        return out
+
+    def warm_up(self) -> tuple[float, float]:
+        """Latency in ms of a first and a second small infill."""
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            self.engine.infill("def add(a, b):\n    return ", "\n", language="python", mode="single",
+                               max_tokens=8)
+            times.append((time.perf_counter() - t0) * 1000)
+        return times[0], times[1]

@@ -1,0 +1,126 @@
+"""Turn the engine's raw middle into the text the editor shows.
+
+Owns, in order: newline normalisation, trimming to one line or to the block the cursor is in,
+dropping text that repeats what already follows the cursor (on its line, or whole lines below),
+re-indenting continuation lines in the file's indentation style, and the document's line ending.
+Pure: strings in, a string out; "" means "show nothing".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from math import gcd
+
+_LEAD = re.compile(r"[ \t]*")
+
+
+def indent_width(line: str, tab: int = 4) -> int:
+    ws = _LEAD.match(line).group()
+    return ws.count(" ") + ws.count("\t") * tab
+
+
+def detect_indent(text: str, default: str = "    ") -> str:
+    """The file's indentation unit: a tab, or the most common step between space indents."""
+    tabs = spaces = 0
+    steps: Counter[int] = Counter()
+    prev = 0
+    for line in text.splitlines()[:2000]:
+        if not line.strip():
+            continue
+        if line.startswith("\t"):
+            tabs += 1
+            continue
+        width = len(line) - len(line.lstrip(" "))
+        if width:
+            spaces += 1
+        if width > prev:
+            steps[width - prev] += 1
+        prev = width
+    if tabs > spaces:
+        return "\t"
+    if not steps:
+        return default
+    return " " * min(steps.most_common(1)[0][0], 8)
+
+
+def trim_block(lines: list[str], first_indent: int, max_lines: int) -> list[str]:
+    """Keep lines until one dedents below the block the completion starts in."""
+    block = None if not lines[0].strip() else first_indent
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if len(kept) >= max_lines:
+            break
+        if line.strip():
+            width = indent_width(line)
+            if block is None:
+                block = width
+            elif width < block:
+                break
+        kept.append(line)
+    while len(kept) > 1 and not kept[-1].strip():
+        kept.pop()
+    return kept
+
+
+def drop_line_overlap(text: str, line_suffix: str) -> str:
+    """Remove an ending that the rest of the cursor's line already supplies, e.g. `)` or `):`."""
+    rest = line_suffix.rstrip()
+    for k in range(len(rest), 0, -1):
+        if text.endswith(rest[:k]):
+            return text[: len(text) - k]
+    return text
+
+
+def drop_repeated_lines(lines: list[str], next_lines: tuple[str, ...]) -> list[str]:
+    """Remove trailing completion lines that repeat the lines right after the cursor's line."""
+    for m in range(min(len(lines) - 1, len(next_lines)), 0, -1):
+        if [ln.strip() for ln in lines[-m:]] == list(next_lines[:m]):
+            lines = lines[:-m]
+            break
+    while len(lines) > 1 and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def reindent(lines: list[str], base: int, unit: str) -> list[str]:
+    """Continuation lines in the file's style: tabs vs spaces, and the file's step for nesting."""
+    tab = len(unit) if unit != "\t" else 4
+    widths = [indent_width(ln, tab) for ln in lines[1:] if ln.strip()]
+    extras = [w - base for w in widths if w > base]
+    step = 0
+    for e in extras:
+        step = gcd(step, e)
+    file_step = tab
+    out = [lines[0]]
+    for line in lines[1:]:
+        if not line.strip():
+            out.append("")
+            continue
+        width = indent_width(line, tab)
+        if step and step != file_step and width > base and all(e % step == 0 for e in extras):
+            width = base + (width - base) // step * file_step
+        lead = "\t" * (width // tab) + " " * (width % tab) if unit == "\t" else " " * width
+        out.append(lead + line.lstrip(" \t"))
+    return out
+
+
+def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
+           next_lines: tuple[str, ...] = (), indent: str = "    ", eol: str = "\n",
+           max_lines: int = 12) -> str:
+    """The completion to show for `raw`, or "" if nothing useful is left."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if mode == "single" or line_suffix.strip():
+        lines = lines[:1]
+    else:
+        tab = len(indent) if indent != "\t" else 4
+        first_indent = indent_width(line_prefix + lines[0] if not line_prefix.strip() else line_prefix, tab)
+        lines = trim_block(lines, first_indent, max_lines)
+        lines = drop_repeated_lines(lines, next_lines)
+        lines = reindent(lines, indent_width(line_prefix), indent)
+    text = "\n".join(lines).rstrip()
+    text = drop_line_overlap(text, line_suffix)
+    if not text.strip():
+        return ""
+    return text.replace("\n", eol) if eol != "\n" else text

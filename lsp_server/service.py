@@ -1,0 +1,147 @@
+"""The server's state and what each LSP message does to it.
+
+Owns: the configuration in force (and reacting to changes: reload the model, clear the cache,
+switch all model work off), the model's life cycle (loaded on the model thread after `initialized`;
+a failure is shown to the user and leaves the server serving empty results), document sync, and
+the entry points `server.py` routes requests to. Every entry point logs and swallows what goes
+wrong with one message, so a bad message never ends the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lsprotocol import types as lsp
+
+from . import convert, telemetry
+from .cache import SuggestionCache
+from .completion import Completer
+from .config import ServerConfig, merge
+from .documents import DocumentStore
+from .engine_host import EngineHost, LoadError, token_factory
+from .scheduler import Scheduler, Token
+
+Show = Callable[[lsp.MessageType, str], None]
+
+
+class Service:
+    def __init__(self, show: Show, *, model: str | None = None, device: str | None = None) -> None:
+        self.show = show
+        self.config = ServerConfig(model=model, device=device)
+        self.store = DocumentStore()
+        self.cache = SuggestionCache()
+        self.host = EngineHost()
+        self.scheduler = Scheduler(token_factory() or Token)
+        self.completer = Completer(self.store, self.cache, self.host, self.scheduler, lambda: self.config)
+        self.completer.on_model_error = self._model_error
+        self.fetch_settings: Callable[[], Awaitable[Any]] | None = None
+        self.markdown = False  # the client renders markdown in completion documentation
+        self._load_task: asyncio.Task | None = None
+        self._model_errors: set[str] = set()
+        self.log = telemetry.get()
+
+    # configuration and model life cycle -------------------------------------------------------
+
+    def initialize(self, options: Any, encoding: str) -> None:
+        self.store.encoding = encoding
+        self.apply_settings(options, load=False)
+        self.log.info("initialize", encoding=encoding, config=str(self.config))
+
+    def initialized(self) -> None:
+        self._schedule_load()
+
+    def apply_settings(self, settings: Any, *, load: bool = True) -> None:
+        old = self.config
+        new, warnings = merge(old, settings)
+        if (reason := self.host.check_sampler(new.sampler)) is not None:
+            warnings.append(f"invalid sampler settings ({reason}); keeping the previous ones")
+            new = merge(new, {"sampler": old.sampler})[0]
+        for warning in warnings:
+            self.log.warning("config.invalid", warning=warning)
+            self.show(lsp.MessageType.Warning, f"dllm: {warning}")
+        self.config = new
+        if new == old:
+            return
+        self.log.info("config.changed", config=str(new))
+        self.cache.clear()
+        self.scheduler.pause(not new.enabled)
+        if load and (new.model, new.device, new.enabled) != (old.model, old.device, old.enabled):
+            self._schedule_load()
+
+    async def change_configuration(self, settings: Any) -> None:
+        if settings is None and self.fetch_settings is not None:
+            try:
+                settings = await self.fetch_settings()
+            except Exception as exc:
+                self.log.warning("config.fetch_failed", error=str(exc))
+                return
+        self.apply_settings(settings)
+
+    def _schedule_load(self) -> None:
+        if self.config.enabled:
+            self._load_task = asyncio.ensure_future(self._load(self.config.model, self.config.device))
+
+    async def _load(self, model: str | None, device: str | None) -> None:
+        try:
+            info = await self.scheduler.call(self.host.load, model, device)
+        except LoadError as exc:
+            self.log.error("model.load_failed", model=model, error=str(exc))
+            self.show(lsp.MessageType.Error, f"dllm: could not load the model: {exc}")
+            return
+        self.cache.clear()
+        self.log.info("model.loaded", **{k: str(v) for k, v in info.items()})
+        if (reason := self.host.check_sampler(self.config.sampler)) is not None:
+            self.show(lsp.MessageType.Warning, f"dllm: invalid sampler settings ({reason}); using the defaults")
+            self.config = merge(self.config, {"sampler": {}})[0]
+
+    def _model_error(self, message: str) -> None:
+        if message not in self._model_errors and len(self._model_errors) < 20:
+            self._model_errors.add(message)
+            self.show(lsp.MessageType.Warning, f"dllm: completion failed: {message}")
+
+    # documents ---------------------------------------------------------------------------------
+
+    def did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        self.store.open(doc.uri, doc.language_id, doc.version, doc.text)
+        self.cache.clear(doc.uri)
+
+    def did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
+        doc = params.text_document
+        if self.store.change(doc.uri, doc.version, convert.changes(params)) is None:
+            self.log.warning("document.unknown", uri=doc.uri, event="didChange")
+
+    def did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        self.scheduler.cancel(uri)
+        self.store.close(uri)
+        self.cache.clear(uri)
+
+    # requests ----------------------------------------------------------------------------------
+
+    async def inline_completion(self, params: lsp.InlineCompletionParams, request_id: Any) -> lsp.InlineCompletionList:
+        found = await self.completer.suggest(convert.inline_request(params, request_id))
+        return convert.inline_result(found)
+
+    async def completion(self, params: lsp.CompletionParams, request_id: Any) -> lsp.CompletionList:
+        found = await self.completer.suggest(convert.completion_request(params, request_id))
+        return convert.completion_result(found, self.markdown)
+
+    def feedback(self, kind: str, params: Any) -> None:
+        telemetry.feedback(kind, params)
+
+    def stats(self) -> dict:
+        c = self.scheduler.counters
+        info = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in self.host.info.items()}
+        return {"model": info if self.host.ready else None, "model_error": self.host.error,
+                "documents": len(self.store), "cache": {"entries": len(self.cache), "chars": self.cache.chars,
+                                                        "hits": self.cache.hits, "misses": self.cache.misses},
+                "scheduler": {"submitted": c.submitted, "skipped": c.skipped, "stopped": c.stopped,
+                              "served": c.served, "failed": c.failed},
+                "enabled": self.config.enabled}
+
+    def shutdown(self) -> None:
+        self.scheduler.cancel_all()
+        self.log.info("shutdown", **self.stats()["scheduler"])

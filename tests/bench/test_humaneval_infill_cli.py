@@ -1,0 +1,90 @@
+"""The benchmark CLI end to end with a stand-in backend (no torch), and the common helpers."""
+
+import json
+import subprocess
+import sys
+
+import common
+import humaneval
+import humaneval_infill as cli
+
+
+class OracleBackend:
+    """Answers every problem with its canonical middle, minus the trailing newline."""
+
+    name = "oracle"
+
+    def __init__(self, model, steps=None, threshold=None, syntax=True):
+        problems = humaneval.load_split("single-line")
+        self.answers = {(p["prompt"], p["suffix"]): p["canonical_solution"] for p in problems}
+        self.info = {"backend": self.name, "model": model}
+
+    def complete(self, prefix, suffix, mode, max_tokens):
+        return cli.Generation(text=self.answers[prefix, suffix].rstrip("\n"), latency_ms=1.0, nfe=2)
+
+
+def test_cli_writes_jsonl_and_summary_last(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(cli.BACKENDS, "oracle", OracleBackend)
+    monkeypatch.setattr(common, "torch_info", lambda: {"torch": None, "gpu": None, "cuda": None})
+    out = tmp_path / "r.jsonl"
+    cli.main(["--split", "single-line", "--backend", "oracle", "--limit", "4", "--seed", "1",
+              "--out", str(out), "--warmup", "0"])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4 and all(r["passed"] and r["exact_match"] for r in rows)
+    assert {"task_id", "completion", "result", "syntax_valid", "latency_ms", "nfe"} <= set(rows[0])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n"] == 4 and summary["pass@1"] == 1.0 and summary["mode"] == "single"
+    assert summary["nfe_mean"] == 2 and summary["latency_ms"]["p50"] == 1.0
+    assert {"cpu", "cores", "git", "utc", "python"} <= set(summary["stamp"])
+
+
+def test_percentiles():
+    assert common.percentiles(range(101)) == {"p50": 50, "p95": 95, "p99": 99}
+    assert common.percentile([], 50) is None
+    assert common.percentile([1.0, 3.0], 50) == 2.0
+
+
+def test_scorer_and_common_do_not_import_torch():
+    code = "import sys, humaneval, common; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=common.REPO_ROOT / "bench", check=True)
+
+
+def fake_dllm():
+    """A stand-in for the `dllm` package with the engine API the benchmark codes against."""
+    import types
+
+    import msgspec
+
+    class SamplerConfig(msgspec.Struct, frozen=True):
+        max_steps: int = 8
+        threshold: float = 0.9
+        syntax: bool = True
+
+    class Engine:
+        sampler = SamplerConfig()
+        info = {"name": "fake"}
+
+        def __init__(self):
+            self.calls = []
+
+        def infill(self, prefix, suffix, language="python", mode="single", max_tokens=None, sampler=None):
+            self.calls.append((mode, max_tokens, sampler))
+            stats = types.SimpleNamespace(nfe=3, timings_ms={"total": 1.0})
+            return types.SimpleNamespace(text="    return 1", stats=stats)
+
+    module = types.ModuleType("dllm")
+    module.SamplerConfig = SamplerConfig
+    module.load = lambda model=None: Engine()
+    return module
+
+
+def test_dllm_backend_passes_overrides(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dllm", fake_dllm())
+    backend = cli.DllmBackend(None, steps=4, threshold=0.5, syntax=False)
+    gen = backend.complete("def f():\n", "", "multi", 32)
+    assert gen.text == "    return 1" and gen.nfe == 3 and gen.latency_ms >= 0
+    mode, max_tokens, sampler = backend.engine.calls[-1]
+    assert (mode, max_tokens) == ("multi", 32)
+    assert (sampler.max_steps, sampler.threshold, sampler.syntax) == (4, 0.5, False)
+    assert backend.info["name"] == "fake" and backend.info["sampler_overrides"]["max_steps"] == 4
+    assert cli.DllmBackend(None).sampler is None  # no overrides: the engine's own defaults

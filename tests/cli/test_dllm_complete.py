@@ -1,0 +1,81 @@
+"""`dllm-complete` end to end: real subprocesses, real files, a tiny random checkpoint."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dllm.testing import tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return str(tiny_checkpoint(tmp_path_factory.mktemp("cli-model")))
+
+
+def run(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "lsp_server.cli", *args], capture_output=True, text=True,
+                          input=stdin, timeout=120)
+
+
+@pytest.fixture()
+def source(tmp_path):
+    path = tmp_path / "a.py"
+    path.write_text("def f(x):\n    return \n\n# é😀 end\n", encoding="utf-8")
+    return path
+
+
+def test_completes_a_line_as_json(model, source):
+    out = run(f"{source}:2", "--model", model, "--json", "--max-tokens", "8", "--steps", "4")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert isinstance(data["completion"], str) and "\n" not in data["completion"]
+    assert data["stats"]["nfe"] <= 4 and data["language"] == "python"
+
+
+def test_plain_output_and_column(model, source):
+    out = run(f"{source}:2:5", "--model", model, "--mode", "single", "--max-tokens", "4", "--no-syntax")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.endswith("\n")
+
+
+def test_batch(model, tmp_path):
+    batch = tmp_path / "in.jsonl"
+    batch.write_text('{"id": "a", "prefix": "x = ", "suffix": "\\n", "language": "python"}\n'
+                     '{"id": 2, "prefix": "def g():\\n", "suffix": ""}\n')
+    out = run("--batch", str(batch), "--model", model, "--max-tokens", "8")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["a", 2]
+    assert all(set(r) == {"id", "completion", "nfe", "latency_ms"} for r in rows)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such file"), ("binary", "binary"), ("line", "line 99 is out of range"),
+    ("column", "column 50 is out of range"), ("model", "model directory not found"),
+    ("location", "expected FILE:LINE"), ("empty_batch_line", "empty line"), ("bad_batch", "prefix"),
+])
+def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
+    args = {
+        "missing": [f"{tmp_path}/nope.py:1"],
+        "binary": [],
+        "line": [f"{source}:99"],
+        "column": [f"{source}:2:50"],
+        "model": [f"{source}:2", "--model", str(tmp_path / "no-model")],
+        "location": [str(source)],
+        "empty_batch_line": [],
+        "bad_batch": [],
+    }[case]
+    if case == "binary":
+        blob = tmp_path / "b.bin"
+        blob.write_bytes(b"\x00\x01\x02" * 10)
+        args = [f"{blob}:1"]
+    if case in ("empty_batch_line", "bad_batch"):
+        batch = tmp_path / "in.jsonl"
+        batch.write_text('{"id": 1, "prefix": "a"}\n\n' if case == "empty_batch_line" else '{"id": 1}\n')
+        args = ["--batch", str(batch)]
+    out = run(*args, "--model", model) if case != "model" else run(*args)
+    assert out.returncode == 2
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr and out.stdout == ""

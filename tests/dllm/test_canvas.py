@@ -1,0 +1,42 @@
+"""Context trimming around the cursor."""
+
+from dllm.canvas import build_context
+from dllm.testing import tiny_tokenizer
+
+TOK = tiny_tokenizer()
+
+
+def _text(ids):
+    sp = TOK.special
+    return TOK.decode([i for i in ids if i not in (sp.bos, sp.eos)])
+
+
+def test_short_context_is_kept_whole_with_file_markers():
+    ctx = build_context(TOK, "def f():\n    ret", "urn 1\n", 200)
+    assert ctx.prefix_ids[0] == TOK.special.bos and ctx.suffix_ids[-1] == TOK.special.eos
+    assert _text(ctx.prefix_ids) == "def f():\n    ret" and _text(ctx.suffix_ids) == "urn 1\n"
+
+
+def test_long_context_is_cut_at_line_boundaries_within_budget():
+    lines = [f"value_{i} = compute({i}, 'é😀')\n" for i in range(300)]
+    prefix = "".join(lines[:200]) + "x = comp"
+    suffix = "ute(1)\n" + "".join(lines[200:])
+    ctx = build_context(TOK, prefix, suffix, 400)
+    assert len(ctx.prefix_ids) + len(ctx.suffix_ids) <= 400
+    assert len(ctx.prefix_ids) > len(ctx.suffix_ids)  # more prefix than suffix
+    assert ctx.prefix_ids[0] != TOK.special.bos and ctx.suffix_ids[-1] != TOK.special.eos
+    p, s = _text(ctx.prefix_ids), _text(ctx.suffix_ids)
+    assert prefix.endswith(p) and p.startswith("value_") and p.endswith("x = comp")
+    assert suffix.startswith(s) and s.startswith("ute(1)\n") and s.endswith("\n")
+
+
+def test_cursor_line_is_never_cut_even_over_budget():
+    line = "y = " + " + ".join(f"v{i}" for i in range(100))
+    ctx = build_context(TOK, "a = 1\n" + line, "  # tail\nb = 2\n", 20)
+    assert _text(ctx.prefix_ids) == line
+    assert _text(ctx.suffix_ids) == "  # tail"
+
+
+def test_tokenizer_round_trips_whitespace_exactly():
+    text = "def f(x):\n\tif x:  \r\n        return 'é😀'   # c\n\n\n    y = 12345\n"
+    assert TOK.decode(TOK.encode(text)) == text

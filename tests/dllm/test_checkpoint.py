@@ -1,0 +1,64 @@
+"""Checkpoint directories: round trip, and one-line errors for missing or corrupt ones."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+import dllm
+from dllm.checkpoint import CheckpointError, load_checkpoint
+
+
+def test_round_trip_keeps_weights(tiny_dir, tmp_path):
+    a = load_checkpoint(tiny_dir)
+    from dllm.checkpoint import save_checkpoint
+    save_checkpoint(a.model, a.tokenizer, tmp_path / "copy", "diffusion", "copy", dtype=torch.float32)
+    b = load_checkpoint(tmp_path / "copy")
+    for (n, p), (_, q) in zip(a.model.named_parameters(), b.model.named_parameters()):
+        assert torch.equal(p, q), n
+    assert a.tokenizer.special == b.tokenizer.special
+
+
+def test_saved_checkpoint_loads_in_transformers(tiny_ar_dir):
+    transformers = pytest.importorskip("transformers")
+    hf = transformers.AutoModelForCausalLM.from_pretrained(str(tiny_ar_dir), dtype=torch.float32)
+    ours = load_checkpoint(tiny_ar_dir).model
+    tokens = torch.randint(0, ours.cfg.vocab_size, (1, 17))
+    with torch.no_grad():
+        assert (hf(tokens).logits - ours(tokens)).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize("damage", ["no_dir", "no_config", "bad_json", "no_weights", "corrupt", "no_tokenizer",
+                                    "wrong_shape"])
+def test_broken_checkpoints_raise_one_line_errors(tiny_dir, tmp_path, damage):
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_dir, ckpt)
+    if damage == "no_dir":
+        ckpt = tmp_path / "nowhere"
+    elif damage == "no_config":
+        (ckpt / "config.json").unlink()
+    elif damage == "bad_json":
+        (ckpt / "config.json").write_text("{not json")
+    elif damage == "no_weights":
+        (ckpt / "model.safetensors").unlink()
+    elif damage == "corrupt":
+        data = (ckpt / "model.safetensors").read_bytes()
+        (ckpt / "model.safetensors").write_bytes(data[:len(data) // 2])
+    elif damage == "no_tokenizer":
+        (ckpt / "tokenizer.json").unlink()
+    elif damage == "wrong_shape":
+        cfg = json.loads((ckpt / "config.json").read_text())
+        cfg["hidden_size"] = 32
+        (ckpt / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError) as info:
+        dllm.load(str(ckpt))
+    assert "\n" not in str(info.value)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+    code = "import sys, dllm; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

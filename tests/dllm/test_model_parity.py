@@ -1,0 +1,83 @@
+"""Our Transformer (causal mode) reproduces transformers' Qwen2 and Llama logits on random tiny configs."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from dllm.checkpoint import load_weights, model_config
+from dllm.model import Transformer
+
+transformers = pytest.importorskip("transformers")
+
+TINY = dict(vocab_size=257, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-6, rope_theta=10000.0)
+
+
+def _hf_model(kind: str, tie: bool):
+    torch.manual_seed(0)
+    if kind == "qwen2":
+        cfg = transformers.Qwen2Config(**TINY, tie_word_embeddings=tie)
+        model = transformers.Qwen2ForCausalLM(cfg)
+    else:
+        cfg = transformers.LlamaConfig(**TINY, tie_word_embeddings=tie, attention_bias=False)
+        model = transformers.LlamaForCausalLM(cfg)
+    with torch.no_grad():  # non-trivial norms and biases
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or "norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    return model.eval(), cfg
+
+
+def _ours(tmp_path, hf_model, cfg_dict, family_tensors=None):
+    state = family_tensors or {k: v.contiguous() for k, v in hf_model.state_dict().items()}
+    if cfg_dict.get("tie_word_embeddings"):
+        state.pop("lm_head.weight", None)
+    save_file(state, str(tmp_path / "model.safetensors"))
+    mc, family = model_config(cfg_dict)
+    model = Transformer(dataclasses.replace(mc, causal=True))
+    load_weights(model, tmp_path, family, torch.float32, torch.device("cpu"))
+    return model.eval()
+
+
+@pytest.mark.parametrize("kind", ["qwen2", "llama"])
+@pytest.mark.parametrize("tie", [False, True])
+def test_causal_logits_match_transformers(tmp_path, kind, tie):
+    hf, cfg = _hf_model(kind, tie)
+    ours = _ours(tmp_path, hf, json.loads(cfg.to_json_string()))
+    tokens = torch.randint(0, TINY["vocab_size"], (2, 37))
+    with torch.no_grad():
+        expected = hf(tokens).logits
+        got = ours(tokens)
+    assert (got - expected).abs().max().item() < 1e-4
+
+
+LLADA_LAYER = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ff_norm",
+               "self_attn.q_proj": "q_proj", "self_attn.k_proj": "k_proj", "self_attn.v_proj": "v_proj",
+               "self_attn.o_proj": "attn_out", "mlp.gate_proj": "ff_proj", "mlp.up_proj": "up_proj",
+               "mlp.down_proj": "ff_out"}
+LLADA_TOP = {"model.embed_tokens.weight": "model.transformer.wte.weight",
+             "model.norm.weight": "model.transformer.ln_f.weight",
+             "lm_head.weight": "model.transformer.ff_out.weight"}
+
+
+def _llada_name(hf_name: str) -> str:
+    if hf_name in LLADA_TOP:
+        return LLADA_TOP[hf_name]
+    _, _, layer, rest = hf_name.split(".", 3)  # model.layers.<i>.<module>.weight
+    module = rest.removesuffix(".weight")
+    return f"model.transformer.blocks.{layer}.{LLADA_LAYER[module]}.weight"
+
+
+def test_llada_names_map_onto_the_same_model(tmp_path):
+    hf, _ = _hf_model("llama", False)
+    llada_state = {_llada_name(k): v.contiguous() for k, v in hf.state_dict().items()}
+    llada_cfg = {"model_type": "llada", "d_model": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
+                 "mlp_hidden_size": 96, "vocab_size": 257, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+                 "max_sequence_length": 128}
+    ours = _ours(tmp_path, hf, llada_cfg, family_tensors=llada_state)
+    tokens = torch.randint(0, 257, (1, 21))
+    with torch.no_grad():
+        assert (ours(tokens) - hf(tokens).logits).abs().max().item() < 1e-4

@@ -1,0 +1,76 @@
+"""Training pipeline on a toy corpus: corpus rules, objectives, a few steps, checkpoint and resume."""
+
+import json
+import random
+
+import torch
+
+import dllm
+from dllm.model import ModelConfig, Transformer
+from dllm.testing import SAMPLE_CODE, tiny_tokenizer
+from dllm.train.corpus import collect, manifest, split_by_file
+from dllm.train.objective import IGNORE, ar_batch, diffusion_batch
+from dllm.train.trainer import TrainConfig, train
+
+TOK = tiny_tokenizer()
+
+
+def _corpus(tmp_path):
+    root = tmp_path / "src"
+    (root / "pkg").mkdir(parents=True)
+    for i in range(6):
+        (root / "pkg" / f"m{i}.py").write_text(SAMPLE_CODE.replace("add", f"add{i}") * 3)
+    (root / "pkg" / "dup.py").write_text(SAMPLE_CODE.replace("add", "add0") * 3)  # same content as m0
+    (root / "human_eval").mkdir()
+    (root / "human_eval" / "x.py").write_text(SAMPLE_CODE * 3)
+    (root / "shared" / "data").mkdir(parents=True)
+    (root / "shared" / "data" / "y.py").write_text(SAMPLE_CODE * 4)
+    (root / "pkg" / "z.py").write_text("# HumanEval/0\n" + SAMPLE_CODE * 3)
+    return root
+
+
+def test_corpus_dedupes_and_excludes_evaluation_data(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    names = sorted(f.path.rsplit("/", 1)[1] for f in files)
+    assert len(names) == 6 and ("dup.py" in names) != ("m0.py" in names)  # one copy of the shared content
+    assert {f"m{i}.py" for i in range(1, 6)} <= set(names)
+    train_files, held = split_by_file(files, 0.34, seed=0)
+    assert len(held) == 2 and not {f.path for f in held} & {f.path for f in train_files}
+    m = manifest(train_files, held, [tmp_path])
+    assert m["train"]["files"] == 4 and sum(p["files"] for p in m["packages"].values()) == 6
+
+
+def test_diffusion_batch_masks_and_weights(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    tokens, targets, weights = diffusion_batch(TOK, files, random.Random(0), 8, 64)
+    assert tokens.shape == targets.shape == (8, 64) and weights.shape == (8,)
+    masked = targets != IGNORE
+    assert masked.any(1).all()  # every row has at least one masked target
+    assert (tokens[masked] == TOK.special.mask).all()
+    assert (weights > 0).all()
+
+
+def test_ar_batch_has_fim_rows(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    tokens, targets, _ = ar_batch(TOK, files, random.Random(0), 16, 64)
+    assert (tokens == TOK.special.fim_middle).any()
+    assert torch.equal(tokens[:, 1:][targets[:, :-1] != IGNORE], targets[:, :-1][targets[:, :-1] != IGNORE])
+
+
+def test_train_checkpoint_and_resume(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
+                      intermediate_size=64, tie_embeddings=True)
+    model = Transformer(cfg)
+    model.init_weights(0)
+    tc = TrainConfig(kind="diffusion", name="t", out=tmp_path / "run", total_tokens=4 * 4 * 64, batch=4,
+                     seq_len=64, warmup_steps=1, eval_every=2, eval_batches=1, ckpt_every=2)
+    fn = lambda rng, b: diffusion_batch(TOK, files, rng, b, 64)  # noqa: E731
+    out = train(model, TOK, tc, fn, fn)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4] and "heldout" in log[-1]
+    assert dllm.load(str(out)).infill("x = ", "\n", max_tokens=4).stats.nfe >= 1
+    longer = TrainConfig(**{**tc.__dict__, "total_tokens": 6 * 4 * 64})
+    train(model, TOK, longer, fn, fn, resume=tmp_path / "run")
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps[-2:] == [5, 6]

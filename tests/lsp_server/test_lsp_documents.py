@@ -1,0 +1,73 @@
+"""Document sync: full and incremental changes, languages, and what was typed since a request."""
+
+from lsp_server.documents import DocumentStore, language_for
+from lsp_server.positions import UTF8, UTF16
+
+URI = "file:///w/a%20b.py"
+
+
+def test_incremental_changes_with_emoji_and_crlf():
+    store = DocumentStore(UTF16)
+    store.open(URI, "python", 1, "x = '😀'\r\ny = 2\r\n")
+    # replace "2" on line 1 (after a CRLF line holding a surrogate pair)
+    store.change(URI, 2, [(((1, 4), (1, 5)), "3")])
+    # insert after the emoji: UTF-16 column 7 is after the two code units of 😀
+    store.change(URI, 3, [(((0, 7), (0, 7)), "!")])
+    doc = store.get(URI)
+    assert doc.text == "x = '😀!'\r\ny = 3\r\n"
+    assert doc.version == 3 and doc.eol == "\r\n"
+
+
+def test_full_replacement_and_multiple_changes_in_order():
+    store = DocumentStore(UTF8)
+    store.open(URI, "python", 1, "é\n")
+    store.change(URI, 2, [(None, "abc\n"), (((0, 3), (0, 3)), "d"), (((0, 0), (0, 1)), "")])
+    assert store.get(URI).text == "bcd\n"
+
+
+def test_out_of_range_edit_is_clamped_not_lost():
+    store = DocumentStore()
+    store.open(URI, "python", 1, "ab\n")
+    store.change(URI, 2, [(((7, 0), (9, 9)), "tail")])
+    assert store.get(URI).text == "ab\ntail"
+
+
+def test_unknown_document_change_is_ignored():
+    assert DocumentStore().change("file:///nope", 1, [(None, "x")]) is None
+
+
+def test_language_from_id_then_suffix():
+    assert language_for("python", "file:///a.txt") == "python"
+    assert language_for("", "file:///src/main.rs") == "rust"
+    assert language_for("plaintext", "file:///a.go") == "go"
+    assert language_for(None, "untitled:Untitled-1") == "plaintext"
+
+
+def test_binary_flag_follows_the_text():
+    store = DocumentStore()
+    doc = store.open(URI, "python", 1, "a\x00b")
+    assert doc.binary
+    store.change(URI, 2, [(None, "ab")])
+    assert not doc.binary
+
+
+def test_typed_since_follows_typing_and_backspace_at_the_cursor():
+    store = DocumentStore()
+    doc = store.open(URI, "python", 1, "x = \n")
+    rev = doc.revision
+    for v, ch in enumerate("foo", start=2):
+        store.change(URI, v, [(((0, 4 + v - 2), (0, 4 + v - 2)), ch)])
+    assert doc.typed_since(rev, 4) == "foo"
+    store.change(URI, 9, [(((0, 6), (0, 7)), "")])  # backspace
+    assert doc.typed_since(rev, 4) == "fo"
+    store.change(URI, 10, [(((1, 0), (1, 0)), "elsewhere")])
+    assert doc.typed_since(rev, 4) is None
+
+
+def test_typed_since_gives_up_after_a_full_replacement():
+    store = DocumentStore()
+    doc = store.open(URI, "python", 1, "x\n")
+    rev = doc.revision
+    store.change(URI, 2, [(None, "x\n")])
+    assert doc.typed_since(rev, 1) is None
+    assert doc.typed_since(doc.revision, 1) == ""

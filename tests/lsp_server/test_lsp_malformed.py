@@ -1,0 +1,55 @@
+"""Malformed JSON-RPC gets a proper error response and the server keeps serving."""
+
+import pytest
+import pytest_asyncio
+from lsp_helpers import RawClient
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+INIT = {"processId": None, "rootUri": None, "capabilities": {}}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def raw():
+    client = await RawClient.start()
+    yield client
+    await client.close()
+
+
+async def test_not_json_is_a_parse_error(raw):
+    raw.send_body(b'{"jsonrpc": "2.0", "id": 1, "method": ')
+    msg = await raw.response(None)
+    assert msg["error"]["code"] == -32700
+
+
+async def test_not_utf8_is_a_parse_error(raw):
+    raw.send_body(b"\xff\xfe\x00garbage")
+    assert (await raw.response(None))["error"]["code"] == -32700
+
+
+async def test_json_that_is_not_jsonrpc_is_an_invalid_request(raw):
+    raw.send({"id": 7, "hello": "world"})
+    assert (await raw.response(7))["error"]["code"] == -32600
+    raw.send_body(b"[1, 2, 3]")
+    assert (await raw.response(None))["error"]["code"] == -32600
+
+
+async def test_initialize_then_bad_params_and_unknown_methods(raw):
+    assert "capabilities" in (await raw.request(1, "initialize", INIT))["result"]
+    raw.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    bad = await raw.request(2, "textDocument/inlineCompletion", {"textDocument": 5, "position": "here"})
+    assert bad["error"]["code"] == -32602
+    assert (await raw.request(3, "no/such/method", {}))["error"]["code"] == -32601
+    raw.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"bogus": True}})
+    raw.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+        "textDocument": {"uri": "file:///r.py", "languageId": "python", "version": 1, "text": "x = "}}})
+    raw.proc.stdin.write(b"Noise: header line\r\n")  # a stray header before a real message
+    ok = await raw.request(4, "textDocument/inlineCompletion", {
+        "textDocument": {"uri": "file:///r.py"}, "position": {"line": 0, "character": 4},
+        "context": {"triggerKind": 2}})
+    assert ok["result"]["items"][0]["insertText"] == "value + 1"
+
+
+async def test_shutdown_and_exit(raw):
+    assert (await raw.request(9, "shutdown", None))["result"] is None
+    raw.send({"jsonrpc": "2.0", "method": "exit", "params": None})
+    assert await raw.close() == 0

@@ -1,0 +1,63 @@
+"""Trimming, suffix overlap and indentation of the engine's raw output."""
+
+from lsp_server.postprocess import detect_indent, drop_line_overlap, finish, reindent
+
+
+def test_single_line_is_cut_at_the_first_newline():
+    assert finish("a + b\n    more", mode="single", line_prefix="x = ", line_suffix="") == "a + b"
+
+
+def test_completion_that_only_goes_to_the_next_line_is_empty():
+    assert finish("\n    y = 1", mode="single", line_prefix="x = 1", line_suffix="") == ""
+    assert finish("   \n", mode="multi", line_prefix="    ", line_suffix="") == ""
+
+
+def test_overlap_with_the_rest_of_the_line_is_dropped():
+    assert finish("a, b)", mode="single", line_prefix="f(", line_suffix=")") == "a, b"
+    assert finish("x[0]):", mode="single", line_prefix="if f(", line_suffix="):") == "x[0]"
+    assert drop_line_overlap("abc", "") == "abc"
+
+
+def test_multi_line_trimmed_to_the_block():
+    raw = "y = x * 2\n    return y\n\ndef other():\n    pass"
+    out = finish(raw, mode="multi", line_prefix="    ", line_suffix="")
+    assert out == "y = x * 2\n    return y"
+
+
+def test_block_after_an_opener_line():
+    raw = "\n    total = 0\n    return total\nprint(1)"
+    out = finish(raw, mode="multi", line_prefix="def f():", line_suffix="")
+    assert out == "\n    total = 0\n    return total"
+
+
+def test_trailing_lines_repeating_the_suffix_are_dropped():
+    raw = "a = 1\n    b = 2\n    return a + b"
+    out = finish(raw, mode="multi", line_prefix="    ", line_suffix="", next_lines=("return a + b",))
+    assert out == "a = 1\n    b = 2"
+
+
+def test_closing_brace_already_in_the_file_is_not_repeated():
+    raw = "count++;\n}\n"
+    assert finish(raw, mode="multi", line_prefix="    ", line_suffix="", next_lines=("}",)) == "count++;"
+
+
+def test_reindent_to_tabs_and_to_the_files_step():
+    assert reindent(["if x:", "    y()", "        z()"], 0, "\t") == ["if x:", "\ty()", "\t\tz()"]
+    assert reindent(["if x:", "    y()"], 0, "  ") == ["if x:", "  y()"]
+    assert reindent(["if x:", "\t\ty()"], 2, "  ") == ["if x:", "    y()"]  # a tab is one level
+
+
+def test_detect_indent():
+    assert detect_indent("def f():\n  if x:\n    y\n") == "  "
+    assert detect_indent("def f():\n\tif x:\n\t\ty\n") == "\t"
+    assert detect_indent("x = 1\n") == "    "
+
+
+def test_crlf_documents_get_crlf():
+    out = finish("\n    a = 1\n    b = 2", mode="multi", line_prefix="def f():", line_suffix="", eol="\r\n")
+    assert out == "\r\n    a = 1\r\n    b = 2"
+
+
+def test_max_lines():
+    raw = "\n".join(f"x{i} = {i}" for i in range(50))
+    assert finish(raw, mode="multi", line_prefix="", line_suffix="", max_lines=3).count("\n") == 2

@@ -29,6 +29,7 @@ class ARDecoder:
         if None in (sp.fim_prefix, sp.fim_suffix, sp.fim_middle):
             raise ValueError("this tokenizer has no FIM sentinel tokens; it cannot drive an AR infill model")
         self.stops = {i for i in (sp.eom, sp.eos) if i is not None}
+        self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
 
     @property
     def info(self) -> dict:
@@ -62,6 +63,7 @@ class ARDecoder:
                     cancel.check()
                 mask = slots[None, :] <= pos[:, None]  # (T, S) causal over the cache
                 logits = self.model.lm_head(self.model.hidden(tokens, pos, cache, mask)[0, -1:])  # (1, V)
+                logits[:, self.banned] = float("-inf")
                 stats.nfe += 1
                 nxt = int(propose(logits, cfg, gen)[0])
                 if nxt in self.stops:

@@ -48,6 +48,7 @@ class Engine:
         self.newline = torch.tensor(["\n" in p for p in pieces] + [False] * (self.model.cfg.vocab_size - len(pieces)),
                                     device=self.device)  # (V,)
         self.stop_ids = torch.tensor(sorted({i for i in (sp.eom, sp.eos) if i is not None}), device=self.device)
+        self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
 
     @property
     def info(self) -> dict:
@@ -117,6 +118,7 @@ class Engine:
                 else:
                     hidden = self.model.hidden(canvas[:, window], window, cache)[0]  # (L, D)
                 logits = self.model.lm_head(hidden)  # (L, V)
+                logits[:, self.banned] = float("-inf")
                 stats.nfe += 1
                 tokens, conf = propose(logits, cfg, gen)
                 commit = select(conf, masked, cfg.threshold, min_commits(n_masked, cap - steps))

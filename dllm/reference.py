@@ -45,6 +45,7 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                 canvas = ctx.prefix_ids + middle + ctx.suffix_ids
                 with torch.no_grad():
                     logits = model(torch.tensor([canvas]))[0].float()
+                logits[:, tok.never_generated()] = float("-inf")
                 P = len(ctx.prefix_ids)
                 proposals = {}
                 for j in range(b0, b1):

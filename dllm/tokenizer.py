@@ -49,6 +49,11 @@ class Tokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.hf.decode(list(ids), skip_special_tokens=False)
 
+    def never_generated(self) -> list[int]:
+        """Ids a completion may never contain: the mask, file-start and FIM sentinel tokens."""
+        sp = self.special
+        return [i for i in (sp.mask, sp.bos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle) if i is not None]
+
     def pieces(self) -> list[str]:
         """Decoded text of every single token id (special tokens decode to "")."""
         if self._pieces is None:

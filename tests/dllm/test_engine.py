@@ -158,8 +158,19 @@ def test_ar_decoder_with_static_cache_equals_plain_greedy(tiny_ar_dir):
     out = []
     with torch.no_grad():
         for _ in range(12):
-            nxt = int(dec.model(torch.tensor([seq + out]))[0, -1].argmax())
+            logits = dec.model(torch.tensor([seq + out]))[0, -1]
+            logits[dec.tokenizer.never_generated()] = float("-inf")
+            nxt = int(logits.argmax())
             if nxt in (sp.eom, sp.eos):
                 break
             out.append(nxt)
     assert got.text == dec.tokenizer.decode(out) and got.stats.nfe == len(out) + (len(out) < 12)
+
+
+def test_a_model_that_prefers_the_mask_token_still_terminates(tiny_dir):
+    engine = dllm.load(str(tiny_dir))
+    with torch.no_grad():
+        engine.model.lm_head.weight[engine.mask_id] = engine.model.norm.weight.sign() * 50
+    r = engine.infill("x = ", "\n", mode="multi", max_tokens=16)
+    assert r.stats.nfe <= engine.sampler.max_steps
+    assert engine.tokenizer.special.mask not in engine.tokenizer.encode(r.text)

@@ -102,3 +102,34 @@ def print_summary(summary: dict) -> None:
     sys.stderr.flush()
     sys.stdout.write(json.dumps(summary, default=str) + "\n")
     sys.stdout.flush()
+
+
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> None:
+    """One JSON object per line (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    with Path(path).open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def last_json_line(text: str) -> dict:
+    """The summary a bench script printed: the last non-empty line of its stdout, parsed."""
+    return json.loads([ln for ln in text.splitlines() if ln.strip()][-1])
+
+
+def summary_path(out: str | os.PathLike) -> Path:
+    """Where a script that wrote per-item JSONL to `out` keeps its summary: <out>.summary.json."""
+    return Path(str(out).removesuffix(".jsonl") + ".summary.json")
+
+
+def write_summary(out: str | os.PathLike, summary: dict) -> Path:
+    path = summary_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
+    return path

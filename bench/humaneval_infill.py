@@ -2,7 +2,8 @@
 
 Writes one JSON line per task to --out and prints a JSON summary as the last stdout line. The model
 is loaded once; generation runs first and scoring after it, so scoring never competes with the
-timed completions for CPU. Backends live in BACKENDS (only "dllm" for now).
+timed completions for CPU. Backends live in BACKENDS: "dllm" (the engine), "ar" and "hf" (the AR
+twin, ours and through transformers; see backends.py).
 
     python bench/humaneval_infill.py --split single-line --model default --limit 50 --out r.jsonl
 """
@@ -88,7 +89,31 @@ class DllmBackend:
                           timings_ms=dict(getattr(stats, "timings_ms", {}) or {}))
 
 
-BACKENDS = {"dllm": DllmBackend}
+class SpecBackend:
+    """A `bench/backends.py` backend (`ar`: our AR twin, `hf`: the twin through transformers)."""
+
+    def __init__(self, kind: str, model: str | None, steps: int | None = None, threshold: float | None = None,
+                 syntax: bool = True):
+        import backends
+
+        if steps is not None or threshold is not None:
+            raise SystemExit(f"--steps/--threshold apply to the diffusion engine, not to {kind!r}")
+        self.backend = backends.make(f"{kind}:{model or 'default'}?syntax={int(syntax)}")
+        self.name = kind
+
+    @property
+    def info(self) -> dict:
+        return self.backend.info
+
+    def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> Generation:
+        text, stats = self.backend.complete(prefix, suffix, mode, max_tokens)
+        return Generation(text=text, latency_ms=stats["latency_ms"], nfe=stats["nfe"],
+                          timings_ms=stats["timings_ms"])
+
+
+BACKENDS = {"dllm": DllmBackend,
+            "ar": lambda model, **kw: SpecBackend("ar", model, **kw),
+            "hf": lambda model, **kw: SpecBackend("hf", model, **kw)}
 
 
 def _sampler_overrides(steps: int | None, threshold: float | None) -> dict:

@@ -10,13 +10,24 @@ import time
 
 import torch
 
-from .canvas import build_context
+from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint
 from .engine import resolve_mode
 from .checkpoint import Loaded
 from .result import Completion, Stats
 from .sampler import SamplerConfig, propose
+from .tokenizer import Tokenizer
 from .schedule import canvas_sizes
+
+
+def fim_prompt(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens: int | None,
+               context_tokens: int) -> tuple[list[int], Context, str, int]:
+    """(prompt ids, context, resolved mode, token cap): prefix-suffix-middle with FIM sentinels."""
+    mode = resolve_mode(mode, prefix)
+    _, cap = canvas_sizes(mode, max_tokens)
+    ctx = build_context(tokenizer, prefix, suffix, max(16, context_tokens - cap))
+    sp = tokenizer.special
+    return [sp.fim_prefix] + ctx.prefix_ids + [sp.fim_suffix] + ctx.suffix_ids + [sp.fim_middle], ctx, mode, cap
 
 
 class ARDecoder:
@@ -42,11 +53,8 @@ class ARDecoder:
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         t0 = time.perf_counter()
         cfg = sampler or self.sampler
-        mode = resolve_mode(mode, prefix)
-        _, cap = canvas_sizes(mode, max_tokens)
-        ctx = build_context(self.tokenizer, prefix, suffix, max(16, (cfg.context_tokens or self.context_tokens) - cap))
-        sp = self.tokenizer.special
-        prompt = [sp.fim_prefix] + ctx.prefix_ids + [sp.fim_suffix] + ctx.suffix_ids + [sp.fim_middle]
+        prompt, ctx, mode, cap = fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens,
+                                            cfg.context_tokens or self.context_tokens)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids), canvas=cap)
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None

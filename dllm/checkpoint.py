@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .model import ModelConfig, Transformer
+from .model import ModelConfig, Transformer, rope_tables
 from .tokenizer import SpecialIds, Tokenizer, own_special_ids
 
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "dllm-code-small"
@@ -160,7 +160,7 @@ def load_weights(model: Transformer, path: Path, family: str, dtype: torch.dtype
         raise CheckpointError(f"weights missing for {len(missing)} tensors, e.g. {sorted(missing)[0]!r}")
 
 
-def special_ids(cfg: dict, tokenizer_path: Path, hf_tok) -> SpecialIds:
+def special_ids(cfg: dict, hf_tok) -> SpecialIds:
     dllm_cfg = cfg.get("dllm")
     if dllm_cfg is not None or "mask_token_id" not in cfg:
         return own_special_ids(hf_tok)
@@ -171,7 +171,8 @@ def special_ids(cfg: dict, tokenizer_path: Path, hf_tok) -> SpecialIds:
                       eos=cfg.get("eos_token_id") if isinstance(cfg.get("eos_token_id"), int) else None)
 
 
-def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | None = None) -> Loaded:
+def describe(path: str | Path) -> tuple[ModelConfig, Tokenizer, ModelSpec]:
+    """Everything about a checkpoint except its weights (cheap: reads config.json and tokenizer.json)."""
     path = Path(path).expanduser()
     cfg = _read_config(path)
     mc, family = model_config(cfg)
@@ -179,31 +180,30 @@ def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | No
     if not tok_path.is_file():
         raise CheckpointError(f"{path} has no tokenizer.json")
     try:
-        tokenizer = Tokenizer.from_file(tok_path)
-        tokenizer = Tokenizer(tokenizer.hf, special_ids(cfg, tok_path, tokenizer.hf))
+        hf = Tokenizer.from_file(tok_path).hf
+        tokenizer = Tokenizer(hf, special_ids(cfg, hf))
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exceptions
         raise CheckpointError(f"cannot read {tok_path.name}: {str(exc).splitlines()[0]}") from None
+    ours = cfg.get("dllm", {})
+    spec = ModelSpec(name=ours.get("name", path.name), kind=ours.get("kind", "diffusion"),
+                     logits_shift=ours.get("logits_shift", family == "qwen2"), family=family,
+                     context_tokens=ours.get("context_tokens", min(mc.max_seq_len, 4096)))
+    return mc, tokenizer, spec
+
+
+def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | None = None) -> Loaded:
+    path = Path(path).expanduser()
+    mc, tokenizer, spec = describe(path)
     dev, dt = choose_device(device, dtype)
     with torch.device("meta"):
         model = Transformer(mc)
     model = model.to_empty(device=dev)
-    model.rope_cos, model.rope_sin = (t.to(dev) for t in _rope(mc))
     if mc.tie_embeddings:
         model.lm_head.weight = model.embed_tokens.weight
-    load_weights(model, path, family, dt, dev)
+    load_weights(model, path, spec.family, dt, dev)
     model.to(dt).eval().requires_grad_(False)
-    model.rope_cos, model.rope_sin = (t.to(dev) for t in _rope(mc))  # tables stay float32
-    kind = cfg.get("dllm", {}).get("kind", "diffusion")
-    shift = cfg.get("dllm", {}).get("logits_shift", family == "qwen2")
-    context = cfg.get("dllm", {}).get("context_tokens", min(mc.max_seq_len, 4096))
-    spec = ModelSpec(name=cfg.get("dllm", {}).get("name", path.name), kind=kind, logits_shift=shift, family=family,
-                     context_tokens=context)
+    model.rope_cos, model.rope_sin = (t.to(dev) for t in rope_tables(mc.head_dim, mc.max_seq_len, mc.rope_theta))
     return Loaded(model, tokenizer, spec)
-
-
-def _rope(mc: ModelConfig):
-    from .model import rope_tables
-    return rope_tables(mc.head_dim, mc.max_seq_len, mc.rope_theta)
 
 
 def hf_config(mc: ModelConfig, special: SpecialIds, kind: str, name: str, extra: dict | None = None) -> dict:

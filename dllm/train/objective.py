@@ -1,7 +1,8 @@
 """Losses: masked diffusion (MDLM / LLaDA) for the default model, next-token + FIM for the AR twin.
 
-Diffusion: a fraction t ~ U(0, 1] of positions is masked, cross-entropy on the masked positions is
-weighted by 1/t (the MDLM / LLaDA bound). Half the rows are plain text windows, half are infilling
+Diffusion: a fraction t of positions is masked, cross-entropy on the masked positions is weighted by
+1/t (the MDLM / LLaDA bound). t is stratified over the batch and kept >= 1/n for n maskable slots, so
+no row's weight explodes on a short infilling canvas. Half the rows are plain text windows, half are infilling
 canvases (prefix, middle padded with end-of-middle tokens, suffix) where only the canvas is masked.
 AR twin: the same holes as prefix-suffix-middle FIM rows with sentinels (Bavarian et al. 2022),
 mixed with plain next-token rows, loss on every real token.
@@ -48,16 +49,16 @@ def diffusion_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random,
     """tokens (B, T) with masks applied, targets (B, T) (IGNORE where not masked), weights (B,)."""
     sp = tok.special
     rows, targets, weights = [], [], []
-    for _ in range(batch):
-        t = max(rng.random(), 1e-3)
+    for b in range(batch):
+        u = (b + rng.random()) / batch  # stratified over the batch: lower-variance estimate of the bound
         if rng.random() < infill_fraction:
             row, start, span, _ = _infill_row(tok, files[rng.randrange(len(files))], rng, length, max_middle)
             candidates = range(start, start + span)
-            norm = span
         else:
             row = token_window(tok, files, rng, length)
             candidates = range(length)
-            norm = length
+        norm = len(candidates)
+        t = 1 / norm + (1 - 1 / norm) * u  # at least one token masked on average: weights stay <= 1
         masked = [i for i in candidates if rng.random() < t] or [rng.choice(list(candidates))]
         target = [IGNORE] * length
         for i in masked:

@@ -1,0 +1,248 @@
+"""Completion backends for the benchmarks, each built from one spec string.
+
+    dllm:<dir>[?threshold=0.7&steps=16&block=16&syntax=0|1&cache=0|1]   the diffusion engine
+    ar:<dir>[?syntax=0|1]                                               our AR twin, static KV cache
+    hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
+
+`<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
+`fast@dllm:default?threshold=0.5`; otherwise the label is the spec without its directory.
+
+Every backend answers `complete(prefix, suffix, mode, max_tokens) -> (text, stats)` where stats holds
+latency_ms (wall time of the call), nfe (model forward passes), tokens, steps and timings_ms.
+The `hf` backend builds exactly the prompt `dllm.ARDecoder` builds (same context trimming with
+`dllm.canvas.build_context`, same FIM sentinels) and applies the same stop rules (end-of-middle/eos,
+the token cap, single-line: stop after the first token holding a newline and cut there), decoding
+greedily with `generate`: on the same checkpoint the two must return the same text. Knows nothing of
+tasks or scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from common import REPO_ROOT
+
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))
+
+KINDS = ("dllm", "ar", "hf")
+DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),
+               "cache": ("use_cache", lambda v: _flag(v)), "confidence": ("confidence", str),
+               "context": ("context_tokens", int)}
+COMMON_PARAMS = {"syntax"}
+
+
+class Backend(Protocol):
+    label: str
+    spec: str
+
+    def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]: ...
+
+    @property
+    def info(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str
+    model: str | None  # None = the packaged default model
+    params: dict = field(default_factory=dict)
+    label: str = ""
+    text: str = ""
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 0 or 1, got {value!r}")
+
+
+def parse_spec(text: str) -> Spec:
+    """`[label@]kind:dir[?k=v&...]` -> Spec; ValueError with a one-line reason when malformed."""
+    head = text.split(":", 1)[0]
+    label, body = (head.split("@", 1)[0], text[len(head.split("@", 1)[0]) + 1:]) if "@" in head else ("", text)
+    kind, sep, rest = body.partition(":")
+    if kind not in KINDS or not sep:
+        raise ValueError(f"backend spec {text!r}: expected one of {', '.join(k + ':DIR' for k in KINDS)}")
+    path, _, query = rest.partition("?")
+    params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    allowed = COMMON_PARAMS | (set(DLLM_PARAMS) if kind == "dllm" else set())
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"backend spec {text!r}: unknown parameter(s) {unknown}; allowed {sorted(allowed)}")
+    model = None if path in ("", "default") else path
+    return Spec(kind, model, params, label or (kind + (f"?{query}" if query else "")), text)
+
+
+def sampler_overrides(spec: Spec) -> dict:
+    """The spec's diffusion-sampler settings as `dllm.SamplerConfig` field values."""
+    return {DLLM_PARAMS[k][0]: DLLM_PARAMS[k][1](v) for k, v in spec.params.items() if k in DLLM_PARAMS}
+
+
+def syntax_on(spec: Spec) -> bool:
+    """Whether the syntax constraint is used: on by default for the diffusion engine, off for AR."""
+    return _flag(spec.params.get("syntax", "1" if spec.kind == "dllm" else "0"))
+
+
+def resolve_model(model: str | None) -> Path:
+    import dllm
+
+    return Path(model).expanduser() if model else Path(dllm.DEFAULT_MODEL)
+
+
+def _stats_dict(stats: Any, latency_ms: float) -> dict:
+    return {"latency_ms": latency_ms, "nfe": stats.nfe, "tokens": stats.tokens, "steps": stats.steps,
+            "context_tokens": stats.context_tokens, "remasked": getattr(stats, "remasked", 0),
+            "timings_ms": dict(stats.timings_ms)}
+
+
+def _constraint(syntax: bool):
+    if not syntax:
+        return None
+    import grammars
+
+    return grammars.constraint_for("python")
+
+
+# ---------------------------------------------------------------------------------- our engines
+
+
+class EngineBackend:
+    """`dllm.load` engines: the diffusion Engine at given sampler settings, or the ARDecoder."""
+
+    def __init__(self, spec: Spec, engine: Any) -> None:
+        import msgspec
+
+        self.spec, self.label, self.engine = spec.text, spec.label, engine
+        overrides = sampler_overrides(spec)
+        self.sampler = msgspec.structs.replace(engine.sampler, **overrides) if overrides else engine.sampler
+        self.syntax = syntax_on(spec)
+        self.kind = spec.kind
+
+    @property
+    def info(self) -> dict:
+        import msgspec
+
+        return {"label": self.label, "spec": self.spec, "backend": self.kind, **self.engine.info,
+                "sampler": msgspec.structs.asdict(self.sampler), "syntax": self.syntax}
+
+    def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:
+        t0 = time.perf_counter()
+        res = self.engine.infill(prefix, suffix, language="python", mode=mode, max_tokens=max_tokens,
+                                 constraint=_constraint(self.syntax), sampler=self.sampler)
+        return res.text, _stats_dict(res.stats, (time.perf_counter() - t0) * 1e3)
+
+
+# ------------------------------------------------------------------------------- transformers
+
+
+class HFBackend:
+    """The AR twin through `transformers`: AutoModelForCausalLM + greedy `generate`."""
+
+    def __init__(self, spec: Spec, device: str | None = None) -> None:
+        import torch
+        import transformers
+        from dllm.checkpoint import choose_device, describe
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        self.spec, self.label, self.kind = spec.text, spec.label, "hf"
+        self.path = resolve_model(spec.model)
+        cfg = json.loads((self.path / "config.json").read_text())
+        if cfg.get("dllm", {}).get("kind") != "ar":
+            raise ValueError(f"hf backend needs a causal AR checkpoint; {self.path} is not one")
+        _, self.tokenizer, model_spec = describe(self.path)
+        self.context_tokens = model_spec.context_tokens
+        self.name = cfg.get("dllm", {}).get("name", self.path.name)
+        self.device, dtype = choose_device(device)  # the same device/dtype rule as dllm.load
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(self.device).eval()
+        sp = self.tokenizer.special
+        self.stops = sorted({i for i in (sp.eom, sp.eos) if i is not None})
+        pieces = self.tokenizer.pieces()
+        vocab = self.model.config.vocab_size
+        self.newline = torch.tensor(["\n" in p for p in pieces] + [False] * (vocab - len(pieces)),
+                                    device=self.device)  # (V,)
+        self.syntax = syntax_on(spec)
+        self._torch = torch
+
+    @property
+    def info(self) -> dict:
+        p = next(self.model.parameters())
+        return {"label": self.label, "spec": self.spec, "backend": "hf", "model": self.name, "path": str(self.path),
+                "device": str(p.device), "dtype": str(p.dtype).removeprefix("torch."),
+                "params": sum(t.numel() for t in self.model.parameters()), "syntax": self.syntax}
+
+    def prompt(self, prefix: str, suffix: str, mode: str, max_tokens: int | None):
+        """(prompt ids, context, resolved mode, token cap): exactly what `ARDecoder.infill` builds."""
+        from dllm.ar import fim_prompt
+
+        return fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens, self.context_tokens)
+
+    def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:
+        import transformers
+
+        torch = self._torch
+        t0 = time.perf_counter()
+        ids, ctx, mode, cap = self.prompt(prefix, suffix, mode, max_tokens)
+        newline = self.newline
+
+        class StopAtNewline(transformers.StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):  # (B, T) -> (B,) bool
+                return newline[input_ids[:, -1]]
+
+        stopping = transformers.StoppingCriteriaList([StopAtNewline()] if mode == "single" else [])
+        gen_cfg = transformers.GenerationConfig(max_new_tokens=cap, do_sample=False, num_beams=1,
+                                                eos_token_id=self.stops, pad_token_id=self.stops[0],
+                                                suppress_tokens=self.tokenizer.never_generated())
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            inputs = torch.tensor([ids], device=self.device)
+            seq = self.model.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=gen_cfg,
+                                      stopping_criteria=stopping)
+        new = seq[0, len(ids):].tolist()
+        t2 = time.perf_counter()
+        nfe = len(new)  # one forward pass per generated token, the stop token included
+        out = new[:next((i for i, t in enumerate(new) if t in self.stops), len(new))]
+        text = self.tokenizer.decode(out)
+        if mode == "single" and "\n" in text:
+            text = text[:text.index("\n")]
+        constraint = _constraint(self.syntax)
+        if constraint is not None and text:
+            text = constraint.finalize(ctx.prefix_text, text, ctx.suffix_text)
+        t3 = time.perf_counter()
+        timings = {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
+                   "total": (t3 - t0) * 1e3}
+        stats = {"latency_ms": timings["total"], "nfe": nfe, "tokens": len(out), "steps": len(out),
+                 "context_tokens": len(ctx.prefix_ids) + len(ctx.suffix_ids), "remasked": 0,
+                 "timings_ms": timings}
+        return text, stats
+
+
+# ------------------------------------------------------------------------------------ factory
+
+
+def make(spec: str | Spec, engines: dict | None = None, device: str | None = None) -> Backend:
+    """A backend for a spec. `engines` (a dict the caller keeps) shares one loaded model per directory."""
+    spec = parse_spec(spec) if isinstance(spec, str) else spec
+    if spec.kind == "hf":
+        return HFBackend(spec, device)
+    import dllm
+
+    key = (spec.model, device)
+    engine = engines.get(key) if engines is not None else None
+    if engine is None:
+        engine = dllm.load(spec.model, device=device)
+        if engines is not None:
+            engines[key] = engine
+    want = "ar" if spec.kind == "ar" else "diffusion"
+    if engine.spec.kind != want:
+        raise ValueError(f"backend {spec.text!r}: {resolve_model(spec.model)} holds a {engine.spec.kind} model")
+    return EngineBackend(spec, engine)

@@ -103,23 +103,27 @@ class Completer:
             trace.done("error", error=f"{type(exc).__name__}: {exc}")
             return []
 
+    @staticmethod
+    def _skip_reason(cfg: ServerConfig, doc: Any, req: Request) -> str | None:
+        """Why this request gets nothing without looking at the text, if it does."""
+        if doc is None:
+            return "unknown-document"
+        if not cfg.enabled:
+            return "disabled"
+        if not enabled_for(cfg, doc.language):
+            return "language-disabled"
+        if len(doc.text) > cfg.max_document_chars:
+            return "document-too-large"
+        if doc.binary:
+            return "binary-document"
+        if not 0 <= req.line < doc.index.line_count or req.character < 0:
+            return "position-outside-document"  # a column past the line's end is clamped, as LSP says
+        return None
+
     async def _suggest(self, req: Request, trace: Trace) -> list[Suggestion]:
         cfg = self.config()
         doc = self.store.get(req.uri)
-        skip = None
-        if doc is None:
-            skip = "unknown-document"
-        elif not cfg.enabled:
-            skip = "disabled"
-        elif not enabled_for(cfg, doc.language):
-            skip = "language-disabled"
-        elif len(doc.text) > cfg.max_document_chars:
-            skip = "document-too-large"
-        elif doc.binary:
-            skip = "binary-document"
-        elif not 0 <= req.line < doc.index.line_count or req.character < 0:
-            skip = "position-outside-document"  # (a column past the line's end is clamped, as LSP says)
-        if skip:
+        if skip := self._skip_reason(cfg, doc, req):
             trace.done("empty", reason=skip)
             return []
         trace.fields["language"] = doc.language
@@ -150,8 +154,7 @@ class Completer:
             return []
         job = Job(ctx.prefix, ctx.suffix, doc.language, uri_path(req.uri), decision.mode,
                   cfg.max_tokens_multi if decision.mode == "multi" else cfg.max_tokens_single,
-                  alternatives=alternatives,
-                  syntax=cfg.syntax)
+                  alternatives=alternatives, syntax=cfg.syntax)
         try:
             results = await self.scheduler.run(req.uri, lambda tok: self.host.infill(job, tok, cfg.sampler),
                                                debounce_s=cfg.debounce_ms / 1000)
@@ -171,22 +174,27 @@ class Completer:
         trace.fields.update(model_calls=len(results), nfe=sum(getattr(s, "nfe", 0) for s in stats),
                             steps=sum(getattr(s, "steps", 0) for s in stats),
                             engine_ms=round(sum(_engine_ms(s) for s in stats), 3))
-        indent = postprocess.detect_indent(ctx.prefix + ctx.suffix)
-        texts: list[str] = []
-        for raw, _ in results:
-            done = postprocess.finish(raw, mode=decision.mode, line_prefix=ctx.line_prefix,
-                                      line_suffix=ctx.line_suffix, next_lines=ctx.next_lines,
-                                      indent=indent, eol=doc.eol, max_lines=cfg.max_lines)
-            if done and done not in texts:
-                texts.append(done)
+        texts = self._finish([raw for raw, _ in results], decision.mode, ctx, doc.eol, cfg)
         if req.selected is None:
             self.cache.put(req.uri, text, offset, texts)
         trace.mark("post")
-        current = self.store.get(req.uri)
-        out = self._anchor(req, current, revision, offset, replace_from, lead, texts, ctx) if current else []
+        current = self.store.get(req.uri)  # closed (or closed and reopened) meanwhile: stale
+        out = self._anchor(req, doc, revision, offset, replace_from, lead, texts, ctx) if current is doc else []
         trace.done("served" if out else ("stale" if texts else "empty"), suggestions=len(out),
                    chars=len(out[0].text) if out else 0)
         return out
+
+    @staticmethod
+    def _finish(raws: list[str], mode: str, ctx: contextmod.Context, eol: str, cfg: ServerConfig) -> list[str]:
+        """Post-processed, non-empty, distinct suggestions, best first."""
+        indent = postprocess.detect_indent(ctx.prefix + ctx.suffix)
+        texts: list[str] = []
+        for raw in raws:
+            done = postprocess.finish(raw, mode=mode, line_prefix=ctx.line_prefix, line_suffix=ctx.line_suffix,
+                                      next_lines=ctx.next_lines, indent=indent, eol=eol, max_lines=cfg.max_lines)
+            if done and done not in texts:
+                texts.append(done)
+        return texts
 
     def _anchor(self, req: Request, doc: Any, revision: int, offset: int, replace_from: int, lead: str,
                 texts: list[str], ctx: contextmod.Context) -> list[Suggestion]:

@@ -131,3 +131,17 @@ class RawClient:
                 self.proc.kill()
                 await self.proc.wait()
         return self.proc.returncode
+
+
+async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
+    """Poll `check()` (sync or async) until it returns something truthy; fail after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

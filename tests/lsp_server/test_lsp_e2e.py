@@ -8,7 +8,8 @@ import time
 
 import pytest
 import pytest_lsp
-from lsp_helpers import change_params, completion_params, inline_params, open_params, rng, server_command, server_env
+from lsp_helpers import (change_params, completion_params, eventually, inline_params, open_params, rng, server_command,
+                         server_env)
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcMethodNotFound, JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient
@@ -135,8 +136,7 @@ async def test_model_error_mid_request(client: LanguageClient):
     uri = "file:///e2e/raise.py"
     client.text_document_did_open(open_params(uri, "#fake:raise\nx = \n"))
     assert await inline(client, uri, 1, 4) == []
-    await asyncio.sleep(0.05)
-    assert any("fake engine exploded" in m.message for m in client.messages)
+    await eventually(lambda: any("fake engine exploded" in m.message for m in client.messages))
 
 
 async def test_configuration_changes(client: LanguageClient):
@@ -145,18 +145,17 @@ async def test_configuration_changes(client: LanguageClient):
     client.messages.clear()
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
         settings={"dllm": {"enabled": False, "noSuchKey": 1, "maxLines": "many"}}))
-    await asyncio.sleep(0.1)
-    warnings = [m.message for m in client.messages if m.type == lsp.MessageType.Warning]
+    warnings = await eventually(lambda: [m.message for m in client.messages if m.type == lsp.MessageType.Warning])
     assert any("noSuchKey" in w for w in warnings) and any("maxLines" in w for w in warnings)
     assert await inline(client, uri, 0, 4) == []
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(
         settings={"dllm": {"enabled": True, "model": "/no/such/checkpoint"}}))
-    await asyncio.sleep(0.3)
-    assert any(m.type == lsp.MessageType.Error and "/no/such/checkpoint" in m.message for m in client.messages)
+    await eventually(lambda: any(m.type == lsp.MessageType.Error and "/no/such/checkpoint" in m.message
+                                 for m in client.messages))
     assert await inline(client, uri, 0, 4) == []
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"dllm": {"model": None}}))
-    await asyncio.sleep(0.3)
-    assert (await inline(client, uri, 0, 4))[0].insert_text == "value + 1"
+    items = await eventually(lambda: inline(client, uri, 0, 4))
+    assert items[0].insert_text == "value + 1"
 
 
 async def test_configuration_pulled_when_the_change_carries_none(client: LanguageClient):
@@ -164,9 +163,12 @@ async def test_configuration_pulled_when_the_change_carries_none(client: Languag
     client.text_document_did_open(open_params(uri, "x = \n"))
     client.set_configuration({"enabled": False}, section="dllm")
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=None))
-    await asyncio.sleep(0.2)
+    await eventually(lambda: _disabled(client))
     assert await inline(client, uri, 0, 4) == []
     client.set_configuration({"enabled": True}, section="dllm")
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=None))
-    await asyncio.sleep(0.2)
-    assert await inline(client, uri, 0, 4)
+    assert await eventually(lambda: inline(client, uri, 0, 4))
+
+
+async def _disabled(client) -> bool:
+    return not (await client.protocol.send_request_async("dllm/stats", {})).enabled

@@ -1,6 +1,5 @@
 """End to end with the real engine on a tiny random checkpoint: load, complete, check, cancel."""
 
-import asyncio
 import subprocess
 
 import pytest

@@ -53,3 +53,10 @@ async def test_shutdown_and_exit(raw):
     assert (await raw.request(9, "shutdown", None))["result"] is None
     raw.send({"jsonrpc": "2.0", "method": "exit", "params": None})
     assert await raw.close() == 0
+
+
+async def test_exit_without_shutdown_is_an_error_exit():
+    client = await RawClient.start()
+    await client.request(1, "initialize", INIT)
+    client.send({"jsonrpc": "2.0", "method": "exit", "params": None})
+    assert await client.close() == 1

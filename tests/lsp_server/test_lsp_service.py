@@ -126,6 +126,12 @@ async def test_invoked_returns_alternatives(svc):
     assert len({i.insert_text for i in items}) == 3
 
 
+async def test_invoked_after_an_automatic_answer_still_gets_alternatives(svc):
+    svc.did_open(open_params(URI, "x = \n"))
+    assert len(await inline(svc, URI, 0, 4)) == 1
+    assert len(await inline(svc, URI, 0, 4, invoked=True)) == 3
+
+
 async def test_selected_completion_info_is_extended(svc):
     svc.did_open(open_params(URI, "#fake:text=(x)\nres = pri\n"))
     items = await inline(svc, URI, 1, 9, selected=((1, 6), (1, 9), "print"))

@@ -12,7 +12,10 @@ explains the candidate sites it accounts for:
   token of a construct opened before the cursor is explained; an ERROR continuing
   the fragment is "pending" (not blamed) unless the middle closes a subtree or a
   bracket it never opened: `print(foo(` + `a)) + )` blames ` + )`, `x = foo(` + `a`
-  blames nothing.
+  blames nothing. A site right after the cursor explains a candidate ERROR over it,
+  unless that ERROR starts inside the middle with stray tokens of its own: the
+  fragment after the cursor is often broken only because the hole is empty
+  (`y = ` + `\\n    return y`), and `y = )))` is the middle's fault.
 
 The rest is introduced; its blame spans are its error leaves (or MISSING points)
 inside the middle. Knows nothing about tokens, masks or truncation.
@@ -175,6 +178,16 @@ def _unmatched_closer(c: ErrorSite, p: int, source: bytes) -> int | None:
     return None
 
 
+def _middle_leads(c: ErrorSite, p: int, q: int) -> bool:
+    """Whether an ERROR starts inside the middle with stray tokens of its own.
+
+    The user's fragment right after the cursor is often broken only because the hole is empty
+    (`y := ` + `\\n\\treturn y`: "return" is the error). Such an error, grown backwards over
+    tokens of the middle (`y := )))` + ...), is the middle's fault, not the user's.
+    """
+    return p <= c.start < q and any(tag == "leaf" and s >= p and e <= q and s < e for s, e, tag in c.parts)
+
+
 def _explain(c: ErrorSite, mapped: list, p: int, q: int, source: bytes) -> int | None:
     """_EXPLAINED, _PENDING (the user's open fragment goes on), or the offset blamed from (-1: all)."""
     after = -1
@@ -183,7 +196,10 @@ def _explain(c: ErrorSite, mapped: list, p: int, q: int, source: bytes) -> int |
             if overlaps(c.start, c.end, s, e):
                 return _EXPLAINED
         elif role == "right":  # the user's fragment after the cursor
-            if (c.end >= q and overlaps(c.start, c.end, q, e)) if c.kind == ERROR else p <= c.start <= e:
+            if c.kind != ERROR:
+                if p <= c.start <= e:
+                    return _EXPLAINED
+            elif c.end >= q and overlaps(c.start, c.end, q, e) and not _middle_leads(c, p, q):
                 return _EXPLAINED
         elif c.kind != ERROR:  # a token missing from a construct the user opened
             if c.owner <= p and s <= c.start <= q:

@@ -15,6 +15,8 @@ import time
 
 import torch
 
+from kernels import ban_bias, select_backend
+
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint
 from .checkpoint import Loaded
@@ -37,7 +39,8 @@ def resolve_mode(mode: str, prefix: str) -> str:
 class Engine:
     """Masked-diffusion infilling with a loaded model. Not thread-safe: one thread owns it."""
 
-    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None) -> None:
+    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto",
+                 compile: bool = False) -> None:
         self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
         self.sampler = sampler or SamplerConfig()
         self.context_tokens = loaded.spec.context_tokens
@@ -49,12 +52,18 @@ class Engine:
                                     device=self.device)  # (V,)
         self.stop_ids = torch.tensor(sorted({i for i in (sp.eom, sp.eos) if i is not None}), device=self.device)
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
+        # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
+        self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
+        self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
+        # the step's forward; torch.compile is opt-in (CPU: see kernels/README.md for the measurement)
+        self.forward = torch.compile(self.model.hidden, dynamic=True) if compile else self.model.hidden
 
     @property
     def info(self) -> dict:
         p = self.model.embed_tokens.weight
         return {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
-                "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
+                "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params(),
+                "kernels": self.kernels.name if self.kernels else "off"}
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
@@ -114,13 +123,11 @@ class Engine:
                     cancel.check()
                 if cache is None or not cfg.use_cache:
                     cache = self.model.new_cache(1, canvas.shape[1]) if cfg.use_cache else None
-                    hidden = self.model.hidden(canvas, positions, cache)[0, window]  # (L, D)
+                    hidden = self.forward(canvas, positions, cache)[0, window]  # (L, D)
                 else:
-                    hidden = self.model.hidden(canvas[:, window], window, cache)[0]  # (L, D)
-                logits = self.model.lm_head(hidden)  # (L, V)
-                logits[:, self.banned] = float("-inf")
+                    hidden = self.forward(canvas[:, window], window, cache)[0]  # (L, D)
                 stats.nfe += 1
-                tokens, conf = propose(logits, cfg, gen)
+                tokens, conf = self._propose(hidden, masked, cfg, gen)
                 commit = select(conf, masked, cfg.threshold, min_commits(n_masked, cap - steps))
                 mid = torch.where(commit, tokens, mid)
                 mid = self._pad_after_end(mid, mode)
@@ -130,6 +137,18 @@ class Engine:
                 canvas[0, P:P + L] = mid
             stats.steps += steps
         return canvas[0, P:P + L].clone()
+
+    def _propose(self, hidden: torch.Tensor, masked: torch.Tensor, cfg: SamplerConfig, gen):
+        """Candidate token and confidence of every slot (L,); only masked slots are meaningful."""
+        if self.kernels is None or cfg.temperature > 0:
+            logits = self.model.lm_head(hidden)  # (L, V)
+            logits[:, self.banned] = float("-inf")
+            return propose(logits, cfg, gen)
+        rows = masked.nonzero().squeeze(-1)  # (M,) greedy: the fused head scores masked rows only
+        out = self.kernels.lm_head_confidence(hidden[rows], self.model.lm_head.weight, self.ban_bias)
+        tokens = torch.zeros(masked.shape, dtype=torch.long, device=hidden.device).index_copy_(0, rows, out.token)
+        conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device)
+        return tokens, conf.index_copy_(0, rows, out.score(cfg.confidence))
 
     def _pad_after_end(self, mid: torch.Tensor, mode: str) -> torch.Tensor:
         """Masked slots after an end-of-middle token (or, single-line, after a newline) become padding."""

@@ -54,15 +54,6 @@ def _factory() -> Any:
     return getattr(module, attr)
 
 
-def token_factory() -> Any:
-    """The engine's CancelToken class, if the engine package has one."""
-    try:
-        import dllm
-        return dllm.CancelToken
-    except (ImportError, AttributeError):
-        return None
-
-
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -20,29 +20,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from dllm.constraints import CancelToken
+
 T = TypeVar("T")
 
 
 class Superseded(Exception):
     """A newer request replaced this one, or it was cancelled, or model work was switched off."""
-
-
-class Token:
-    """Stand-in for `dllm.CancelToken` (same interface) when the engine does not provide one."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise Superseded()
 
 
 class ModelThread:
@@ -82,8 +66,7 @@ class Counters:
 
 
 class Scheduler:
-    def __init__(self, token_factory: Callable[[], Any] = Token) -> None:
-        self.token_factory = token_factory
+    def __init__(self) -> None:
         self.thread = ModelThread()
         self.counters = Counters()
         self._latest: dict[str, Any] = {}
@@ -101,7 +84,7 @@ class Scheduler:
         """Run `fn(token)` on the model thread as the newest request for `key`."""
         if self._paused:
             raise Superseded()
-        token = self.token_factory()
+        token = CancelToken()
         if (older := self._latest.get(key)) is not None:
             older.cancel()
         self._latest[key] = token

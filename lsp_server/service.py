@@ -20,8 +20,8 @@ from .cache import SuggestionCache
 from .completion import Completer
 from .config import ServerConfig, merge
 from .documents import DocumentStore
-from .engine_host import EngineHost, LoadError, token_factory
-from .scheduler import Scheduler, Token
+from .engine_host import EngineHost, LoadError
+from .scheduler import Scheduler
 
 Show = Callable[[lsp.MessageType, str], None]
 
@@ -33,7 +33,7 @@ class Service:
         self.store = DocumentStore()
         self.cache = SuggestionCache()
         self.host = EngineHost()
-        self.scheduler = Scheduler(token_factory() or Token)
+        self.scheduler = Scheduler()
         self.completer = Completer(self.store, self.cache, self.host, self.scheduler, lambda: self.config)
         self.completer.on_model_error = self._model_error
         self.fetch_settings: Callable[[], Awaitable[Any]] | None = None

@@ -24,6 +24,16 @@ class Hole:
     at_start: bool  # prefix reaches the start of the file
     at_end: bool  # suffix reaches the end of the file
 
+    def context(self, budget: int, special, rng: random.Random) -> tuple[list[int], list[int]]:
+        """Prefix and suffix ids kept within `budget`, with file-start/end tokens where not cut."""
+        keep_p, keep_s = split_context(len(self.prefix), len(self.suffix), budget, rng)
+        prefix, suffix = self.prefix[len(self.prefix) - keep_p:], self.suffix[:keep_s]
+        if self.at_start and keep_p == len(self.prefix):
+            prefix = [special.bos] + prefix
+        if self.at_end and keep_s == len(self.suffix):
+            suffix = suffix + [special.eos]
+        return prefix, suffix
+
 
 def _line_starts(text: str) -> list[int]:
     starts = [0]

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..tokenizer import Tokenizer
 from .corpus import SourceFile
-from .examples import make_hole, split_context, token_window
+from .examples import make_hole, token_window
 
 IGNORE = -100
 CANVAS_SIZES = (16, 24, 32, 48, 64, 96)
@@ -30,14 +30,7 @@ def _infill_row(tok: Tokenizer, f: SourceFile, rng: random.Random, length: int, 
     hole = make_hole(tok, f, rng, max_middle, length)
     canvas = max(len(hole.middle), rng.choice(CANVAS_SIZES))
     canvas = min(canvas, max_middle)
-    budget = length - canvas - 2
-    keep_p, keep_s = split_context(len(hole.prefix), len(hole.suffix), budget, rng)
-    prefix = hole.prefix[len(hole.prefix) - keep_p:]
-    suffix = hole.suffix[:keep_s]
-    if hole.at_start and keep_p == len(hole.prefix):
-        prefix = [sp.bos] + prefix
-    if hole.at_end and keep_s == len(hole.suffix):
-        suffix = suffix + [sp.eos]
+    prefix, suffix = hole.context(length - canvas - 2, sp, rng)
     middle = hole.middle + [sp.eom] * (canvas - len(hole.middle))
     row = prefix + middle + suffix
     real = len(row)
@@ -78,14 +71,7 @@ def ar_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random, batch:
     for _ in range(batch):
         if rng.random() < fim_fraction:
             hole = make_hole(tok, files[rng.randrange(len(files))], rng, max_middle, length)
-            budget = length + 1 - len(hole.middle) - 6
-            keep_p, keep_s = split_context(len(hole.prefix), len(hole.suffix), budget, rng)
-            prefix = hole.prefix[len(hole.prefix) - keep_p:]
-            suffix = hole.suffix[:keep_s]
-            if hole.at_start and keep_p == len(hole.prefix):
-                prefix = [sp.bos] + prefix
-            if hole.at_end and keep_s == len(hole.suffix):
-                suffix = suffix + [sp.eos]
+            prefix, suffix = hole.context(length + 1 - len(hole.middle) - 6, sp, rng)
             seq = ([sp.fim_prefix] + prefix + [sp.fim_suffix] + suffix + [sp.fim_middle]
                    + hole.middle + [sp.eom])[: length + 1]
         else:

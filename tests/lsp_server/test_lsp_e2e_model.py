@@ -11,7 +11,7 @@ from lsp_helpers import completion_params, inline_params, open_params, server_co
 from lsprotocol import types as lsp  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
-from lsp_server.engine_host import EngineHost, Job, LoadError, token_factory  # noqa: E402
+from lsp_server.engine_host import EngineHost, Job, LoadError  # noqa: E402
 from lsp_server.scheduler import Scheduler, Superseded  # noqa: E402
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -52,7 +52,7 @@ async def test_real_engine_serves_requests(client: LanguageClient):
 
 @in_module_loop
 async def test_engine_honours_the_cancel_token(tiny: str):
-    host, sched = EngineHost(), Scheduler(token_factory())
+    host, sched = EngineHost(), Scheduler()
     try:
         await sched.call(host.load, tiny, None)
         job = Job("def f(x):\n", "\n", "python", "/t.py", "multi", 64)

@@ -1,0 +1,26 @@
+"""VS Code extension: its own unit tests under Node (no VS Code), and packaging into a .vsix."""
+
+import zipfile
+
+from client_helpers import CLIENTS, client_env, npm_ready, run, tool
+
+HERE = CLIENTS / "vscode"
+
+
+def test_vscode_unit_tests_pass():
+    npm_ready(HERE)
+    out = run([tool("npm"), "test"], HERE, client_env(), timeout=300)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-6000:]
+    assert "# fail 0" in log and "# pass" in log, log[-3000:]
+
+
+def test_vscode_extension_packages_into_a_vsix(tmp_path):
+    npm_ready(HERE)
+    vsix = tmp_path / "dllm-complete.vsix"
+    out = run([tool("npx"), "vsce", "package", "--skip-license", "--allow-missing-repository", "--out", str(vsix)],
+              HERE, client_env(), timeout=300)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
+    names = zipfile.ZipFile(vsix).namelist()
+    assert "extension/package.json" in names and "extension/dist/extension.js" in names, names
+    assert not [n for n in names if "node_modules" in n or n.endswith(".ts")], names

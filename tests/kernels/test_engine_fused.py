@@ -1,0 +1,90 @@
+"""The engine with the fused LM head returns what the plain head (logits + softmax) returns."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+import dllm
+from dllm.engine import Engine
+from dllm.checkpoint import load_checkpoint
+from dllm.testing import SAMPLE_CODE, tiny_checkpoint
+from kernels.dispatch import interpreted
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    return load_checkpoint(tiny_checkpoint(tmp_path_factory.mktemp("tiny-fused")))
+
+
+def _holes(n):
+    step = (len(SAMPLE_CODE) - 40) // n
+    return [(SAMPLE_CODE[:c], SAMPLE_CODE[c:]) for c in range(20, 20 + n * step, step)]
+
+
+def _texts(engine, **sampler):
+    engine.sampler = msgspec.structs.replace(engine.sampler, **sampler)
+    return [engine.infill(p, s, mode=m).text for p, s in _holes(6) for m in ("single", "multi")]
+
+
+@pytest.mark.parametrize("confidence", ["probability", "margin", "entropy"])
+@pytest.mark.parametrize("block_size", [0, 8])
+def test_fused_torch_equals_plain(loaded, confidence, block_size):
+    plain, fused = Engine(loaded, kernels="off"), Engine(loaded, kernels="torch")
+    assert fused.info["kernels"] == "torch" and plain.info["kernels"] == "off"
+    kw = dict(confidence=confidence, block_size=block_size, threshold=0.3)
+    assert _texts(fused, **kw) == _texts(plain, **kw)
+
+
+def test_sampling_keeps_the_plain_path(loaded):
+    kw = dict(temperature=0.8, seed=3)
+    assert _texts(Engine(loaded, kernels="torch"), **kw) == _texts(Engine(loaded, kernels="off"), **kw)
+
+
+def test_default_load_uses_the_cpu_backend(loaded, tmp_path):
+    engine = dllm.load(str(tiny_checkpoint(tmp_path / "m")))
+    assert engine.info["kernels"] == "torch"
+    with pytest.raises(ValueError, match="kernel backend"):
+        Engine(loaded, kernels="fast")
+
+
+@pytest.mark.skipif(not (importlib.util.find_spec("triton") and interpreted()), reason="needs the Triton interpreter")
+def test_fused_triton_interpreted_equals_plain(loaded):
+    plain, fused = Engine(loaded, kernels="off"), Engine(loaded, kernels="triton")
+    assert fused.info["kernels"] == "triton"
+    engine_holes = _holes(2)
+    for e in (plain, fused):
+        e.sampler = msgspec.structs.replace(e.sampler, threshold=0.5)
+    for p, s in engine_holes:
+        assert fused.infill(p, s, mode="single").text == plain.infill(p, s, mode="single").text
+
+
+def _run(script, *args):
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
+                         timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+                                           "TRITON_INTERPRET": "0"}, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_bench_kernels_runs_and_agrees():
+    summary = _run("kernels.py", "--shapes", "4x300x32,7x1000x48", "--tiles", "0,128", "--repeats", "2",
+                   "--warmup", "1")
+    assert summary["bench"] == "kernels" and len(summary["results"]) == 2
+    for r in summary["results"]:
+        assert all(i["same_tokens"] for i in r["impls"].values())
+
+
+def test_bench_gpu_smoke_and_clean_exit_without_cuda():
+    import torch
+
+    if not torch.cuda.is_available():
+        assert "no CUDA" in _run("gpu.py")["skipped"]
+    summary = _run("gpu.py", "--smoke", "--repeats", "1", "--warmup", "0")
+    assert all(c["diffusion_step"]["filled"] == c["length"] for c in summary["cells"])

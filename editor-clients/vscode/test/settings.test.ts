@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { enabledFor, fromObject, SERVER_KEYS, serverSettings, switchesOf, toggleLanguage } from "../src/core/settings";
+import { serverLaunch } from "../src/core/launch";
+
+const pkg = require("../../package.json");
+
+test("every server key is a contributed setting with the server's default", () => {
+  const props = pkg.contributes.configuration.properties;
+  const defaults: Record<string, unknown> = {
+    enabled: true, model: null, device: null, sampler: {}, prefixTokens: 1536, suffixTokens: 512,
+    maxTokensSingle: 48, maxTokensMulti: 160, maxLines: 12, mode: "auto", alternatives: 3, debounceMs: 0,
+    languages: [], disabledLanguages: ["plaintext", "markdown", "log"], syntax: true,
+  };
+  assert.deepEqual([...SERVER_KEYS].sort(), Object.keys(defaults).sort());
+  for (const key of SERVER_KEYS) assert.deepEqual(props[`dllm.${key}`]?.default, defaults[key], key);
+});
+
+test("only server keys reach the server; blank model and device mean the default", () => {
+  const out = serverSettings(fromObject({
+    enabled: false, model: "", device: "cuda", maxLines: 4, "server.command": "x", completionMenu: true,
+    "trace.server": "verbose", languages: ["python"],
+  }));
+  assert.deepEqual(out, { enabled: false, model: null, device: "cuda", maxLines: 4, languages: ["python"] });
+});
+
+test("enabledFor follows the server's rule", () => {
+  const s = { enabled: true, languages: [], disabledLanguages: ["markdown"] };
+  assert.equal(enabledFor(s, "python"), true);
+  assert.equal(enabledFor(s, "markdown"), false);
+  assert.equal(enabledFor({ ...s, languages: ["go"] }, "python"), false);
+  assert.equal(enabledFor({ ...s, enabled: false }, "python"), false);
+  assert.equal(enabledFor({ ...s, languages: ["markdown"] }, "markdown"), false, "the deny list wins");
+});
+
+test("toggleLanguage flips one language and round-trips", () => {
+  const base = switchesOf(fromObject({ enabled: true, languages: [], disabledLanguages: ["log"] }));
+  const off = toggleLanguage(base, "python");
+  assert.equal(enabledFor(off, "python"), false);
+  assert.equal(enabledFor(off, "go"), true);
+  const on = toggleLanguage(off, "python");
+  assert.deepEqual(on, base);
+  const allow = { enabled: true, languages: ["go"], disabledLanguages: ["python"] };
+  const both = toggleLanguage(allow, "python");
+  assert.equal(enabledFor(both, "python"), true);
+  assert.deepEqual(both.languages, ["go", "python"]);
+  assert.equal(enabledFor(toggleLanguage({ enabled: true, languages: ["go"], disabledLanguages: [] }, "rust"), "rust"), true);
+});
+
+test("serverLaunch: dllm-lsp by default, python -m lsp_server for an interpreter", () => {
+  assert.deepEqual(serverLaunch({}, { A: "1" }), { command: "dllm-lsp", args: [], env: { A: "1" } });
+  assert.deepEqual(serverLaunch({ command: " /venv/bin/python3 ", args: ["--device", "cpu"] }, {}).args,
+    ["-m", "lsp_server", "--device", "cpu"]);
+  assert.deepEqual(serverLaunch({ command: "C:\\py\\python.exe" }, {}).args, ["-m", "lsp_server"]);
+  assert.deepEqual(serverLaunch({ command: "/opt/dllm-lsp", logFile: "/tmp/l.json" }, {}).args,
+    ["--log-file", "/tmp/l.json"]);
+});
+
+test("the manifest declares every command the extension registers", () => {
+  const declared = new Set(pkg.contributes.commands.map((c: { command: string }) => c.command));
+  for (const c of ["dllm.toggle", "dllm.enable", "dllm.disable", "dllm.toggleLanguage", "dllm.showStats", "dllm.restart", "dllm.statusMenu"]) {
+    assert.ok(declared.has(c), c);
+  }
+  assert.equal(pkg.main, "./dist/extension.js");
+});

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import msgspec
 
+from . import telemetry
+
 EXIT_USAGE = 2
 MAX_FILE_BYTES = 8_000_000
 
@@ -113,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log model loading and each completion (JSON, stderr)")
     return p
 
 
@@ -128,12 +131,14 @@ def sampler_overrides(args) -> dict:
 def load_engine(args):
     import dllm  # deferred: argument errors should not wait for torch
 
+    t0 = time.perf_counter()
     try:
         engine = dllm.load(args.model, device=args.device)
         if sampler_overrides(args):
             engine.sampler = msgspec.structs.replace(engine.sampler, **sampler_overrides(args))
     except (dllm.CheckpointError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    telemetry.get().info("model_loaded", load_ms=round((time.perf_counter() - t0) * 1e3, 1), **engine.info)
     return engine
 
 
@@ -146,6 +151,7 @@ def run_one(args) -> int:
     language = language_of(path, None)
     result = engine.infill(prefix, suffix, language=language, mode=args.mode, max_tokens=args.max_tokens,
                            constraint=constraint_of(language, path, not args.no_syntax))
+    telemetry.get().info("completion", file=str(path), line=line, **msgspec.to_builtins(result.stats))
     if args.json:
         out = {"completion": result.text, "stats": msgspec.to_builtins(result.stats), "model": engine.info,
                "language": language}
@@ -179,6 +185,7 @@ def run_batch(args) -> int:
                                max_tokens=args.max_tokens,
                                constraint=constraint_of(language, None, not args.no_syntax))
         latency = (time.perf_counter() - t0) * 1e3
+        telemetry.get().info("completion", id=rec.id, **msgspec.to_builtins(result.stats))
         out = BatchResult(rec.id, result.text, result.stats.nfe, round(latency, 2))
         sys.stdout.write(encoder.encode(out).decode() + "\n")
         sys.stdout.flush()
@@ -187,6 +194,7 @@ def run_batch(args) -> int:
 
 def complete_main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    telemetry.configure(level="info" if args.verbose else "warning")
     try:
         if (args.location is None) == (args.batch is None):
             raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")

@@ -1,0 +1,79 @@
+"""Choose sampler defaults on held-out corpus holes, never on the evaluation set.
+
+Cuts single-line and multi-line holes from the training corpus's held-out files (same split and seed
+as `python -m dllm.train`), runs each sampler setting on them and reports exact match (stripped),
+model calls and latency. JSON summary as the last line.
+
+  python bench/heldout_sweep.py --model DIR --n 100 --settings "" "block_size=4" "threshold=0.7"
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+
+import msgspec
+
+import dllm
+from dllm.train.corpus import collect, split_by_file
+from dllm.train.examples import cut_span
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from common import percentiles, print_summary, stamp  # noqa: E402
+
+
+def holes(n: int, seed: int, mode: str) -> list[tuple[str, str, str]]:
+    _, held = split_by_file(collect(), 0.01, 0)
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        text = held[rng.randrange(len(held))].text
+        a, b = cut_span(text, rng)
+        middle = text[a:b]
+        lines = middle.count("\n")
+        if (mode == "single" and lines == 1 and middle.strip()) or (mode == "multi" and 2 <= lines <= 6):
+            out.append((text[:a], middle, text[b:]))
+    return out
+
+
+def parse_setting(text: str) -> dict:
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, value = item.split("=")
+        out[key] = float(value) if "." in value else int(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="heldout_sweep.py")
+    p.add_argument("--model")
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--modes", default="single,multi")
+    p.add_argument("--settings", nargs="*", default=[""])
+    args = p.parse_args(argv)
+    engine = dllm.load(args.model)
+    base = engine.sampler
+    results = []
+    for mode in args.modes.split(","):
+        data = holes(args.n, args.seed, mode)
+        for setting in args.settings:
+            engine.sampler = msgspec.structs.replace(base, **parse_setting(setting))
+            hits, nfe, lat = 0, [], []
+            for prefix, middle, suffix in data:
+                t0 = time.perf_counter()
+                r = engine.infill(prefix, suffix, mode=mode)
+                lat.append((time.perf_counter() - t0) * 1e3)
+                nfe.append(r.stats.nfe)
+                hits += r.text.strip() == middle.strip()
+            row = {"mode": mode, "setting": setting or "default", "exact_match": hits / len(data),
+                   "nfe_mean": sum(nfe) / len(nfe), **{f"latency_{k}": v for k, v in percentiles(lat).items()}}
+            results.append(row)
+            print(row, file=sys.stderr, flush=True)
+    print_summary({"bench": "heldout_sweep", "model": engine.info, "n": args.n, "results": results, **stamp()})
+
+
+if __name__ == "__main__":
+    main()

@@ -4,9 +4,11 @@ One loop for every setting. Per block of the span (one block unless `block_size`
 step is a full forward over prefix + middle + suffix that also fills the key/value cache (Fast-dLLM's
 dual cache); later steps recompute only the middle slots against the cached prefix/suffix. Each step
 scores every masked slot and commits the confident ones (`sampler.py`), at least enough to finish
-within the step cap (`schedule.py`). An end-of-middle token ends the completion early (all later slots
-become padding); if the canvas fills with real code it grows, up to a cap. Between steps the loop
-polls the cancel token and asks the constraint which committed slots to mask again.
+within the step cap (`schedule.py`); greedy steps score the masked rows only, with the fused LM-head
+and confidence op of `kernels/` (backend chosen once, in the constructor). An end-of-middle token ends
+the completion early (all later slots become padding); if the canvas fills with real code it grows,
+up to a cap. Between steps the loop polls the cancel token and asks the constraint which committed
+slots to mask again.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class Engine:
     """Masked-diffusion infilling with a loaded model. Not thread-safe: one thread owns it."""
 
     def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto",
-                 compile: bool = False) -> None:
+                 compile_forward: bool = False) -> None:
         self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
         self.sampler = sampler or SamplerConfig()
         self.context_tokens = loaded.spec.context_tokens
@@ -56,7 +58,7 @@ class Engine:
         self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
         # the step's forward; torch.compile is opt-in (CPU: see kernels/README.md for the measurement)
-        self.forward = torch.compile(self.model.hidden, dynamic=True) if compile else self.model.hidden
+        self.forward = torch.compile(self.model.hidden, dynamic=True) if compile_forward else self.model.hidden
 
     @property
     def info(self) -> dict:
@@ -140,15 +142,16 @@ class Engine:
 
     def _propose(self, hidden: torch.Tensor, masked: torch.Tensor, cfg: SamplerConfig, gen):
         """Candidate token and confidence of every slot (L,); only masked slots are meaningful."""
-        if self.kernels is None or cfg.temperature > 0:
-            logits = self.model.lm_head(hidden)  # (L, V)
+        head = self.model.lm_head
+        if self.kernels is None or cfg.temperature > 0 or type(head) is not torch.nn.Linear:
+            logits = head(hidden)  # (L, V); also any head that is not a plain projection (tests, quantized)
             logits[:, self.banned] = float("-inf")
             return propose(logits, cfg, gen)
         rows = masked.nonzero().squeeze(-1)  # (M,) greedy: the fused head scores masked rows only
-        out = self.kernels.lm_head_confidence(hidden[rows], self.model.lm_head.weight, self.ban_bias)
-        tokens = torch.zeros(masked.shape, dtype=torch.long, device=hidden.device).index_copy_(0, rows, out.token)
+        token, score = self.kernels.lm_head_score(hidden[rows], head.weight, self.ban_bias, cfg.confidence)
+        tokens = torch.zeros(masked.shape, dtype=torch.long, device=hidden.device).index_copy_(0, rows, token)
         conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device)
-        return tokens, conf.index_copy_(0, rows, out.score(cfg.confidence))
+        return tokens, conf.index_copy_(0, rows, score)
 
     def _pad_after_end(self, mid: torch.Tensor, mode: str) -> torch.Tensor:
         """Masked slots after an end-of-middle token (or, single-line, after a newline) become padding."""

@@ -47,9 +47,12 @@ def test_sampling_keeps_the_plain_path(loaded):
     assert _texts(Engine(loaded, kernels="torch"), **kw) == _texts(Engine(loaded, kernels="off"), **kw)
 
 
-def test_default_load_uses_the_cpu_backend(loaded, tmp_path):
+def test_default_load_picks_the_backend_once(loaded, tmp_path):
+    import torch
+
     engine = dllm.load(str(tiny_checkpoint(tmp_path / "m")))
-    assert engine.info["kernels"] == "torch"
+    gpu = torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
+    assert engine.info["kernels"] == ("triton" if gpu else "torch")
     with pytest.raises(ValueError, match="kernel backend"):
         Engine(loaded, kernels="fast")
 
@@ -63,6 +66,22 @@ def test_fused_triton_interpreted_equals_plain(loaded):
         e.sampler = msgspec.structs.replace(e.sampler, threshold=0.5)
     for p, s in engine_holes:
         assert fused.infill(p, s, mode="single").text == plain.infill(p, s, mode="single").text
+
+
+def test_cpu_dtype_follows_the_stored_weights_and_the_hardware(tmp_path):
+    import torch
+    from dllm.checkpoint import choose_device, cpu_has_native_bf16, save_checkpoint
+
+    assert choose_device("cpu", None, torch.float32)[1] == torch.float32
+    assert choose_device("cpu", None, torch.bfloat16)[1] == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    assert choose_device("cpu", "float32", torch.bfloat16)[1] == torch.float32  # an explicit dtype wins
+    small = load_checkpoint(tiny_checkpoint(tmp_path / "f32"))  # stored float32
+    assert small.model.embed_tokens.weight.dtype == torch.float32
+    bf16 = save_checkpoint(small.model, small.tokenizer, tmp_path / "bf16", "diffusion", "tiny-bf16")
+    loaded = load_checkpoint(bf16)
+    assert loaded.model.embed_tokens.weight.dtype == choose_device("cpu", None, torch.bfloat16)[1]
+    engine = Engine(loaded)  # the fused head runs on bf16 weights too
+    assert isinstance(engine.infill(SAMPLE_CODE[:50], SAMPLE_CODE[50:], mode="single").text, str)
 
 
 def _run(script, *args):

@@ -8,7 +8,7 @@ import torch
 import kernels
 from kernels.dispatch import interpreted
 from kernels.reference import ban_bias, lm_head_confidence_reference
-from kernels.lm_head_torch import lm_head_confidence_torch
+from kernels.lm_head_torch import lm_head_confidence_torch, lm_head_score_torch
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 HAS_CUDA = torch.cuda.is_available()
@@ -70,6 +70,29 @@ def test_ties_pick_the_first_id_and_have_zero_margin():
         assert int(out.token[0]) == 40 and float(out.margin[0]) == 0.0
 
 
+@pytest.mark.parametrize("kind", ["probability", "margin", "entropy"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_torch_score_matches_reference(kind, dtype):
+    h, w, bias, banned = _inputs(19, 517, 40, 2, dtype=dtype, scale=4.0)
+    ref = lm_head_confidence_reference(h, w, bias)
+    token, conf = lm_head_score_torch(h, w, bias, kind)
+    clear = ref.margin > 1e-2
+    assert torch.equal(token[clear], ref.token[clear]) and not torch.isin(token, banned).any()
+    atol = 2e-5 if dtype == torch.float32 else 3e-2  # bf16 logits are rounded before the softmax
+    torch.testing.assert_close(conf, ref.score(kind), atol=atol, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["probability", "margin", "entropy"])
+def test_torch_score_ties_pick_the_first_id(kind):
+    h = torch.ones(3, 4)
+    w = torch.zeros(300, 4)
+    w[[7, 150, 299]] = 1.0  # three equal maxima
+    token, conf = lm_head_score_torch(h, w, ban_bias(300, [0]), kind)
+    assert token.tolist() == [7, 7, 7]
+    if kind == "margin":
+        assert conf.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_all_but_one_banned_and_single_allowed_id():
     h, w, _, _ = _inputs(3, 64, 16, 5)
     keep = 17
@@ -117,11 +140,12 @@ def test_triton_interpreted_matches_reference(shape, splits):
 
 
 @needs_interpreter
-def test_triton_interpreted_fp16_and_no_bias():
-    # bf16 is left to the CUDA test: Triton 3.9's interpreter computes bf16 tl.dot wrongly on the CPU
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_triton_interpreted_half_precision_and_no_bias(dtype):
+    # bf16 runs as float32 under the interpreter (Triton 3.9 computes bf16 tl.dot wrongly on the CPU)
     from kernels.lm_head_triton import lm_head_confidence_triton
 
-    h, w, _, _ = _inputs(9, 333, 32, 11, dtype=torch.float16, scale=2.0)
+    h, w, _, _ = _inputs(9, 333, 32, 11, dtype=dtype, scale=2.0)
     _check(lm_head_confidence_triton(h, w, None, n_splits=2, block_v=32, block_k=16),
            lm_head_confidence_reference(h, w, None), atol=1e-3)
 

@@ -1,0 +1,217 @@
+"""Per-kernel time against its reference and against the hardware floor.
+
+For the fused LM head + confidence (`kernels/`) at each shape (rows N, vocabulary V, hidden D):
+- `plain`: what a step did before the fusion: logits = lm_head(h) (N, V), banned ids set to -inf,
+  `dllm.sampler.propose` (softmax, argmax, gather) - the baseline every other number is divided by;
+- `<backend> score`: what the engine calls per step (token + top-1 probability); `<backend> confidence`:
+  all three scores (probability, margin, entropy); on the CPU also the online-softmax torch tiles;
+- the backend is torch on the CPU, Triton on CUDA (the interpreter is for correctness, not speed).
+The floor of a shape is max(bytes that must move / measured read bandwidth, 2*N*V*D / measured matmul
+throughput): the weight (V, D) has to be read once, the matmul has to be done once. Read bandwidth
+is timed with a sum over a buffer larger than the last-level cache, throughput with a large matmul,
+both in the run's dtype on the run's device. On the CPU a small head (8 MB) may sit in cache, so its
+time can undercut the DRAM floor; the floor is the GPU target (within 1.5x).
+
+With `--engine MODEL` it measures the whole fast path end to end instead: the engine as first built
+(float32, logits + softmax head; `kernels="off"`) against the engine as loaded now (the load-time
+decisions: dtype, kernel backend), on the same holes, interleaved per hole, same outputs checked.
+
+    python bench/kernels.py                              # CPU: the default model's head + a Qwen2-size head
+    python bench/kernels.py --device cuda --dtype bfloat16
+    python bench/kernels.py --engine default --context 1000 --n 20
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+if __name__ != "__main__":
+    # Bench scripts and tests/bench put bench/ first on sys.path, so `import kernels` (the package, which
+    # dllm.engine imports) finds this file. Load the real package in this module's place; Python's
+    # import returns whatever sys.modules["kernels"] holds once this file has run.
+    _pkg = Path(__file__).resolve().parent.parent / "kernels"
+    _spec = importlib.util.spec_from_file_location("kernels", _pkg / "__init__.py",
+                                                   submodule_search_locations=[str(_pkg)])
+    _real = importlib.util.module_from_spec(_spec)
+    sys.modules["kernels"] = _real
+    _spec.loader.exec_module(_real)
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import common  # noqa: E402
+
+if str(common.REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(common.REPO_ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import kernels  # noqa: E402
+from kernels.lm_head_torch import lm_head_confidence_torch  # noqa: E402
+from dllm.sampler import SamplerConfig, propose  # noqa: E402
+
+CPU_SHAPES = "8x8192x256,32x8192x256,96x8192x256,32x151936x896"
+GPU_SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device: torch.device, warmup: int, repeats: int, budget_s: float = 3.0) -> float:
+    """Median milliseconds of `fn()` over up to `repeats` runs (fewer if they exceed the budget)."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times, start = [], time.perf_counter()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        times.append((time.perf_counter() - t0) * 1e3)
+        if time.perf_counter() - start > budget_s and len(times) >= 3:
+            break
+    return statistics.median(times)
+
+
+def read_bandwidth(device: torch.device, dtype: torch.dtype) -> float:
+    """Bytes/s of a reduction over a buffer far larger than any cache."""
+    n = (1 << 30 if device.type == "cuda" else 1 << 28) // torch.finfo(dtype).bits * 8
+    buf = torch.ones(n, dtype=dtype, device=device)
+    ms = timed(lambda: buf.sum(), device, 2, 10)
+    return buf.numel() * buf.element_size() / (ms / 1e3)
+
+
+def matmul_flops(device: torch.device, dtype: torch.dtype) -> float:
+    n = 8192 if device.type == "cuda" else 2048
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    ms = timed(lambda: a @ b, device, 2, 10)
+    return 2 * n ** 3 / (ms / 1e3)
+
+
+def parse_shapes(text: str) -> list[tuple[int, int, int]]:
+    return [tuple(int(x) for x in s.split("x")) for s in text.split(",") if s]
+
+
+def plain(h, w, banned, cfg=SamplerConfig()):
+    logits = F.linear(h, w)  # (N, V)
+    logits[:, banned] = float("-inf")
+    return propose(logits, cfg)
+
+
+def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
+    g = torch.Generator().manual_seed(N + V + D)
+    h = (torch.randn(N, D, generator=g) * 4).to(device, dtype)
+    w = (torch.randn(V, D, generator=g) / D ** 0.5).to(device, dtype)
+    banned = torch.arange(0, V, 97, device=device)
+    bias = kernels.ban_bias(V, banned, device)
+    elt = torch.finfo(dtype).bits // 8
+    floor_ms = max((V * D + N * D) * elt / bw, 2 * N * V * D / flops) * 1e3
+    impls = {"plain": lambda: plain(h, w, banned)}
+    backend = kernels.select_backend("auto", device)
+    impls[f"{backend.name} score"] = lambda: backend.lm_head_score(h, w, bias, "probability")  # the engine's call
+    impls[f"{backend.name} confidence"] = lambda: backend.lm_head_confidence(h, w, bias)  # all three scores
+    if device.type == "cpu":
+        for tile in args.tiles:
+            impls[f"torch tile={tile}"] = lambda tile=tile: lm_head_confidence_torch(h, w, bias, tile=tile)
+    ref_tokens, _ = plain(h, w, banned)
+    rows = {}
+    for name, fn in impls.items():
+        ms = timed(fn, device, args.warmup, args.repeats)
+        out = fn()
+        tokens = out[0] if isinstance(out, tuple) else out.token
+        rows[name] = {"ms": ms, "floor_x": ms / floor_ms, "same_tokens": bool(torch.equal(tokens, ref_tokens))}
+    base = rows["plain"]["ms"]
+    for r in rows.values():
+        r["speedup_vs_plain"] = base / r["ms"]
+    line = "  ".join(f"{k}: {v['ms']:.3f} ms" for k, v in rows.items())
+    print(f"N={N} V={V} D={D} floor {floor_ms:.3f} ms | {line}", file=sys.stderr)
+    return {"shape": {"rows": N, "vocab": V, "dim": D}, "floor_ms": floor_ms, "impls": rows}
+
+
+def engine_ab(args) -> dict:
+    """p50 latency of single- and multi-line infills before/after the fast path, in one run."""
+    import latency
+    from dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
+    from dllm.engine import Engine
+
+    path = DEFAULT_MODEL if args.engine == "default" else args.engine
+    engines = {"before": Engine(load_checkpoint(path, dtype="float32"), kernels="off"),
+               "after": Engine(load_checkpoint(path))}
+    text = latency.DEFAULT_SOURCE.read_text(encoding="utf-8")
+    tok = engines["after"].tokenizer
+    finders = {"single": latency.single_holes, "multi": latency.multi_holes}
+    modes = {}
+    for mode, find in finders.items():
+        holes = [latency.window(tok, h, args.context) for h in latency.pick(find(text), args.n, args.seed)]
+        for e in engines.values():
+            e.infill(*holes[0], mode=mode)  # warm-up
+        runs = {k: [] for k in engines}
+        for i, (prefix, suffix) in enumerate(holes):
+            for k in (("before", "after") if i % 2 == 0 else ("after", "before")):  # alternate the order
+                t0 = time.perf_counter()
+                r = engines[k].infill(prefix, suffix, mode=mode)
+                runs[k].append(((time.perf_counter() - t0) * 1e3, r.text, r.stats.nfe))
+        p50 = {k: statistics.median(x[0] for x in v) for k, v in runs.items()}
+        modes[mode] = {"n": len(holes), "p50_ms": p50, "speedup_p50": p50["before"] / p50["after"],
+                       "speedup_per_hole_median": statistics.median(
+                           b[0] / a[0] for b, a in zip(runs["before"], runs["after"])),
+                       "same_text": sum(b[1] == a[1] for b, a in zip(runs["before"], runs["after"])),
+                       "nfe_mean": {k: statistics.mean(x[2] for x in v) for k, v in runs.items()}}
+        m = modes[mode]
+        print(f"{mode}: p50 {p50['before']:.1f} -> {p50['after']:.1f} ms ({m['speedup_p50']:.2f}x), "
+              f"same text {m['same_text']}/{m['n']}", file=sys.stderr)
+    return {"bench": "kernels-engine", "model": str(path), "context": args.context,
+            "before": engines["before"].info, "after": engines["after"].info,
+            "threads": torch.get_num_threads(), "modes": modes, "stamp": common.stamp()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default=None, help="float32 (CPU default) | bfloat16 (CUDA default) | float16")
+    p.add_argument("--shapes", default=None, help="NxVxD,... (rows x vocabulary x hidden)")
+    p.add_argument("--tiles", default="0,4096,16384", help="torch tiles to time on the CPU (0 = whole vocabulary)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads on the CPU (0 = torch's default)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--engine", default=None, metavar="MODEL",
+                   help="end-to-end before/after on a checkpoint directory ('default' = the packaged model)")
+    p.add_argument("--context", type=int, default=1000, help="--engine: context tokens per hole")
+    p.add_argument("--n", type=int, default=20, help="--engine: holes per mode")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.engine:
+        with torch.inference_mode():
+            summary = engine_ab(args)
+        common.print_summary(summary)
+        return summary
+    args.tiles = [int(t) for t in args.tiles.split(",") if t]
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("bench/kernels.py: no CUDA device here; run it with --device cpu", file=sys.stderr)
+        raise SystemExit(2)
+    dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
+    shapes = parse_shapes(args.shapes or (GPU_SHAPES if device.type == "cuda" else CPU_SHAPES))
+    bw, flops = read_bandwidth(device, dtype), matmul_flops(device, dtype)
+    print(f"read bandwidth {bw / 1e9:.1f} GB/s, matmul {flops / 1e12:.2f} TFLOP/s ({dtype})", file=sys.stderr)
+    with torch.inference_mode():
+        results = [bench_shape(*s, device, dtype, args, bw, flops) for s in shapes]
+    summary = {"bench": "kernels", "op": "lm_head_confidence", "device": str(device),
+               "dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
+               "read_bandwidth_gbs": bw / 1e9, "matmul_tflops": flops / 1e12, "results": results,
+               "stamp": common.stamp()}
+    common.print_summary(summary)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common import REPO_ROOT
+from dllm.result import first_line, phase_timings
 
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(REPO_ROOT))
@@ -211,15 +212,12 @@ class HFBackend:
         t2 = time.perf_counter()
         nfe = len(new)  # one forward pass per generated token, the stop token included
         out = new[:next((i for i, t in enumerate(new) if t in self.stops), len(new))]
-        text = self.tokenizer.decode(out)
-        if mode == "single" and "\n" in text:
-            text = text[:text.index("\n")]
+        text = first_line(self.tokenizer.decode(out), mode)
         constraint = _constraint(self.syntax)
         if constraint is not None and text:
             text = constraint.finalize(ctx.prefix_text, text, ctx.suffix_text)
         t3 = time.perf_counter()
-        timings = {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
-                   "total": (t3 - t0) * 1e3}
+        timings = phase_timings(t0, t1, t2, t3)
         stats = {"latency_ms": timings["total"], "nfe": nfe, "tokens": len(out), "steps": len(out),
                  "context_tokens": len(ctx.prefix_ids) + len(ctx.suffix_ids), "remasked": 0,
                  "timings_ms": timings}

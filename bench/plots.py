@@ -83,6 +83,10 @@ def plot_frontier(summary: dict, path: Path) -> Path:
         ax.set_title(f"{split} ({s['n_tasks']} holes)")
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle("Speed-quality frontier")
+    return _save(plt, fig, path)
+
+
+def _save(plt, fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -105,10 +109,7 @@ def plot_arena_latency(records: list[dict], path: Path) -> Path:
         ax.set_title(split)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_latency(records: list[dict], path: Path) -> Path:
@@ -125,10 +126,7 @@ def plot_latency(records: list[dict], path: Path) -> Path:
         ax.set_ylabel("latency (ms)")
         ax.set_title(f"{mode}-line")
         ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 # -------------------------------------------------------------------------------------- tables

@@ -14,7 +14,7 @@ from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint
 from .engine import resolve_mode
 from .checkpoint import Loaded
-from .result import Completion, Stats
+from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose
 from .tokenizer import Tokenizer
 from .schedule import canvas_sizes
@@ -32,6 +32,7 @@ def fim_prompt(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_to
 
 class ARDecoder:
     def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None) -> None:
+        self.loaded = loaded
         self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
         self.sampler = sampler or SamplerConfig()
         self.context_tokens = loaded.spec.context_tokens
@@ -44,9 +45,7 @@ class ARDecoder:
 
     @property
     def info(self) -> dict:
-        p = self.model.embed_tokens.weight
-        return {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
-                "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
+        return self.loaded.info
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
@@ -82,13 +81,10 @@ class ARDecoder:
                 tokens = torch.tensor([[nxt]], device=self.device)
                 pos = slots[n + len(out) - 1:n + len(out)]
         t2 = time.perf_counter()
-        text = self.tokenizer.decode(out)
-        if mode == "single" and "\n" in text:
-            text = text[:text.index("\n")]
+        text = first_line(self.tokenizer.decode(out), mode)
         if constraint is not None and text:
             text = constraint.finalize(ctx.prefix_text, text, ctx.suffix_text)
         t3 = time.perf_counter()
         stats.steps, stats.tokens = len(out), len(out)
-        stats.timings_ms = {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
-                            "total": (t3 - t0) * 1e3}
+        stats.timings_ms = phase_timings(t0, t1, t2, t3)
         return Completion(text=text, stats=stats)

@@ -46,6 +46,12 @@ class Loaded:
     tokenizer: Tokenizer
     spec: ModelSpec
 
+    @property
+    def info(self) -> dict:
+        p = self.model.embed_tokens.weight
+        return {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
+                "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
+
 
 @functools.cache
 def cpu_has_native_bf16() -> bool:

@@ -22,7 +22,7 @@ from kernels import ban_bias, select_backend
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint
 from .checkpoint import Loaded
-from .result import Completion, Stats
+from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
 from .schedule import blocks, canvas_sizes, grow, min_commits, step_budget
 
@@ -43,6 +43,7 @@ class Engine:
 
     def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto",
                  compile_forward: bool = False) -> None:
+        self.loaded = loaded
         self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
         self.sampler = sampler or SamplerConfig()
         self.context_tokens = loaded.spec.context_tokens
@@ -62,10 +63,7 @@ class Engine:
 
     @property
     def info(self) -> dict:
-        p = self.model.embed_tokens.weight
-        return {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
-                "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params(),
-                "kernels": self.kernels.name if self.kernels else "off"}
+        return {**self.loaded.info, "kernels": self.kernels.name if self.kernels else "off"}
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
@@ -95,8 +93,7 @@ class Engine:
             text = constraint.finalize(ctx.prefix_text, text, ctx.suffix_text)
         t3 = time.perf_counter()
         stats.canvas, stats.tokens = length, n_tokens
-        stats.timings_ms = {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
-                            "total": (t3 - t0) * 1e3}
+        stats.timings_ms = phase_timings(t0, t1, t2, t3)
         return Completion(text=text, stats=stats)
 
     def _ended(self, middle: torch.Tensor) -> torch.Tensor:
@@ -184,7 +181,4 @@ class Engine:
             if i in stops:
                 break
             kept.append(i)
-        text = self.tokenizer.decode(kept)
-        if mode == "single" and "\n" in text:
-            text = text[:text.index("\n")]
-        return text, len(kept)
+        return first_line(self.tokenizer.decode(kept), mode), len(kept)

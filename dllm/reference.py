@@ -14,6 +14,7 @@ import torch
 
 from .canvas import build_context
 from .engine import Engine, resolve_mode
+from .result import first_line
 from .schedule import blocks, canvas_sizes, grow, step_budget
 
 
@@ -76,5 +77,4 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
         if t in ends or t == mask:
             break
         kept.append(t)
-    text = tok.decode(kept)
-    return text[:text.index("\n")] if mode == "single" and "\n" in text else text
+    return first_line(tok.decode(kept), mode)

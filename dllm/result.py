@@ -18,3 +18,14 @@ class Stats(msgspec.Struct, kw_only=True):
 class Completion(msgspec.Struct, kw_only=True):
     text: str
     stats: Stats
+
+
+def phase_timings(t0: float, t1: float, t2: float, t3: float) -> dict[str, float]:
+    """Milliseconds spent on context, model and finalize between perf_counter marks, and in total."""
+    return {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
+            "total": (t3 - t0) * 1e3}
+
+
+def first_line(text: str, mode: str) -> str:
+    """Single-line mode ends the completion at its first newline."""
+    return text.split("\n", 1)[0] if mode == "single" else text

@@ -1,6 +1,6 @@
 """Completion backends for the benchmarks, each built from one spec string.
 
-    dllm:<dir>[?threshold=0.7&steps=16&block=16&syntax=0|1&cache=0|1]   the diffusion engine
+    dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&syntax=0|1&cache=0|1] the diffusion engine
     ar:<dir>[?syntax=0|1]                                               our AR twin, static KV cache
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
@@ -35,7 +35,7 @@ if str(REPO_ROOT) not in sys.path:
 KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),
                "cache": ("use_cache", lambda v: _flag(v)), "confidence": ("confidence", str),
-               "context": ("context_tokens", int)}
+               "context": ("context_tokens", int), "ordered": ("ordered_end", lambda v: _flag(v))}
 COMMON_PARAMS = {"syntax"}
 
 

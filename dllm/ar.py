@@ -1,7 +1,8 @@
 """The autoregressive twin's decoder: FIM prompt, static KV cache, one token per forward pass.
 
 Served with the same context budget, stop rules (end-of-middle, end of line in single-line mode,
-token cap) and result type as the diffusion engine, so the two are compared fairly.
+token cap), attention op (`kernels`) and result type as the diffusion engine, so the two are
+compared fairly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import time
 
 import torch
+
+from kernels import select_backend
 
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint
@@ -31,7 +34,7 @@ def fim_prompt(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_to
 
 
 class ARDecoder:
-    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None) -> None:
+    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto") -> None:
         self.loaded = loaded
         self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
         self.sampler = sampler or SamplerConfig()
@@ -42,6 +45,7 @@ class ARDecoder:
             raise ValueError("this tokenizer has no FIM sentinel tokens; it cannot drive an AR infill model")
         self.stops = {i for i in (sp.eom, sp.eos) if i is not None}
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
+        self.model.use_attention(select_backend(kernels, self.device).attention if kernels != "off" else None)
 
     @property
     def info(self) -> dict:

@@ -57,6 +57,7 @@ class Engine:
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
         self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
+        self.model.use_attention(self.kernels.attention if self.kernels else None)
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
         # the step's forward; torch.compile is opt-in (CPU: see kernels/README.md for the measurement)
         self.forward = torch.compile(self.model.hidden, dynamic=True) if compile_forward else self.model.hidden
@@ -82,7 +83,7 @@ class Engine:
         with torch.inference_mode():
             while True:
                 middle = self._denoise(ctx, middle, cfg, mode, cancel, constraint, gen, stats, remask_left)
-                if mode == "single" or length >= cap or bool(self._ended(middle).any()):
+                if length >= cap or bool(self._ends(middle, mode).any()):
                     break
                 length = grow(length, cap)
                 pad = torch.full((length - middle.numel(),), self.mask_id, dtype=torch.long, device=self.device)
@@ -96,8 +97,10 @@ class Engine:
         stats.timings_ms = phase_timings(t0, t1, t2, t3)
         return Completion(text=text, stats=stats)
 
-    def _ended(self, middle: torch.Tensor) -> torch.Tensor:
-        return torch.isin(middle, self.stop_ids)
+    def _ends(self, tokens: torch.Tensor, mode: str) -> torch.Tensor:
+        """Which tokens end the completion: end-of-middle/eos; single-line also any token with a newline."""
+        ends = torch.isin(tokens, self.stop_ids)
+        return ends | self.newline[tokens] if mode == "single" else ends
 
     def _denoise(self, ctx: Context, middle: torch.Tensor, cfg: SamplerConfig, mode: str,
                  cancel: CancelToken | None, constraint: Constraint | None, gen, stats: Stats,
@@ -127,7 +130,9 @@ class Engine:
                     hidden = self.forward(canvas[:, window], window, cache)[0]  # (L, D)
                 stats.nfe += 1
                 tokens, conf = self._propose(hidden, masked, cfg, gen)
-                commit = select(conf, masked, cfg.threshold, min_commits(n_masked, cap - steps))
+                need = min_commits(n_masked, cap - steps)
+                eligible = self._end_in_order(tokens, masked, mode, need) if cfg.ordered_end else masked
+                commit = select(conf, eligible, cfg.threshold, need)
                 mid = torch.where(commit, tokens, mid)
                 mid = self._pad_after_end(mid, mode)
                 steps += 1
@@ -150,11 +155,21 @@ class Engine:
         conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device)
         return tokens, conf.index_copy_(0, rows, score)
 
+    def _end_in_order(self, tokens: torch.Tensor, masked: torch.Tensor, mode: str, need: int) -> torch.Tensor:
+        """Masked slots that may commit now: a slot proposing an end (single-line: also a newline) only if
+        it is the leftmost masked one, unless that leaves fewer than the step cap needs.
+
+        Padding is the likeliest guess for every slot past a short completion, so a plain confidence
+        rule commits an end early and cuts the completion short; this decides the length left to right.
+        """
+        ends = self._ends(tokens, mode)
+        leftmost = masked & (masked.long().cumsum(0) == 1)
+        eligible = masked & (~ends | leftmost)
+        return eligible if int(eligible.sum()) >= need else masked
+
     def _pad_after_end(self, mid: torch.Tensor, mode: str) -> torch.Tensor:
         """Masked slots after an end-of-middle token (or, single-line, after a newline) become padding."""
-        end = self._ended(mid)
-        if mode == "single":
-            end = end | self.newline[mid]
+        end = self._ends(mid, mode)
         after = (end.long().cumsum(0) - end.long()) > 0  # strictly after the first end
         return torch.where(after & (mid == self.mask_id), torch.full_like(mid, self.eom_id), mid)
 

@@ -92,6 +92,7 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
         self.v_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(cfg.n_heads * hd, cfg.dim, bias=False)
+        self.attend = None  # set by Transformer.use_attention
 
     def forward(self, x, cos, sin, slots, cache: KVCache | None, mask):
         B, T, _ = x.shape
@@ -102,7 +103,9 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.update(self.layer, slots, k, v)  # (B, Hkv, S, D)
-        if (flash_attn_func is not None and q.is_cuda and mask is None and cache is None
+        if self.attend is not None and (mask is not None or not self.cfg.causal):
+            out = self.attend(q, k, v, mask)
+        elif (flash_attn_func is not None and q.is_cuda and mask is None and cache is None
                 and q.dtype in (torch.float16, torch.bfloat16)):
             out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                   causal=self.cfg.causal).transpose(1, 2)
@@ -161,6 +164,11 @@ class Transformer(nn.Module):
             std = 0.02 / math.sqrt(2 * self.cfg.n_layers) if name.endswith(("o_proj.weight", "down_proj.weight")) else 0.02
             with torch.no_grad():
                 p.copy_(torch.randn(p.shape, generator=gen) * std)
+
+    def use_attention(self, attend) -> None:
+        """Run attention with `attend(q, k, v, mask)` (a `kernels` op) unless it is implicitly causal; None = SDPA."""
+        for layer in self.layers:
+            layer.self_attn.attend = attend
 
     def new_cache(self, batch: int, slots: int) -> KVCache:
         p = self.embed_tokens.weight

@@ -39,6 +39,10 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
     newline = engine.newline.tolist()
     shift = int(engine.spec.logits_shift)
     middle = [mask] * length
+
+    def is_end(token: int) -> bool:
+        return token in ends or (mode == "single" and newline[token])
+
     while True:
         for b0, b1 in blocks(length, cfg.block_size):
             steps, step_cap = 0, step_budget(cfg.max_steps, b1 - b0, length)
@@ -56,7 +60,11 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                     best = max(range(len(probs)), key=probs.__getitem__)
                     proposals[j] = (best, _confidence(probs, best, cfg.confidence))
                 need = max(1, math.ceil(len(proposals) / max(1, step_cap - steps)))
-                ranked = sorted(proposals, key=lambda j: -proposals[j][1])
+                eligible = list(proposals)
+                if cfg.ordered_end:  # an end proposal commits only at the leftmost masked slot
+                    in_order = [j for j in proposals if j == min(proposals) or not is_end(proposals[j][0])]
+                    eligible = in_order if len(in_order) >= need else eligible
+                ranked = sorted(eligible, key=lambda j: -proposals[j][1])
                 chosen = {j for j in ranked if proposals[j][1] >= cfg.threshold} | set(ranked[:need])
                 for j in chosen:
                     middle[j] = proposals[j][0]
@@ -64,10 +72,10 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                 for j in range(length):
                     if ended and middle[j] == mask:
                         middle[j] = eom
-                    if middle[j] in ends or (mode == "single" and middle[j] != mask and newline[middle[j]]):
+                    if middle[j] != mask and is_end(middle[j]):
                         ended = True
                 steps += 1
-        if mode == "single" or length >= cap or any(t in ends for t in middle):
+        if length >= cap or any(t != mask and is_end(t) for t in middle):
             break
         new_length = grow(length, cap)
         middle += [mask] * (new_length - length)

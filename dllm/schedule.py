@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 
-SINGLE_LINE_TOKENS = 32
-MULTI_LINE_TOKENS = 96
-MULTI_LINE_START = 48
+# HumanEval-infilling's lines, in our tokens: single-line median 8, 90th percentile 19, 1.4% over 32;
+# multi-line median 37, 12% over 96. A canvas starts small and grows while it fills with real code.
+SINGLE_LINE_TOKENS, SINGLE_LINE_START = 32, 16
+MULTI_LINE_TOKENS, MULTI_LINE_START = 96, 48
 
 
 def canvas_sizes(mode: str, max_tokens: int | None) -> tuple[int, int]:
     """(first canvas length, largest it may grow to) for a mode."""
     if mode == "single":
         cap = max_tokens or SINGLE_LINE_TOKENS
-        return cap, cap
+        return min(cap, SINGLE_LINE_START), cap
     cap = max_tokens or MULTI_LINE_TOKENS
     return min(cap, MULTI_LINE_START), cap
 

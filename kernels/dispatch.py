@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from .attention_torch import grouped_attention
 from .lm_head_torch import lm_head_confidence_torch, lm_head_score_torch
 from .reference import Confidence
 
@@ -38,10 +39,13 @@ class Backend:
     lm_head_confidence(hidden (N, D), weight (V, D), bias (V,) | None) -> Confidence (all three scores)
     lm_head_score(hidden, weight, bias, kind) -> (token (N,), confidence (N,)): what a step needs; an
     implementation may compute only that kind.
+    attention(q (B, H, T, D), k (B, Hkv, S, D), v, mask (T, S) | None) -> (B, H, T, D): attention over a
+    cache, bidirectional or with an explicit mask.
     """
     name: str  # "triton" | "torch"
     lm_head_confidence: Callable[..., Confidence]
     lm_head_score: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    attention: Callable[..., torch.Tensor] | None = None  # None = the model's own (SDPA / flash)
 
 
 def interpreted() -> bool:
@@ -70,7 +74,7 @@ def _torch_score(hidden, weight, bias, kind):
     return lm_head_score_torch(hidden, weight, bias, kind)
 
 
-TORCH = Backend("torch", _torch_confidence, _torch_score)
+TORCH = Backend("torch", _torch_confidence, _torch_score, grouped_attention)
 
 
 def _triton_backend() -> Backend:

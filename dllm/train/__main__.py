@@ -30,10 +30,11 @@ SIZES = {  # name -> (dim, layers, heads, kv_heads, intermediate)
 }
 
 
-def corpus_split(seed: int, heldout_fraction: float, out: Path | None = None):
+def corpus_split(seed: int, heldout_fraction: float, out: Path | None = None, heldout_manifest: str | None = None):
     roots = default_roots()
     files = collect(roots)
-    train_files, held_files = split_by_file(files, heldout_fraction, seed)
+    held_paths = set(json.loads(Path(heldout_manifest).read_text())["heldout_paths"]) if heldout_manifest else None
+    train_files, held_files = split_by_file(files, heldout_fraction, seed, held_paths)
     if out is not None:
         write_manifest(out / "manifest.json", manifest(train_files, held_files, roots))
     return train_files, held_files
@@ -65,11 +66,14 @@ def cmd_fit(args) -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_files, held_files = corpus_split(args.seed, args.heldout, out)
+    train_files, held_files = corpus_split(args.seed, args.heldout, out, args.heldout_manifest)
+    tokens_before = 0
     if args.init_from:
         loaded = load_checkpoint(args.init_from, device="cpu", dtype="float32")
         model, tok = loaded.model, loaded.tokenizer
         model.requires_grad_(True)
+        config = json.loads((Path(args.init_from) / "config.json").read_text())
+        tokens_before = config.get("dllm", {}).get("tokens_seen", 0)
     else:
         tok = Tokenizer.from_file(args.tokenizer)
         dim, layers, heads, kv, inter = SIZES[args.size]
@@ -82,7 +86,7 @@ def cmd_fit(args) -> None:
     tcfg = TrainConfig(kind=args.kind, name=args.name, out=out, total_tokens=args.tokens, batch=args.batch,
                        seq_len=args.seq_len, accum=args.accum, lr=args.lr, warmup_steps=args.warmup,
                        eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
-                       seed=args.seed)
+                       seed=args.seed, tokens_before=tokens_before)
     print(f"{args.name}: {model.num_params():,} parameters ({model.num_params(False):,} without embeddings), "
           f"{tcfg.steps} steps of {tcfg.tokens_per_step} tokens", file=sys.stderr)
     train(model, tok, tcfg,
@@ -106,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--size", choices=sorted(SIZES), default="small")
     f.add_argument("--init-from", help="continue from a saved model directory (e.g. the shipped weights)")
     f.add_argument("--resume", help="run directory with optimizer.safetensors and state.json")
+    f.add_argument("--heldout-manifest", help="hold out exactly the files of this manifest.json (keep a continued "
+                   "run's held-out split)")
     f.add_argument("--tokens", type=int, default=20_000_000)
     f.add_argument("--batch", type=int, default=16)
     f.add_argument("--seq-len", type=int, default=256)

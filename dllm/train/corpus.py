@@ -79,11 +79,15 @@ def collect(roots: list[Path] | None = None, suffixes: tuple[str, ...] = (".py",
     return files
 
 
-def split_by_file(files: list[SourceFile], heldout_fraction: float, seed: int):
-    order = list(range(len(files)))
-    random.Random(seed).shuffle(order)
-    n_held = max(1, int(len(files) * heldout_fraction))
-    held = {i for i in order[:n_held]}
+def split_by_file(files: list[SourceFile], heldout_fraction: float, seed: int,
+                  heldout_paths: set[str] | None = None):
+    """Random files held out; or exactly `heldout_paths` (to continue a run on the split it was evaluated on)."""
+    if heldout_paths is not None:
+        held = {i for i, f in enumerate(files) if f.path in heldout_paths}
+    else:
+        order = list(range(len(files)))
+        random.Random(seed).shuffle(order)
+        held = set(order[:max(1, int(len(files) * heldout_fraction))])
     train = [f for i, f in enumerate(files) if i not in held]
     heldout = [f for i, f in enumerate(files) if i in held]
     return train, heldout
@@ -136,6 +140,7 @@ def manifest(train: list[SourceFile], heldout: list[SourceFile], roots: list[Pat
         "roots": [str(r) for r in roots],
         "train": {"files": len(train), "bytes": sum(len(f.text.encode()) for f in train)},
         "heldout": {"files": len(heldout), "bytes": sum(len(f.text.encode()) for f in heldout)},
+        "heldout_paths": sorted(f.path for f in heldout),
         "packages": dict(sorted(packages.items())),
     }
 

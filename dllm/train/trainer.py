@@ -42,6 +42,7 @@ class TrainConfig:
     ckpt_every: int = 200
     autocast_bf16: bool = False
     seed: int = 0
+    tokens_before: int = 0  # tokens the initial weights had already seen (continued training)
 
     @property
     def tokens_per_step(self) -> int:
@@ -131,7 +132,8 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         tok_s = tokens_done / (time.perf_counter() - t0)
         bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{tok_s:.0f}", lr=f"{lr:.1e}")
         bar.update(1)
-        record = {"step": step, "tokens": step * cfg.tokens_per_step, "loss": loss_sum, "lr": lr,
+        seen = cfg.tokens_before + step * cfg.tokens_per_step
+        record = {"step": step, "tokens": seen, "loss": loss_sum, "lr": lr,
                   "tok_s": round(tok_s)}
         if step % cfg.eval_every == 0 or step == cfg.steps:
             record["heldout"] = evaluate(model, held, cfg.autocast_bf16)
@@ -140,7 +142,7 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         log.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             save_checkpoint(model, tokenizer, cfg.out / "model", cfg.kind, cfg.name,
-                            extra={"tokens_seen": step * cfg.tokens_per_step,
+                            extra={"tokens_seen": seen,
                                    "context_tokens": cfg.seq_len})
             save_optimizer(opt, model, cfg.out / "optimizer.safetensors")
             state_file.write_text(json.dumps({"step": step, "config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}}))

@@ -23,10 +23,11 @@ def _with(engine, **kw):
     return engine
 
 
+@pytest.mark.parametrize("ordered_end", [False, True])
 @pytest.mark.parametrize("block_size", [0, 8])
 @pytest.mark.parametrize("mode", ["single", "multi"])
-def test_uncached_engine_equals_reference(engine, mode, block_size):
-    _with(engine, use_cache=False, block_size=block_size, threshold=0.3)
+def test_uncached_engine_equals_reference(engine, mode, block_size, ordered_end):
+    _with(engine, use_cache=False, block_size=block_size, threshold=0.3, ordered_end=ordered_end)
     for prefix, suffix in _holes(4):
         assert engine.infill(prefix, suffix, mode=mode).text == reference_infill(engine, prefix, suffix, mode=mode)
 
@@ -82,6 +83,28 @@ def test_multi_line_canvas_grows_when_full(engine):
     assert r.stats.canvas in (48, 72, 96)
     ended = r.stats.tokens < r.stats.canvas
     assert ended or r.stats.canvas == 96
+
+
+class BiasedHead(torch.nn.Module):
+    """The model's output head plus a fixed bias per token id."""
+
+    def __init__(self, head: torch.nn.Module, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.head, self.bias = head, bias
+
+    def forward(self, hidden):
+        return self.head(hidden) + self.bias
+
+
+def test_single_line_canvas_grows_only_while_the_line_goes_on(tiny_dir):
+    engine = dllm.load(str(tiny_dir))
+    head, V = engine.model.lm_head, engine.model.cfg.vocab_size
+    ends = engine.newline.nonzero().squeeze(-1).tolist() + engine.stop_ids.tolist()
+    engine.model.lm_head = BiasedHead(head, torch.zeros(V).index_fill_(0, torch.tensor(ends), -1e4))
+    r = engine.infill("x = ", "\n", mode="single")  # no token can end the line
+    assert (r.stats.canvas, r.stats.tokens) == (32, 32)
+    engine.model.lm_head = BiasedHead(head, torch.zeros(V).index_fill_(0, engine.stop_ids, 1e4))
+    assert engine.infill("x = ", "\n", mode="single").stats.canvas == 16  # ended in the first canvas
 
 
 def test_cancel_between_steps(engine):
@@ -174,3 +197,15 @@ def test_a_model_that_prefers_the_mask_token_still_terminates(tiny_dir):
     r = engine.infill("x = ", "\n", mode="multi", max_tokens=16)
     assert r.stats.nfe <= engine.sampler.max_steps
     assert engine.tokenizer.special.mask not in engine.tokenizer.encode(r.text)
+
+
+def test_an_end_commits_only_at_the_leftmost_masked_slot(engine):
+    eom, a, b = engine.eom_id, 40, 41
+    newline = int(engine.newline.nonzero()[0])
+    masked = torch.tensor([False, True, True, True, True])
+    tokens = torch.tensor([a, b, eom, a, eom])
+    assert engine._end_in_order(tokens, masked, "multi", 1).tolist() == [False, True, False, True, False]
+    tokens = torch.tensor([a, eom, a, newline, b])  # the leftmost masked slot may end; single-line: newlines end
+    assert engine._end_in_order(tokens, masked, "single", 1).tolist() == [False, True, True, False, True]
+    assert engine._end_in_order(tokens, masked, "multi", 1).tolist() == [False, True, True, True, True]
+    assert engine._end_in_order(tokens, masked, "single", 4).tolist() == masked.tolist()  # the step cap wins

@@ -13,6 +13,7 @@ slots to mask again.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
@@ -36,6 +37,14 @@ def resolve_mode(mode: str, prefix: str) -> str:
     if mode != "auto":
         return mode
     return "multi" if not prefix[prefix.rfind("\n") + 1:].strip() else "single"
+
+
+@dataclasses.dataclass
+class Remasks:
+    """One request's re-masking state: the budget left, and per slot the tokens rejected there (never
+    proposed there again, so a re-masked slot gets the model's next choice instead of the same one)."""
+    left: int
+    rejected: dict[int, set[int]] = dataclasses.field(default_factory=dict)
 
 
 class Engine:
@@ -79,10 +88,10 @@ class Engine:
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
         middle = torch.full((length,), self.mask_id, dtype=torch.long, device=self.device)
-        remask_left = [cfg.remask_budget]
+        remasks = Remasks(cfg.remask_budget)
         with torch.inference_mode():
             while True:
-                middle = self._denoise(ctx, middle, cfg, mode, cancel, constraint, gen, stats, remask_left)
+                middle = self._denoise(ctx, middle, cfg, mode, cancel, constraint, gen, stats, remasks)
                 if length >= cap or bool(self._ends(middle, mode).any()):
                     break
                 length = grow(length, cap)
@@ -104,7 +113,7 @@ class Engine:
 
     def _denoise(self, ctx: Context, middle: torch.Tensor, cfg: SamplerConfig, mode: str,
                  cancel: CancelToken | None, constraint: Constraint | None, gen, stats: Stats,
-                 remask_left: list[int]) -> torch.Tensor:
+                 remasks: Remasks) -> torch.Tensor:
         P, L = len(ctx.prefix_ids), middle.numel()
         shift = int(self.spec.logits_shift)
         canvas = torch.tensor(ctx.prefix_ids + [0] * L + ctx.suffix_ids, device=self.device)[None]  # (1, N)
@@ -129,31 +138,40 @@ class Engine:
                 else:
                     hidden = self.forward(canvas[:, window], window, cache)[0]  # (L, D)
                 stats.nfe += 1
-                tokens, conf = self._propose(hidden, masked, cfg, gen)
+                tokens, conf = self._propose(hidden, masked, cfg, gen, remasks.rejected)
                 need = min_commits(n_masked, cap - steps)
                 eligible = self._end_in_order(tokens, masked, mode, need) if cfg.ordered_end else masked
                 commit = select(conf, eligible, cfg.threshold, need)
                 mid = torch.where(commit, tokens, mid)
                 mid = self._pad_after_end(mid, mode)
                 steps += 1
-                if constraint is not None and remask_left[0] > 0 and steps < cap:
-                    mid = self._remask(ctx, mid, constraint, stats, remask_left, (b0, b1))
+                if constraint is not None and remasks.left > 0 and steps < cap:
+                    mid = self._remask(ctx, mid, constraint, stats, remasks, (b0, b1))
                 canvas[0, P:P + L] = mid
             stats.steps += steps
         return canvas[0, P:P + L].clone()
 
-    def _propose(self, hidden: torch.Tensor, masked: torch.Tensor, cfg: SamplerConfig, gen):
+    def _propose(self, hidden: torch.Tensor, masked: torch.Tensor, cfg: SamplerConfig, gen,
+                 rejected: dict[int, set[int]]):
         """Candidate token and confidence of every slot (L,); only masked slots are meaningful."""
         head = self.model.lm_head
         if self.kernels is None or cfg.temperature > 0 or type(head) is not torch.nn.Linear:
             logits = head(hidden)  # (L, V); also any head that is not a plain projection (tests, quantized)
             logits[:, self.banned] = float("-inf")
+            for slot, ids in rejected.items():
+                logits[slot, list(ids)] = float("-inf")
             return propose(logits, cfg, gen)
         rows = masked.nonzero().squeeze(-1)  # (M,) greedy: the fused head scores masked rows only
         token, score = self.kernels.lm_head_score(hidden[rows], head.weight, self.ban_bias, cfg.confidence)
         tokens = torch.zeros(masked.shape, dtype=torch.long, device=hidden.device).index_copy_(0, rows, token)
-        conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device)
-        return tokens, conf.index_copy_(0, rows, score)
+        conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device).index_copy_(0, rows, score)
+        redo = [slot for slot, ids in rejected.items() if masked[slot] and int(tokens[slot]) in ids]
+        if redo:  # rare: the plain path with the slot's rejected tokens banned as well
+            logits = head(hidden[redo]) + self.ban_bias  # (R, V)
+            for r, slot in enumerate(redo):
+                logits[r, list(rejected[slot])] = float("-inf")
+            tokens[redo], conf[redo] = propose(logits, cfg, gen)
+        return tokens, conf
 
     def _end_in_order(self, tokens: torch.Tensor, masked: torch.Tensor, mode: str, need: int) -> torch.Tensor:
         """Masked slots that may commit now: a slot proposing an end (single-line: also a newline) only if
@@ -174,15 +192,17 @@ class Engine:
         return torch.where(after & (mid == self.mask_id), torch.full_like(mid, self.eom_id), mid)
 
     def _remask(self, ctx: Context, mid: torch.Tensor, constraint: Constraint, stats: Stats,
-                remask_left: list[int], block: tuple[int, int]) -> torch.Tensor:
+                remasks: Remasks, block: tuple[int, int]) -> torch.Tensor:
         ids = mid.tolist()
         pieces = self.tokenizer.pieces()
         shown = [None if i == self.mask_id else ("" if i in (self.eom_id,) else pieces[i]) for i in ids]
         bad = [i for i in constraint.remask(ctx.prefix_text, shown, ctx.suffix_text)
-               if shown[i] and block[0] <= i < block[1]][:remask_left[0]]
+               if shown[i] is not None and block[0] <= i < block[1]][:remasks.left]
         if not bad:
             return mid
-        remask_left[0] -= len(bad)
+        remasks.left -= len(bad)
+        for i in bad:
+            remasks.rejected.setdefault(i, set()).add(ids[i])
         stats.remasked += len(bad)
         mid = mid.clone()
         mid[torch.tensor(bad, device=mid.device)] = self.mask_id

@@ -49,11 +49,13 @@ def sampler(engine, **kw):
 class ScriptedHead(torch.nn.Module):
     """Stands in for the output head: round k of `rounds` (token ids per middle slot, then
     end-of-middle) is proposed at the k-th forward pass (the last round repeats), all with
-    confidence ~1, so every proposal is committed at once."""
+    confidence ~1, so every proposal is committed at once. `fallback` ids are the next choices, in
+    order, when the engine bans a slot's proposal."""
 
-    def __init__(self, rounds: list[list[int]], vocab: int, eom: int) -> None:
+    def __init__(self, rounds: list[list[int]], vocab: int, eom: int, fallback: list[int] = ()) -> None:
         super().__init__()
         self.rounds, self.vocab, self.eom, self.calls = rounds, vocab, eom, 0
+        self.fallback = list(fallback)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:  # (L, D) -> (L, V)
         ids = self.rounds[min(self.calls, len(self.rounds) - 1)]
@@ -61,6 +63,8 @@ class ScriptedHead(torch.nn.Module):
         L = hidden.shape[0]
         target = torch.tensor((ids + [self.eom] * L)[:L])  # (L,)
         logits = torch.full((L, self.vocab), -30.0)
+        for rank, token in enumerate(self.fallback):
+            logits[:, token] = 20.0 - rank
         logits[torch.arange(L), target] = 30.0
         return logits
 
@@ -69,9 +73,9 @@ class ScriptedHead(torch.nn.Module):
 def script(engine, monkeypatch):
     """script(*texts): the model proposes texts[0] at the first step, texts[1] at the second..."""
 
-    def install(*texts: str) -> ScriptedHead:
+    def install(*texts: str, fallback: list[int] = ()) -> ScriptedHead:
         rounds = [engine.tokenizer.encode(t) for t in texts]
-        head = ScriptedHead(rounds, engine.model.cfg.vocab_size, engine.eom_id)
+        head = ScriptedHead(rounds, engine.model.cfg.vocab_size, engine.eom_id, fallback)
         monkeypatch.setattr(engine.model, "lm_head", head)
         return head
 
@@ -101,14 +105,24 @@ def test_the_table_is_covered():
 def test_adversary_is_stopped_by_the_budget(engine, script, language):
     """A model that always writes junk: re-masked until the budget is spent, then the loop ends."""
     prefix, suffix = SNIPPETS[language]
-    head = script(JUNK * 3)
-    budget, steps = 7, 16
+    junk = [i for i, p in enumerate(engine.tokenizer.pieces()) if p and set(p) <= set(")]};,")]
+    head = script(JUNK * 3, fallback=junk)  # a re-masked slot's next choices are junk too
+    budget, steps = len(junk) - 1, 16
     r = engine.infill(prefix, suffix, language=language, mode="single", constraint=constraint_for(language),
                       sampler=sampler(engine, remask_budget=budget, max_steps=steps))
-    assert r.stats.remasked == budget  # each re-mask is proposed as junk again, until none is left
+    assert r.stats.remasked == budget  # each re-mask gets junk again, until none is left
     assert r.stats.steps <= steps and head.calls == r.stats.nfe <= steps
     assert JUNK not in r.text  # the final truncation drops what the budget could not fix
     assert no_worse(language, prefix, r.text, suffix)
+
+
+def test_a_remasked_slot_gets_the_models_next_choice(engine, script):
+    prefix, suffix = SNIPPETS["python"]
+    one = engine.tokenizer.encode("1")
+    assert len(one) == 1
+    script(JUNK, fallback=one)  # the model insists on junk; its second choice is "1"
+    r = engine.infill(prefix, suffix, language="python", mode="single", constraint=constraint_for("python"))
+    assert r.text and set(r.text) == {"1"} and r.stats.remasked >= 1  # junk and the early end re-decided
 
 
 @pytest.mark.parametrize("language", sorted(SNIPPETS))
@@ -119,7 +133,8 @@ def test_junk_is_remasked_and_rewritten(engine, script, language):
     script(JUNK * n, VALID)
     r = engine.infill(prefix, suffix, language=language, mode="single", constraint=constraint_for(language))
     assert r.text == VALID
-    assert r.stats.remasked == n  # every junk token, and the count reaches the stats
+    assert r.stats.remasked == n + 1  # every junk token and the padding after it (the middle ended in an
+    # error, so the model may write more there); the count reaches the stats
     script(JUNK * n, VALID)  # from the first round again
     without = engine.infill(prefix, suffix, language=language, mode="single", constraint=None)
     assert without.stats.remasked == 0 and without.text == JUNK * n

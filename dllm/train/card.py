@@ -65,13 +65,17 @@ def model_section(run: Path) -> tuple[str, dict]:
     params = cfg["vocab_size"] * cfg["hidden_size"] + cfg["num_hidden_layers"] * (
         4 * cfg["hidden_size"] ** 2 * (1 + cfg["num_key_value_heads"] / cfg["num_attention_heads"]) / 2
         + 3 * cfg["hidden_size"] * cfg["intermediate_size"] + 2 * cfg["hidden_size"])
-    facts = {"kind": cfg["dllm"]["kind"], "tokens_seen": state["step"] * tc["batch"] * tc["seq_len"] * tc["accum"],
+    before = tc.get("tokens_before", 0)
+    facts = {"kind": cfg["dllm"]["kind"], "tokens_seen": before + state["step"] * tc["batch"] * tc["seq_len"] * tc["accum"],
              "steps": state["step"], "final_heldout_loss": round(last_held["heldout"], 4),
              "final_train_loss": round(log[-1]["loss"], 4), "params_approx": int(params)}
+    run_tokens = facts["tokens_seen"] - before
+    continued = f" (continued from weights that had seen {before / 1e6:.1f}M)" if before else ""
     text = (f"- `{cfg['dllm']['name']}` ({facts['kind']}): {cfg['num_hidden_layers']} layers, dim {cfg['hidden_size']}, "
             f"{cfg['num_attention_heads']} heads / {cfg['num_key_value_heads']} KV heads, SwiGLU {cfg['intermediate_size']}, "
             f"vocabulary {cfg['vocab_size']}, tied embeddings, context {tc['seq_len']}; about {params / 1e6:.1f}M "
-            f"parameters; {facts['tokens_seen'] / 1e6:.1f}M tokens in {facts['steps']} steps of {tc['batch']}x{tc['seq_len']}; "
+            f"parameters; {facts['tokens_seen'] / 1e6:.1f}M tokens seen, the last {run_tokens / 1e6:.1f}M in "
+            f"{facts['steps']} steps of {tc['batch']}x{tc['seq_len']}{continued}; "
             f"AdamW lr {tc['lr']} (warm-up {tc['warmup_steps']}, cosine), bf16 autocast={tc['autocast_bf16']}; "
             f"final held-out loss {facts['final_heldout_loss']}.")
     return text, facts

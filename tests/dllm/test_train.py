@@ -74,3 +74,16 @@ def test_train_checkpoint_and_resume(tmp_path):
     train(model, TOK, longer, fn, fn, resume=tmp_path / "run")
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps[-2:] == [5, 6]
+    # continued training from saved weights counts the tokens those weights had seen
+    more = TrainConfig(**{**tc.__dict__, "out": tmp_path / "run2", "tokens_before": 6 * 4 * 64})
+    out2 = train(model, TOK, more, fn, fn)
+    config = json.loads((out2 / "config.json").read_text())
+    assert config["dllm"]["tokens_seen"] == 10 * 4 * 64
+
+
+def test_a_continued_run_keeps_the_held_out_files(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    _, held = split_by_file(files, 0.3, seed=0)
+    _, again = split_by_file(files[::-1], 0.3, seed=5, heldout_paths={f.path for f in held})
+    assert {f.path for f in again} == {f.path for f in held}
+    assert manifest(files, held, [tmp_path])["heldout_paths"] == sorted(f.path for f in held)

@@ -8,8 +8,9 @@ packages by bench/data/make_holes.py; no network here).
 
 A completion is a syntax error when the file with it has more tree-sitter error sites (ERROR and
 MISSING nodes) than the file with the reference middle; for Python also when it does not compile
-while the reference does. An empty completion counts as no error, so the empty rate is reported
-beside it (truncation may cut a completion to nothing).
+while the reference does. An empty completion is an error exactly where the hole needs code (the
+file without a middle is broken); the empty rate is reported beside it (truncation may cut a
+completion to nothing).
 
 Latency: the constraint's own time per request (remask + finalize, measured around the calls) and
 the total infill time with and without it. One JSON line per (item, arm) goes to --out; the summary

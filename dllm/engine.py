@@ -8,7 +8,7 @@ within the step cap (`schedule.py`); greedy steps score the masked rows only, wi
 and confidence op of `kernels/` (backend chosen once, in the constructor). An end-of-middle token ends
 the completion early (all later slots become padding); if the canvas fills with real code it grows,
 up to a cap. Between steps the loop polls the cancel token and asks the constraint which committed
-slots to mask again.
+slots to mask again; a re-masked slot is never offered the token it was rejected for again.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
   python -m dllm.train.card --run runs/dllm-code-small --twin runs/ar-code-small --eval eval.json
 
 The card holds the architecture, parameter count, tokens seen, compute, loss curves (loss.png),
-the corpus summary with licences, and the evaluation numbers given as JSON.
+the corpus summary with licences, and the evaluation numbers given as JSON. The held-out file list
+goes beside the weights (heldout.json) for `python -m dllm.train fit --heldout-manifest`.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
         sections.append(text)
         logs[name] = read_log(run)
         (dest / "training.json").write_text(json.dumps(facts, indent=1))
+        held = json.loads((run / "manifest.json").read_text()).get("heldout_paths")
+        if held:  # so that a later run continuing from these weights keeps their held-out split
+            (dest / "heldout.json").write_text(json.dumps({"heldout_paths": held}, indent=0))
     main_dir = WEIGHTS / json.loads((runs[0] / "model" / "config.json").read_text())["dllm"]["name"]
     plot_losses(logs, main_dir / "loss.png")
     evals = json.loads(Path(args.eval).read_text()) if args.eval else {}

@@ -40,7 +40,7 @@ import torch  # noqa: E402
 import kernels  # noqa: E402
 from dllm.canvas import Context  # noqa: E402
 from dllm.checkpoint import Loaded, ModelSpec  # noqa: E402
-from dllm.engine import Engine  # noqa: E402
+from dllm.engine import Engine, Remasks  # noqa: E402
 from dllm.model import ModelConfig, Transformer  # noqa: E402
 from dllm.result import Stats  # noqa: E402
 from dllm.sampler import SamplerConfig  # noqa: E402
@@ -157,7 +157,7 @@ def diffusion_engine(engine: Engine, case: Case) -> dict:
     ctx = Context(case.prefix, case.suffix, "", "")
     stats = Stats()
     middle = torch.full((case.length,), engine.mask_id, dtype=torch.long, device=engine.device)
-    out = engine._denoise(ctx, middle, cfg, "multi", None, None, None, stats, [0])
+    out = engine._denoise(ctx, middle, cfg, "multi", None, None, None, stats, Remasks(0))
     return {"steps": stats.steps, "nfe": stats.nfe, "filled": int((out != engine.mask_id).sum())}
 
 

@@ -13,7 +13,7 @@ each distinct completion once). Writes one JSON line per (backend, task) to --ou
 <out>.summary.json, and prints the summary as the last stdout line.
 
     python bench/arena.py --limit 40 --out bench/results/arena.jsonl
-    python bench/arena.py --backend 'fast@dllm:default?threshold=0.5' --backend ar:runs/ar-code-small/model
+    python bench/arena.py --backend 'fast@dllm:default?threshold=0.5' --backend ar:dllm/weights/ar-code-small
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import backends as backends_mod
 import common
 import humaneval
 
-DEFAULT_AR_MODEL = common.REPO_ROOT / "runs" / "ar-code-small" / "model"
+DEFAULT_AR_MODEL = common.REPO_ROOT / "dllm" / "weights" / "ar-code-small"
 DLLM_SETTINGS = [  # (label, query): the diffusion engine's knobs, one change at a time from the default
     ("dllm t=0.9", "threshold=0.9"),
     ("dllm t=0.7", "threshold=0.7"),

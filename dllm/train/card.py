@@ -1,6 +1,6 @@
 """Package a finished training run: copy the model into `dllm/weights/<name>/` and write its card.
 
-  python -m dllm.train.card --run runs/dllm-code-small --twin runs/ar-code-small --eval eval.json
+  python -m dllm.train.card --run runs/dllm-code-small-2 --twin runs/ar-code-small-2 --eval eval.json
 
 The card holds the architecture, parameter count, tokens seen, compute, loss curves (loss.png),
 the corpus summary with licences, and the evaluation numbers given as JSON. The held-out file list

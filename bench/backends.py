@@ -1,7 +1,7 @@
 """Completion backends for the benchmarks, each built from one spec string.
 
-    dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&syntax=0|1&cache=0|1] the diffusion engine
-    ar:<dir>[?syntax=0|1]                                               our AR twin, static KV cache
+    dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&empty=0|1&syntax=0|1&cache=0|1]  diffusion engine
+    ar:<dir>[?empty=0|1&syntax=0|1]                                     our AR twin, static KV cache
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
 `<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
@@ -35,7 +35,9 @@ if str(REPO_ROOT) not in sys.path:
 KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),
                "cache": ("use_cache", lambda v: _flag(v)), "confidence": ("confidence", str),
-               "context": ("context_tokens", int), "ordered": ("ordered_end", lambda v: _flag(v))}
+               "context": ("context_tokens", int), "ordered": ("ordered_end", lambda v: _flag(v)),
+               "empty": ("allow_empty", lambda v: _flag(v))}
+AR_PARAMS = {"empty"}  # the sampler settings our AR decoder honours
 COMMON_PARAMS = {"syntax"}
 
 
@@ -75,7 +77,7 @@ def parse_spec(text: str) -> Spec:
         raise ValueError(f"backend spec {text!r}: expected one of {', '.join(k + ':DIR' for k in KINDS)}")
     path, _, query = rest.partition("?")
     params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
-    allowed = COMMON_PARAMS | (set(DLLM_PARAMS) if kind == "dllm" else set())
+    allowed = COMMON_PARAMS | (set(DLLM_PARAMS) if kind == "dllm" else set(AR_PARAMS) if kind == "ar" else set())
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"backend spec {text!r}: unknown parameter(s) {unknown}; allowed {sorted(allowed)}")

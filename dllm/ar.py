@@ -44,6 +44,8 @@ class ARDecoder:
         if None in (sp.fim_prefix, sp.fim_suffix, sp.fim_middle):
             raise ValueError("this tokenizer has no FIM sentinel tokens; it cannot drive an AR infill model")
         self.stops = {i for i in (sp.eom, sp.eos) if i is not None}
+        newline = [i for i, piece in enumerate(self.tokenizer.pieces()) if "\n" in piece]
+        self.end_ids = {"multi": sorted(self.stops), "single": sorted(self.stops) + newline}
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         self.model.use_attention(select_backend(kernels, self.device).attention if kernels != "off" else None)
 
@@ -75,6 +77,8 @@ class ARDecoder:
                 mask = slots[None, :] <= pos[:, None]  # (T, S) causal over the cache
                 logits = self.model.lm_head(self.model.hidden(tokens, pos, cache, mask)[0, -1:])  # (1, V)
                 logits[:, self.banned] = float("-inf")
+                if not cfg.allow_empty and not self.tokenizer.decode(out).strip():
+                    logits[:, self.end_ids[mode]] = float("-inf")  # no end before the first non-blank token
                 stats.nfe += 1
                 nxt = int(propose(logits, cfg, gen)[0])
                 if nxt in self.stops:

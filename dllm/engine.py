@@ -63,6 +63,11 @@ class Engine:
         self.newline = torch.tensor(["\n" in p for p in pieces] + [False] * (self.model.cfg.vocab_size - len(pieces)),
                                     device=self.device)  # (V,)
         self.stop_ids = torch.tensor(sorted({i for i in (sp.eom, sp.eos) if i is not None}), device=self.device)
+        stops = self.stop_ids.tolist()
+        self.end_ids = {"multi": stops, "single": stops + self.newline.nonzero().squeeze(-1).tolist()}
+        self.blank = torch.tensor([not p.strip() for p in pieces] + [True] * (self.model.cfg.vocab_size - len(pieces)),
+                                  device=self.device)  # (V,) whitespace-only pieces
+        self.blank[self.stop_ids] = True
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
         self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
@@ -138,7 +143,11 @@ class Engine:
                 else:
                     hidden = self.forward(canvas[:, window], window, cache)[0]  # (L, D)
                 stats.nfe += 1
-                tokens, conf = self._propose(hidden, masked, cfg, gen, remasks.rejected)
+                bans = {slot: sorted(ids) for slot, ids in remasks.rejected.items()}
+                if not cfg.allow_empty:
+                    for slot in self._before_content(mid, masked):
+                        bans[slot] = bans.get(slot, []) + self.end_ids[mode]
+                tokens, conf = self._propose(hidden, masked, cfg, gen, bans)
                 need = min_commits(n_masked, cap - steps)
                 eligible = self._end_in_order(tokens, masked, mode, need) if cfg.ordered_end else masked
                 commit = select(conf, eligible, cfg.threshold, need)
@@ -152,26 +161,33 @@ class Engine:
         return canvas[0, P:P + L].clone()
 
     def _propose(self, hidden: torch.Tensor, masked: torch.Tensor, cfg: SamplerConfig, gen,
-                 rejected: dict[int, set[int]]):
-        """Candidate token and confidence of every slot (L,); only masked slots are meaningful."""
+                 bans: dict[int, list[int]]):
+        """Candidate token and confidence of every slot (L,); only masked slots are meaningful.
+        `bans`: token ids a slot may not get (rejected there before; an end too early)."""
         head = self.model.lm_head
         if self.kernels is None or cfg.temperature > 0 or type(head) is not torch.nn.Linear:
             logits = head(hidden)  # (L, V); also any head that is not a plain projection (tests, quantized)
             logits[:, self.banned] = float("-inf")
-            for slot, ids in rejected.items():
-                logits[slot, list(ids)] = float("-inf")
+            for slot, ids in bans.items():
+                logits[slot, ids] = float("-inf")
             return propose(logits, cfg, gen)
         rows = masked.nonzero().squeeze(-1)  # (M,) greedy: the fused head scores masked rows only
         token, score = self.kernels.lm_head_score(hidden[rows], head.weight, self.ban_bias, cfg.confidence)
         tokens = torch.zeros(masked.shape, dtype=torch.long, device=hidden.device).index_copy_(0, rows, token)
         conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device).index_copy_(0, rows, score)
-        redo = [slot for slot, ids in rejected.items() if masked[slot] and int(tokens[slot]) in ids]
-        if redo:  # rare: the plain path with the slot's rejected tokens banned as well
+        redo = [slot for slot, ids in bans.items() if masked[slot] and int(tokens[slot]) in ids]
+        if redo:  # rare: the plain path with the slot's bans as well
             logits = head(hidden[redo]) + self.ban_bias  # (R, V)
             for r, slot in enumerate(redo):
-                logits[r, list(rejected[slot])] = float("-inf")
+                logits[r, bans[slot]] = float("-inf")
             tokens[redo], conf[redo] = propose(logits, cfg, gen)
         return tokens, conf
+
+    def _before_content(self, mid: torch.Tensor, masked: torch.Tensor) -> list[int]:
+        """Masked slots before the first committed non-blank token: an end there leaves the completion blank."""
+        content = (~masked & ~self.blank[mid]).nonzero()
+        first = int(content[0]) if content.numel() else mid.numel()
+        return masked[:first].nonzero().squeeze(-1).tolist()
 
     def _end_in_order(self, tokens: torch.Tensor, masked: torch.Tensor, mode: str, need: int) -> torch.Tensor:
         """Masked slots that may commit now: a slot proposing an end (single-line: also a newline) only if

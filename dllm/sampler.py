@@ -27,6 +27,7 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     context_tokens: int = 0  # prefix + suffix budget; 0 = the model's trained context
     remask_budget: int = 48  # tokens a syntax constraint may re-mask per request
     ordered_end: bool = False  # an end commits only at the leftmost masked slot (measured: slower, no gain yet)
+    allow_empty: bool = True  # False: no end (single-line: no newline) before the first non-blank token
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:

@@ -209,3 +209,25 @@ def test_an_end_commits_only_at_the_leftmost_masked_slot(engine):
     assert engine._end_in_order(tokens, masked, "single", 1).tolist() == [False, True, True, False, True]
     assert engine._end_in_order(tokens, masked, "multi", 1).tolist() == [False, True, True, True, True]
     assert engine._end_in_order(tokens, masked, "single", 4).tolist() == masked.tolist()  # the step cap wins
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
+def test_allow_empty_off_writes_before_it_ends(tiny_dir, tiny_ar_dir, mode):
+    for path in (tiny_dir, tiny_ar_dir):
+        decoder = dllm.load(str(path))
+        head, V = decoder.model.lm_head, decoder.model.cfg.vocab_size
+        stops = torch.tensor(sorted({decoder.tokenizer.special.eom, decoder.tokenizer.special.eos}))
+        decoder.model.lm_head = BiasedHead(head, torch.zeros(V).index_fill_(0, stops, 1e4))  # ending is all it wants
+        assert decoder.infill("x = ", "\n", mode=mode).text == ""
+        strict = msgspec.structs.replace(decoder.sampler, allow_empty=False)
+        assert decoder.infill("x = ", "\n", mode=mode, sampler=strict).text.strip()
+
+
+def test_bans_reach_the_fused_head_path(tiny_dir):
+    engine = dllm.load(str(tiny_dir))
+    assert engine.kernels is not None and type(engine.model.lm_head) is torch.nn.Linear
+    with torch.no_grad():  # end-of-middle the overwhelmingly likely token everywhere (as in the test above)
+        engine.model.lm_head.weight[engine.eom_id] = engine.model.norm.weight.sign() * 50
+    assert engine.infill("x = ", "\n", mode="multi").text == ""
+    strict = msgspec.structs.replace(engine.sampler, allow_empty=False)
+    assert engine.infill("x = ", "\n", mode="multi", sampler=strict).text.strip()

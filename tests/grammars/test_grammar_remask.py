@@ -110,7 +110,7 @@ def test_remask_is_fast_on_a_1000_token_file(py):
         f"def func_{i}(a, b, c=None):\n    x = a + b * {i}\n    if c is not None:\n        x -= c\n"
         f"    return [x, 'é😀', {{'k': x}}]\n\n" for i in range(40)
     )
-    cut = body.index(f"def func_20")
+    cut = body.index("def func_20")
     prefix, suffix = body[:cut] + "def target(a, b):\n    return ", "\n\n" + body[cut:]
     rng = random.Random(1)
     tokens = [" a", " +", " b", " *", " (", " )", " x", ".", "y", ",", " if", " else", " 1"]

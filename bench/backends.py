@@ -167,12 +167,9 @@ class HFBackend:
         self.name = cfg.get("dllm", {}).get("name", self.path.name)
         self.device, dtype = choose_device(device)  # the same device/dtype rule as dllm.load
         self.model = transformers.AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(self.device).eval()
-        sp = self.tokenizer.special
-        self.stops = sorted({i for i in (sp.eom, sp.eos) if i is not None})
-        pieces = self.tokenizer.pieces()
-        vocab = self.model.config.vocab_size
-        self.newline = torch.tensor(["\n" in p for p in pieces] + [False] * (vocab - len(pieces)),
-                                    device=self.device)  # (V,)
+        self.stops = self.tokenizer.stop_ids()
+        self.newline = torch.zeros(self.model.config.vocab_size, dtype=torch.bool, device=self.device)  # (V,)
+        self.newline[self.tokenizer.newline_ids()] = True
         self.syntax = syntax_on(spec)
         self._torch = torch
 

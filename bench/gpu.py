@@ -69,6 +69,12 @@ class RandomTokenizer:
         sp = self.special
         return [sp.mask, sp.eom, sp.bos]
 
+    def stop_ids(self) -> list[int]:
+        return [self.special.eom]
+
+    def newline_ids(self) -> list[int]:
+        return []
+
     def pieces(self) -> list[str]:
         return [""] * self.vocab_size
 

@@ -43,9 +43,9 @@ class ARDecoder:
         sp = self.tokenizer.special
         if None in (sp.fim_prefix, sp.fim_suffix, sp.fim_middle):
             raise ValueError("this tokenizer has no FIM sentinel tokens; it cannot drive an AR infill model")
-        self.stops = {i for i in (sp.eom, sp.eos) if i is not None}
-        newline = [i for i, piece in enumerate(self.tokenizer.pieces()) if "\n" in piece]
-        self.end_ids = {"multi": sorted(self.stops), "single": sorted(self.stops) + newline}
+        stops, newlines = self.tokenizer.stop_ids(), self.tokenizer.newline_ids()
+        self.end_ids = {"multi": stops, "single": stops + newlines}
+        self.stops, self.newlines = set(stops), set(newlines)
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         self.model.use_attention(select_backend(kernels, self.device).attention if kernels != "off" else None)
 
@@ -68,6 +68,7 @@ class ARDecoder:
         cache = self.model.new_cache(1, n + cap)
         pieces = self.tokenizer.pieces()
         out: list[int] = []
+        blank = True  # nothing but whitespace so far
         with torch.inference_mode():
             tokens = torch.tensor([prompt], device=self.device)
             pos = slots[:n]
@@ -77,14 +78,15 @@ class ARDecoder:
                 mask = slots[None, :] <= pos[:, None]  # (T, S) causal over the cache
                 logits = self.model.lm_head(self.model.hidden(tokens, pos, cache, mask)[0, -1:])  # (1, V)
                 logits[:, self.banned] = float("-inf")
-                if not cfg.allow_empty and not self.tokenizer.decode(out).strip():
+                if blank and not cfg.allow_empty:
                     logits[:, self.end_ids[mode]] = float("-inf")  # no end before the first non-blank token
                 stats.nfe += 1
                 nxt = int(propose(logits, cfg, gen)[0])
                 if nxt in self.stops:
                     break
                 out.append(nxt)
-                if mode == "single" and "\n" in pieces[nxt]:
+                blank = blank and not pieces[nxt].strip()
+                if mode == "single" and nxt in self.newlines:
                     break
                 tokens = torch.tensor([[nxt]], device=self.device)
                 pos = slots[n + len(out) - 1:n + len(out)]

@@ -59,15 +59,15 @@ class Engine:
         self.device = self.model.embed_tokens.weight.device
         sp = self.tokenizer.special
         self.mask_id, self.eom_id = sp.mask, sp.eom
+        V = self.model.cfg.vocab_size
+        stops, newlines = self.tokenizer.stop_ids(), self.tokenizer.newline_ids()
+        self.end_ids = {"multi": stops, "single": stops + newlines}
+        self.stop_ids = torch.tensor(stops, device=self.device)
+        self.newline = torch.zeros(V, dtype=torch.bool, device=self.device)  # (V,) tokens holding a newline
+        self.newline[newlines] = True
         pieces = self.tokenizer.pieces()
-        self.newline = torch.tensor(["\n" in p for p in pieces] + [False] * (self.model.cfg.vocab_size - len(pieces)),
-                                    device=self.device)  # (V,)
-        self.stop_ids = torch.tensor(sorted({i for i in (sp.eom, sp.eos) if i is not None}), device=self.device)
-        stops = self.stop_ids.tolist()
-        self.end_ids = {"multi": stops, "single": stops + self.newline.nonzero().squeeze(-1).tolist()}
-        self.blank = torch.tensor([not p.strip() for p in pieces] + [True] * (self.model.cfg.vocab_size - len(pieces)),
-                                  device=self.device)  # (V,) whitespace-only pieces
-        self.blank[self.stop_ids] = True
+        self.blank = torch.tensor([not p.strip() for p in pieces] + [True] * (V - len(pieces)),
+                                  device=self.device)  # (V,) whitespace-only pieces (stops decode to "")
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
         self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
@@ -211,7 +211,7 @@ class Engine:
                 remasks: Remasks, block: tuple[int, int]) -> torch.Tensor:
         ids = mid.tolist()
         pieces = self.tokenizer.pieces()
-        shown = [None if i == self.mask_id else ("" if i in (self.eom_id,) else pieces[i]) for i in ids]
+        shown = [None if i == self.mask_id else ("" if i == self.eom_id else pieces[i]) for i in ids]
         bad = [i for i in constraint.remask(ctx.prefix_text, shown, ctx.suffix_text)
                if shown[i] is not None and block[0] <= i < block[1]][:remasks.left]
         if not bad:

@@ -62,7 +62,8 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                 need = max(1, math.ceil(len(proposals) / max(1, step_cap - steps)))
                 eligible = list(proposals)
                 if cfg.ordered_end:  # an end proposal commits only at the leftmost masked slot
-                    in_order = [j for j in proposals if j == min(proposals) or not is_end(proposals[j][0])]
+                    leftmost = min(proposals)
+                    in_order = [j for j in proposals if j == leftmost or not is_end(proposals[j][0])]
                     eligible = in_order if len(in_order) >= need else eligible
                 ranked = sorted(eligible, key=lambda j: -proposals[j][1])
                 chosen = {j for j in ranked if proposals[j][1] >= cfg.threshold} | set(ranked[:need])

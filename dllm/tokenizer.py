@@ -54,6 +54,14 @@ class Tokenizer:
         sp = self.special
         return [i for i in (sp.mask, sp.bos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle) if i is not None]
 
+    def stop_ids(self) -> list[int]:
+        """Ids that end a completion: end-of-middle and end-of-file."""
+        return sorted({i for i in (self.special.eom, self.special.eos) if i is not None})
+
+    def newline_ids(self) -> list[int]:
+        """Ids whose text holds a newline (they end a single-line completion)."""
+        return [i for i, piece in enumerate(self.pieces()) if "\n" in piece]
+
     def pieces(self) -> list[str]:
         """Decoded text of every single token id (special tokens decode to "")."""
         if self._pieces is None:

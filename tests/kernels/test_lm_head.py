@@ -58,13 +58,19 @@ def test_torch_tiles_match_reference(shape, tile):
     _check(lm_head_confidence_torch(h, w, bias, tile=tile), lm_head_confidence_reference(h, w, bias), banned)
 
 
-def test_ties_pick_the_first_id_and_have_zero_margin():
-    # integer inputs make every logit exact, so duplicated vocabulary rows tie exactly
+def _tied_inputs():
+    """Integer inputs make every logit exact, so duplicated vocabulary rows tie exactly: row 0's best
+    ids are 10, 40, 70 and 85, all equal."""
     g = torch.Generator().manual_seed(3)
     h = torch.randint(-3, 4, (4, 16), generator=g).float()
     w = torch.randint(-3, 4, (90, 16), generator=g).float()
     w[40] = w[70] = w[85] = w[10]
     h[0] = w[10]
+    return h, w
+
+
+def test_ties_pick_the_first_id_and_have_zero_margin():
+    h, w = _tied_inputs()
     bias = ban_bias(90, [10])  # the first copy is banned: the winner is the next copy, 40
     for out in (lm_head_confidence_reference(h, w, bias), lm_head_confidence_torch(h, w, bias, tile=16)):
         assert int(out.token[0]) == 40 and float(out.margin[0]) == 0.0
@@ -154,11 +160,7 @@ def test_triton_interpreted_half_precision_and_no_bias(dtype):
 def test_triton_interpreted_ties():
     from kernels.lm_head_triton import lm_head_confidence_triton
 
-    g = torch.Generator().manual_seed(3)
-    h = torch.randint(-3, 4, (4, 16), generator=g).float()
-    w = torch.randint(-3, 4, (90, 16), generator=g).float()
-    w[40] = w[70] = w[85] = w[10]
-    h[0] = w[10]
+    h, w = _tied_inputs()
     out = lm_head_confidence_triton(h, w, ban_bias(90, [10]), n_splits=3, block_v=16, block_k=16)
     assert int(out.token[0]) == 40 and float(out.margin[0]) == 0.0
 

@@ -139,6 +139,9 @@ class TimedConstraint:
             self.remask_ms += (time.perf_counter() - t0) * 1e3
             self.remask_calls += 1
 
+    def needs_text(self, prefix, suffix):
+        return self.inner.needs_text(prefix, suffix)
+
     def finalize(self, prefix, middle, suffix):
         t0 = time.perf_counter()
         self.before_finalize = middle
@@ -264,6 +267,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=None, help="sampler max_steps (the same for both arms)")
     p.add_argument("--threshold", type=float, default=None, help="sampler confidence threshold")
     p.add_argument("--remask-budget", type=int, default=None, help="tokens the constraint may re-mask per request")
+    p.add_argument("--fill-broken", action="store_true",
+                   help="sampler fill_broken: no empty completion where the file is broken at the cursor (arm on)")
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--data-dir", default=None, help="folder with the HumanEval-infilling splits")
     p.add_argument("--holes-dir", type=Path, default=HOLES_DIR, help="folder with holes-<lang>.jsonl")
@@ -287,7 +292,8 @@ def load_engine(args):
 
     engine = dllm.load(None if args.model in (None, "", "default") else args.model, device=args.device)
     overrides = {k: v for k, v in {"max_steps": args.steps, "threshold": args.threshold,
-                                   "remask_budget": args.remask_budget}.items() if v is not None}
+                                   "remask_budget": args.remask_budget,
+                                   "fill_broken": args.fill_broken or None}.items() if v is not None}
     sampler = msgspec.structs.replace(engine.sampler, **overrides)
     return engine, sampler, msgspec.to_builtins(sampler)
 

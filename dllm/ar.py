@@ -14,7 +14,7 @@ import torch
 from kernels import select_backend
 
 from .canvas import Context, build_context
-from .constraints import CancelToken, Constraint
+from .constraints import CancelToken, Constraint, sampler_for
 from .engine import resolve_mode
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
@@ -60,6 +60,7 @@ class ARDecoder:
         cfg = sampler or self.sampler
         prompt, ctx, mode, cap = fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens,
                                             cfg.context_tokens or self.context_tokens)
+        cfg = sampler_for(cfg, constraint, ctx.prefix_text, ctx.suffix_text)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids), canvas=cap)
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None

@@ -2,7 +2,8 @@
 
 `Constraint` is the protocol a syntax checker implements (`grammars.SyntaxConstraint` does, with
 tree-sitter); the engine knows nothing more about syntax than this. `CancelToken` is polled once per
-step; a cancelled request raises `Cancelled`.
+step; a cancelled request raises `Cancelled`. `sampler_for` is how both decoders apply a constraint's
+say on empty answers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Protocol
+
+import msgspec
+
+from .sampler import SamplerConfig
 
 
 class Constraint(Protocol):
@@ -19,6 +24,17 @@ class Constraint(Protocol):
 
     def finalize(self, prefix: str, middle: str, suffix: str) -> str:
         """The completion cut back so that it leaves the file no less valid than it was."""
+
+    def needs_text(self, prefix: str, suffix: str) -> bool:
+        """Whether the file is broken right at the cursor, so that an empty completion cannot be right."""
+
+
+def sampler_for(cfg: SamplerConfig, constraint: Constraint | None, prefix: str, suffix: str) -> SamplerConfig:
+    """`cfg`; with `fill_broken`, `cfg` that must write something where the file without a completion is
+    broken at the cursor."""
+    if constraint is None or not cfg.fill_broken or not cfg.allow_empty or not constraint.needs_text(prefix, suffix):
+        return cfg
+    return msgspec.structs.replace(cfg, allow_empty=False)
 
 
 class Cancelled(Exception):

@@ -21,7 +21,7 @@ import torch
 from kernels import ban_bias, select_backend
 
 from .canvas import Context, build_context
-from .constraints import CancelToken, Constraint
+from .constraints import CancelToken, Constraint, sampler_for
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
@@ -89,6 +89,7 @@ class Engine:
         length, cap = canvas_sizes(mode, max_tokens)
         budget = (cfg.context_tokens or self.context_tokens) - cap
         ctx = build_context(self.tokenizer, prefix, suffix, max(budget, 16))
+        cfg = sampler_for(cfg, constraint, ctx.prefix_text, ctx.suffix_text)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None

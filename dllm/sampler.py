@@ -28,6 +28,7 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     remask_budget: int = 48  # tokens a syntax constraint may re-mask per request
     ordered_end: bool = False  # an end commits only at the leftmost masked slot (measured: slower, no gain yet)
     allow_empty: bool = True  # False: no end (single-line: no newline) before the first non-blank token
+    fill_broken: bool = False  # True: allow_empty=False where a syntax constraint finds the file broken at the cursor
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:

@@ -21,8 +21,8 @@ from typing import Sequence
 from tree_sitter import Language
 
 from .languages import Grammar, language_for
-from .truncate import truncate
-from .validity import Introduced, Validator, overlaps
+from .truncate import python_broken_at_cursor, python_error_offset, truncate
+from .validity import Introduced, Validator, broken_at_cursor, overlaps
 
 __all__ = ["SyntaxConstraint", "constraint_for", "PLACEHOLDER"]
 
@@ -56,7 +56,7 @@ class SyntaxConstraint:
             middle += filler
         intro = self._validator.check(pre, middle, suf)
         if not intro:
-            return []
+            return self._python_blame(prefix, pieces[:known], suffix, spans) if pad is not None else []
         source = pre + middle + suf
         content_end = len(pre) + len(middle.rstrip())
         blamed: set[int] = set()
@@ -71,9 +71,33 @@ class SyntaxConstraint:
                 blamed.add(pad)  # ended too early: let the model write the rest
         return sorted(blamed)
 
+    def _python_blame(self, prefix: str, pieces: Sequence[str], suffix: str, spans) -> list[int]:
+        """The piece where CPython rejects a finished middle that tree-sitter accepts (an indentation
+        error, `f() = 1`), when the file without it compiled or failed only for want of it."""
+        if self.name != "python":
+            return []
+        if python_error_offset(prefix + suffix) is not None and not python_broken_at_cursor(prefix, suffix):
+            return []  # the user's own error elsewhere: truncation judges relative to it
+        source = prefix + "".join(pieces) + suffix
+        at = python_error_offset(source)
+        if at is None or at < len(prefix):
+            return []
+        b = len(_enc(source[:at]))
+        return [i for i, (s, e) in enumerate(spans) if s <= b < e and pieces[i].strip()][:1]
+
     def finalize(self, prefix: str, middle: str, suffix: str) -> str:
         """Longest sensible prefix of `middle` keeping the file as valid as before."""
         return truncate(self._validator, self.name, prefix, middle, suffix)
+
+    def needs_text(self, prefix: str, suffix: str) -> bool:
+        """Whether the file without a completion is broken at the cursor (an empty answer cannot be right).
+
+        Python also asks CPython, which reports e.g. an empty block that tree-sitter-python accepts.
+        """
+        pre, suf = _enc(prefix), _enc(suffix)
+        if broken_at_cursor(self._validator.before_sites(pre, suf), pre, suf):
+            return True
+        return self.name == "python" and python_broken_at_cursor(prefix, suffix)
 
     def introduced(self, prefix: str, middle: str, suffix: str) -> list[Introduced]:
         """Errors `middle` introduces (byte offsets in the candidate file)."""

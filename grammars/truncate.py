@@ -18,7 +18,7 @@ from tree_sitter import Node
 
 from .validity import Validator
 
-__all__ = ["truncate", "python_error_offset", "MAX_CHECKS"]
+__all__ = ["truncate", "python_error_offset", "python_broken_at_cursor", "MAX_CHECKS"]
 
 MAX_CHECKS = 96  # parses per truncation, a bound for pathological middles
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -39,6 +39,12 @@ def python_error_offset(source: str) -> int | None:
             return 0
     starts = [0] + [m.end() for m in _LINE_BREAK.finditer(source)]
     return min(starts[min(line, len(starts)) - 1] + col, len(source))
+
+
+def python_broken_at_cursor(prefix: str, suffix: str) -> bool:
+    """Whether CPython's first error in `prefix + suffix` lies at the cursor (across whitespace)."""
+    at = python_error_offset(prefix + suffix)
+    return at is not None and not (prefix + suffix)[min(at, len(prefix)):max(at, len(prefix))].strip()
 
 
 def _python_ok(prefix: str, middle: str, suffix: str) -> bool:

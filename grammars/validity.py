@@ -29,7 +29,8 @@ from tree_sitter import Language, Node, Tree
 
 from .parse import IncrementalParser
 
-__all__ = ["ErrorSite", "Introduced", "error_sites", "introduced", "overlaps", "Validator", "introduced_errors"]
+__all__ = ["ErrorSite", "Introduced", "error_sites", "introduced", "overlaps", "Validator", "introduced_errors",
+           "broken_at_cursor"]
 
 ERROR = "ERROR"
 _EXPLAINED, _PENDING = None, -2  # _explain's verdicts besides an offset
@@ -126,13 +127,13 @@ def _blame(site: ErrorSite, lo: int, hi: int, after: int = -1) -> tuple[tuple[in
     return ((s, e),) if s < e else ()
 
 
-def introduced(
-    before: list[ErrorSite], candidate: list[ErrorSite], prefix: bytes, middle: bytes, suffix: bytes
-) -> list[Introduced]:
-    """Candidate sites not explained by the before file (see module docstring)."""
-    p, q, n = len(prefix), len(prefix) + len(middle), len(middle)
-    source = prefix + middle + suffix
-    mapped = []  # (start, end, role) in candidate bytes
+def _mapped(before: list[ErrorSite], prefix: bytes, suffix: bytes, n: int) -> list[tuple[int, int, str]]:
+    """Before sites as (start, end, role) in the bytes of a candidate whose middle is `n` bytes long.
+
+    role: "span" (over the cursor), "left" / "right" (touching it across whitespace), "far".
+    """
+    p = len(prefix)
+    mapped = []
     for b in before:
         if b.start < p < b.end:
             mapped.append((b.start, b.end + n, "span"))
@@ -141,6 +142,25 @@ def introduced(
         else:
             role = "far" if suffix[: b.start - p].strip() else "right"
             mapped.append((b.start + n, b.end + n, role))
+    return mapped
+
+
+def broken_at_cursor(before: list[ErrorSite], prefix: bytes, suffix: bytes) -> bool:
+    """Whether the before file `prefix + suffix` has an error site at the cursor: touching it across
+    whitespace, or over it from the cursor's line (recovery often stretches an error from far above
+    over the rest of the file; that one is not the hole's)."""
+    line = prefix.rfind(b"\n") + 1
+    return any(role in ("left", "right") or (role == "span" and start >= line)
+               for start, _, role in _mapped(before, prefix, suffix, 0))
+
+
+def introduced(
+    before: list[ErrorSite], candidate: list[ErrorSite], prefix: bytes, middle: bytes, suffix: bytes
+) -> list[Introduced]:
+    """Candidate sites not explained by the before file (see module docstring)."""
+    p, q = len(prefix), len(prefix) + len(middle)
+    source = prefix + middle + suffix
+    mapped = _mapped(before, prefix, suffix, len(middle))
     out: list[Introduced] = []
     for c in candidate:
         after = _explain(c, mapped, p, q, source)
@@ -202,7 +222,7 @@ def _explain(c: ErrorSite, mapped: list, p: int, q: int, source: bytes) -> int |
             elif c.end >= q and overlaps(c.start, c.end, q, e) and not _middle_leads(c, p, q):
                 return _EXPLAINED
         elif c.kind != ERROR:  # a token missing from a construct the user opened
-            if c.owner <= p and s <= c.start <= q:
+            if c.owner < p and s <= c.start <= q:
                 return _EXPLAINED
         elif c.start <= p and overlaps(c.start, c.end, s, p):  # the fragment before the cursor
             # goes on, unless the completion closed a subtree or a bracket it never opened

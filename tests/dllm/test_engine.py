@@ -119,6 +119,9 @@ def test_cancel_between_steps(engine):
                 token.cancel()
             return []
 
+        def needs_text(self, prefix, suffix):
+            return False
+
         def finalize(self, prefix, middle, suffix):
             return middle
 
@@ -136,6 +139,9 @@ def test_adversarial_constraint_terminates_within_budget(engine):
         def remask(self, prefix, pieces, suffix):
             return [i for i, p in enumerate(pieces) if p is not None]
 
+        def needs_text(self, prefix, suffix):
+            return False
+
         def finalize(self, prefix, middle, suffix):
             return middle
 
@@ -148,6 +154,9 @@ def test_constraint_finalize_is_applied(engine):
     class Cut:
         def remask(self, prefix, pieces, suffix):
             return []
+
+        def needs_text(self, prefix, suffix):
+            return False
 
         def finalize(self, prefix, middle, suffix):
             return middle[:1]

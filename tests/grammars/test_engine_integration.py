@@ -238,3 +238,34 @@ def test_junk_before_a_fragment_broken_only_by_the_empty_hole(language, prefix, 
     assert c.remask(prefix, [")", ")", ")", ""], suffix) == [0, 1, 2, 3]
     assert not c.introduced(prefix, VALID, suffix) and c.remask(prefix, ["x", " +", " 1", ""], suffix) == []
     assert c.finalize(prefix, ")))", suffix) == ""
+
+
+@pytest.mark.parametrize("language", sorted(SNIPPETS))
+def test_needs_text_where_the_hole_breaks_the_file(language):
+    prefix, suffix = SNIPPETS[language]
+    c = constraint_for(language)
+    assert c.needs_text(prefix, suffix)  # `y = ` with nothing after it
+    assert not c.needs_text(prefix + VALID, suffix)  # the line is complete
+    if language in BROKEN:  # the user's own errors elsewhere do not count
+        assert not c.needs_text(BROKEN[language][0] + VALID, BROKEN[language][1])
+
+
+@pytest.mark.parametrize("decoder", ["diffusion", "ar"])
+def test_fill_broken_does_not_leave_a_needed_hole_empty(engine, tmp_path, script, decoder):
+    """A model whose first choice is to end at once writes something with fill_broken where the file
+    without a completion is broken at the cursor, and only there."""
+    prefix, suffix = SNIPPETS["python"]
+    fallback = engine.tokenizer.encode("x")
+    if decoder == "ar":
+        engine = dllm.load(str(tiny_checkpoint(tmp_path, kind="ar")))
+        engine.model.lm_head = ScriptedHead([[]], engine.model.cfg.vocab_size, engine.tokenizer.special.eom,
+                                            fallback)
+    else:
+        script("", fallback=fallback)
+    fill = sampler(engine, fill_broken=True)
+    assert engine.infill(prefix, suffix, mode="single", sampler=fill).text == ""  # no constraint: no say
+    assert engine.infill(prefix, suffix, mode="single", constraint=constraint_for("python")).text == ""
+    r = engine.infill(prefix, suffix, mode="single", constraint=constraint_for("python"), sampler=fill)
+    assert r.text.startswith("x")
+    fine = ("def f(x):\n    y = 1\n    ", "\n    return y\n")
+    assert engine.infill(*fine, mode="single", constraint=constraint_for("python"), sampler=fill).text == ""

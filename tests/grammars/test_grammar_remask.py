@@ -176,3 +176,32 @@ def test_a_stray_closer_in_a_finished_completion_is_blamed(lang, prefix, middle,
     final.insert(1, ")")
     blamed = constraint_for(lang).remask(prefix, final, suffix)
     assert blamed and all(final[i] is not None for i in blamed)
+
+
+
+@pytest.mark.parametrize(
+    "prefix,suffix,expected",
+    [
+        ("def f(x):\n    y = 1\n    ", "\n    return y\n", False),  # an empty line is fine
+        ("def f(x):\n    return ", "\n", False),  # a bare return is fine
+        ("print(foo(", "))\n", False),  # the closers are already there
+        ("def f(x):\n    ", "\n\ndef g():\n    pass\n", True),  # an empty body
+        ("x = (1, ", "\n", True),  # an open bracket
+        ("x = = 1\n\ndef f():\n    ", "return 1\n", False),  # broken, but far from the cursor
+    ],
+)
+def test_needs_text_python(py, prefix, suffix, expected):
+    assert py.needs_text(prefix, suffix) is expected
+
+
+def test_cpython_blames_a_finished_middle_tree_sitter_accepts(py):
+    assert py.remask("x = 1\n", ["f", "()", " =", " 3", "\n", ""], "\n")  # cannot assign to a call
+    assert py.remask("x = 1\n", ["f", "()", " =", " 3", None, None], "\n") == []  # judged once finished
+    assert py.remask("f() = 0\n", ["y", " =", " 1", "\n", ""], "\n") == []  # the user's own error
+
+
+def test_a_construct_the_middle_opens_is_the_middles():
+    rust = constraint_for("rust")
+    prefix, suffix = "fn f(x: i32) -> i32 {\n    let y = ", ";\n    y\n}\n"
+    assert rust.introduced(prefix, "x +", suffix)  # `x +` misses its right operand
+    assert rust.finalize(prefix, "x +", suffix) == "x"

@@ -1,7 +1,8 @@
 """The training loop: AdamW, warm-up + cosine, optional bf16 autocast, gradient accumulation,
 checkpoint/resume (optimizer state as safetensors, never pickle), held-out loss, a progress bar.
 
-It knows the objectives only through `batch_fn(rng, batch) -> (tokens, targets, weights)`.
+It knows the objectives only through `batch_fn(rng, batch) -> (tokens, targets, weights)`. On a GPU
+(`device="cuda"`, `prefetch`) the next batch is built on a CPU thread while the current one trains.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import math
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -43,6 +45,8 @@ class TrainConfig:
     autocast_bf16: bool = False
     seed: int = 0
     tokens_before: int = 0  # tokens the initial weights had already seen (continued training)
+    device: str = "cpu"
+    prefetch: bool = False  # build the next batch on a CPU thread (for a GPU; on the CPU it only competes)
 
     @property
     def tokens_per_step(self) -> int:
@@ -82,14 +86,24 @@ def load_optimizer(opt: torch.optim.Optimizer, model: Transformer, path: Path) -
     params = dict(model.named_parameters())
     for key, value in tensors.items():
         name, k = key.split("::")
-        opt.state[params[name]][k] = value
+        opt.state[params[name]][k] = value.to(params[name].device)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, torch.bfloat16, enabled=enabled)
+
+
+def _to(batch, device: torch.device):
+    return tuple(t.to(device, non_blocking=True) for t in batch)
 
 
 def evaluate(model: Transformer, batches, autocast: bool) -> float:
+    device = next(model.parameters()).device
     model.eval()
     total = 0.0
-    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=autocast):
-        for tokens, targets, weights in batches:
+    with torch.no_grad(), _autocast(device, autocast):
+        for batch in batches:
+            tokens, targets, weights = _to(batch, device)
             total += weighted_loss(model(tokens), targets, weights).item()
     model.train()
     return total / len(batches)
@@ -100,6 +114,8 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
     """Run to `cfg.total_tokens`; checkpoints and `log.jsonl` go to `cfg.out`. Returns the final model dir."""
     cfg.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device)
+    model.to(device)
     opt = make_optimizer(model, cfg)
     step = 0
     state_file = cfg.out / "state.json"
@@ -113,14 +129,20 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
     t0, tokens_done = time.perf_counter(), 0
+    prefetch = ThreadPoolExecutor(1) if cfg.prefetch else None
+    pending = prefetch.submit(batch_fn, rng, cfg.batch) if prefetch else None
     while step < cfg.steps:
         lr = lr_at(step, cfg)
         for group in opt.param_groups:
             group["lr"] = lr
         loss_sum = 0.0
         for _ in range(cfg.accum):
-            tokens, targets, weights = batch_fn(rng, cfg.batch)
-            with torch.autocast("cpu", torch.bfloat16, enabled=cfg.autocast_bf16):
+            if pending is not None:
+                batch, pending = pending.result(), prefetch.submit(batch_fn, rng, cfg.batch)
+            else:
+                batch = batch_fn(rng, cfg.batch)
+            tokens, targets, weights = _to(batch, device)
+            with _autocast(device, cfg.autocast_bf16):
                 loss = weighted_loss(model(tokens), targets, weights) / cfg.accum
             loss.backward()
             loss_sum += loss.item()
@@ -147,4 +169,6 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
             save_optimizer(opt, model, cfg.out / "optimizer.safetensors")
             state_file.write_text(json.dumps({"step": step, "config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}}))
     bar.close()
+    if prefetch:
+        prefetch.shutdown(cancel_futures=True)
     return cfg.out / "model"

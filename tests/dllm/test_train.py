@@ -3,6 +3,7 @@
 import json
 import random
 
+import pytest
 import torch
 
 import dllm
@@ -87,3 +88,28 @@ def test_a_continued_run_keeps_the_held_out_files(tmp_path):
     _, again = split_by_file(files[::-1], 0.3, seed=5, heldout_paths={f.path for f in held})
     assert {f.path for f in again} == {f.path for f in held}
     assert manifest(files, held, [tmp_path])["heldout_paths"] == sorted(f.path for f in held)
+
+
+def _short_run(tmp_path, name, **kw):
+    files = collect([_corpus(tmp_path / name)])
+    cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
+                      intermediate_size=64, tie_embeddings=True)
+    model = Transformer(cfg)
+    model.init_weights(0)
+    tc = TrainConfig(kind="diffusion", name="t", out=tmp_path / name, total_tokens=3 * 4 * 64, batch=4,
+                     seq_len=64, warmup_steps=1, eval_every=3, eval_batches=1, ckpt_every=3, **kw)
+    fn = lambda rng, b: diffusion_batch(TOK, files, rng, b, 64)  # noqa: E731
+    train(model, TOK, tc, fn, fn)
+    return [json.loads(line) for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+
+
+def test_prefetched_batches_are_the_same_batches(tmp_path):
+    plain, ahead = _short_run(tmp_path, "plain"), _short_run(tmp_path, "ahead", prefetch=True)
+    assert [r["loss"] for r in plain] == [r["loss"] for r in ahead]
+
+
+@pytest.mark.gpu
+def test_training_on_the_gpu_matches_the_cpu(tmp_path):
+    cpu = _short_run(tmp_path, "cpu")
+    gpu = _short_run(tmp_path, "gpu", device="cuda", prefetch=True)
+    assert [round(r["loss"], 2) for r in cpu] == [round(r["loss"], 2) for r in gpu]

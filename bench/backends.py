@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common import REPO_ROOT
-from dllm.result import first_line, phase_timings
 
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(REPO_ROOT))
+
+from dllm.result import first_line, phase_timings  # noqa: E402
 
 KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import statistics
 import sys
 import time
@@ -266,7 +267,7 @@ def run_model(name: str, cfg: ModelConfig, args, device: torch.device, dtype: to
         for length in args.lengths:
             case = make_case(cfg.vocab_size, context, length, args.tokens_per_step)
             cell = {"model": name, "context": context, "length": length, "tokens_per_step": args.tokens_per_step}
-            cell["diffusion_engine"] = _measure(lambda: diffusion_engine(engine, case), device, args, length)
+            cell["diffusion_engine"] = _measure(functools.partial(diffusion_engine, engine, case), device, args, length)
             gd = GraphDiffusion(model, engine.kernels or kernels.select_backend("torch"), case, tok.special.mask,
                                 bias, use_graph)
             cell["diffusion_graph" if use_graph else "diffusion_step"] = _measure(gd.run, device, args, length)

@@ -14,8 +14,8 @@ completion to nothing).
 
 Latency: the constraint's own time per request (remask + finalize, measured around the calls) and
 the total infill time with and without it; the added latency is the median over items of on / off
-(the two arms of an item run back to back, alternating which goes first). One JSON line per (item, arm) goes to --out; the summary
-is the last stdout line.
+(the two arms of an item run back to back, alternating which goes first). One JSON line per
+(item, arm) goes to --out; the summary is the last stdout line.
 
     python bench/syntax.py --model runs/dllm-code-small/model --limit 20
     python bench/syntax.py --suites js,go,rust --limit 10 --steps 16

@@ -19,7 +19,7 @@ from .engine import resolve_mode
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, end_ids
 from .schedule import canvas_sizes
 
 
@@ -43,9 +43,8 @@ class ARDecoder:
         sp = self.tokenizer.special
         if None in (sp.fim_prefix, sp.fim_suffix, sp.fim_middle):
             raise ValueError("this tokenizer has no FIM sentinel tokens; it cannot drive an AR infill model")
-        stops, newlines = self.tokenizer.stop_ids(), self.tokenizer.newline_ids()
-        self.end_ids = {"multi": stops, "single": stops + newlines}
-        self.stops, self.newlines = set(stops), set(newlines)
+        self.end_ids = {mode: end_ids(self.tokenizer, mode) for mode in ("single", "multi")}
+        self.stops, self.newlines = set(self.tokenizer.stop_ids()), set(self.tokenizer.newline_ids())
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         self.model.use_attention(select_backend(kernels, self.device).attention if kernels != "off" else None)
 

@@ -26,6 +26,7 @@ from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
 from .schedule import blocks, canvas_sizes, grow, min_commits, step_budget
+from .tokenizer import end_ids
 
 MODES = ("single", "multi", "auto")
 
@@ -60,11 +61,10 @@ class Engine:
         sp = self.tokenizer.special
         self.mask_id, self.eom_id = sp.mask, sp.eom
         V = self.model.cfg.vocab_size
-        stops, newlines = self.tokenizer.stop_ids(), self.tokenizer.newline_ids()
-        self.end_ids = {"multi": stops, "single": stops + newlines}
-        self.stop_ids = torch.tensor(stops, device=self.device)
+        self.end_ids = {mode: end_ids(self.tokenizer, mode) for mode in ("single", "multi")}
+        self.stop_ids = torch.tensor(self.tokenizer.stop_ids(), device=self.device)
         self.newline = torch.zeros(V, dtype=torch.bool, device=self.device)  # (V,) tokens holding a newline
-        self.newline[newlines] = True
+        self.newline[self.tokenizer.newline_ids()] = True
         pieces = self.tokenizer.pieces()
         self.blank = torch.tensor([not p.strip() for p in pieces] + [True] * (V - len(pieces)),
                                   device=self.device)  # (V,) whitespace-only pieces (stops decode to "")

@@ -77,3 +77,8 @@ def own_special_ids(hf: HFTokenizer) -> SpecialIds:
         raise ValueError(f"tokenizer has no {MASK} / {EOM} tokens; give the special ids in config.json")
     return SpecialIds(mask=ids[MASK], eom=ids[EOM], bos=ids[BOS], eos=ids[EOS],
                       fim_prefix=ids[FIM_PREFIX], fim_suffix=ids[FIM_SUFFIX], fim_middle=ids[FIM_MIDDLE])
+
+
+def end_ids(tokenizer, mode: str) -> list[int]:
+    """Ids that end a completion in `mode`: the stops, and for "single" also every newline token."""
+    return tokenizer.stop_ids() + (tokenizer.newline_ids() if mode == "single" else [])

@@ -11,7 +11,10 @@ rendered as one identifier-like placeholder; so is whatever follows a full canva
 which the engine may extend. An introduced error the unknown text may still fix
 (it meets the placeholder, or an open string on that line) is not blamed. When the
 middle has ended (padding follows), an error at its end is blamed on the first
-padding slot too, so that the model may write what is missing there.
+padding slot too, so that the model may write what is missing there. A finished
+Python middle is also compiled: CPython rejects some text tree-sitter-python accepts.
+`needs_text` tells the engine where the file without a completion is broken at the
+cursor (its `fill_broken` option then refuses an empty answer).
 """
 
 from __future__ import annotations

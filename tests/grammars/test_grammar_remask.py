@@ -178,7 +178,6 @@ def test_a_stray_closer_in_a_finished_completion_is_blamed(lang, prefix, middle,
     assert blamed and all(final[i] is not None for i in blamed)
 
 
-
 @pytest.mark.parametrize(
     "prefix,suffix,expected",
     [

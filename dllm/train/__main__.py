@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import random
 import sys
@@ -62,18 +64,31 @@ def cmd_tokenizer(args) -> None:
     print(json.dumps(report))
 
 
+def adapted_to_diffusion(ar: Transformer) -> Transformer:
+    """The AR twin's weights under bidirectional attention; trained on with shifted targets (Dream's recipe)."""
+    model = Transformer(dataclasses.replace(ar.cfg, causal=False))
+    model.load_state_dict(ar.state_dict())
+    return model
+
+
 def cmd_fit(args) -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     train_files, held_files = corpus_split(args.seed, args.heldout, out, args.heldout_manifest)
-    tokens_before = 0
+    tokens_before, shift, provenance = 0, False, {}
     if args.init_from:
         loaded = load_checkpoint(args.init_from, device="cpu", dtype="float32")
         model, tok = loaded.model, loaded.tokenizer
+        config = json.loads((Path(args.init_from) / "config.json").read_text())["dllm"]
+        tokens_before, shift = config.get("tokens_seen", 0), config.get("logits_shift", False)
+        provenance = {k: config[k] for k in ("adapted_from",) if k in config}
+        if config["kind"] != args.kind:
+            if args.kind != "diffusion":
+                raise SystemExit("--init-from: only an AR model can be adapted (into a diffusion model)")
+            model, shift = adapted_to_diffusion(model), True
+            provenance = {"adapted_from": {"name": config["name"], "tokens_seen": tokens_before}}
         model.requires_grad_(True)
-        config = json.loads((Path(args.init_from) / "config.json").read_text())
-        tokens_before = config.get("dllm", {}).get("tokens_seen", 0)
     else:
         tok = Tokenizer.from_file(args.tokenizer)
         dim, layers, heads, kv, inter = SIZES[args.size]
@@ -82,12 +97,12 @@ def cmd_fit(args) -> None:
                           max_seq_len=4096)
         model = Transformer(cfg)
         model.init_weights(args.seed)
-    make = diffusion_batch if args.kind == "diffusion" else ar_batch
+    make = functools.partial(diffusion_batch, shift=shift) if args.kind == "diffusion" else ar_batch
     tcfg = TrainConfig(kind=args.kind, name=args.name, out=out, total_tokens=args.tokens, batch=args.batch,
                        seq_len=args.seq_len, accum=args.accum, lr=args.lr, warmup_steps=args.warmup,
                        eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
                        seed=args.seed, tokens_before=tokens_before, device=args.device,
-                       prefetch=args.device != "cpu")
+                       prefetch=args.device != "cpu", logits_shift=shift, provenance=provenance)
     print(f"{args.name}: {model.num_params():,} parameters ({model.num_params(False):,} without embeddings), "
           f"{tcfg.steps} steps of {tcfg.tokens_per_step} tokens", file=sys.stderr)
     train(model, tok, tcfg,
@@ -109,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--out", required=True)
     f.add_argument("--tokenizer")
     f.add_argument("--size", choices=sorted(SIZES), default="small")
-    f.add_argument("--init-from", help="continue from a saved model directory (e.g. the shipped weights)")
+    f.add_argument("--init-from", help="continue from a saved model directory (e.g. the shipped weights); "
+                   "an AR model with --kind diffusion is adapted into a diffusion model")
     f.add_argument("--resume", help="run directory with optimizer.safetensors and state.json")
     f.add_argument("--heldout-manifest", help="hold out exactly the files of this manifest.json (keep a continued "
                    "run's held-out split)")

@@ -71,7 +71,12 @@ def model_section(run: Path) -> tuple[str, dict]:
              "steps": state["step"], "final_heldout_loss": round(last_held["heldout"], 4),
              "final_train_loss": round(log[-1]["loss"], 4), "params_approx": int(params)}
     run_tokens = facts["tokens_seen"] - before
-    continued = f" (continued from weights that had seen {before / 1e6:.1f}M)" if before else ""
+    adapted = cfg["dllm"].get("adapted_from")
+    if adapted:
+        continued = (f" (initialised from the AR model `{adapted['name']}` after its {adapted['tokens_seen'] / 1e6:.1f}M "
+                     "tokens, attention made bidirectional and outputs shifted by one, as Dream 7B was from Qwen2.5)")
+    else:
+        continued = f" (continued from weights that had seen {before / 1e6:.1f}M)" if before else ""
     text = (f"- `{cfg['dllm']['name']}` ({facts['kind']}): {cfg['num_hidden_layers']} layers, dim {cfg['hidden_size']}, "
             f"{cfg['num_attention_heads']} heads / {cfg['num_key_value_heads']} KV heads, SwiGLU {cfg['intermediate_size']}, "
             f"vocabulary {cfg['vocab_size']}, tied embeddings, context {tc['seq_len']}; about {params / 1e6:.1f}M "
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest = json.loads((runs[0] / "manifest.json").read_text())
     card = "\n".join([
         f"# {main_dir.name}", "",
-        "A masked-diffusion code model trained from scratch by `python -m dllm.train` for inline infilling, "
+        "A masked-diffusion code model trained by `python -m dllm.train` for inline infilling, "
         "with an autoregressive twin of the same size, tokenizer, corpus and token budget.", "",
         "## Models", *sections, f"- Compute: {args.compute}.", "",
         "## Loss curves", "![training and held-out loss](loss.png)", "",

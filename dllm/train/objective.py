@@ -4,6 +4,8 @@ Diffusion: a fraction t of positions is masked, cross-entropy on the masked posi
 1/t (the MDLM / LLaDA bound). t is stratified over the batch and kept >= 1/n for n maskable slots, so
 no row's weight explodes on a short infilling canvas. Half the rows are plain text windows, half are infilling
 canvases (prefix, middle padded with end-of-middle tokens, suffix) where only the canvas is masked.
+With `shift` (a model adapted from the AR twin, as Dream 7B was from Qwen2.5) the output at position i
+predicts the token at i + 1, so the targets move one place left and position 0 is never masked.
 AR twin: the same holes as prefix-suffix-middle FIM rows with sentinels (Bavarian et al. 2022),
 mixed with plain next-token rows, loss on every real token.
 """
@@ -38,7 +40,7 @@ def _infill_row(tok: Tokenizer, f: SourceFile, rng: random.Random, length: int, 
 
 
 def diffusion_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random, batch: int,
-                    length: int, infill_fraction: float = 0.5, max_middle: int = 96):
+                    length: int, infill_fraction: float = 0.5, max_middle: int = 96, shift: bool = False):
     """tokens (B, T) with masks applied, targets (B, T) (IGNORE where not masked), weights (B,)."""
     sp = tok.special
     rows, targets, weights = [], [], []
@@ -46,10 +48,12 @@ def diffusion_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random,
         u = (b + rng.random()) / batch  # stratified over the batch: lower-variance estimate of the bound
         if rng.random() < infill_fraction:
             row, start, span, _ = _infill_row(tok, files[rng.randrange(len(files))], rng, length, max_middle)
+            if shift and start == 0:
+                row, start = [sp.bos] + row[:-1], 1
             candidates = range(start, start + span)
         else:
             row = token_window(tok, files, rng, length)
-            candidates = range(length)
+            candidates = range(int(shift), length)
         norm = len(candidates)
         t = 1 / norm + (1 - 1 / norm) * u  # at least one token masked on average: weights stay <= 1
         masked = [i for i in candidates if rng.random() < t] or [rng.choice(list(candidates))]
@@ -57,6 +61,8 @@ def diffusion_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random,
         for i in masked:
             target[i] = row[i]
             row[i] = sp.mask
+        if shift:
+            target = target[1:] + [IGNORE]
         rows.append(row)
         targets.append(target)
         weights.append(1.0 / (t * norm))

@@ -47,6 +47,8 @@ class TrainConfig:
     tokens_before: int = 0  # tokens the initial weights had already seen (continued training)
     device: str = "cpu"
     prefetch: bool = False  # build the next batch on a CPU thread (for a GPU; on the CPU it only competes)
+    logits_shift: bool = False  # outputs predict the next position's token (a diffusion model adapted from AR)
+    provenance: dict = dataclasses.field(default_factory=dict)  # recorded in config.json (e.g. adapted_from)
 
     @property
     def tokens_per_step(self) -> int:
@@ -164,8 +166,8 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         log.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             save_checkpoint(model, tokenizer, cfg.out / "model", cfg.kind, cfg.name,
-                            extra={"tokens_seen": seen,
-                                   "context_tokens": cfg.seq_len})
+                            extra={"tokens_seen": seen, "context_tokens": cfg.seq_len,
+                                   "logits_shift": cfg.logits_shift, **cfg.provenance})
             save_optimizer(opt, model, cfg.out / "optimizer.safetensors")
             state_file.write_text(json.dumps({"step": step, "config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}}))
     bar.close()

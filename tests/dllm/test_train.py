@@ -9,6 +9,7 @@ import torch
 import dllm
 from dllm.model import ModelConfig, Transformer
 from dllm.testing import SAMPLE_CODE, tiny_tokenizer
+from dllm.train.__main__ import adapted_to_diffusion
 from dllm.train.corpus import collect, manifest, split_by_file
 from dllm.train.objective import IGNORE, ar_batch, diffusion_batch
 from dllm.train.trainer import TrainConfig, train
@@ -51,6 +52,15 @@ def test_diffusion_batch_masks_and_weights(tmp_path):
     assert (weights > 0).all()
 
 
+def test_shifted_diffusion_batch_puts_targets_one_place_left(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    tokens, targets, weights = diffusion_batch(TOK, files, random.Random(3), 8, 64, shift=True)
+    masked = tokens == TOK.special.mask
+    assert not masked[:, 0].any() and (targets[:, -1] == IGNORE).all()
+    assert torch.equal(masked[:, 1:], targets[:, :-1] != IGNORE)  # output i predicts the masked token i + 1
+    assert (weights > 0).all()
+
+
 def test_ar_batch_has_fim_rows(tmp_path):
     files = collect([_corpus(tmp_path)])
     tokens, targets, _ = ar_batch(TOK, files, random.Random(0), 16, 64)
@@ -80,6 +90,26 @@ def test_train_checkpoint_and_resume(tmp_path):
     out2 = train(model, TOK, more, fn, fn)
     config = json.loads((out2 / "config.json").read_text())
     assert config["dllm"]["tokens_seen"] == 10 * 4 * 64
+
+
+def test_an_ar_model_adapted_into_a_diffusion_model(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
+                      intermediate_size=64, tie_embeddings=True, causal=True)
+    ar = Transformer(cfg)
+    ar.init_weights(0)
+    model = adapted_to_diffusion(ar)
+    assert not model.cfg.causal and model.lm_head.weight is model.embed_tokens.weight
+    assert torch.equal(model.embed_tokens.weight, ar.embed_tokens.weight)
+    tc = TrainConfig(kind="diffusion", name="t", out=tmp_path / "run", total_tokens=2 * 4 * 64, batch=4,
+                     seq_len=64, warmup_steps=1, eval_every=2, eval_batches=1, ckpt_every=2,
+                     logits_shift=True, provenance={"adapted_from": {"name": "ar", "tokens_seen": 7}})
+    fn = lambda rng, b: diffusion_batch(TOK, files, rng, b, 64, shift=True)  # noqa: E731
+    out = train(model, TOK, tc, fn, fn)
+    config = json.loads((out / "config.json").read_text())["dllm"]
+    assert config["logits_shift"] and config["adapted_from"]["name"] == "ar"
+    engine = dllm.load(str(out))
+    assert engine.spec.logits_shift and engine.infill("x = ", "\n", max_tokens=4).stats.nfe >= 1
 
 
 def test_a_continued_run_keeps_the_held_out_files(tmp_path):

@@ -32,7 +32,7 @@ def tiny_tokenizer(vocab_size: int = 384) -> Tokenizer:
 
 
 def tiny_checkpoint(path: str | Path, *, kind: str = "diffusion", seed: int = 0, dim: int = 64,
-                    n_layers: int = 2, context_tokens: int = 512) -> Path:
+                    n_layers: int = 2, context_tokens: int = 512, logits_shift: bool = False) -> Path:
     """Write a random model (float32) with a small trained BPE tokenizer to `path`."""
     tok = tiny_tokenizer()
     cfg = ModelConfig(vocab_size=tok.vocab_size, dim=dim, n_layers=n_layers, n_heads=4, n_kv_heads=2,
@@ -42,4 +42,4 @@ def tiny_checkpoint(path: str | Path, *, kind: str = "diffusion", seed: int = 0,
     with torch.no_grad():  # larger logits than a fresh init, so confidences spread out
         model.lm_head.weight.mul_(25.0)
     return save_checkpoint(model, tok, path, kind, f"tiny-{kind}", dtype=torch.float32,
-                           extra={"context_tokens": context_tokens})
+                           extra={"context_tokens": context_tokens, "logits_shift": logits_shift})

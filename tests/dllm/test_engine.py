@@ -8,7 +8,7 @@ import torch
 
 import dllm
 from dllm.reference import reference_infill
-from dllm.testing import SAMPLE_CODE
+from dllm.testing import SAMPLE_CODE, tiny_checkpoint
 
 
 def _holes(n, seed=0):
@@ -28,6 +28,15 @@ def _with(engine, **kw):
 @pytest.mark.parametrize("mode", ["single", "multi"])
 def test_uncached_engine_equals_reference(engine, mode, block_size, ordered_end):
     _with(engine, use_cache=False, block_size=block_size, threshold=0.3, ordered_end=ordered_end)
+    for prefix, suffix in _holes(4):
+        assert engine.infill(prefix, suffix, mode=mode).text == reference_infill(engine, prefix, suffix, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
+def test_a_shifted_model_equals_the_reference(tmp_path, mode):
+    # outputs at position i predict token i + 1 (a model adapted from an AR one, Dream's layout)
+    engine = _with(dllm.load(str(tiny_checkpoint(tmp_path, logits_shift=True))), use_cache=False, threshold=0.3)
+    assert engine.spec.logits_shift
     for prefix, suffix in _holes(4):
         assert engine.infill(prefix, suffix, mode=mode).text == reference_infill(engine, prefix, suffix, mode=mode)
 

@@ -215,7 +215,8 @@ class HFBackend:
         text = first_line(self.tokenizer.decode(out), mode)
         constraint = _constraint(self.syntax)
         if constraint is not None and text:
-            text = constraint.finalize(ctx.prefix_text, text, ctx.suffix_text)
+            text = constraint.finalize(ctx.prefix_text, text, ctx.judged_suffix)
+        text = ctx.ended(text)
         t3 = time.perf_counter()
         timings = phase_timings(t0, t1, t2, t3)
         stats = {"latency_ms": timings["total"], "nfe": nfe, "tokens": len(out), "steps": len(out),

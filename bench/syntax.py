@@ -131,6 +131,7 @@ class TimedConstraint:
         self.remask_ms = self.finalize_ms = 0.0
         self.remask_calls = 0
         self.before_finalize: str | None = None
+        self.after_finalize: str | None = None
 
     def remask(self, prefix, pieces, suffix):
         t0 = time.perf_counter()
@@ -147,7 +148,8 @@ class TimedConstraint:
         t0 = time.perf_counter()
         self.before_finalize = middle
         try:
-            return self.inner.finalize(prefix, middle, suffix)
+            self.after_finalize = self.inner.finalize(prefix, middle, suffix)
+            return self.after_finalize
         finally:
             self.finalize_ms += (time.perf_counter() - t0) * 1e3
 
@@ -174,7 +176,7 @@ def complete(engine, item: dict, arm: str, sampler, max_tokens: int | None) -> d
         rec.update(constraint_ms=constraint.remask_ms + constraint.finalize_ms,
                    remask_ms=constraint.remask_ms, finalize_ms=constraint.finalize_ms,
                    remask_calls=constraint.remask_calls,
-                   truncated=constraint.before_finalize is not None and constraint.before_finalize != res.text)
+                   truncated=constraint.before_finalize != constraint.after_finalize)
     return rec
 
 

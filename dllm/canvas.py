@@ -21,6 +21,23 @@ class Context:
     suffix_ids: list[int]
     prefix_text: str  # the prefix text the ids cover (for the syntax constraint)
     suffix_text: str
+    # "\n" where the cursor starts a line that has text: a completion there is whole lines inserted
+    # before that line, so it ends with a newline (as line holes do in training and HumanEval-infilling)
+    line_end: str = ""
+
+    @property
+    def judged_suffix(self) -> str:
+        """The suffix as the completion meets it: what the syntax constraint judges against."""
+        return self.line_end + self.suffix_text
+
+    def ended(self, text: str) -> str:
+        """`text` with the line end a completion here needs."""
+        return text + self.line_end if text and not text.endswith("\n") else text
+
+
+def starts_a_line(prefix: str, suffix: str) -> bool:
+    """Whether the cursor is at the start of a line that has text."""
+    return (not prefix or prefix.endswith("\n")) and bool(suffix.split("\n", 1)[0].strip())
 
 
 def _cut_prefix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
@@ -80,4 +97,4 @@ def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Cont
         p_ids = [sp.bos] + p_ids
     if s_whole and sp.eos is not None:
         s_ids = s_ids + [sp.eos]
-    return Context(p_ids, s_ids, p_text, s_text)
+    return Context(p_ids, s_ids, p_text, s_text, "\n" if starts_a_line(prefix, suffix) else "")

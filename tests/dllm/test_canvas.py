@@ -1,6 +1,6 @@
 """Context trimming around the cursor."""
 
-from dllm.canvas import build_context
+from dllm.canvas import build_context, starts_a_line
 from dllm.testing import tiny_tokenizer
 
 TOK = tiny_tokenizer()
@@ -40,3 +40,14 @@ def test_cursor_line_is_never_cut_even_over_budget():
 def test_tokenizer_round_trips_whitespace_exactly():
     text = "def f(x):\n\tif x:  \r\n        return 'é😀'   # c\n\n\n    y = 12345\n"
     assert TOK.decode(TOK.encode(text)) == text
+
+
+def test_a_completion_before_a_line_with_text_is_whole_lines():
+    assert starts_a_line("x = 1\n", "    y = 2\n") and starts_a_line("", "y = 2")
+    assert not starts_a_line("x = 1\n", "\ny = 2") and not starts_a_line("x = ", "1\n")
+    assert not starts_a_line("x = 1\n", "") and not starts_a_line("x = 1\n", "   \ny")
+    ctx = build_context(TOK, "if x:\n", "    return 1\n", 200)
+    assert ctx.judged_suffix == "\n    return 1\n"
+    assert ctx.ended("    y = 2") == "    y = 2\n" and ctx.ended("    y = 2\n") == "    y = 2\n" and ctx.ended("") == ""
+    mid_line = build_context(TOK, "x = ", "1\n", 200)
+    assert mid_line.judged_suffix == "1\n" and mid_line.ended("f(") == "f("

@@ -249,3 +249,30 @@ def test_bans_reach_the_fused_head_path(tiny_dir):
     assert engine.infill("x = ", "\n", mode="multi").text == ""
     strict = msgspec.structs.replace(engine.sampler, allow_empty=False)
     assert engine.infill("x = ", "\n", mode="multi", sampler=strict).text.strip()
+
+
+def test_a_completion_before_a_line_with_text_ends_with_a_newline(tiny_dir, tiny_ar_dir):
+    class Record:
+        def __init__(self):
+            self.suffixes = set()
+
+        def remask(self, prefix, pieces, suffix):
+            self.suffixes.add(suffix)
+            return []
+
+        def needs_text(self, prefix, suffix):
+            self.suffixes.add(suffix)
+            return False
+
+        def finalize(self, prefix, middle, suffix):
+            self.suffixes.add(suffix)
+            return middle
+
+    for path in (tiny_dir, tiny_ar_dir):
+        decoder = dllm.load(str(path))
+        strict = msgspec.structs.replace(decoder.sampler, allow_empty=False)
+        for mode in ("single", "multi"):
+            seen = Record()
+            text = decoder.infill("def f(x):\n", "    return x\n", mode=mode, sampler=strict, constraint=seen).text
+            assert text.strip() and text.endswith("\n")
+            assert seen.suffixes == {"\n    return x\n"}  # judged as the file the completion makes

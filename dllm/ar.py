@@ -59,7 +59,7 @@ class ARDecoder:
         cfg = sampler or self.sampler
         prompt, ctx, mode, cap = fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens,
                                             cfg.context_tokens or self.context_tokens)
-        cfg = sampler_for(cfg, constraint, ctx.prefix_text, ctx.judged_suffix)
+        cfg = sampler_for(cfg, constraint, ctx.judged_prefix, ctx.judged_suffix)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids), canvas=cap)
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
@@ -93,7 +93,7 @@ class ARDecoder:
         t2 = time.perf_counter()
         text = first_line(self.tokenizer.decode(out), mode)
         if constraint is not None and text:
-            text = constraint.finalize(ctx.prefix_text, text, ctx.judged_suffix)
+            text = constraint.finalize(ctx.judged_prefix, text, ctx.judged_suffix)
         text = ctx.ended(text)
         t3 = time.perf_counter()
         stats.steps, stats.tokens = len(out), len(out)

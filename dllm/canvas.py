@@ -2,33 +2,37 @@
 
 More of the budget goes to the prefix than to the suffix; a cut never falls inside the cursor's line
 (the prefix is cut at a line start, the suffix at a line end). File-start / file-end tokens mark a
-side that was not cut, as in training.
+side that was not cut, as in training. The syntax constraint judges a much wider window of the same
+text (`judged_text`), since a fragment cut to the token budget does not parse.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from .tokenizer import Tokenizer
 
 PREFIX_SHARE = 0.75
 CHARS_PER_TOKEN_BOUND = 12  # slice at most this many characters per budget token before encoding
+JUDGED_CHARS = 20_000  # text each side of the cursor the syntax constraint parses, at most
+_TOP_LEVEL = re.compile(r"(?<=\n)\S")  # a line starting at column 0
 
 
 @dataclasses.dataclass(frozen=True)
 class Context:
     prefix_ids: list[int]
     suffix_ids: list[int]
-    prefix_text: str  # the prefix text the ids cover (for the syntax constraint)
+    prefix_text: str  # the text the ids cover
     suffix_text: str
+    # What the syntax constraint parses: the text around the cursor (not only what the model sees: a
+    # fragment cut to the token budget parses as broken and would excuse any error), the suffix led by
+    # the line end a completion here needs.
+    judged_prefix: str = ""
+    judged_suffix: str = ""
     # "\n" where the cursor starts a line that has text: a completion there is whole lines inserted
     # before that line, so it ends with a newline (as line holes do in training and HumanEval-infilling)
     line_end: str = ""
-
-    @property
-    def judged_suffix(self) -> str:
-        """The suffix as the completion meets it: what the syntax constraint judges against."""
-        return self.line_end + self.suffix_text
 
     def ended(self, text: str) -> str:
         """`text` with the line end a completion here needs."""
@@ -38,6 +42,19 @@ class Context:
 def starts_a_line(prefix: str, suffix: str) -> bool:
     """Whether the cursor is at the start of a line that has text."""
     return (not prefix or prefix.endswith("\n")) and bool(suffix.split("\n", 1)[0].strip())
+
+
+def judged_text(prefix: str, suffix: str) -> tuple[str, str]:
+    """At most JUDGED_CHARS of `prefix` and of `suffix` around the cursor, cut at top-level lines."""
+    if len(prefix) > JUDGED_CHARS:
+        head = prefix[-JUDGED_CHARS:]
+        first = _TOP_LEVEL.search(head)
+        prefix = head[first.start():] if first else head
+    if len(suffix) > JUDGED_CHARS:
+        tail = suffix[:JUDGED_CHARS]
+        starts = [m.start() for m in _TOP_LEVEL.finditer(tail)]
+        suffix = tail[:starts[-1]] if starts and starts[-1] > 0 else tail
+    return prefix, suffix
 
 
 def _cut_prefix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
@@ -97,4 +114,6 @@ def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Cont
         p_ids = [sp.bos] + p_ids
     if s_whole and sp.eos is not None:
         s_ids = s_ids + [sp.eos]
-    return Context(p_ids, s_ids, p_text, s_text, "\n" if starts_a_line(prefix, suffix) else "")
+    line_end = "\n" if starts_a_line(prefix, suffix) else ""
+    judged_prefix, judged_suffix = judged_text(prefix, suffix)
+    return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, line_end)

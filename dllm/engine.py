@@ -89,7 +89,7 @@ class Engine:
         length, cap = canvas_sizes(mode, max_tokens)
         budget = (cfg.context_tokens or self.context_tokens) - cap
         ctx = build_context(self.tokenizer, prefix, suffix, max(budget, 16))
-        cfg = sampler_for(cfg, constraint, ctx.prefix_text, ctx.judged_suffix)
+        cfg = sampler_for(cfg, constraint, ctx.judged_prefix, ctx.judged_suffix)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
@@ -106,7 +106,7 @@ class Engine:
         t2 = time.perf_counter()
         text, n_tokens = self._text(middle.tolist(), mode)
         if constraint is not None and text:
-            text = constraint.finalize(ctx.prefix_text, text, ctx.judged_suffix)
+            text = constraint.finalize(ctx.judged_prefix, text, ctx.judged_suffix)
         text = ctx.ended(text)
         t3 = time.perf_counter()
         stats.canvas, stats.tokens = length, n_tokens
@@ -214,7 +214,7 @@ class Engine:
         ids = mid.tolist()
         pieces = self.tokenizer.pieces()
         shown = [None if i == self.mask_id else ("" if i == self.eom_id else pieces[i]) for i in ids]
-        bad = [i for i in constraint.remask(ctx.prefix_text, shown, ctx.judged_suffix)
+        bad = [i for i in constraint.remask(ctx.judged_prefix, shown, ctx.judged_suffix)
                if shown[i] is not None and block[0] <= i < block[1]][:remasks.left]
         if not bad:
             return mid

@@ -1,6 +1,6 @@
 """Context trimming around the cursor."""
 
-from dllm.canvas import build_context, starts_a_line
+from dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_a_line
 from dllm.testing import tiny_tokenizer
 
 TOK = tiny_tokenizer()
@@ -51,3 +51,14 @@ def test_a_completion_before_a_line_with_text_is_whole_lines():
     assert ctx.ended("    y = 2") == "    y = 2\n" and ctx.ended("    y = 2\n") == "    y = 2\n" and ctx.ended("") == ""
     mid_line = build_context(TOK, "x = ", "1\n", 200)
     assert mid_line.judged_suffix == "1\n" and mid_line.ended("f(") == "f("
+
+
+def test_the_constraint_judges_more_text_than_the_model_sees():
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(400))
+    ctx = build_context(TOK, body + "def g(x):\n    return ", "x\n\n" + body, 300)
+    assert ctx.judged_prefix == body + "def g(x):\n    return " and ctx.judged_suffix == "x\n\n" + body
+    assert len(ctx.prefix_text) < len(body) / 10  # the model sees a fragment
+    big = body * (JUDGED_CHARS // len(body) + 2)
+    pre, suf = judged_text(big + "def g(x):\n    return ", "x\n\n" + big)
+    assert len(pre) <= JUDGED_CHARS and pre.startswith("def f") and pre.endswith("    return ")
+    assert len(suf) <= JUDGED_CHARS and suf.startswith("x\n") and suf.endswith("\n\n")  # before a top-level line

@@ -215,7 +215,7 @@ class HFBackend:
         text = first_line(self.tokenizer.decode(out), mode)
         constraint = _constraint(self.syntax)
         if constraint is not None and text:
-            text = constraint.finalize(ctx.prefix_text, text, ctx.judged_suffix)
+            text = constraint.finalize(ctx.judged_prefix, text, ctx.judged_suffix)
         text = ctx.ended(text)
         t3 = time.perf_counter()
         timings = phase_timings(t0, t1, t2, t3)

@@ -129,7 +129,7 @@ class Completer:
         trace.fields["language"] = doc.language
         text, revision, index = doc.text, doc.revision, doc.index
         offset = index.offset_at(req.line, req.character)
-        ctx = contextmod.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
+        ctx = contextmod.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens, contextmod.SYNTAX_CHARS)
         replace_from, lead = offset, ""
         if req.selected is not None:
             (sl, sc), _end, lead = req.selected

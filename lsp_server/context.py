@@ -4,7 +4,8 @@ Owns: cutting a prefix and a suffix out of the document within a budget, at line
 never inside the cursor's own line (the cursor's line is the most informative text there is).
 Budgets are in model tokens; without the tokenizer at hand they are turned into characters with a
 deliberately generous ratio, so the engine (which counts real tokens) gets at least its budget and
-makes the exact cut itself. Pure: strings in, strings out.
+makes the exact cut itself. The server asks for at least what the engine's syntax constraint parses
+around the cursor (SYNTAX_CHARS a side). Pure: strings in, strings out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 CHARS_PER_TOKEN = 4  # code averages 3-4 characters per BPE token; err on the long side
 LINE_LIMIT = 10_000  # how far to look for the cursor line's ends (longer lines are not completed)
+SYNTAX_CHARS = 20_000  # the engine's syntax constraint parses this much a side (dllm.canvas.JUDGED_CHARS)
 
 
 @dataclass(frozen=True)
@@ -46,18 +48,18 @@ def _after_terminator(text: str, end: int) -> int:
     return end + 1 if end < len(text) else end
 
 
-def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int) -> Context:
-    """Cut the window around `offset` (an index into `text`)."""
+def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int, min_chars: int = 0) -> Context:
+    """Cut the window around `offset` (an index into `text`), at least `min_chars` a side where there is."""
     offset = min(max(offset, 0), len(text))
     line_start, line_end = _line_start(text, offset), _line_end(text, offset)
 
-    lo = offset - prefix_tokens * CHARS_PER_TOKEN
+    lo = offset - max(prefix_tokens * CHARS_PER_TOKEN, min_chars)
     if lo <= 0:
         start = 0
     else:  # the first whole line inside the budget, but never past the cursor's line start
         nl = text.find("\n", lo - 1, line_start)
         start = line_start if nl < 0 else nl + 1
-    hi = offset + suffix_tokens * CHARS_PER_TOKEN
+    hi = offset + max(suffix_tokens * CHARS_PER_TOKEN, min_chars)
     if hi >= len(text):
         end = len(text)
     else:  # the last whole line inside the budget, but never before the cursor's line end

@@ -1,6 +1,6 @@
 """The window around the cursor: budgets, line boundaries, and the cursor's line kept whole."""
 
-from lsp_server.context import CHARS_PER_TOKEN, build, with_selection
+from lsp_server.context import CHARS_PER_TOKEN, SYNTAX_CHARS, build, with_selection
 
 LINES = [f"line_{i:03d} = {i}" for i in range(200)]
 TEXT = "\n".join(LINES) + "\n"
@@ -25,6 +25,15 @@ def test_budget_cuts_at_line_boundaries_and_keeps_more_prefix():
     assert ctx.line_prefix == "line" and ctx.line_suffix == "_100 = 100"
     assert ctx.prev_line == "line_099 = 99"
     assert ctx.next_lines[0] == "line_101 = 101"
+
+
+def test_the_window_is_at_least_what_the_syntax_constraint_parses():
+    from dllm.canvas import JUDGED_CHARS
+
+    assert SYNTAX_CHARS == JUDGED_CHARS
+    ctx = build(TEXT, cursor(100, 4), 30, 10, min_chars=600)
+    assert 30 * CHARS_PER_TOKEN < len(ctx.prefix) <= 600 and 10 * CHARS_PER_TOKEN < len(ctx.suffix) <= 600 + 20
+    assert ctx.prefix.startswith("line_") and ctx.suffix.endswith("\n")
 
 
 def test_cursor_line_is_never_cut_even_with_a_tiny_budget():

@@ -35,8 +35,8 @@ class Context:
     line_end: str = ""
 
     def ended(self, text: str) -> str:
-        """`text` with the line end a completion here needs."""
-        return text + self.line_end if text and not text.endswith("\n") else text
+        """`text` with the line end a completion here needs (a blank one stays as it is)."""
+        return text + self.line_end if text.strip() and not text.endswith("\n") else text
 
 
 def starts_a_line(prefix: str, suffix: str) -> bool:

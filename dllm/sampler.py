@@ -20,7 +20,9 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     threshold: float = 0.9
     confidence: str = "probability"
     max_steps: int = 32  # hard cap on denoising steps for one canvas
-    block_size: int = 0  # 0 = the whole span in parallel; else semi-autoregressive blocks
+    # semi-autoregressive blocks of this many slots (LLaDA's recipe), 0 = the whole span in parallel;
+    # 8 measured better and faster than 0 on HumanEval-infilling (README, arena)
+    block_size: int = 8
     temperature: float = 0.0  # 0 = greedy and deterministic
     seed: int = 0
     use_cache: bool = True

@@ -69,8 +69,10 @@ def test_step_cap_and_threshold(engine):
     prefix, suffix = SAMPLE_CODE[:60], SAMPLE_CODE[60:]
     r = _with(engine, max_steps=4, threshold=1.0).infill(prefix, suffix, mode="single", max_tokens=16)
     assert r.stats.steps <= 4 and r.stats.nfe <= 4
-    r = _with(engine, max_steps=32, threshold=0.0).infill(prefix, suffix, mode="single", max_tokens=16)
+    r = _with(engine, max_steps=32, threshold=0.0, block_size=0).infill(prefix, suffix, mode="single", max_tokens=16)
     assert r.stats.nfe == 1  # every slot passes a zero threshold in the first step
+    r = _with(engine, block_size=8).infill(prefix, suffix, mode="single", max_tokens=16)
+    assert r.stats.nfe <= 2  # one step per block of 8
 
 
 def test_end_of_middle_ends_early(tiny_dir):

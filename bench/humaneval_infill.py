@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
+import functools
 import json
 import sys
 import time
@@ -25,9 +25,6 @@ from tqdm import tqdm
 import common
 import humaneval
 
-SYNTAX_FIELDS = ("syntax", "syntax_remask", "remask_syntax", "use_syntax", "syntax_constraint")
-
-
 @dataclasses.dataclass
 class Generation:
     text: str
@@ -37,68 +34,22 @@ class Generation:
     error: str | None = None
 
 
-class DllmBackend:
-    """The in-process masked-diffusion engine (`dllm.load` / `engine.infill`)."""
-
-    name = "dllm"
-
-    def __init__(self, model: str | None, steps: int | None = None, threshold: float | None = None,
-                 syntax: bool = True):
-        if str(common.REPO_ROOT) not in sys.path:
-            sys.path.insert(1, str(common.REPO_ROOT))
-        import dllm  # lazy: torch comes with it
-
-        self.engine = dllm.load(model=model)
-        self.infill_kwargs: dict = {}
-        self.overrides = _sampler_overrides(steps, threshold)
-        if not syntax:
-            self._disable_syntax()
-        self.sampler = self._build_sampler()
-
-    def _disable_syntax(self) -> None:
-        """--no-syntax: switch the tree-sitter re-masking off, through whichever knob the engine has."""
-        fields = getattr(self.engine.sampler, "__struct_fields__", ())
-        found = [f for f in SYNTAX_FIELDS if f in fields]
-        if found:
-            self.overrides[found[0]] = False
-        elif "constraint" in inspect.signature(self.engine.infill).parameters:
-            self.infill_kwargs["constraint"] = None
-        else:
-            raise SystemExit("--no-syntax: the engine exposes no syntax switch "
-                             f"(looked for sampler fields {SYNTAX_FIELDS} and infill(constraint=))")
-
-    def _build_sampler(self):
-        if not self.overrides:
-            return None
-        import msgspec
-
-        return msgspec.structs.replace(self.engine.sampler, **self.overrides)
-
-    @property
-    def info(self) -> dict:
-        return {"backend": self.name, **dict(getattr(self.engine, "info", {}) or {}),
-                "sampler_overrides": dict(self.overrides)}
-
-    def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> Generation:
-        t0 = time.perf_counter()
-        res = self.engine.infill(prefix, suffix, language="python", mode=mode, max_tokens=max_tokens,
-                                 sampler=self.sampler, **self.infill_kwargs)
-        latency_ms = (time.perf_counter() - t0) * 1e3
-        stats = getattr(res, "stats", None)
-        return Generation(text=res.text, latency_ms=latency_ms, nfe=getattr(stats, "nfe", None),
-                          timings_ms=dict(getattr(stats, "timings_ms", {}) or {}))
-
-
 class SpecBackend:
-    """A `bench/backends.py` backend (`ar`: our AR twin, `hf`: the twin through transformers)."""
+    """A `bench/backends.py` backend: `dllm` (the diffusion engine), `ar` (our AR twin), `hf` (the twin
+    through transformers). The syntax constraint is on for each unless --no-syntax: every backend gets
+    the same tree-sitter truncation (the diffusion engine also re-masks)."""
 
     def __init__(self, kind: str, model: str | None, steps: int | None = None, threshold: float | None = None,
                  syntax: bool = True):
         import backends
 
+        params = {"syntax": int(syntax)}
         if steps is not None or threshold is not None:
-            raise SystemExit(f"--steps/--threshold apply to the diffusion engine, not to {kind!r}")
-        self.backend = backends.make(f"{kind}:{model or 'default'}?syntax={int(syntax)}")
+            if kind != "dllm":
+                raise SystemExit(f"--steps/--threshold apply to the diffusion engine, not to {kind!r}")
+            params |= {k: v for k, v in (("steps", steps), ("threshold", threshold)) if v is not None}
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        self.backend = backends.make(f"{kind}:{model or 'default'}?{query}")
         self.name = kind
 
     @property
@@ -111,18 +62,7 @@ class SpecBackend:
                           timings_ms=stats["timings_ms"])
 
 
-BACKENDS = {"dllm": DllmBackend,
-            "ar": lambda model, **kw: SpecBackend("ar", model, **kw),
-            "hf": lambda model, **kw: SpecBackend("hf", model, **kw)}
-
-
-def _sampler_overrides(steps: int | None, threshold: float | None) -> dict:
-    overrides = {}
-    if steps is not None:
-        overrides["max_steps"] = steps
-    if threshold is not None:
-        overrides["threshold"] = threshold
-    return overrides
+BACKENDS = {kind: functools.partial(SpecBackend, kind) for kind in ("dllm", "ar", "hf")}
 
 
 # -------------------------------------------------------------------------------------- running

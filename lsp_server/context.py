@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 CHARS_PER_TOKEN = 4  # code averages 3-4 characters per BPE token; err on the long side
 LINE_LIMIT = 10_000  # how far to look for the cursor line's ends (longer lines are not completed)
-SYNTAX_CHARS = 20_000  # the engine's syntax constraint parses this much a side (dllm.canvas.JUDGED_CHARS)
+SYNTAX_CHARS = 8_000  # the engine's syntax constraint parses this much a side (dllm.canvas.JUDGED_CHARS)
 
 
 @dataclass(frozen=True)

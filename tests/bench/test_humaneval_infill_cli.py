@@ -49,42 +49,13 @@ def test_scorer_and_common_do_not_import_torch():
     subprocess.run([sys.executable, "-c", code], cwd=common.REPO_ROOT / "bench", check=True)
 
 
-def fake_dllm():
-    """A stand-in for the `dllm` package with the engine API the benchmark codes against."""
-    import types
+def test_dllm_backend_passes_overrides_and_uses_the_syntax_constraint(tmp_path):
+    from dllm.testing import tiny_checkpoint
 
-    import msgspec
-
-    class SamplerConfig(msgspec.Struct, frozen=True):
-        max_steps: int = 8
-        threshold: float = 0.9
-        syntax: bool = True
-
-    class Engine:
-        sampler = SamplerConfig()
-        info = {"name": "fake"}
-
-        def __init__(self):
-            self.calls = []
-
-        def infill(self, prefix, suffix, language="python", mode="single", max_tokens=None, sampler=None):
-            self.calls.append((mode, max_tokens, sampler))
-            stats = types.SimpleNamespace(nfe=3, timings_ms={"total": 1.0})
-            return types.SimpleNamespace(text="    return 1", stats=stats)
-
-    module = types.ModuleType("dllm")
-    module.SamplerConfig = SamplerConfig
-    module.load = lambda model=None: Engine()
-    return module
-
-
-def test_dllm_backend_passes_overrides(monkeypatch):
-    monkeypatch.setitem(sys.modules, "dllm", fake_dllm())
-    backend = cli.DllmBackend(None, steps=4, threshold=0.5, syntax=False)
+    path = str(tiny_checkpoint(tmp_path / "tiny"))
+    backend = cli.BACKENDS["dllm"](path, steps=4, threshold=0.5)
     gen = backend.complete("def f():\n", "", "multi", 32)
-    assert gen.text == "    return 1" and gen.nfe == 3 and gen.latency_ms >= 0
-    mode, max_tokens, sampler = backend.engine.calls[-1]
-    assert (mode, max_tokens) == ("multi", 32)
-    assert (sampler.max_steps, sampler.threshold, sampler.syntax) == (4, 0.5, False)
-    assert backend.info["name"] == "fake" and backend.info["sampler_overrides"]["max_steps"] == 4
-    assert cli.DllmBackend(None).sampler is None  # no overrides: the engine's own defaults
+    assert gen.nfe <= 4 and gen.latency_ms >= 0
+    assert backend.info["sampler"]["max_steps"] == 4 and backend.info["sampler"]["threshold"] == 0.5
+    assert backend.info["syntax"] and not cli.BACKENDS["dllm"](path, syntax=False).info["syntax"]
+    assert cli.BACKENDS["ar"](str(tiny_checkpoint(tmp_path / "ar", kind="ar"))).info["syntax"]  # the same for both

@@ -47,7 +47,7 @@ DLLM_SETTINGS = [  # (label, query): the diffusion engine's knobs, one change at
 
 def default_specs(dllm_model: str, ar_model: str) -> list[str]:
     specs = [f"{label}@dllm:{dllm_model}?{query}" for label, query in DLLM_SETTINGS]
-    return specs + [f"ar@ar:{ar_model}", f"hf generate@hf:{ar_model}"]
+    return specs + [f"ar@ar:{ar_model}?syntax=1", f"hf generate@hf:{ar_model}?syntax=1"]
 
 
 # ------------------------------------------------------------------------------------ generation

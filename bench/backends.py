@@ -31,6 +31,7 @@ from common import REPO_ROOT
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(REPO_ROOT))
 
+from dllm.constraints import finished  # noqa: E402
 from dllm.result import first_line, phase_timings  # noqa: E402
 
 KINDS = ("dllm", "ar", "hf")
@@ -212,11 +213,7 @@ class HFBackend:
         t2 = time.perf_counter()
         nfe = len(new)  # one forward pass per generated token, the stop token included
         out = new[:next((i for i, t in enumerate(new) if t in self.stops), len(new))]
-        text = first_line(self.tokenizer.decode(out), mode)
-        constraint = _constraint(self.syntax)
-        if constraint is not None and text:
-            text = constraint.finalize(ctx.judged_prefix, text, ctx.judged_suffix)
-        text = ctx.ended(text)
+        text = finished(first_line(self.tokenizer.decode(out), mode), ctx, _constraint(self.syntax))
         t3 = time.perf_counter()
         timings = phase_timings(t0, t1, t2, t3)
         stats = {"latency_ms": timings["total"], "nfe": nfe, "tokens": len(out), "steps": len(out),

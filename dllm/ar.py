@@ -14,7 +14,7 @@ import torch
 from kernels import select_backend
 
 from .canvas import Context, build_context
-from .constraints import CancelToken, Constraint, sampler_for
+from .constraints import CancelToken, Constraint, finished, sampler_for
 from .engine import resolve_mode
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
@@ -59,7 +59,7 @@ class ARDecoder:
         cfg = sampler or self.sampler
         prompt, ctx, mode, cap = fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens,
                                             cfg.context_tokens or self.context_tokens)
-        cfg = sampler_for(cfg, constraint, ctx.judged_prefix, ctx.judged_suffix)
+        cfg = sampler_for(cfg, constraint, ctx)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids), canvas=cap)
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
@@ -91,10 +91,7 @@ class ARDecoder:
                 tokens = torch.tensor([[nxt]], device=self.device)
                 pos = slots[n + len(out) - 1:n + len(out)]
         t2 = time.perf_counter()
-        text = first_line(self.tokenizer.decode(out), mode)
-        if constraint is not None and text:
-            text = constraint.finalize(ctx.judged_prefix, text, ctx.judged_suffix)
-        text = ctx.ended(text)
+        text = finished(first_line(self.tokenizer.decode(out), mode), ctx, constraint)
         t3 = time.perf_counter()
         stats.steps, stats.tokens = len(out), len(out)
         stats.timings_ms = phase_timings(t0, t1, t2, t3)

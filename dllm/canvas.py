@@ -41,7 +41,8 @@ class Context:
 
 def starts_a_line(prefix: str, suffix: str) -> bool:
     """Whether the cursor is at the start of a line that has text."""
-    return (not prefix or prefix.endswith("\n")) and bool(suffix.split("\n", 1)[0].strip())
+    end = suffix.find("\n")
+    return (not prefix or prefix.endswith("\n")) and bool((suffix if end < 0 else suffix[:end]).strip())
 
 
 def judged_text(prefix: str, suffix: str) -> tuple[str, str]:

@@ -2,8 +2,8 @@
 
 `Constraint` is the protocol a syntax checker implements (`grammars.SyntaxConstraint` does, with
 tree-sitter); the engine knows nothing more about syntax than this. `CancelToken` is polled once per
-step; a cancelled request raises `Cancelled`. `sampler_for` is how both decoders apply a constraint's
-say on empty answers.
+step; a cancelled request raises `Cancelled`. `sampler_for` and `finished` are how both decoders apply
+a constraint: its say on empty answers, and the final cut.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Protocol
 
 import msgspec
 
+from .canvas import Context
 from .sampler import SamplerConfig
 
 
@@ -29,12 +30,20 @@ class Constraint(Protocol):
         """Whether the file is broken right at the cursor, so that an empty completion cannot be right."""
 
 
-def sampler_for(cfg: SamplerConfig, constraint: Constraint | None, prefix: str, suffix: str) -> SamplerConfig:
+def sampler_for(cfg: SamplerConfig, constraint: Constraint | None, ctx: Context) -> SamplerConfig:
     """`cfg`; with `fill_broken`, `cfg` that must write something where the file without a completion is
     broken at the cursor."""
-    if constraint is None or not cfg.fill_broken or not cfg.allow_empty or not constraint.needs_text(prefix, suffix):
+    if (constraint is None or not cfg.fill_broken or not cfg.allow_empty
+            or not constraint.needs_text(ctx.judged_prefix, ctx.judged_suffix)):
         return cfg
     return msgspec.structs.replace(cfg, allow_empty=False)
+
+
+def finished(text: str, ctx: Context, constraint: Constraint | None) -> str:
+    """The completion as returned: cut back by the constraint, with the line end the cursor needs."""
+    if constraint is not None and text:
+        text = constraint.finalize(ctx.judged_prefix, text, ctx.judged_suffix)
+    return ctx.ended(text)
 
 
 class Cancelled(Exception):

@@ -21,7 +21,7 @@ import torch
 from kernels import ban_bias, select_backend
 
 from .canvas import Context, build_context
-from .constraints import CancelToken, Constraint, sampler_for
+from .constraints import CancelToken, Constraint, finished, sampler_for
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
@@ -89,7 +89,7 @@ class Engine:
         length, cap = canvas_sizes(mode, max_tokens)
         budget = (cfg.context_tokens or self.context_tokens) - cap
         ctx = build_context(self.tokenizer, prefix, suffix, max(budget, 16))
-        cfg = sampler_for(cfg, constraint, ctx.judged_prefix, ctx.judged_suffix)
+        cfg = sampler_for(cfg, constraint, ctx)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
@@ -105,9 +105,7 @@ class Engine:
                 middle = torch.cat([middle, pad])
         t2 = time.perf_counter()
         text, n_tokens = self._text(middle.tolist(), mode)
-        if constraint is not None and text:
-            text = constraint.finalize(ctx.judged_prefix, text, ctx.judged_suffix)
-        text = ctx.ended(text)
+        text = finished(text, ctx, constraint)
         t3 = time.perf_counter()
         stats.canvas, stats.tokens = length, n_tokens
         stats.timings_ms = phase_timings(t0, t1, t2, t3)

@@ -80,14 +80,15 @@ def cmd_fit(args) -> None:
     if args.init_from:
         loaded = load_checkpoint(args.init_from, device="cpu", dtype="float32")
         model, tok = loaded.model, loaded.tokenizer
-        config = json.loads((Path(args.init_from) / "config.json").read_text())["dllm"]
-        tokens_before, shift = config.get("tokens_seen", 0), config.get("logits_shift", False)
-        provenance = {k: config[k] for k in ("adapted_from",) if k in config}
-        if config["kind"] != args.kind:
+        spec, shift = loaded.spec, loaded.spec.logits_shift
+        meta = json.loads((Path(args.init_from) / "config.json").read_text())["dllm"]  # what the spec omits
+        tokens_before = meta.get("tokens_seen", 0)
+        provenance = {"adapted_from": meta["adapted_from"]} if "adapted_from" in meta else {}
+        if spec.kind != args.kind:
             if args.kind != "diffusion":
                 raise SystemExit("--init-from: only an AR model can be adapted (into a diffusion model)")
             model, shift = adapted_to_diffusion(model), True
-            provenance = {"adapted_from": {"name": config["name"], "tokens_seen": tokens_before}}
+            provenance = {"adapted_from": {"name": spec.name, "tokens_seen": tokens_before}}
         model.requires_grad_(True)
     else:
         tok = Tokenizer.from_file(args.tokenizer)

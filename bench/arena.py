@@ -40,6 +40,7 @@ DLLM_SETTINGS = [  # (label, query): the diffusion engine's knobs, one change at
     ("dllm t=0.9 no-syntax", "threshold=0.9&syntax=0"),
     ("dllm t=0.9 one block", "threshold=0.9&block=0"),
     ("dllm t=0.9 steps=8", "threshold=0.9&steps=8"),
+    ("dllm t=0.9 steps=32", "threshold=0.9&steps=32"),
     ("dllm t=0.9 ordered-end", "threshold=0.9&ordered=1"),
     ("dllm t=0.9 non-empty", "threshold=0.9&empty=0"),
 ]

@@ -212,12 +212,32 @@ def latency_markdown(summary: dict) -> list[str]:
     return out + [""]
 
 
-def markdown(arena: dict | None, latency: dict | None, figures: dict[str, str]) -> str:
+def gpu_markdown(summaries: list[dict]) -> list[str]:
+    """One table of `bench/gpu.py` runs (e.g. two tokens-per-step settings): latency and tokens/s per cell."""
+    st = summaries[0]["stamp"]
+    out = [f"GPU: {st.get('gpu')}, torch {st['torch']}, commit {st['git']['commit']}, {st['utc']}; random weights in "
+           f"the models' shapes, {summaries[0]['dtype']}, a fixed number of tokens committed per step.", ""]
+    rows = []
+    for summary in summaries:
+        for c in summary["cells"]:
+            dg, ag = c.get("diffusion_graph") or c["diffusion_step"], c.get("ar_graph") or c["ar_eager"]
+            rows.append([c["model"], str(c["context"]), str(c["length"]), str(c["tokens_per_step"]),
+                         _ms(c["diffusion_engine"]["latency_ms"]), _ms(dg["latency_ms"]), f"{dg['tokens_per_s']:.0f}",
+                         _ms(c["ar_eager"]["latency_ms"]), _ms(ag["latency_ms"]), f"{ag['tokens_per_s']:.0f}",
+                         f"{c['diffusion_over_ar']:.2f}×"])
+    return out + _table(["model", "context", "infill tokens", "tokens/step", "diffusion engine (eager) ms",
+                         "diffusion graph ms", "diffusion tok/s", "AR eager ms", "AR graph ms", "AR tok/s",
+                         "diffusion / AR tok/s"], rows) + [""]
+
+
+def markdown(arena: dict | None, latency: dict | None, figures: dict[str, str], gpu: list[dict] = ()) -> str:
     lines = []
     if arena:
         lines += arena_markdown(arena)
     if latency:
         lines += latency_markdown(latency)
+    if gpu:
+        lines += gpu_markdown(gpu)
     lines += [f"![{name}]({ref})" for name, ref in figures.items()]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -238,6 +258,7 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--arena", type=Path, help="arena.py --out JSONL")
     p.add_argument("--latency", type=Path, help="latency.py --out JSONL")
+    p.add_argument("--gpu", type=Path, nargs="*", default=[], help="gpu.py summary JSON files")
     p.add_argument("--outdir", type=Path, default=common.REPO_ROOT / "bench" / "figures")
     p.add_argument("--readme", action="store_true", help="print the markdown tables to stdout")
     p.add_argument("--update", type=Path, metavar="FILE", help=f"rewrite the {BEGIN} ... {END} block in FILE")
@@ -255,7 +276,8 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
         print(f"wrote {f}", file=sys.stderr)
     base = args.update.resolve().parent if args.update else Path.cwd()
     refs = {k: os.path.relpath(v.resolve(), base) for k, v in figs.items()}
-    block = markdown(arena and arena[1], latency and latency[1], refs)
+    gpu = [json.loads(path.read_text(encoding="utf-8")) for path in args.gpu]
+    block = markdown(arena and arena[1], latency and latency[1], refs, gpu)
     if args.update:
         update_file(args.update, block)
     if args.readme:

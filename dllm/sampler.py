@@ -19,7 +19,9 @@ CONFIDENCES = ("probability", "margin", "entropy")
 class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     threshold: float = 0.9
     confidence: str = "probability"
-    max_steps: int = 32  # hard cap on denoising steps for one canvas
+    # hard cap on denoising steps for one canvas; 16 measured better and ~2x faster than 32 on
+    # multi-line HumanEval-infilling (single-line canvases rarely reach it)
+    max_steps: int = 16
     # semi-autoregressive blocks of this many slots (LLaDA's recipe), 0 = the whole span in parallel;
     # 8 measured better and faster than 0 on HumanEval-infilling (README, arena)
     block_size: int = 8

@@ -132,8 +132,11 @@ def _splits(device: torch.device, row_blocks: int, V: int, block_v: int) -> int:
 
 
 def lm_head_confidence_triton(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                              *, n_splits: int | None = None, block_v: int = 128, block_k: int = 64) -> Confidence:
-    """hidden (N, D), weight (V, D) of one dtype, bias (V,) float32 or None -> Confidence of N rows."""
+                              *, n_splits: int | None = None, block_v: int = 128, block_k: int = 64,
+                              num_warps: int = 4, num_stages: int = 4) -> Confidence:
+    """hidden (N, D), weight (V, D) of one dtype, bias (V,) float32 or None -> Confidence of N rows.
+
+    The default tiles won `bench/lm_head_tune.py` on an H100 over both Qwen2 head shapes and 32-128 rows."""
     N, D = hidden.shape
     V = weight.shape[0]
     if weight.dtype == torch.bfloat16 and not hidden.is_cuda:  # Triton 3.9's interpreter gets bf16 tl.dot wrong
@@ -156,7 +159,7 @@ def lm_head_confidence_triton(hidden: torch.Tensor, weight: torch.Tensor, bias: 
         N, V, D, hidden.stride(0), weight.stride(0), v_per_split, splits,
         HAS_BIAS=bias is not None, IEEE=weight.dtype == torch.float32,
         BLOCK_M=block_m, BLOCK_V=block_v, BLOCK_K=block_k,
-        num_warps=4 if block_m <= 32 else 8, num_stages=3)
+        num_warps=num_warps, num_stages=num_stages)
     token = torch.empty(N, dtype=torch.int64, device=dev)
     out = torch.empty((3, N), dtype=torch.float32, device=dev)  # prob, margin, entropy
     block_r = 16

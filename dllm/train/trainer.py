@@ -1,8 +1,9 @@
 """The training loop: AdamW, warm-up + cosine, optional bf16 autocast, gradient accumulation,
 checkpoint/resume (optimizer state as safetensors, never pickle), held-out loss, a progress bar.
 
-It knows the objectives only through `batch_fn(rng, batch) -> (tokens, targets, weights)`. On a GPU
-(`device="cuda"`, `prefetch`) the next batch is built on a CPU thread while the current one trains.
+It knows the objectives only through `batch_fn(rng, batch) -> (tokens, targets, weights)`. Batch k is
+built from its own seed, so a resumed run sees the batches it would have seen; on a GPU (`workers`)
+they are built ahead by CPU worker processes while the current one trains.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import multiprocessing
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -46,7 +48,7 @@ class TrainConfig:
     seed: int = 0
     tokens_before: int = 0  # tokens the initial weights had already seen (continued training)
     device: str = "cpu"
-    prefetch: bool = False  # build the next batch on a CPU thread (for a GPU; on the CPU it only competes)
+    workers: int = 0  # processes building batches ahead (for a GPU; on the CPU they only compete)
     logits_shift: bool = False  # outputs predict the next position's token (a diffusion model adapted from AR)
     provenance: dict = dataclasses.field(default_factory=dict)  # recorded in config.json (e.g. adapted_from)
 
@@ -99,6 +101,39 @@ def _to(batch, device: torch.device):
     return tuple(t.to(device, non_blocking=True) for t in batch)
 
 
+_batch_fn: Callable | None = None  # a worker's batch builder, inherited through fork
+
+
+def _worker_init(fn: Callable) -> None:
+    global _batch_fn
+    _batch_fn = fn
+    torch.set_num_threads(1)
+
+
+def _worker_build(seed: int, batch: int):
+    return tuple(t.numpy() for t in _batch_fn(random.Random(seed), batch))
+
+
+def batch_stream(batch_fn: Callable, seed: int, start: int, batch: int, workers: int) -> Iterator[tuple]:
+    """Batches start, start + 1, ...; batch k is `batch_fn(Random(seed * 1_000_003 + k), batch)`."""
+    seeds = (seed * 1_000_003 + k for k in range(start, 1 << 62))
+    if workers <= 0:
+        return (batch_fn(random.Random(s), batch) for s in seeds)
+    pool = multiprocessing.get_context("fork").Pool(workers, _worker_init, (batch_fn,))  # forked now, before CUDA
+    return _pooled(pool, seeds, batch, 2 * workers)
+
+
+def _pooled(pool, seeds: Iterator[int], batch: int, ahead_n: int) -> Iterator[tuple]:
+    try:
+        ahead = deque(pool.apply_async(_worker_build, (next(seeds), batch)) for _ in range(ahead_n))
+        while True:
+            arrays = ahead.popleft().get()
+            ahead.append(pool.apply_async(_worker_build, (next(seeds), batch)))
+            yield tuple(torch.from_numpy(a) for a in arrays)
+    finally:
+        pool.terminate()
+
+
 def evaluate(model: Transformer, batches, autocast: bool) -> float:
     device = next(model.parameters()).device
     model.eval()
@@ -117,33 +152,27 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
     cfg.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
+    state_file = cfg.out / "state.json"
+    resumed = resume is not None and (resume / "state.json").is_file()
+    step = json.loads((resume / "state.json").read_text())["step"] if resumed else 0
+    batches = batch_stream(batch_fn, cfg.seed, step * cfg.accum, cfg.batch, cfg.workers)
     model.to(device)
     opt = make_optimizer(model, cfg)
-    step = 0
-    state_file = cfg.out / "state.json"
-    if resume is not None and (resume / "state.json").is_file():
-        step = json.loads((resume / "state.json").read_text())["step"]
+    if resumed:
         load_optimizer(opt, model, resume / "optimizer.safetensors")
-    rng = random.Random(cfg.seed * 1_000_003 + step)
     held_rng = random.Random(12345)
     held = [heldout_fn(held_rng, cfg.batch) for _ in range(cfg.eval_batches)]
     log = (cfg.out / "log.jsonl").open("a")
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
     t0, tokens_done = time.perf_counter(), 0
-    prefetch = ThreadPoolExecutor(1) if cfg.prefetch else None
-    pending = prefetch.submit(batch_fn, rng, cfg.batch) if prefetch else None
     while step < cfg.steps:
         lr = lr_at(step, cfg)
         for group in opt.param_groups:
             group["lr"] = lr
         loss_sum = 0.0
         for _ in range(cfg.accum):
-            if pending is not None:
-                batch, pending = pending.result(), prefetch.submit(batch_fn, rng, cfg.batch)
-            else:
-                batch = batch_fn(rng, cfg.batch)
-            tokens, targets, weights = _to(batch, device)
+            tokens, targets, weights = _to(next(batches), device)
             with _autocast(device, cfg.autocast_bf16):
                 loss = weighted_loss(model(tokens), targets, weights) / cfg.accum
             loss.backward()
@@ -171,6 +200,5 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
             save_optimizer(opt, model, cfg.out / "optimizer.safetensors")
             state_file.write_text(json.dumps({"step": step, "config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}}))
     bar.close()
-    if prefetch:
-        prefetch.shutdown(cancel_futures=True)
+    batches.close()
     return cfg.out / "model"

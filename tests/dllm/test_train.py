@@ -133,13 +133,13 @@ def _short_run(tmp_path, name, **kw):
     return [json.loads(line) for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
 
 
-def test_prefetched_batches_are_the_same_batches(tmp_path):
-    plain, ahead = _short_run(tmp_path, "plain"), _short_run(tmp_path, "ahead", prefetch=True)
+def test_batches_built_by_worker_processes_are_the_same_batches(tmp_path):
+    plain, ahead = _short_run(tmp_path, "plain"), _short_run(tmp_path, "ahead", workers=2)
     assert [r["loss"] for r in plain] == [r["loss"] for r in ahead]
 
 
 @pytest.mark.gpu
 def test_training_on_the_gpu_matches_the_cpu(tmp_path):
     cpu = _short_run(tmp_path, "cpu")
-    gpu = _short_run(tmp_path, "gpu", device="cuda", prefetch=True)
+    gpu = _short_run(tmp_path, "gpu", device="cuda", workers=2)
     assert [round(r["loss"], 2) for r in cpu] == [round(r["loss"], 2) for r in gpu]

@@ -84,10 +84,10 @@ def test_cpu_dtype_follows_the_stored_weights_and_the_hardware(tmp_path):
     assert isinstance(engine.infill(SAMPLE_CODE[:50], SAMPLE_CODE[50:], mode="single").text, str)
 
 
-def _run(script, *args):
+def _run(script, *args, interpret="0"):
     out = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
                          timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
-                                           "TRITON_INTERPRET": "0"}, cwd=ROOT)
+                                           "TRITON_INTERPRET": interpret}, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -97,7 +97,7 @@ def test_bench_kernels_runs_and_agrees():
                    "--warmup", "1")
     assert summary["bench"] == "kernels" and len(summary["results"]) == 2
     for r in summary["results"]:
-        assert all(i["same_tokens"] for i in r["impls"].values())
+        assert all(i["same_tokens"] == i["rows"] for i in r["impls"].values())
 
 
 def test_bench_gpu_smoke_and_clean_exit_without_cuda():
@@ -107,3 +107,14 @@ def test_bench_gpu_smoke_and_clean_exit_without_cuda():
         assert "no CUDA" in _run("gpu.py")["skipped"]
     summary = _run("gpu.py", "--smoke", "--repeats", "1", "--warmup", "0")
     assert all(c["diffusion_step"]["filled"] == c["length"] for c in summary["cells"])
+
+
+def test_bench_lm_head_tune_checks_every_tile_against_the_reference():
+    import torch
+
+    if not torch.cuda.is_available():
+        assert "no CUDA" in _run("lm_head_tune.py")["skipped"]
+    summary = _run("lm_head_tune.py", "--smoke", interpret="1")
+    for r in summary["results"]:
+        assert r["default"]["same_tokens"] == r["shape"]["rows"]
+        assert r["best"]["ok"] and len(r["tried"]) == 2 and all(t["ok"] for t in r["tried"])

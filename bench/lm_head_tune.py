@@ -1,0 +1,134 @@
+"""Tile sweep of the Triton LM head + confidence kernel on a GPU, timed with CUDA events.
+
+For each (rows x vocabulary x hidden) shape: the read-bandwidth floor (weights read once), the plain
+path (full logits, then softmax / argmax), the kernel with its default tiles, and every tile
+configuration of the sweep (vocabulary block, K block, warps, pipeline stages, programs per SM),
+each checked against the float32 reference (greedy tokens, probability error) before it may win.
+Medians of `triton.testing.do_bench`. The JSON last line holds every cell.
+
+    python bench/lm_head_tune.py                       # the Open-dCoder-0.5B and Dream-7B head shapes
+    python bench/lm_head_tune.py --shapes 32x151936x896 --quick
+    TRITON_INTERPRET=1 python bench/lm_head_tune.py --smoke   # tiny shapes on the CPU: checks the script
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+
+import common
+
+if str(common.REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(common.REPO_ROOT))
+
+import torch
+import torch.nn.functional as F
+
+import kernels
+from kernels.lm_head_triton import _sm_count, lm_head_confidence_triton
+from kernels.reference import lm_head_confidence_reference
+
+SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
+SWEEP = {"block_v": (64, 128, 256), "block_k": (64, 128), "num_warps": (4, 8), "num_stages": (3, 4),
+         "programs_per_sm": (4, 8)}
+QUICK = {"block_v": (128,), "block_k": (64, 128), "num_warps": (4,), "num_stages": (3,), "programs_per_sm": (4,)}
+
+
+def median_ms(fn, device) -> float:
+    if device.type == "cuda":
+        import triton.testing
+
+        return float(triton.testing.do_bench(fn, warmup=10, rep=40, return_mode="median"))
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def multiprocessors(device) -> int:
+    return _sm_count(device.index if device.index is not None else torch.cuda.current_device()) \
+        if device.type == "cuda" else 2
+
+
+def read_bandwidth(device) -> float:
+    buf = torch.ones(1 << (29 if device.type == "cuda" else 24), dtype=torch.bfloat16, device=device)  # beyond L2
+    return buf.numel() * buf.element_size() / (median_ms(lambda: buf.sum(), device) / 1e3)
+
+
+def shape_cells(N: int, V: int, D: int, grid: dict, bandwidth: float, device) -> dict:
+    g = torch.Generator(device=device).manual_seed(N + V + D)
+    h = (torch.randn(N, D, generator=g, device=device) * 4).to(torch.bfloat16)
+    w = (torch.randn(V, D, generator=g, device=device) / D ** 0.5).to(torch.bfloat16)
+    banned = torch.arange(0, V, 97, device=device)
+    bias = kernels.ban_bias(V, banned, device)
+    ref = lm_head_confidence_reference(h.float(), w.float(), bias)
+    floor = (V * D + N * D) * 2 / bandwidth * 1e3
+
+    def plain():
+        logits = F.linear(h, w).float() + bias
+        return logits.softmax(-1).max(-1)
+
+    def check(out) -> dict:
+        return {"same_tokens": int((out.token == ref.token).sum()), "rows": N,
+                "max_prob_err": float((out.prob - ref.prob).abs().max())}
+
+    cells = {"floor_ms": floor, "plain_ms": median_ms(plain, device)}
+    default = lambda: lm_head_confidence_triton(h, w, bias)
+    cells["default"] = {"ms": median_ms(default, device), **check(default())}
+    base_ok = cells["default"]["same_tokens"]
+    sms = multiprocessors(device)
+    tried = []
+    for values in itertools.product(*grid.values()):
+        cfg = dict(zip(grid, values))
+        row_blocks = -(-N // min(64, max(16, 1 << (N - 1).bit_length())))
+        kw = {k: v for k, v in cfg.items() if k != "programs_per_sm"}
+        kw["n_splits"] = max(1, min(-(-V // cfg["block_v"]), cfg["programs_per_sm"] * sms // row_blocks))
+        fn = lambda kw=kw: lm_head_confidence_triton(h, w, bias, **kw)
+        try:
+            result = {**cfg, **check(fn()), "ms": median_ms(fn, device)}
+        except Exception as e:  # a tile that does not fit (shared memory, registers)
+            result = {**cfg, "error": str(e).splitlines()[0][:120]}
+        result["ok"] = "error" not in result and result["same_tokens"] >= base_ok and result["max_prob_err"] < 1e-2
+        tried.append(result)
+    good = [r for r in tried if r["ok"]]
+    best = min(good, key=lambda r: r["ms"]) if good else None
+    cells.update(best=best, tried=tried)
+    print(f"N={N} V={V} D={D}: floor {floor:.3f} ms, plain {cells['plain_ms']:.3f} ms, default "
+          f"{cells['default']['ms']:.3f} ms ({cells['default']['ms'] / floor:.2f}x floor), best "
+          + (f"{best['ms']:.3f} ms ({best['ms'] / floor:.2f}x floor) "
+             f"{ {k: best[k] for k in grid} }" if best else "none"), file=sys.stderr)
+    return {"shape": {"rows": N, "vocab": V, "dim": D}, **cells}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--shapes", default=SHAPES, help="NxVxD,... (rows x vocabulary x hidden)")
+    p.add_argument("--quick", action="store_true", help="a two-point sweep")
+    p.add_argument("--smoke", action="store_true", help="tiny shapes on the CPU under TRITON_INTERPRET=1")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.shapes, args.quick = "5x300x40,17x1000x24", True
+    elif not torch.cuda.is_available():
+        summary = {"bench": "lm_head_tune", "skipped": "no CUDA device (--smoke checks the script on the CPU)",
+                   "stamp": common.stamp()}
+        common.print_summary(summary)
+        return summary
+    device = torch.device("cpu" if args.smoke else "cuda")
+    bandwidth = read_bandwidth(device)
+    print(f"read bandwidth {bandwidth / 1e9:.0f} GB/s", file=sys.stderr)
+    grid = QUICK if args.quick else SWEEP
+    shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",") if s]
+    results = [shape_cells(N, V, D, grid, bandwidth, device) for N, V, D in shapes]
+    summary = {"bench": "lm_head_tune", "read_bandwidth_gbs": bandwidth / 1e9, "sweep": grid,
+               "results": results, "stamp": common.stamp()}
+    common.print_summary(summary)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

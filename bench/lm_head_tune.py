@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 import kernels
-from kernels.lm_head_triton import _sm_count, lm_head_confidence_triton
+from kernels.lm_head_triton import lm_head_confidence_triton
 from kernels.reference import lm_head_confidence_reference
 
 SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
@@ -48,11 +48,6 @@ def median_ms(fn, device) -> float:
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
-
-
-def multiprocessors(device) -> int:
-    return _sm_count(device.index if device.index is not None else torch.cuda.current_device()) \
-        if device.type == "cuda" else 2
 
 
 def read_bandwidth(device) -> float:
@@ -81,14 +76,10 @@ def shape_cells(N: int, V: int, D: int, grid: dict, bandwidth: float, device) ->
     default = lambda: lm_head_confidence_triton(h, w, bias)
     cells["default"] = {"ms": median_ms(default, device), **check(default())}
     base_ok = cells["default"]["same_tokens"]
-    sms = multiprocessors(device)
     tried = []
     for values in itertools.product(*grid.values()):
         cfg = dict(zip(grid, values))
-        row_blocks = -(-N // min(64, max(16, 1 << (N - 1).bit_length())))
-        kw = {k: v for k, v in cfg.items() if k != "programs_per_sm"}
-        kw["n_splits"] = max(1, min(-(-V // cfg["block_v"]), cfg["programs_per_sm"] * sms // row_blocks))
-        fn = lambda kw=kw: lm_head_confidence_triton(h, w, bias, **kw)
+        fn = lambda cfg=cfg: lm_head_confidence_triton(h, w, bias, **cfg)
         try:
             result = {**cfg, **check(fn()), "ms": median_ms(fn, device)}
         except Exception as e:  # a tile that does not fit (shared memory, registers)

@@ -122,18 +122,18 @@ def _sm_count(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
 
-def _splits(device: torch.device, row_blocks: int, V: int, block_v: int) -> int:
+def _splits(device: torch.device, row_blocks: int, V: int, block_v: int, programs_per_sm: int) -> int:
     """Enough programs to fill the GPU a few times over; a handful under the interpreter."""
     tiles = triton.cdiv(V, block_v)
     if device.type != "cuda":
         return min(tiles, 4)
     sms = _sm_count(device.index if device.index is not None else torch.cuda.current_device())
-    return max(1, min(tiles, (4 * sms) // row_blocks, 1024))
+    return max(1, min(tiles, (programs_per_sm * sms) // row_blocks, 1024))
 
 
 def lm_head_confidence_triton(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
                               *, n_splits: int | None = None, block_v: int = 128, block_k: int = 64,
-                              num_warps: int = 4, num_stages: int = 4) -> Confidence:
+                              num_warps: int = 4, num_stages: int = 4, programs_per_sm: int = 4) -> Confidence:
     """hidden (N, D), weight (V, D) of one dtype, bias (V,) float32 or None -> Confidence of N rows.
 
     The default tiles won `bench/lm_head_tune.py` on an H100 over both Qwen2 head shapes and 32-128 rows."""
@@ -149,7 +149,7 @@ def lm_head_confidence_triton(hidden: torch.Tensor, weight: torch.Tensor, bias: 
     dev = hidden.device
     block_m = min(64, max(16, triton.next_power_of_2(N)))
     row_blocks = triton.cdiv(N, block_m)
-    splits = n_splits or _splits(dev, row_blocks, V, block_v)
+    splits = n_splits or _splits(dev, row_blocks, V, block_v, programs_per_sm)
     v_per_split = triton.cdiv(triton.cdiv(V, splits), block_v) * block_v
     splits = triton.cdiv(V, v_per_split)
     part = torch.empty((4, N, splits), dtype=torch.float32, device=dev)  # top1, top2, sumexp, sumexpz

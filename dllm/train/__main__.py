@@ -39,6 +39,8 @@ def corpus_split(seed: int, heldout_fraction: float, out: Path | None = None, he
     files = collect(roots)
     held_paths = set(json.loads(Path(heldout_manifest).read_text())["heldout_paths"]) if heldout_manifest else None
     train_files, held_files = split_by_file(files, heldout_fraction, seed, held_paths)
+    if not held_files:
+        raise SystemExit(f"none of the held-out files of {heldout_manifest} is in this corpus ({len(files)} files)")
     if out is not None:
         write_manifest(out / "manifest.json", manifest(train_files, held_files, roots))
     return train_files, held_files
@@ -79,6 +81,8 @@ def cmd_fit(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     train_files, held_files = corpus_split(args.seed, args.heldout, out, args.heldout_manifest)
     tokens_before, shift, provenance = 0, False, {}
+    if args.resume:  # the run's own weights; its tokens_before, not the checkpoint's tokens_seen
+        args.init_from = str(Path(args.resume) / "model")
     if args.init_from:
         loaded = load_checkpoint(args.init_from, device="cpu", dtype="float32")
         model, tok = loaded.model, loaded.tokenizer
@@ -100,12 +104,15 @@ def cmd_fit(args) -> None:
                           max_seq_len=4096)
         model = Transformer(cfg)
         model.init_weights(args.seed)
+    if args.resume:
+        tokens_before = json.loads((Path(args.resume) / "state.json").read_text())["config"]["tokens_before"]
     make = functools.partial(diffusion_batch, shift=shift) if args.kind == "diffusion" else ar_batch
     tcfg = TrainConfig(kind=args.kind, name=args.name, out=out, total_tokens=args.tokens, batch=args.batch,
                        seq_len=args.seq_len, accum=args.accum, lr=args.lr, warmup_steps=args.warmup,
                        eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
                        seed=args.seed, tokens_before=tokens_before, device=args.device,
-                       workers=args.workers, logits_shift=shift, provenance=provenance)
+                       workers=args.workers, stop_at_tokens=args.stop_at, logits_shift=shift,
+                       provenance=provenance)
     print(f"{args.name}: {model.num_params():,} parameters ({model.num_params(False):,} without embeddings), "
           f"{tcfg.steps} steps of {tcfg.tokens_per_step} tokens", file=sys.stderr)
     train(model, tok, tcfg,
@@ -129,7 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--size", choices=sorted(SIZES), default="small")
     f.add_argument("--init-from", help="continue from a saved model directory (e.g. the shipped weights); "
                    "an AR model with --kind diffusion is adapted into a diffusion model")
-    f.add_argument("--resume", help="run directory with optimizer.safetensors and state.json")
+    f.add_argument("--resume", help="continue this run directory (its model, optimizer.safetensors and state.json) "
+                   "with the same settings")
+    f.add_argument("--stop-at", type=int, default=0, metavar="TOKENS",
+                   help="stop after this many tokens, the schedule still spanning --tokens (finish with --resume)")
     f.add_argument("--heldout-manifest", help="hold out exactly the files of this manifest.json (keep a continued "
                    "run's held-out split)")
     f.add_argument("--tokens", type=int, default=20_000_000)

@@ -12,6 +12,7 @@ import email.parser
 import hashlib
 import json
 import random
+import re
 import site
 import sysconfig
 from collections import defaultdict
@@ -79,11 +80,22 @@ def collect(roots: list[Path] | None = None, suffixes: tuple[str, ...] = (".py",
     return files
 
 
+def file_key(path: str) -> str:
+    """A file's name independent of the machine: `site-packages/<rest>` or `stdlib/<rest>` (else the path), so a
+    held-out split made on one interpreter (say a GPU machine's Python 3.12) holds out the same files on another."""
+    if "/site-packages/" in path:
+        return "site-packages/" + path.split("/site-packages/", 1)[1]
+    m = re.search(r"/python3\.\d+/(.*)$", path)
+    return "stdlib/" + m.group(1) if m else path
+
+
 def split_by_file(files: list[SourceFile], heldout_fraction: float, seed: int,
                   heldout_paths: set[str] | None = None):
-    """Random files held out; or exactly `heldout_paths` (to continue a run on the split it was evaluated on)."""
+    """Random files held out; or the files of `heldout_paths`, matched by `file_key` (to continue a run on the
+    split it was evaluated on)."""
     if heldout_paths is not None:
-        held = {i for i, f in enumerate(files) if f.path in heldout_paths}
+        keys = {file_key(p) for p in heldout_paths}
+        held = {i for i, f in enumerate(files) if file_key(f.path) in keys}
     else:
         order = list(range(len(files)))
         random.Random(seed).shuffle(order)

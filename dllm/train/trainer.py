@@ -49,6 +49,8 @@ class TrainConfig:
     tokens_before: int = 0  # tokens the initial weights had already seen (continued training)
     device: str = "cpu"
     workers: int = 0  # processes building batches ahead (for a GPU; on the CPU they only compete)
+    stop_at_tokens: int = 0  # stop (with a checkpoint) once this run has trained this many; the schedule still
+    # spans total_tokens, so `resume` finishes one uninterrupted schedule
     logits_shift: bool = False  # outputs predict the next position's token (a diffusion model adapted from AR)
     provenance: dict = dataclasses.field(default_factory=dict)  # recorded in config.json (e.g. adapted_from)
 
@@ -59,6 +61,10 @@ class TrainConfig:
     @property
     def steps(self) -> int:
         return max(1, self.total_tokens // self.tokens_per_step)
+
+    @property
+    def last_step(self) -> int:
+        return min(self.steps, self.stop_at_tokens // self.tokens_per_step) if self.stop_at_tokens else self.steps
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -77,8 +83,9 @@ def make_optimizer(model: Transformer, cfg: TrainConfig) -> torch.optim.AdamW:
 
 
 def save_optimizer(opt: torch.optim.Optimizer, model: Transformer, path: Path) -> None:
+    """AdamW's state and the float32 weights (the model checkpoint is bf16), so a resume is exact."""
     names = {id(p): n for n, p in model.named_parameters()}
-    tensors = {}
+    tensors = {f"{n}::weight32": p.detach().float().cpu().contiguous() for n, p in model.named_parameters()}
     for p, state in opt.state.items():
         for k, v in state.items():
             tensors[f"{names[id(p)]}::{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
@@ -90,7 +97,11 @@ def load_optimizer(opt: torch.optim.Optimizer, model: Transformer, path: Path) -
     params = dict(model.named_parameters())
     for key, value in tensors.items():
         name, k = key.split("::")
-        opt.state[params[name]][k] = value.to(params[name].device)
+        if k == "weight32":
+            with torch.no_grad():
+                params[name].copy_(value)
+        else:
+            opt.state[params[name]][k] = value.to(params[name].device)
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -164,9 +175,9 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
     held = [heldout_fn(held_rng, cfg.batch) for _ in range(cfg.eval_batches)]
     log = (cfg.out / "log.jsonl").open("a")
     model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=cfg.last_step, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
     t0, tokens_done = time.perf_counter(), 0
-    while step < cfg.steps:
+    while step < cfg.last_step:
         lr = lr_at(step, cfg)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -188,12 +199,12 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         seen = cfg.tokens_before + step * cfg.tokens_per_step
         record = {"step": step, "tokens": seen, "loss": loss_sum, "lr": lr,
                   "tok_s": round(tok_s)}
-        if step % cfg.eval_every == 0 or step == cfg.steps:
+        if step % cfg.eval_every == 0 or step == cfg.last_step:
             record["heldout"] = evaluate(model, held, cfg.autocast_bf16)
             bar.write(f"step {step} heldout {record['heldout']:.4f}")
         log.write(json.dumps(record) + "\n")
         log.flush()
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+        if step % cfg.ckpt_every == 0 or step == cfg.last_step:
             save_checkpoint(model, tokenizer, cfg.out / "model", cfg.kind, cfg.name,
                             extra={"tokens_seen": seen, "context_tokens": cfg.seq_len,
                                    "logits_shift": cfg.logits_shift, **cfg.provenance})

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 import dllm
+from dllm.checkpoint import load_checkpoint
 from dllm.model import ModelConfig, Transformer
 from dllm.testing import SAMPLE_CODE, tiny_tokenizer
 from dllm.train.__main__ import adapted_to_diffusion
-from dllm.train.corpus import collect, manifest, split_by_file
+from dllm.train.corpus import SourceFile, collect, file_key, manifest, split_by_file
 from dllm.train.objective import IGNORE, ar_batch, diffusion_batch
 from dllm.train.trainer import TrainConfig, train
 
@@ -92,6 +93,30 @@ def test_train_checkpoint_and_resume(tmp_path):
     assert config["dllm"]["tokens_seen"] == 10 * 4 * 64
 
 
+def test_a_stopped_and_resumed_run_is_the_uninterrupted_run(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
+                      intermediate_size=64, tie_embeddings=True)
+    fn = lambda rng, b: diffusion_batch(TOK, files, rng, b, 64)  # noqa: E731
+
+    def run(name, **kw):
+        model = Transformer(cfg)
+        model.init_weights(0)
+        tc = TrainConfig(kind="diffusion", name="t", out=tmp_path / name, total_tokens=6 * 4 * 64, batch=4,
+                         seq_len=64, warmup_steps=2, eval_every=3, eval_batches=1, ckpt_every=100, **kw)
+        return model, tc, train(model, TOK, tc, fn, fn)
+
+    def losses(name):
+        return [json.loads(line)["loss"] for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+
+    run("whole")
+    _, tc, out = run("split", stop_at_tokens=3 * 4 * 64)
+    assert len(losses("split")) == 3 and (tmp_path / "split" / "optimizer.safetensors").is_file()
+    resumed = load_checkpoint(out, dtype="float32").model.requires_grad_(True)  # bf16 weights; exact ones come back
+    train(resumed, TOK, TrainConfig(**{**tc.__dict__, "stop_at_tokens": 0}), fn, fn, resume=tmp_path / "split")
+    assert losses("split") == losses("whole")
+
+
 def test_an_ar_model_adapted_into_a_diffusion_model(tmp_path):
     files = collect([_corpus(tmp_path)])
     cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
@@ -118,6 +143,16 @@ def test_a_continued_run_keeps_the_held_out_files(tmp_path):
     _, again = split_by_file(files[::-1], 0.3, seed=5, heldout_paths={f.path for f in held})
     assert {f.path for f in again} == {f.path for f in held}
     assert manifest(files, held, [tmp_path])["heldout_paths"] == sorted(f.path for f in held)
+
+
+def test_held_out_files_are_matched_across_interpreters():
+    assert file_key("/usr/lib/python3.12/json/decoder.py") == file_key("/root/.pyenv/lib/python3.11/json/decoder.py")
+    assert file_key("/opt/venv/lib/python3.12/site-packages/torch/nn/f.py") == "site-packages/torch/nn/f.py"
+    assert file_key("/usr/lib/python3.12/site-packages/torch/nn/f.py") == "site-packages/torch/nn/f.py"
+    assert file_key("/usr/lib/python3.12/json/decoder.py") != file_key("/usr/lib/python3.12/site-packages/json/decoder.py")
+    files = [SourceFile("/a/lib/python3.11/x/y.py", "stdlib/x", "1"), SourceFile("/a/lib/python3.11/z.py", "stdlib/z", "2")]
+    train_files, held = split_by_file(files, 0.5, 0, {"/usr/lib/python3.12/x/y.py"})
+    assert [f.path for f in held] == ["/a/lib/python3.11/x/y.py"] and len(train_files) == 1
 
 
 def _short_run(tmp_path, name, **kw):

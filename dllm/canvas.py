@@ -35,8 +35,11 @@ class Context:
     line_end: str = ""
 
     def ended(self, text: str) -> str:
-        """`text` with the line end a completion here needs (a blank one stays as it is)."""
-        return text + self.line_end if text.strip() and not text.endswith("\n") else text
+        """`text` with the line end a completion here needs. Blank text before a line with text is no
+        completion: inserted, it would only change the indentation of that line."""
+        if not text.strip():
+            return "" if self.line_end else text
+        return text if text.endswith("\n") else text + self.line_end
 
 
 def starts_a_line(prefix: str, suffix: str) -> bool:

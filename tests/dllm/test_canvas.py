@@ -48,9 +48,10 @@ def test_a_completion_before_a_line_with_text_is_whole_lines():
     assert not starts_a_line("x = 1\n", "") and not starts_a_line("x = 1\n", "   \ny")
     ctx = build_context(TOK, "if x:\n", "    return 1\n", 200)
     assert ctx.judged_suffix == "\n    return 1\n"
-    assert ctx.ended("    y = 2") == "    y = 2\n" and ctx.ended("    y = 2\n") == "    y = 2\n" and ctx.ended("  ") == "  "
+    assert ctx.ended("    y = 2") == "    y = 2\n" and ctx.ended("    y = 2\n") == "    y = 2\n" and ctx.ended("  ") == ""
+    assert ctx.ended("\n    \n") == ""  # blank lines would only push the next line down
     mid_line = build_context(TOK, "x = ", "1\n", 200)
-    assert mid_line.judged_suffix == "1\n" and mid_line.ended("f(") == "f("
+    assert mid_line.judged_suffix == "1\n" and mid_line.ended("f(") == "f(" and mid_line.ended(" ") == " "
 
 
 def test_the_constraint_judges_more_text_than_the_model_sees():

@@ -174,6 +174,7 @@ def test_batches_built_by_worker_processes_are_the_same_batches(tmp_path):
 
 
 @pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_on_the_gpu_matches_the_cpu(tmp_path):
     cpu = _short_run(tmp_path, "cpu")
     gpu = _short_run(tmp_path, "gpu", device="cuda", workers=2)

@@ -3,7 +3,7 @@
 # LM-head kernel against its floor, its tile sweep, and diffusion vs AR at 4 and 8 tokens per step.
 # Summaries (JSON) and logs go to OUT_DIR, named as in bench/results/.
 #   scripts/gpu-figures.sh OUT_DIR
-# (the lent GPU machines lack msgspec: carry its wheel, as the device tool's README shows)
+# (needs the project's dependencies there: an image without msgspec needs it installed or carried as a wheel)
 set -uo pipefail
 out=${1:?OUT_DIR}
 python3 -c "import sys, torch; sys.exit(not torch.cuda.is_available())" || { echo "no CUDA device" >&2; exit 1; }

@@ -32,6 +32,7 @@ import sys
 import time
 
 import common
+from timing import sync
 
 if str(common.REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(common.REPO_ROOT))
@@ -98,11 +99,6 @@ def random_model(cfg: ModelConfig, device: torch.device, dtype: torch.dtype, see
             elif "norm" not in name:
                 p.zero_()
     return model.eval().requires_grad_(False)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed(fn, device: torch.device, warmup: int, repeats: int) -> tuple[float, object]:

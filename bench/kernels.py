@@ -43,6 +43,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 import common  # noqa: E402
+from timing import matmul_flops, median_ms, read_bandwidth  # noqa: E402
 
 if str(common.REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(common.REPO_ROOT))
@@ -56,48 +57,6 @@ from dllm.sampler import SamplerConfig, propose  # noqa: E402
 
 CPU_SHAPES = "8x8192x256,32x8192x256,96x8192x256,32x151936x896"
 GPU_SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device: torch.device, warmup: int, repeats: int, budget_s: float = 3.0) -> float:
-    """Median milliseconds of `fn()` over up to `repeats` runs (fewer if they exceed the budget); on
-    CUDA, CUDA events around back-to-back runs (`triton.testing.do_bench`), free of host launch gaps."""
-    if device.type == "cuda":
-        import triton.testing
-
-        return float(triton.testing.do_bench(fn, warmup=10, rep=50, return_mode="median"))
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times, start = [], time.perf_counter()
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-        if time.perf_counter() - start > budget_s and len(times) >= 3:
-            break
-    return statistics.median(times)
-
-
-def read_bandwidth(device: torch.device, dtype: torch.dtype) -> float:
-    """Bytes/s of a reduction over a buffer far larger than any cache."""
-    n = (1 << 30 if device.type == "cuda" else 1 << 28) // torch.finfo(dtype).bits * 8
-    buf = torch.ones(n, dtype=dtype, device=device)
-    ms = timed(lambda: buf.sum(), device, 2, 10)
-    return buf.numel() * buf.element_size() / (ms / 1e3)
-
-
-def matmul_flops(device: torch.device, dtype: torch.dtype) -> float:
-    n = 8192 if device.type == "cuda" else 2048
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    ms = timed(lambda: a @ b, device, 2, 10)
-    return 2 * n ** 3 / (ms / 1e3)
 
 
 def parse_shapes(text: str) -> list[tuple[int, int, int]]:
@@ -128,7 +87,7 @@ def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
     ref_tokens = kernels.lm_head_confidence_reference(h.float(), w.float(), bias).token  # float32 math
     rows = {}
     for name, fn in impls.items():
-        ms = timed(fn, device, args.warmup, args.repeats)
+        ms = median_ms(fn, device, args.warmup, args.repeats)
         out = fn()
         tokens = out[0] if isinstance(out, tuple) else out.token
         rows[name] = {"ms": ms, "floor_x": ms / floor_ms, "same_tokens": int((tokens == ref_tokens).sum()), "rows": N}

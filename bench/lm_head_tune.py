@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import statistics
 import sys
-import time
 
 import common
+from timing import median_ms, read_bandwidth
 
 if str(common.REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(common.REPO_ROOT))
@@ -35,24 +34,6 @@ SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x35
 SWEEP = {"block_v": (64, 128, 256), "block_k": (64, 128), "num_warps": (4, 8), "num_stages": (3, 4),
          "programs_per_sm": (4, 8)}
 QUICK = {"block_v": (128,), "block_k": (64, 128), "num_warps": (4,), "num_stages": (3,), "programs_per_sm": (4,)}
-
-
-def median_ms(fn, device) -> float:
-    if device.type == "cuda":
-        import triton.testing
-
-        return float(triton.testing.do_bench(fn, warmup=10, rep=40, return_mode="median"))
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
-
-
-def read_bandwidth(device) -> float:
-    buf = torch.ones(1 << (29 if device.type == "cuda" else 24), dtype=torch.bfloat16, device=device)  # beyond L2
-    return buf.numel() * buf.element_size() / (median_ms(lambda: buf.sum(), device) / 1e3)
 
 
 def shape_cells(N: int, V: int, D: int, grid: dict, bandwidth: float, device) -> dict:
@@ -110,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
         common.print_summary(summary)
         return summary
     device = torch.device("cpu" if args.smoke else "cuda")
-    bandwidth = read_bandwidth(device)
+    bandwidth = read_bandwidth(device, torch.bfloat16)
     print(f"read bandwidth {bandwidth / 1e9:.0f} GB/s", file=sys.stderr)
     grid = QUICK if args.quick else SWEEP
     shapes = [tuple(int(x) for x in s.split("x")) for s in args.shapes.split(",") if s]

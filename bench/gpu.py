@@ -7,6 +7,10 @@ GPU. Per model, context (1k, 4k tokens) and infill length (32, 64, 128 tokens):
   through the selected kernel backend), eager. Random weights never pass a confidence threshold, so
   the threshold is 1.0 and the step cap is length / tokens-per-step: the loop's floor rule then
   commits exactly `--tokens-per-step` tokens every step (say so next to any figure from here).
+- `diffusion engine graph`: the same loop with its forwards replayed from CUDA graphs
+  (`dllm.forward.GraphedForward`: canvas padded to a bucket of slots, a graph per shape), as
+  `dllm.load` picks it on a GPU when its probe at load shows it faster; the loop's host-side logic
+  (commit rule, bans, re-masking) stays as it is.
 - `diffusion graph`: the same schedule with the cached step (middle-window forward + fused head)
   captured once in a CUDA graph and replayed; the commit (top-k of the masked slots) runs on the
   device between replays, so the loop never synchronises with the host.
@@ -253,17 +257,21 @@ def run_model(name: str, cfg: ModelConfig, args, device: torch.device, dtype: to
     model = random_model(cfg, device, dtype)
     tok = RandomTokenizer(cfg.vocab_size)
     spec = ModelSpec(name=name, kind="diffusion", logits_shift=False, family="qwen2", context_tokens=cfg.max_seq_len)
-    engine = Engine(Loaded(model, tok, spec), kernels=args.kernels)
+    engine = Engine(Loaded(model, tok, spec), kernels=args.kernels, graphs="off")
     bias = kernels.ban_bias(cfg.vocab_size, tok.never_generated(), device)
     print(f"{name}: {model.num_params() / 1e9:.2f}B params, built in {time.perf_counter() - t0:.1f}s, "
           f"kernels={engine.kernels.name if engine.kernels else 'off'}", file=sys.stderr)
     use_graph = device.type == "cuda" and not args.no_graphs
+    graph_engine = Engine(Loaded(model, tok, spec), kernels=args.kernels, graphs="on") if use_graph else None
     rows = []
     for context in args.contexts:
         for length in args.lengths:
             case = make_case(cfg.vocab_size, context, length, args.tokens_per_step)
             cell = {"model": name, "context": context, "length": length, "tokens_per_step": args.tokens_per_step}
             cell["diffusion_engine"] = _measure(functools.partial(diffusion_engine, engine, case), device, args, length)
+            if graph_engine is not None:
+                cell["diffusion_engine_graph"] = _measure(functools.partial(diffusion_engine, graph_engine, case),
+                                                          device, args, length)
             gd = GraphDiffusion(model, engine.kernels or kernels.select_backend("torch"), case, tok.special.mask,
                                 bias, use_graph)
             cell["diffusion_graph" if use_graph else "diffusion_step"] = _measure(gd.run, device, args, length)
@@ -279,7 +287,7 @@ def run_model(name: str, cfg: ModelConfig, args, device: torch.device, dtype: to
             print(f"  ctx={context:5} L={length:4}: " + "  ".join(
                 f"{k} {v['latency_ms']:.1f} ms ({v['tokens_per_s']:.0f} tok/s)" for k, v in cell.items()
                 if isinstance(v, dict)) + f"  diffusion/AR {cell['diffusion_over_ar']:.2f}x", file=sys.stderr)
-    del model, engine
+    del model, engine, graph_engine
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return rows

@@ -103,16 +103,19 @@ def engine_ab(args) -> dict:
     """p50 latency of single- and multi-line infills before/after the fast path, in one run.
 
     `before` is the engine as first built; `sdpa` is today's engine with the model's own (SDPA)
-    attention instead of the grouped attention op, to isolate that op.
+    attention instead of the grouped attention op, to isolate that op; on CUDA `no-graphs` is
+    today's engine with its forwards run eagerly, to isolate the CUDA graphs.
     """
     import latency
     from dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
     from dllm.engine import Engine
 
     path = DEFAULT_MODEL if args.engine == "default" else args.engine
-    engines = {"before": Engine(load_checkpoint(path, dtype="float32"), kernels="off"),
-               "sdpa": Engine(load_checkpoint(path)), "after": Engine(load_checkpoint(path))}
+    engines = {"before": Engine(load_checkpoint(path, dtype="float32"), kernels="off", graphs="off"),
+               "sdpa": Engine(load_checkpoint(path), graphs="off"), "after": Engine(load_checkpoint(path))}
     engines["sdpa"].model.use_attention(None)
+    if engines["after"].device.type == "cuda":  # isolate the CUDA graphs of the step (dllm/forward.py)
+        engines["no-graphs"] = Engine(load_checkpoint(path), graphs="off")
     text = latency.DEFAULT_SOURCE.read_text(encoding="utf-8")
     tok = engines["after"].tokenizer
     finders = {"single": latency.single_holes, "multi": latency.multi_holes}

@@ -2,7 +2,8 @@
 
 One loop for every setting. Per block of the span (one block unless `block_size` is set) the first
 step is a full forward over prefix + middle + suffix that also fills the key/value cache (Fast-dLLM's
-dual cache); later steps recompute only the middle slots against the cached prefix/suffix. Each step
+dual cache); later steps recompute only the middle slots against the cached prefix/suffix. Both
+forwards come from `forward.py` (eager, or CUDA graphs where a probe at load shows them faster). Each step
 scores every masked slot and commits the confident ones (`sampler.py`), at least enough to finish
 within the step cap (`schedule.py`); greedy steps score the masked rows only, with the fused LM-head
 and confidence op of `kernels/` (backend chosen once, in the constructor). An end-of-middle token ends
@@ -22,6 +23,7 @@ from kernels import ban_bias, select_backend
 
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint, finished, sampler_for
+from .forward import choose_forward
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
@@ -52,7 +54,7 @@ class Engine:
     """Masked-diffusion infilling with a loaded model. Not thread-safe: one thread owns it."""
 
     def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto",
-                 compile_forward: bool = False) -> None:
+                 compile_forward: bool = False, graphs: str = "auto") -> None:
         self.loaded = loaded
         self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
         self.sampler = sampler or SamplerConfig()
@@ -73,12 +75,14 @@ class Engine:
         self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
         self.model.use_attention(self.kernels.attention if self.kernels else None)
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
-        # the step's forward; torch.compile is opt-in (CPU: see kernels/README.md for the measurement)
-        self.forward = torch.compile(self.model.hidden, dynamic=True) if compile_forward else self.model.hidden
+        # the step's forward: CUDA graphs where a probe at load shows them faster (`forward.py`);
+        # torch.compile is opt-in (CPU: see kernels/README.md for the measurement)
+        hidden = torch.compile(self.model.hidden, dynamic=True) if compile_forward else None
+        self.forward, self.graphs = choose_forward(self.model, graphs, hidden)
 
     @property
     def info(self) -> dict:
-        return {**self.loaded.info, "kernels": self.kernels.name if self.kernels else "off"}
+        return {**self.loaded.info, "kernels": self.kernels.name if self.kernels else "off", "graphs": self.graphs}
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
@@ -123,12 +127,12 @@ class Engine:
         shift = int(self.spec.logits_shift)
         canvas = torch.tensor(ctx.prefix_ids + [0] * L + ctx.suffix_ids, device=self.device)[None]  # (1, N)
         canvas[0, P:P + L] = middle
-        positions = torch.arange(canvas.shape[1], device=self.device)
-        window = positions[P - shift:P + L - shift]  # slots whose outputs predict the middle
+        window = torch.arange(P - shift, P + L - shift, device=self.device)  # slots whose outputs predict the middle
         slot = torch.arange(L, device=self.device)
+        stale = True  # the cache holds no keys/values of this canvas yet
         for b0, b1 in blocks(L, cfg.block_size):
             in_block = (slot >= b0) & (slot < b1)
-            cap, steps, cache = step_budget(cfg.max_steps, b1 - b0, L), 0, None
+            cap, steps = step_budget(cfg.max_steps, b1 - b0, L), 0
             while True:
                 mid = canvas[0, P:P + L]
                 masked = (mid == self.mask_id) & in_block  # (L,)
@@ -137,11 +141,11 @@ class Engine:
                     break
                 if cancel is not None:
                     cancel.check()
-                if cache is None or not cfg.use_cache:
-                    cache = self.model.new_cache(1, canvas.shape[1]) if cfg.use_cache else None
-                    hidden = self.forward(canvas, positions, cache)[0, window]  # (L, D)
+                if not cfg.use_cache or stale or (steps == 0 and cfg.refresh_each_block):
+                    hidden = self.forward.full(canvas, window, keep_cache=cfg.use_cache)  # (L, D)
+                    stale = False
                 else:
-                    hidden = self.forward(canvas[:, window], window, cache)[0]  # (L, D)
+                    hidden = self.forward.cached(canvas, window)  # (L, D)
                 stats.nfe += 1
                 bans = {slot: sorted(ids) for slot, ids in remasks.rejected.items()}
                 if not cfg.allow_empty:

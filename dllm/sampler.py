@@ -28,6 +28,9 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     temperature: float = 0.0  # 0 = greedy and deterministic
     seed: int = 0
     use_cache: bool = True
+    # a block's first step runs the whole canvas again, refreshing the prefix/suffix keys and values
+    # (Fast-dLLM's dual cache); False: only the canvas's first step does, later blocks step cached
+    refresh_each_block: bool = True
     context_tokens: int = 0  # prefix + suffix budget; 0 = the model's trained context
     remask_budget: int = 48  # tokens a syntax constraint may re-mask per request
     ordered_end: bool = False  # an end commits only at the leftmost masked slot (measured: slower, no gain yet)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU check and figure of the fast path in one command (one device call): the CUDA tests, the
-# LM-head kernel against its floor, its tile sweep, and diffusion vs AR at 4 and 8 tokens per step.
+# LM-head kernel against its floor, its tile sweep, the default model's engine (CUDA graphs on and
+# off), and diffusion vs AR at 4 and 8 tokens per step.
 # Summaries (JSON) and logs go to OUT_DIR, named as in bench/results/.
 #   scripts/gpu-figures.sh OUT_DIR
 # (needs the project's dependencies there: an image without msgspec needs it installed or carried as a wheel)
@@ -8,7 +9,7 @@ set -uo pipefail
 out=${1:?OUT_DIR}
 python3 -c "import sys, torch; sys.exit(not torch.cuda.is_available())" || { echo "no CUDA device" >&2; exit 1; }
 mkdir -p "$out"
-python3 -m pytest -q -m gpu -p no:cacheprovider tests/kernels tests/dllm/test_train.py 2>&1 | tail -5 >"$out/gpu-tests.log"
+python3 -m pytest -q -m gpu -p no:cacheprovider tests/kernels tests/dllm/test_train.py tests/dllm/test_forward.py 2>&1 | tail -5 >"$out/gpu-tests.log"
 run() {  # name, then the bench command: its JSON last line becomes NAME.summary.json
   local name=$1; shift
   "$@" >"$out/$name.out" 2>"$out/$name.log" && tail -1 "$out/$name.out" >"$out/$name.summary.json"
@@ -16,6 +17,7 @@ run() {  # name, then the bench command: its JSON last line becomes NAME.summary
 }
 run kernels-cuda python3 bench/kernels.py --device cuda
 run lm-head-tune python3 bench/lm_head_tune.py
+run kernels-engine-cuda python3 bench/kernels.py --engine default --context 1000 --n 20
 run gpu python3 bench/gpu.py
 run gpu-k8 python3 bench/gpu.py --tokens-per-step 8
 cat "$out/gpu-tests.log"; tail -n 3 "$out"/*.log

@@ -58,6 +58,30 @@ def test_cache_saves_work_per_step(engine):
     assert cached.text == uncached.text and cached.stats.nfe == uncached.stats.nfe
 
 
+@pytest.mark.parametrize("shift", [False, True])
+def test_blocks_may_step_on_the_canvas_cache(tmp_path, shift):
+    # refresh_each_block=False: one full forward per canvas, also when the canvas grew and its first
+    # blocks are already committed (the previous canvas's cache is then too small, and stale)
+    from dllm.schedule import canvas_sizes, grow
+
+    engine = dllm.load(str(tiny_checkpoint(tmp_path / "m", logits_shift=shift)))
+    full, calls = engine.forward.full, []
+    engine.forward.full = lambda *a, **k: calls.append(1) or full(*a, **k)
+    _with(engine, block_size=8, threshold=0.3, refresh_each_block=False)
+    grown = 0
+    for prefix, suffix in _holes(6, seed=2):
+        for mode in ("single", "multi"):
+            calls.clear()
+            out = engine.infill(prefix, suffix, mode=mode)
+            length, cap = canvas_sizes(mode, None)
+            canvases = [length]
+            while canvases[-1] < out.stats.canvas:
+                canvases.append(grow(canvases[-1], cap))
+            assert len(calls) == len(canvases)
+            grown += len(canvases) > 1
+    assert grown
+
+
 def test_greedy_is_deterministic_and_seeded_sampling_repeats(engine):
     prefix, suffix = SAMPLE_CODE[:80], SAMPLE_CODE[80:]
     assert engine.infill(prefix, suffix).text == engine.infill(prefix, suffix).text

@@ -1,0 +1,89 @@
+"""The step's forwards: padded static shapes (what the CUDA graphs replay) change nothing."""
+
+import pytest
+import torch
+
+import dllm
+from dllm import forward as fwd
+from dllm.forward import EagerForward, GraphedForward, choose_forward
+from dllm.testing import SAMPLE_CODE, tiny_checkpoint
+
+
+def _holes(n):
+    step = (len(SAMPLE_CODE) - 40) // n
+    return [(SAMPLE_CODE[:c], SAMPLE_CODE[c:]) for c in range(20, 20 + n * step, step)]
+
+
+def _runs(engine, block_size):
+    engine.sampler = dllm.SamplerConfig(threshold=0.3, block_size=block_size)
+    out = []
+    for prefix, suffix in _holes(5):
+        for mode in ("single", "multi"):
+            c = engine.infill(prefix, suffix, mode=mode)
+            out.append((c.text, c.stats.nfe, c.stats.steps))
+    return out
+
+
+@pytest.mark.parametrize("shift", [False, True])
+@pytest.mark.parametrize("block_size", [0, 8])
+def test_padded_static_shapes_give_the_same_completions(tmp_path, shift, block_size):
+    engine = dllm.load(str(tiny_checkpoint(tmp_path / "m", logits_shift=shift)))
+    assert isinstance(engine.forward, EagerForward)
+    eager = _runs(engine, block_size)
+    engine.forward = GraphedForward(engine.model, capture=False, bucket=64)
+    assert _runs(engine, block_size) == eager
+    assert any(text for text, *_ in eager)  # the holes are not all answered empty
+
+
+def test_padded_hidden_states_match_and_buffers_are_reused(tiny_dir):
+    model = dllm.load(str(tiny_dir)).model
+    eager, static = EagerForward(model), GraphedForward(model, capture=False, bucket=64)
+    gen = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for n in (70, 100, 128, 129):  # 70 and 100 share the 128-slot shape; 128 needs no padding
+            canvas = torch.randint(0, model.cfg.vocab_size, (1, n), generator=gen)
+            window = torch.arange(n // 3, n // 3 + 12)
+            torch.testing.assert_close(static.full(canvas, window), eager.full(canvas, window), atol=2e-5, rtol=1e-4)
+            canvas[0, window[::2]] = 1  # a step commits some slots
+            torch.testing.assert_close(static.cached(canvas, window), eager.cached(canvas, window),
+                                       atol=2e-5, rtol=1e-4)
+    assert sorted(static.shapes) == [(128, 12), (192, 12)]
+
+
+def test_captured_shapes_are_bounded(tiny_dir, monkeypatch):
+    monkeypatch.setattr(fwd, "MAX_SHAPES", 2)
+    model = dllm.load(str(tiny_dir)).model
+    static = GraphedForward(model, capture=False, bucket=32)
+    with torch.inference_mode():
+        for n in (40, 80, 120, 40):
+            static.full(torch.zeros(1, n, dtype=torch.long), torch.arange(8))
+    assert list(static.shapes) == [(128, 8), (64, 8)]  # least recently used first
+
+
+def test_choice_off_the_gpu(tiny_dir):
+    model = dllm.load(str(tiny_dir)).model
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU decision")
+    forward, why = choose_forward(model)
+    assert isinstance(forward, EagerForward) and why.startswith("off (no CUDA graphs")
+    assert choose_forward(model, "off")[1] == "off (asked)"
+    with pytest.raises(ValueError, match="need a CUDA device"):
+        choose_forward(model, "on")
+    with pytest.raises(ValueError, match="graphs must be one of"):
+        choose_forward(model, "always")
+    assert dllm.load(str(tiny_dir)).info["graphs"].startswith("off")
+
+
+@pytest.mark.gpu
+def test_cuda_graphs_give_the_eager_completions(tmp_path):
+    from dllm.checkpoint import load_checkpoint
+    from dllm.engine import Engine
+
+    loaded = load_checkpoint(tiny_checkpoint(tmp_path / "m"), device="cuda", dtype="float32")
+    graphed, eager = Engine(loaded, graphs="on"), Engine(loaded, graphs="off")
+    assert isinstance(graphed.forward, GraphedForward) and graphed.info["graphs"] == "on (asked)"
+    for block_size in (0, 8):
+        assert _runs(graphed, block_size) == _runs(eager, block_size)
+    assert all(shape.graphs is not None for shape in graphed.forward.shapes.values())
+    auto = Engine(loaded)
+    assert auto.info["graphs"].startswith(("on (probe", "off (probe"))

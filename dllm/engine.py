@@ -1,8 +1,9 @@
 """The denoising loop: fill a canvas of [MASK] slots between prefix and suffix, in parallel.
 
-One loop for every setting. Per block of the span (one block unless `block_size` is set) the first
-step is a full forward over prefix + middle + suffix that also fills the key/value cache (Fast-dLLM's
-dual cache); later steps recompute only the middle slots against the cached prefix/suffix. Both
+One loop for every setting. The span is denoised block after block (one block unless `block_size` is
+set). A canvas's first step is a full forward over prefix + middle + suffix that also fills the
+key/value cache (Fast-dLLM's dual cache; with `refresh_each_block` every block's first step is);
+later steps recompute only the middle slots against the cached prefix/suffix. Both
 forwards come from `forward.py` (eager, or CUDA graphs where a probe at load shows them faster). Each step
 scores every masked slot and commits the confident ones (`sampler.py`), at least enough to finish
 within the step cap (`schedule.py`); greedy steps score the masked rows only, with the fused LM-head

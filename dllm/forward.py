@@ -1,7 +1,7 @@
 """The two forwards of a denoising step, run as they come or replayed from CUDA graphs.
 
-A block's first step runs the whole canvas and fills the key/value cache (`full`); its later steps
-run only the middle window against that cache (`cached`). Both return the final hidden states of
+A canvas's first step runs the whole canvas and fills the key/value cache (`full`); later steps run
+only the middle window against that cache (`cached`). Both return the final hidden states of
 the window, the slots whose outputs predict the middle (L, dim).
 
 On a GPU a small or mid-size model's step is bound by kernel launches, not by arithmetic, so
@@ -52,7 +52,7 @@ class _Shape:
         self.model = model
         self.ids = torch.zeros(1, slots, dtype=torch.long, device=dev)  # canvas, padded with id 0
         self.positions = torch.arange(slots, device=dev)
-        self.valid = torch.zeros(slots, dtype=torch.bool, device=dev)  # (S,) real (not padding) slots
+        self.valid = torch.ones(slots, dtype=torch.bool, device=dev)  # (S,) real (not padding) slots
         self.window = torch.zeros(length, dtype=torch.long, device=dev)
         self.middle = torch.zeros(1, length, dtype=torch.long, device=dev)
         self.cache = model.new_cache(1, slots)

@@ -28,9 +28,10 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     temperature: float = 0.0  # 0 = greedy and deterministic
     seed: int = 0
     use_cache: bool = True
-    # a block's first step runs the whole canvas again, refreshing the prefix/suffix keys and values
-    # (Fast-dLLM's dual cache); False: only the canvas's first step does, later blocks step cached
-    refresh_each_block: bool = True
+    # True: a block's first step runs the whole canvas again, refreshing the prefix/suffix keys and
+    # values (Fast-dLLM's dual cache); False: only a canvas's first step does. False measured as good
+    # and 1.30x faster on multi-line HumanEval-infilling (500 holes: 10 passes each, p50 81 -> 62 ms)
+    refresh_each_block: bool = False
     context_tokens: int = 0  # prefix + suffix budget; 0 = the model's trained context
     remask_budget: int = 48  # tokens a syntax constraint may re-mask per request
     ordered_end: bool = False  # an end commits only at the leftmost masked slot (measured: slower, no gain yet)

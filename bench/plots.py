@@ -187,10 +187,11 @@ def latency_markdown(summary: dict) -> list[str]:
     for path in ("engine", "lsp"):
         for mode, cells in (summary.get(path) or {}).items():
             for ctx, c in cells.items():
-                rows.append([path, mode, ctx, _ms(c["latency_ms"]["p50"]), _ms(c["latency_ms"]["p95"]),
+                used = ((summary.get("engine") or {}).get(mode) or {}).get(ctx, {}).get("context_tokens_mean")
+                rows.append([path, mode, f"{ctx} / {used:.0f}" if used else ctx, _ms(c["latency_ms"]["p50"]), _ms(c["latency_ms"]["p95"]),
                              _ms(c["latency_ms"]["p99"]), _num(c.get("nfe_mean"), "{:.1f}"),
                              _num(c.get("tokens_per_call")), _ms(c.get("overhead_p50_ms"))])
-    out += _table(["path", "mode", "context tokens", "p50 ms", "p95 ms", "p99 ms", "model calls", "tokens/call",
+    out += _table(["path", "mode", "context tokens (window / model reads)", "p50 ms", "p95 ms", "p99 ms", "model calls", "tokens/call",
                    "LSP − engine p50 ms"], rows)
     extra = []
     for mode, c in (summary.get("cache") or {}).items():

@@ -1,8 +1,8 @@
 """The autoregressive twin's decoder: FIM prompt, static KV cache, one token per forward pass.
 
 Served with the same context budget, stop rules (end-of-middle, end of line in single-line mode,
-token cap), attention op (`kernels`) and result type as the diffusion engine, so the two are
-compared fairly.
+token cap), attention op (`kernels`), CUDA-graph decision (`forward.py`) and result type as the
+diffusion engine, so the two are compared fairly.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from kernels import select_backend
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint, finished, sampler_for
 from .engine import resolve_mode
+from .forward import choose
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose
@@ -34,7 +35,8 @@ def fim_prompt(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_to
 
 
 class ARDecoder:
-    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto") -> None:
+    def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto",
+                 graphs: str = "auto") -> None:
         self.loaded = loaded
         self.model, self.tokenizer, self.spec = loaded.model, loaded.tokenizer, loaded.spec
         self.sampler = sampler or SamplerConfig()
@@ -47,10 +49,12 @@ class ARDecoder:
         self.stops, self.newlines = set(self.tokenizer.stop_ids()), set(self.tokenizer.newline_ids())
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         self.model.use_attention(select_backend(kernels, self.device).attention if kernels != "off" else None)
+        # the one-token step: a CUDA graph where a probe at load shows it faster (`forward.py`)
+        self.decode, self.graphs = choose(self.model, graphs, "ar")
 
     @property
     def info(self) -> dict:
-        return self.loaded.info
+        return {**self.loaded.info, "graphs": self.graphs}
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
@@ -64,19 +68,17 @@ class ARDecoder:
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
         n = len(prompt)
-        slots = torch.arange(n + cap, device=self.device)
-        cache = self.model.new_cache(1, n + cap)
         pieces = self.tokenizer.pieces()
         out: list[int] = []
         blank = True  # nothing but whitespace so far
         with torch.inference_mode():
-            tokens = torch.tensor([prompt], device=self.device)
-            pos = slots[:n]
             while len(out) < cap:
                 if cancel is not None:
                     cancel.check()
-                mask = slots[None, :] <= pos[:, None]  # (T, S) causal over the cache
-                logits = self.model.lm_head(self.model.hidden(tokens, pos, cache, mask)[0, -1:])  # (1, V)
+                if out:
+                    logits = self.decode.step(out[-1], n + len(out) - 1)  # (1, V)
+                else:
+                    logits = self.decode.prefill(torch.tensor([prompt], device=self.device), n + cap)
                 logits[:, self.banned] = float("-inf")
                 if blank and not cfg.allow_empty:
                     logits[:, self.end_ids[mode]] = float("-inf")  # no end before the first non-blank token
@@ -88,8 +90,6 @@ class ARDecoder:
                 blank = blank and not pieces[nxt].strip()
                 if mode == "single" and nxt in self.newlines:
                     break
-                tokens = torch.tensor([[nxt]], device=self.device)
-                pos = slots[n + len(out) - 1:n + len(out)]
         t2 = time.perf_counter()
         text = finished(first_line(self.tokenizer.decode(out), mode), ctx, constraint)
         t3 = time.perf_counter()

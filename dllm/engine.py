@@ -24,7 +24,7 @@ from kernels import ban_bias, select_backend
 
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint, finished, sampler_for
-from .forward import choose_forward
+from .forward import choose
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
@@ -79,7 +79,7 @@ class Engine:
         # the step's forward: CUDA graphs where a probe at load shows them faster (`forward.py`);
         # torch.compile is opt-in (CPU: see kernels/README.md for the measurement)
         hidden = torch.compile(self.model.hidden, dynamic=True) if compile_forward else None
-        self.forward, self.graphs = choose_forward(self.model, graphs, hidden)
+        self.forward, self.graphs = choose(self.model, graphs, "diffusion", hidden)
 
     @property
     def info(self) -> dict:

@@ -1,15 +1,16 @@
-"""The two forwards of a denoising step, run as they come or replayed from CUDA graphs.
+"""The model's forward passes while serving, run as they come or replayed from CUDA graphs.
 
-A canvas's first step runs the whole canvas and fills the key/value cache (`full`); later steps run
-only the middle window against that cache (`cached`). Both return the final hidden states of
-the window, the slots whose outputs predict the middle (L, dim).
+Diffusion (`Engine`): a canvas's first step runs the whole canvas and fills the key/value cache
+(`full`); later steps run only the middle window against that cache (`cached`). Both return the
+final hidden states of the window, the slots whose outputs predict the middle (L, dim).
+Autoregressive (`ARDecoder`): `prefill` runs the prompt causally into the cache, `step` one token;
+both return the next token's logits (1, V).
 
-On a GPU a small or mid-size model's step is bound by kernel launches, not by arithmetic, so
-`GraphedForward` runs both forwards at static shapes: the canvas padded up to a bucket of slots
-(padding masked out of attention, so the real slots see exactly what they would unpadded), each
-(bucket, window) shape captured once in a pair of CUDA graphs that share one cache, and replayed
-after the step's inputs are copied into their static buffers. `choose_forward` decides once, at
-load, by timing both on a probe canvas.
+On a GPU a small or mid-size model's step is bound by kernel launches, not arithmetic, so the
+graphed variants run at static shapes: the cache padded up to a bucket of slots (padding masked out
+of attention, so the real slots see exactly what they would unpadded), each shape's repeated
+forwards captured once in CUDA graphs that share its cache, and replayed after the step's inputs are
+copied into their static buffers. `choose` decides once, at load, by timing both on a probe.
 """
 
 from __future__ import annotations
@@ -19,14 +20,74 @@ import time
 
 import torch
 
-BUCKET = 256  # canvas slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
-MAX_SHAPES = 24  # captured shapes kept (least recently used dropped); a canvas needs one per window size
+BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
+MAX_SHAPES = 24  # shapes kept (least recently used dropped); a diffusion canvas needs one per window size
+
+
+def capture(fns, dev: torch.device) -> list[tuple[torch.cuda.CUDAGraph, torch.Tensor]]:
+    """(graph, static output) of each function, after a warm-up; one memory pool for all."""
+    side = torch.cuda.Stream(dev)
+    side.wait_stream(torch.cuda.current_stream(dev))
+    with torch.cuda.stream(side):
+        for _ in range(2):  # allocator, cuBLAS workspaces, kernel selection
+            for fn in fns:
+                fn()
+    torch.cuda.current_stream(dev).wait_stream(side)
+    pool, graphs = torch.cuda.graph_pool_handle(), []
+    for fn in fns:
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=pool):
+            out = fn()
+        graphs.append((graph, out))
+    return graphs
+
+
+class _Static:
+    """A shape's static forwards: run them as they are, or replay their graphs once captured."""
+
+    model = None
+    fns: tuple = ()
+    graphs = None
+
+    def capture(self) -> None:
+        self.graphs = capture(self.fns, self.model.embed_tokens.weight.device)
+
+    def run(self, which: int) -> torch.Tensor:
+        if self.graphs is None:
+            return self.fns[which]()
+        graph, out = self.graphs[which]
+        graph.replay()
+        return out
+
+
+class Shapes:
+    """Static shapes by key, least recently used dropped; captured on creation when asked."""
+
+    def __init__(self, make, capture: bool) -> None:
+        self.make, self.capture = make, capture
+        self.shapes: collections.OrderedDict = collections.OrderedDict()
+
+    def get(self, key):
+        shape = self.shapes.pop(key, None)
+        if shape is None:
+            shape = self.make(*key)
+            if self.capture:
+                shape.capture()
+            if len(self.shapes) >= MAX_SHAPES:
+                self.shapes.popitem(last=False)
+        self.shapes[key] = shape
+        return shape
+
+
+def bucket(n: int, model, size: int = BUCKET) -> int:
+    return max(n, min(-(-n // size) * size, model.cfg.max_seq_len))
+
+
+# ------------------------------------------------------------------------------------ diffusion
 
 
 class EagerForward:
-    """The model as it is: a fresh cache per block, shapes as they come."""
-
-    name = "eager"
+    """The model as it is: a fresh cache per canvas, shapes as they come."""
 
     def __init__(self, model, hidden=None) -> None:
         self.model = model
@@ -44,9 +105,7 @@ class EagerForward:
         return self.hidden(canvas[:, window], window, self.cache)[0]
 
 
-class _Shape:
-    """Static buffers of one (slots, window) shape and, when captured, its two graphs."""
-
+class _CanvasShape(_Static):
     def __init__(self, model, slots: int, length: int) -> None:
         dev = model.embed_tokens.weight.device
         self.model = model
@@ -56,7 +115,7 @@ class _Shape:
         self.window = torch.zeros(length, dtype=torch.long, device=dev)
         self.middle = torch.zeros(1, length, dtype=torch.long, device=dev)
         self.cache = model.new_cache(1, slots)
-        self.graphs = None  # (graph, output) of the full and of the cached forward, once captured
+        self.fns = (self._full, self._cached)
 
     def _full(self) -> torch.Tensor:
         S = self.valid.numel()
@@ -67,30 +126,6 @@ class _Shape:
         mask = self.valid.expand(self.window.numel(), -1)
         return self.model.hidden(self.middle, self.window, self.cache, mask)[0]
 
-    def run(self, which: int) -> torch.Tensor:
-        """0: the full forward, 1: the cached one."""
-        if self.graphs is None:
-            return (self._full, self._cached)[which]()
-        graph, out = self.graphs[which]
-        graph.replay()
-        return out
-
-    def capture(self) -> None:
-        dev = self.ids.device
-        side = torch.cuda.Stream(dev)
-        side.wait_stream(torch.cuda.current_stream(dev))
-        with torch.cuda.stream(side):
-            for _ in range(2):  # warm-up: allocator, cuBLAS workspaces, kernel selection
-                self._full(), self._cached()
-        torch.cuda.current_stream(dev).wait_stream(side)
-        pool, graphs = torch.cuda.graph_pool_handle(), []
-        for fn in (self._full, self._cached):
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=pool):
-                out = fn()
-            graphs.append((graph, out))
-        self.graphs = graphs
-
 
 class GraphedForward:
     """Both forwards at bucketed static shapes; captured in CUDA graphs when `capture` (CUDA only).
@@ -99,29 +134,14 @@ class GraphedForward:
     CPU, that padding changes nothing. A returned tensor is a static buffer: valid until the next call.
     """
 
-    name = "cuda-graphs"
-
-    def __init__(self, model, capture: bool = True, bucket: int = BUCKET) -> None:
-        self.model, self.capture, self.bucket = model, capture, bucket
-        self.shapes: collections.OrderedDict[tuple[int, int], _Shape] = collections.OrderedDict()
-        self.current: _Shape | None = None
-
-    def _shape(self, n: int, length: int) -> _Shape:
-        slots = max(n, min(-(-n // self.bucket) * self.bucket, self.model.cfg.max_seq_len))
-        key = (slots, length)
-        shape = self.shapes.pop(key, None)
-        if shape is None:
-            shape = _Shape(self.model, slots, length)
-            if self.capture:
-                shape.capture()
-            if len(self.shapes) >= MAX_SHAPES:
-                self.shapes.popitem(last=False)
-        self.shapes[key] = shape
-        return shape
+    def __init__(self, model, capture: bool = True, bucket_size: int = BUCKET) -> None:
+        self.model, self.bucket_size = model, bucket_size
+        self.shapes = Shapes(lambda slots, length: _CanvasShape(model, slots, length), capture)
+        self.current: _CanvasShape | None = None
 
     def full(self, canvas: torch.Tensor, window: torch.Tensor, keep_cache: bool = True) -> torch.Tensor:
         n = canvas.shape[1]
-        shape = self.current = self._shape(n, window.numel())
+        shape = self.current = self.shapes.get((bucket(n, self.model, self.bucket_size), window.numel()))
         shape.ids[:, :n].copy_(canvas)
         shape.ids[:, n:].zero_()
         torch.lt(shape.positions, n, out=shape.valid)
@@ -134,23 +154,107 @@ class GraphedForward:
         return shape.run(1)
 
 
-def _time_probe(forward, canvas: torch.Tensor, window: torch.Tensor, steps: int) -> float:
-    """Seconds for one block on the probe canvas: a full step, then `steps` cached ones."""
-    torch.cuda.synchronize(canvas.device)
+# ------------------------------------------------------------------------------------------- AR
+
+
+class EagerDecode:
+    """Prefill and one-token steps on a cache of exactly the slots asked for."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.slots = self.cache = None
+
+    def _logits(self, tokens, positions, mask) -> torch.Tensor:
+        return self.model.lm_head(self.model.hidden(tokens, positions, self.cache, mask)[0, -1:])  # (1, V)
+
+    def prefill(self, prompt: torch.Tensor, slots: int) -> torch.Tensor:
+        """prompt (1, n) into a cache of `slots` -> logits of the next token (1, V)."""
+        n = prompt.shape[1]
+        self.slots = torch.arange(slots, device=prompt.device)
+        self.cache = self.model.new_cache(1, slots)
+        return self._logits(prompt, self.slots[:n], self.slots[None, :] <= self.slots[:n, None])
+
+    def step(self, token: int, pos: int) -> torch.Tensor:
+        """`token` at position `pos` -> logits of the next one (1, V)."""
+        ids = torch.tensor([[token]], device=self.slots.device)
+        return self._logits(ids, self.slots[pos:pos + 1], self.slots[None, :] <= pos)
+
+
+class _DecodeShape(_Static):
+    def __init__(self, model, slots: int) -> None:
+        dev = model.embed_tokens.weight.device
+        self.model = model
+        self.slots = torch.arange(slots, device=dev)
+        self.cache = model.new_cache(1, slots)
+        self.token = torch.zeros(1, 1, dtype=torch.long, device=dev)
+        self.pos = torch.zeros(1, dtype=torch.long, device=dev)
+        self.fns = (self._step,)
+
+    def _step(self) -> torch.Tensor:
+        mask = (self.slots <= self.pos)[None]  # (1, S): causal; later (and padded) slots hidden
+        return self.model.lm_head(self.model.hidden(self.token, self.pos, self.cache, mask)[0])  # (1, V)
+
+
+class GraphedDecode:
+    """The one-token step at bucketed static shapes, replayed from a CUDA graph when `capture`; the
+    prompt's prefill runs eagerly into the same cache. Returned logits are valid until the next call."""
+
+    def __init__(self, model, capture: bool = True, bucket_size: int = BUCKET) -> None:
+        self.model, self.bucket_size = model, bucket_size
+        self.shapes = Shapes(lambda slots: _DecodeShape(model, slots), capture)
+        self.current: _DecodeShape | None = None
+
+    def prefill(self, prompt: torch.Tensor, slots: int) -> torch.Tensor:
+        shape = self.current = self.shapes.get((bucket(slots, self.model, self.bucket_size),))
+        n = prompt.shape[1]
+        causal = shape.slots[None, :] <= shape.slots[:n, None]  # (n, S)
+        return self.model.lm_head(self.model.hidden(prompt, shape.slots[:n], shape.cache, causal)[0, -1:])
+
+    def step(self, token: int, pos: int) -> torch.Tensor:
+        shape = self.current
+        shape.token.fill_(token)
+        shape.pos.fill_(pos)
+        return shape.run(0)
+
+
+# ------------------------------------------------------------------------------------- decision
+
+
+def _seconds(fn, device) -> float:
+    torch.cuda.synchronize(device)
     t0 = time.perf_counter()
-    forward.full(canvas, window)
-    for _ in range(steps):
-        forward.cached(canvas, window)
-    torch.cuda.synchronize(canvas.device)
+    fn()
+    torch.cuda.synchronize(device)
     return time.perf_counter() - t0
 
 
-def choose_forward(model, graphs: str = "auto", hidden=None) -> tuple[EagerForward | GraphedForward, str]:
-    """(the step's forward, why): graphs "auto" | "on" | "off". Off the GPU: eager. On CUDA, "auto" times
-    both on a probe canvas (one block: a full step and 7 cached ones) and keeps the faster."""
+def _diffusion_probe(forward, canvas, window):
+    """One block on the probe canvas: a full step, then 7 cached ones."""
+    def run():
+        forward.full(canvas, window)
+        for _ in range(7):
+            forward.cached(canvas, window)
+    return run
+
+
+def _decode_probe(decode, prompt, steps: int = 16):
+    """A prompt, then 16 one-token steps."""
+    def run():
+        n = prompt.shape[1]
+        decode.prefill(prompt, n + steps)
+        for i in range(steps):
+            decode.step(7, n + i)
+    return run
+
+
+def choose(model, graphs: str = "auto", kind: str = "diffusion", hidden=None):
+    """(forwards, why) for `kind` "diffusion" (`full`/`cached`) or "ar" (`prefill`/`step`); graphs
+    "auto" | "on" | "off". Off the GPU: eager. On CUDA "auto" times both on a probe (a canvas or a
+    prompt of 896 tokens) and keeps the faster; a failed capture means eager, with the reason."""
     if graphs not in ("auto", "on", "off"):
         raise ValueError(f"graphs must be one of auto, on, off, got {graphs!r}")
-    eager = EagerForward(model, hidden)
+    diffusion = kind == "diffusion"
+    eager = EagerForward(model, hidden) if diffusion else EagerDecode(model)
     device = model.embed_tokens.weight.device
     if graphs == "off":
         return eager, "off (asked)"
@@ -158,19 +262,20 @@ def choose_forward(model, graphs: str = "auto", hidden=None) -> tuple[EagerForwa
         if graphs == "on":
             raise ValueError(f"CUDA graphs need a CUDA device, got {device.type}")
         return eager, f"off (no CUDA graphs on {device.type})"
+    graphed = GraphedForward(model) if diffusion else GraphedDecode(model)
     if graphs == "on":
-        return GraphedForward(model), "on (asked)"
+        return graphed, "on (asked)"
     n = min(model.cfg.max_seq_len, BUCKET * 4) - BUCKET // 2
-    canvas = torch.randint(0, model.cfg.vocab_size, (1, n), device=device)
+    ids = torch.randint(0, model.cfg.vocab_size, (1, n), device=device)
     window = torch.arange(n // 2, n // 2 + 16, device=device)
+    probe = (lambda f: _diffusion_probe(f, ids, window)) if diffusion else (lambda f: _decode_probe(f, ids))
     try:
         with torch.inference_mode():
-            graphed = GraphedForward(model)
-            _time_probe(graphed, canvas, window, 1)  # captures the probe shape
-            _time_probe(eager, canvas, window, 1)
-            t_graph = min(_time_probe(graphed, canvas, window, 7) for _ in range(3))
-            t_eager = min(_time_probe(eager, canvas, window, 7) for _ in range(3))
+            runs = {"graphs": probe(graphed), "eager": probe(eager)}
+            for run in runs.values():
+                run()  # captures the probe's shape; warms the eager path
+            took = {name: min(_seconds(run, device) for _ in range(3)) for name, run in runs.items()}
     except Exception as exc:  # noqa: BLE001 - any failure to capture means: run eagerly
         return eager, f"off (capture failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-    probe = f"probe block {t_graph * 1e3:.2f} ms vs eager {t_eager * 1e3:.2f} ms"
-    return (graphed, f"on ({probe})") if t_graph < t_eager else (eager, f"off ({probe})")
+    why = f"probe {took['graphs'] * 1e3:.2f} ms vs eager {took['eager'] * 1e3:.2f} ms"
+    return (graphed, f"on ({why})") if took["graphs"] < took["eager"] else (eager, f"off ({why})")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU check and figure of the fast path in one command (one device call): the CUDA tests, the
 # LM-head kernel against its floor, its tile sweep, the default model's engine (CUDA graphs on and
-# off), and diffusion vs AR at 4 and 8 tokens per step.
+# off), both shipped models' latency, and diffusion vs AR at 4 and 8 tokens per step.
 # Summaries (JSON) and logs go to OUT_DIR, named as in bench/results/.
 #   scripts/gpu-figures.sh OUT_DIR
 # (needs the project's dependencies there: an image without msgspec needs it installed or carried as a wheel)
@@ -18,6 +18,10 @@ run() {  # name, then the bench command: its JSON last line becomes NAME.summary
 run kernels-cuda python3 bench/kernels.py --device cuda
 run lm-head-tune python3 bench/lm_head_tune.py
 run kernels-engine-cuda python3 bench/kernels.py --engine default --context 1000 --n 20
+# the shipped models served on the GPU as `dllm.load` serves them (CUDA graphs decided by the load probe)
+run latency-gpu python3 bench/latency.py --contexts 250,500 --n 20 --no-lsp --no-memory
+run latency-gpu-ar python3 bench/latency.py --contexts 250,500 --n 20 --no-lsp --no-memory \
+    --backend ar:dllm/weights/ar-code-small
 run gpu python3 bench/gpu.py
 run gpu-k8 python3 bench/gpu.py --tokens-per-step 8
 cat "$out/gpu-tests.log"; tail -n 3 "$out"/*.log

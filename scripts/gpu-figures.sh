@@ -22,6 +22,10 @@ run kernels-engine-cuda python3 bench/kernels.py --engine default --context 1000
 run latency-gpu python3 bench/latency.py --contexts 250,500 --n 20 --no-lsp --no-memory
 run latency-gpu-ar python3 bench/latency.py --contexts 250,500 --n 20 --no-lsp --no-memory \
     --backend ar:dllm/weights/ar-code-small
+if [ -d "${DLLM_HUMANEVAL_INFILL_DIR:-/nonexistent}" ]; then  # the splits, where carried (e.g. a copy in .he/)
+  run arena-gpu python3 bench/arena.py --splits single-line,multi-line --limit 50 \
+      --backend dllm:default --backend ar:dllm/weights/ar-code-small
+fi
 run gpu python3 bench/gpu.py
 run gpu-k8 python3 bench/gpu.py --tokens-per-step 8
 cat "$out/gpu-tests.log"; tail -n 3 "$out"/*.log

@@ -3,11 +3,11 @@
 One loop for every setting. The span is denoised block after block (one block unless `block_size` is
 set). A canvas's first step is a full forward over prefix + middle + suffix that also fills the
 key/value cache (Fast-dLLM's dual cache; with `refresh_each_block` every block's first step is);
-later steps recompute only the middle slots against the cached prefix/suffix. Both
-forwards come from `forward.py` (eager, or CUDA graphs where a probe at load shows them faster). Each step
-scores every masked slot and commits the confident ones (`sampler.py`), at least enough to finish
-within the step cap (`schedule.py`); greedy steps score the masked rows only, with the fused LM-head
-and confidence op of `kernels/` (backend chosen once, in the constructor). An end-of-middle token ends
+later steps recompute only the middle slots against the cached prefix/suffix. Both forwards come
+from `forward.py` (eager, or CUDA graphs where a probe at load shows them faster). Each step scores
+every masked slot and commits the confident ones (`sampler.py`), at least enough to finish within
+the step cap (`schedule.py`); greedy steps score the masked rows only, with the fused LM-head and
+confidence op of `kernels/` (backend chosen once, in the constructor). An end-of-middle token ends
 the completion early (all later slots become padding); if the canvas fills with real code it grows,
 up to a cap. Between steps the loop polls the cancel token and asks the constraint which committed
 slots to mask again; a re-masked slot is never offered the token it was rejected for again.
@@ -76,7 +76,7 @@ class Engine:
         self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
         self.model.use_attention(self.kernels.attention if self.kernels else None)
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
-        # the step's forward: CUDA graphs where a probe at load shows them faster (`forward.py`);
+        # the step's forwards: CUDA graphs where a probe at load shows them faster (`forward.py`);
         # torch.compile is opt-in (CPU: see kernels/README.md for the measurement)
         hidden = torch.compile(self.model.hidden, dynamic=True) if compile_forward else None
         self.forward, self.graphs = choose(self.model, graphs, "diffusion", hidden)

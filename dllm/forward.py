@@ -80,6 +80,7 @@ class Shapes:
 
 
 def bucket(n: int, model, size: int = BUCKET) -> int:
+    """Cache slots for n positions: n rounded up to a multiple of `size`, within the model's positions."""
     return max(n, min(-(-n // size) * size, model.cfg.max_seq_len))
 
 

@@ -40,14 +40,14 @@ class SpecBackend:
     the same tree-sitter truncation (the diffusion engine also re-masks)."""
 
     def __init__(self, kind: str, model: str | None, steps: int | None = None, threshold: float | None = None,
-                 syntax: bool = True):
+                 syntax: bool = True, block: int | None = None):
         import backends
 
         params = {"syntax": int(syntax)}
-        if steps is not None or threshold is not None:
-            if kind != "dllm":
-                raise SystemExit(f"--steps/--threshold apply to the diffusion engine, not to {kind!r}")
-            params |= {k: v for k, v in (("steps", steps), ("threshold", threshold)) if v is not None}
+        engine = {k: v for k, v in (("steps", steps), ("threshold", threshold), ("block", block)) if v is not None}
+        if engine and kind != "dllm":
+            raise SystemExit(f"--steps/--threshold/--block apply to the diffusion engine, not to {kind!r}")
+        params |= engine
         query = "&".join(f"{k}={v}" for k, v in params.items())
         self.backend = backends.make(f"{kind}:{model or 'default'}?{query}")
         self.name = kind
@@ -146,6 +146,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--steps", type=int, default=None, help="sampler max_steps override")
     p.add_argument("--threshold", type=float, default=None, help="sampler confidence threshold override")
+    p.add_argument("--block", type=int, default=None, help="sampler block size override (0 = the whole span)")
     p.add_argument("--no-syntax", action="store_true", help="disable syntax-aware re-masking")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per test program")
     p.add_argument("--workers", type=int, default=2, help="parallel scoring processes")
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
     problems = humaneval.sample(humaneval.load_split(args.split, args.data_dir), args.limit, args.seed)
     model = None if args.model in (None, "", "default") else args.model
     backend = BACKENDS[args.backend](model, steps=args.steps, threshold=args.threshold,
-                                     syntax=not args.no_syntax)
+                                     syntax=not args.no_syntax, block=args.block)
     warm_up(backend, problems, mode, args.max_tokens, args.warmup)
     t0 = time.perf_counter()
     gens = generate_all(backend, problems, mode, args.max_tokens, args.fail_fast)

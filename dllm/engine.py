@@ -28,7 +28,7 @@ from .forward import choose
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
-from .schedule import blocks, canvas_sizes, grow, min_commits, step_budget
+from .schedule import block_size, blocks, canvas_sizes, grow, min_commits, step_budget
 from .tokenizer import end_ids
 
 MODES = ("single", "multi", "auto")
@@ -131,12 +131,12 @@ class Engine:
         window = torch.arange(P - shift, P + L - shift, device=self.device)  # slots whose outputs predict the middle
         slot = torch.arange(L, device=self.device)
         stale = True  # the cache holds no keys/values of this canvas yet
-        for b0, b1 in blocks(L, cfg.block_size):
-            in_block = (slot >= b0) & (slot < b1)
+        for b0, b1 in blocks(L, block_size(cfg.block_size, mode)):
+            so_far = slot < b1  # this block and the filled ones before it, which re-masking may reopen
             cap, steps = step_budget(cfg.max_steps, b1 - b0, L), 0
             while True:
                 mid = canvas[0, P:P + L]
-                masked = (mid == self.mask_id) & in_block  # (L,)
+                masked = (mid == self.mask_id) & so_far  # (L,)
                 n_masked = int(masked.sum())
                 if n_masked == 0:
                     break
@@ -160,7 +160,7 @@ class Engine:
                 mid = self._pad_after_end(mid, mode)
                 steps += 1
                 if constraint is not None and remasks.left > 0 and steps < cap:
-                    mid = self._remask(ctx, mid, constraint, stats, remasks, (b0, b1))
+                    mid = self._remask(ctx, mid, constraint, stats, remasks, b1)
                 canvas[0, P:P + L] = mid
             stats.steps += steps
         return canvas[0, P:P + L].clone()
@@ -213,12 +213,12 @@ class Engine:
         return torch.where(after & (mid == self.mask_id), torch.full_like(mid, self.eom_id), mid)
 
     def _remask(self, ctx: Context, mid: torch.Tensor, constraint: Constraint, stats: Stats,
-                remasks: Remasks, block: tuple[int, int]) -> torch.Tensor:
+                remasks: Remasks, end: int) -> torch.Tensor:
         ids = mid.tolist()
         pieces = self.tokenizer.pieces()
         shown = [None if i == self.mask_id else ("" if i == self.eom_id else pieces[i]) for i in ids]
         bad = [i for i in constraint.remask(ctx.judged_prefix, shown, ctx.judged_suffix)
-               if shown[i] is not None and block[0] <= i < block[1]][:remasks.left]
+               if shown[i] is not None and i < end][:remasks.left]
         if not bad:
             return mid
         remasks.left -= len(bad)

@@ -15,7 +15,7 @@ import torch
 from .canvas import build_context
 from .engine import Engine, resolve_mode
 from .result import first_line
-from .schedule import blocks, canvas_sizes, grow, step_budget
+from .schedule import block_size, blocks, canvas_sizes, grow, step_budget
 
 
 def _confidence(probs: list[float], token: int, kind: str) -> float:
@@ -44,7 +44,7 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
         return token in ends or (mode == "single" and newline[token])
 
     while True:
-        for b0, b1 in blocks(length, cfg.block_size):
+        for b0, b1 in blocks(length, block_size(cfg.block_size, mode)):
             steps, step_cap = 0, step_budget(cfg.max_steps, b1 - b0, length)
             while any(middle[j] == mask for j in range(b0, b1)):
                 canvas = ctx.prefix_ids + middle + ctx.suffix_ids

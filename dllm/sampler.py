@@ -22,9 +22,9 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     # hard cap on denoising steps for one canvas; 16 measured better and ~2x faster than 32 on
     # multi-line HumanEval-infilling (single-line canvases rarely reach it)
     max_steps: int = 16
-    # semi-autoregressive blocks of this many slots (LLaDA's recipe), 0 = the whole span in parallel;
-    # 8 measured better and faster than 0 on HumanEval-infilling (README, arena)
-    block_size: int = 8
+    # semi-autoregressive blocks of this many slots (LLaDA's recipe), 0 = the whole span in parallel,
+    # None = the mode's measured default (`schedule.BLOCK_SIZES`: 4 single-line, 16 multi-line)
+    block_size: int | None = None
     temperature: float = 0.0  # 0 = greedy and deterministic
     seed: int = 0
     use_cache: bool = True
@@ -45,7 +45,7 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"confidence must be one of {', '.join(CONFIDENCES)}, got {self.confidence!r}")
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.block_size < 0 or self.temperature < 0 or self.context_tokens < 0 or self.remask_budget < 0:
+        if min(self.temperature, self.context_tokens, self.remask_budget, self.block_size or 0) < 0:
             raise ValueError("block_size, temperature, context_tokens and remask_budget must be >= 0")
 
 

@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--steps", type=int, help="hard cap on denoising steps")
     p.add_argument("--threshold", type=float, help="commit slots at least this confident (0..1)")
-    p.add_argument("--block-size", type=int, help="semi-autoregressive block size (0 = whole span)")
+    p.add_argument("--block-size", type=int,
+                   help="semi-autoregressive block size (0 = whole span; default 4 single-line, 16 multi-line)")
     p.add_argument("--temperature", type=float)
     p.add_argument("--seed", type=int)
     p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")

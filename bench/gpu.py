@@ -47,6 +47,7 @@ import kernels  # noqa: E402
 from dllm.canvas import Context  # noqa: E402
 from dllm.checkpoint import Loaded, ModelSpec  # noqa: E402
 from dllm.engine import Engine, Remasks  # noqa: E402
+from dllm.forward import capture_graphs  # noqa: E402
 from dllm.model import ModelConfig, Transformer  # noqa: E402
 from dllm.result import Stats  # noqa: E402
 from dllm.sampler import SamplerConfig  # noqa: E402
@@ -124,15 +125,7 @@ def graphed(fn, device: torch.device, use_graph: bool):
     """fn itself, or a CUDA graph of it (its inputs and outputs must be static tensors)."""
     if not use_graph:
         return fn
-    stream = torch.cuda.Stream(device)
-    stream.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(stream):
-        for _ in range(3):  # warm up allocator, Triton autotuning/compilation, cuBLAS handles
-            fn()
-    torch.cuda.current_stream(device).wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = fn()
+    [(graph, out)] = capture_graphs([fn], device)
 
     def replay():
         graph.replay()
@@ -160,7 +153,9 @@ def make_case(vocab: int, context: int, length: int, per_step: int, seed: int = 
 
 def diffusion_engine(engine: Engine, case: Case) -> dict:
     """The engine's own loop, eager."""
-    cfg = SamplerConfig(threshold=1.0, max_steps=case.length // case.per_step, confidence="probability")
+    # blocks of 8, each refreshing the cache: the schedule of the published figures (not today's defaults)
+    cfg = SamplerConfig(threshold=1.0, max_steps=case.length // case.per_step, confidence="probability",
+                        block_size=8, refresh_each_block=True)
     ctx = Context(case.prefix, case.suffix, "", "")
     stats = Stats()
     middle = torch.full((case.length,), engine.mask_id, dtype=torch.long, device=engine.device)

@@ -184,15 +184,16 @@ def latency_markdown(summary: dict) -> list[str]:
            f"commit {st['git']['commit']}, {st['utc']}, model {info.get('model')} ({info.get('label')}), "
            f"{summary['settings']['n']} holes per cell.", ""]
     rows = []
+    engine = summary.get("engine") or {}  # its cells record the context tokens the model read
     for path in ("engine", "lsp"):
         for mode, cells in (summary.get(path) or {}).items():
             for ctx, c in cells.items():
-                used = ((summary.get("engine") or {}).get(mode) or {}).get(ctx, {}).get("context_tokens_mean")
-                rows.append([path, mode, f"{ctx} / {used:.0f}" if used else ctx, _ms(c["latency_ms"]["p50"]), _ms(c["latency_ms"]["p95"]),
-                             _ms(c["latency_ms"]["p99"]), _num(c.get("nfe_mean"), "{:.1f}"),
+                read = engine.get(mode, {}).get(ctx, {}).get("context_tokens_mean")
+                rows.append([path, mode, f"{ctx} / {read:.0f}" if read else ctx, _ms(c["latency_ms"]["p50"]),
+                             _ms(c["latency_ms"]["p95"]), _ms(c["latency_ms"]["p99"]), _num(c.get("nfe_mean"), "{:.1f}"),
                              _num(c.get("tokens_per_call")), _ms(c.get("overhead_p50_ms"))])
-    out += _table(["path", "mode", "context tokens (window / model reads)", "p50 ms", "p95 ms", "p99 ms", "model calls", "tokens/call",
-                   "LSP − engine p50 ms"], rows)
+    out += _table(["path", "mode", "context tokens (window / model reads)", "p50 ms", "p95 ms", "p99 ms",
+                   "model calls", "tokens/call", "LSP − engine p50 ms"], rows)
     extra = []
     for mode, c in (summary.get("cache") or {}).items():
         extra.append([f"cached vs uncached ({mode}, largest context)",
@@ -229,8 +230,8 @@ def gpu_markdown(summaries: list[dict]) -> list[str]:
                          _ms(c["ar_eager"]["latency_ms"]), _ms(ag["latency_ms"]), f"{ag['tokens_per_s']:.0f}",
                          f"{c['diffusion_over_ar']:.2f}×"])
     return out + _table(["model", "context", "infill tokens", "tokens/step", "diffusion engine (eager) ms",
-                         "engine + graphs ms", "diffusion graph ms", "diffusion tok/s", "AR eager ms", "AR graph ms", "AR tok/s",
-                         "diffusion / AR tok/s"], rows) + [""]
+                         "engine + graphs ms", "diffusion graph ms", "diffusion tok/s", "AR eager ms", "AR graph ms",
+                         "AR tok/s", "diffusion / AR tok/s"], rows) + [""]
 
 
 def markdown(arena: dict | None, latency: dict | None, figures: dict[str, str], gpu: list[dict] = ()) -> str:

@@ -24,7 +24,7 @@ BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at
 MAX_SHAPES = 24  # shapes kept (least recently used dropped); a diffusion canvas needs one per window size
 
 
-def capture(fns, dev: torch.device) -> list[tuple[torch.cuda.CUDAGraph, torch.Tensor]]:
+def capture_graphs(fns, dev: torch.device) -> list[tuple[torch.cuda.CUDAGraph, torch.Tensor]]:
     """(graph, static output) of each function, after a warm-up; one memory pool for all."""
     side = torch.cuda.Stream(dev)
     side.wait_stream(torch.cuda.current_stream(dev))
@@ -50,7 +50,7 @@ class _Static:
     graphs = None
 
     def capture(self) -> None:
-        self.graphs = capture(self.fns, self.model.embed_tokens.weight.device)
+        self.graphs = capture_graphs(self.fns, self.model.embed_tokens.weight.device)
 
     def run(self, which: int) -> torch.Tensor:
         if self.graphs is None:
@@ -158,6 +158,13 @@ class GraphedForward:
 # ------------------------------------------------------------------------------------------- AR
 
 
+def next_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slots: torch.Tensor) -> torch.Tensor:
+    """Logits (1, V) after the last of `tokens` (1, T) at `positions` (T,), attending causally over the
+    cache `slots` (S,); later (and padded) slots stay hidden."""
+    mask = slots[None, :] <= positions[:, None]  # (T, S)
+    return model.lm_head(model.hidden(tokens, positions, cache, mask)[0, -1:])
+
+
 class EagerDecode:
     """Prefill and one-token steps on a cache of exactly the slots asked for."""
 
@@ -165,20 +172,16 @@ class EagerDecode:
         self.model = model
         self.slots = self.cache = None
 
-    def _logits(self, tokens, positions, mask) -> torch.Tensor:
-        return self.model.lm_head(self.model.hidden(tokens, positions, self.cache, mask)[0, -1:])  # (1, V)
-
     def prefill(self, prompt: torch.Tensor, slots: int) -> torch.Tensor:
         """prompt (1, n) into a cache of `slots` -> logits of the next token (1, V)."""
-        n = prompt.shape[1]
         self.slots = torch.arange(slots, device=prompt.device)
         self.cache = self.model.new_cache(1, slots)
-        return self._logits(prompt, self.slots[:n], self.slots[None, :] <= self.slots[:n, None])
+        return next_logits(self.model, prompt, self.slots[:prompt.shape[1]], self.cache, self.slots)
 
     def step(self, token: int, pos: int) -> torch.Tensor:
         """`token` at position `pos` -> logits of the next one (1, V)."""
         ids = torch.tensor([[token]], device=self.slots.device)
-        return self._logits(ids, self.slots[pos:pos + 1], self.slots[None, :] <= pos)
+        return next_logits(self.model, ids, self.slots[pos:pos + 1], self.cache, self.slots)
 
 
 class _DecodeShape(_Static):
@@ -192,8 +195,7 @@ class _DecodeShape(_Static):
         self.fns = (self._step,)
 
     def _step(self) -> torch.Tensor:
-        mask = (self.slots <= self.pos)[None]  # (1, S): causal; later (and padded) slots hidden
-        return self.model.lm_head(self.model.hidden(self.token, self.pos, self.cache, mask)[0])  # (1, V)
+        return next_logits(self.model, self.token, self.pos, self.cache, self.slots)
 
 
 class GraphedDecode:
@@ -207,9 +209,7 @@ class GraphedDecode:
 
     def prefill(self, prompt: torch.Tensor, slots: int) -> torch.Tensor:
         shape = self.current = self.shapes.get((bucket(slots, self.model, self.bucket_size),))
-        n = prompt.shape[1]
-        causal = shape.slots[None, :] <= shape.slots[:n, None]  # (n, S)
-        return self.model.lm_head(self.model.hidden(prompt, shape.slots[:n], shape.cache, causal)[0, -1:])
+        return next_logits(self.model, prompt, shape.slots[:prompt.shape[1]], shape.cache, shape.slots)
 
     def step(self, token: int, pos: int) -> torch.Tensor:
         shape = self.current

@@ -26,6 +26,12 @@ class Stack:
 '''
 
 
+def sample_holes(n: int) -> list[tuple[str, str]]:
+    """n (prefix, suffix) cuts of SAMPLE_CODE, evenly spaced."""
+    step = (len(SAMPLE_CODE) - 40) // n
+    return [(SAMPLE_CODE[:c], SAMPLE_CODE[c:]) for c in range(20, 20 + n * step, step)]
+
+
 def tiny_tokenizer(vocab_size: int = 384) -> Tokenizer:
     hf = train_bpe([SAMPLE_CODE] * 4, vocab_size)
     return Tokenizer(hf, own_special_ids(hf))

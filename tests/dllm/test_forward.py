@@ -6,18 +6,13 @@ import torch
 import dllm
 from dllm import forward as fwd
 from dllm.forward import EagerDecode, EagerForward, GraphedDecode, GraphedForward, choose
-from dllm.testing import SAMPLE_CODE, tiny_checkpoint
-
-
-def _holes(n):
-    step = (len(SAMPLE_CODE) - 40) // n
-    return [(SAMPLE_CODE[:c], SAMPLE_CODE[c:]) for c in range(20, 20 + n * step, step)]
+from dllm.testing import sample_holes, tiny_checkpoint
 
 
 def _runs(engine, block_size):
     engine.sampler = dllm.SamplerConfig(threshold=0.3, block_size=block_size)
     out = []
-    for prefix, suffix in _holes(5):
+    for prefix, suffix in sample_holes(5):
         for mode in ("single", "multi"):
             c = engine.infill(prefix, suffix, mode=mode)
             out.append((c.text, c.stats.nfe, c.stats.steps))

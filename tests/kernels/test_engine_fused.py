@@ -12,7 +12,7 @@ import pytest
 import dllm
 from dllm.engine import Engine
 from dllm.checkpoint import load_checkpoint
-from dllm.testing import SAMPLE_CODE, tiny_checkpoint
+from dllm.testing import SAMPLE_CODE, sample_holes, tiny_checkpoint
 from kernels.dispatch import interpreted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,14 +23,9 @@ def loaded(tmp_path_factory):
     return load_checkpoint(tiny_checkpoint(tmp_path_factory.mktemp("tiny-fused")))
 
 
-def _holes(n):
-    step = (len(SAMPLE_CODE) - 40) // n
-    return [(SAMPLE_CODE[:c], SAMPLE_CODE[c:]) for c in range(20, 20 + n * step, step)]
-
-
 def _texts(engine, **sampler):
     engine.sampler = msgspec.structs.replace(engine.sampler, **sampler)
-    return [engine.infill(p, s, mode=m).text for p, s in _holes(6) for m in ("single", "multi")]
+    return [engine.infill(p, s, mode=m).text for p, s in sample_holes(6) for m in ("single", "multi")]
 
 
 @pytest.mark.parametrize("confidence", ["probability", "margin", "entropy"])
@@ -61,7 +56,7 @@ def test_default_load_picks_the_backend_once(loaded, tmp_path):
 def test_fused_triton_interpreted_equals_plain(loaded):
     plain, fused = Engine(loaded, kernels="off"), Engine(loaded, kernels="triton")
     assert fused.info["kernels"] == "triton"
-    engine_holes = _holes(2)
+    engine_holes = sample_holes(2)
     for e in (plain, fused):
         e.sampler = msgspec.structs.replace(e.sampler, threshold=0.5)
     for p, s in engine_holes:

@@ -256,16 +256,47 @@ def hf_config(mc: ModelConfig, special: SpecialIds, kind: str, name: str, extra:
     }
 
 
+SHARD_BYTES = 15 * 2**20  # under the 25 MB a file the repository wants and the device's 16 MiB a file
+
+
 def save_checkpoint(model: Transformer, tokenizer: Tokenizer, path: str | Path, kind: str, name: str,
-                    dtype: torch.dtype = torch.bfloat16, extra: dict | None = None) -> Path:
+                    dtype: torch.dtype = torch.bfloat16, extra: dict | None = None,
+                    shard_bytes: int = SHARD_BYTES) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {("model." + k if k != "lm_head.weight" else k): v.detach().to("cpu", dtype).contiguous()
              for k, v in model.state_dict().items()}
     if model.cfg.tie_embeddings:
         state.pop("lm_head.weight", None)
-    save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
+    save_weights(state, path, shard_bytes)
     tokenizer.hf.save(str(path / "tokenizer.json"))
     cfg = hf_config(model.cfg, tokenizer.special, kind, name, extra)
     (path / "config.json").write_text(json.dumps(cfg, indent=1))
     return path
+
+
+def save_weights(state: dict[str, torch.Tensor], path: Path, shard_bytes: int = SHARD_BYTES) -> list[Path]:
+    """model.safetensors, or, past `shard_bytes`, Hugging Face's shards (tensors packed in order,
+    model-0000k-of-0000n.safetensors) with model.safetensors.index.json; stale weight files go."""
+    for old in [*path.glob("model*.safetensors"), path / "model.safetensors.index.json"]:
+        old.unlink(missing_ok=True)
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, tensor in state.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = tensor
+        size += nbytes
+    if len(shards) == 1:
+        names = ["model.safetensors"]
+    else:
+        names = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+        total = sum(t.numel() * t.element_size() for t in state.values())
+        index = {"metadata": {"total_size": total},
+                 "weight_map": {key: file for file, shard in zip(names, shards) for key in shard}}
+        (path / "model.safetensors.index.json").write_text(json.dumps(index, indent=1))
+    for file, shard in zip(names, shards):
+        save_file(shard, str(path / file), metadata={"format": "pt"})
+    return [path / f for f in names]

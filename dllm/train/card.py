@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> None:
         name = json.loads((run / "model" / "config.json").read_text())["dllm"]["name"]
         dest = WEIGHTS / name
         dest.mkdir(parents=True, exist_ok=True)
-        for f in ("config.json", "model.safetensors", "tokenizer.json"):
+        for stale in dest.glob("model*.safetensors*"):
+            stale.unlink()
+        weights = [f.name for f in (run / "model").glob("model*.safetensors*")]
+        for f in ("config.json", "tokenizer.json", *weights):
             shutil.copy(run / "model" / f, dest / f)
         text, facts = model_section(run)
         sections.append(text)

@@ -20,6 +20,22 @@ def test_round_trip_keeps_weights(tiny_dir, tmp_path):
     assert a.tokenizer.special == b.tokenizer.special
 
 
+def test_large_checkpoints_are_sharded_and_load_the_same(tiny_dir, tmp_path):
+    from dllm.checkpoint import save_checkpoint
+    a = load_checkpoint(tiny_dir)
+    out = tmp_path / "copy"
+    save_checkpoint(a.model, a.tokenizer, out, "diffusion", "copy", dtype=torch.float32, shard_bytes=40_000)
+    shards = sorted(f.name for f in out.glob("model-*.safetensors"))
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    assert len(shards) > 2 and not (out / "model.safetensors").exists()
+    assert sorted(set(index["weight_map"].values())) == shards
+    b = load_checkpoint(out)
+    for (n, p), (_, q) in zip(a.model.named_parameters(), b.model.named_parameters()):
+        assert torch.equal(p, q), n
+    save_checkpoint(a.model, a.tokenizer, out, "diffusion", "copy", dtype=torch.float32)  # small again: one file
+    assert [f.name for f in out.glob("model*.safetensors*")] == ["model.safetensors"]
+
+
 def test_saved_checkpoint_loads_in_transformers(tiny_ar_dir):
     transformers = pytest.importorskip("transformers")
     hf = transformers.AutoModelForCausalLM.from_pretrained(str(tiny_ar_dir), dtype=torch.float32)

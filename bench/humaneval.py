@@ -86,9 +86,20 @@ def is_line_level(problem: dict) -> bool:
     return problem["task_id"].startswith(("SingleLine", "MultiLine"))
 
 
+def typed_indent(problem: dict) -> dict:
+    """A line-level problem as an editor meets it after Enter: the cursor on a line of its own, after the
+    indentation (the middle's leading blanks move to the prompt, its last line end to the suffix)."""
+    middle = problem["canonical_solution"]
+    indent = middle[:len(middle) - len(middle.lstrip(" \t"))]
+    if not is_line_level(problem) or not middle.endswith("\n"):
+        return problem
+    return {**problem, "prompt": problem["prompt"] + indent, "canonical_solution": middle[len(indent):-1],
+            "suffix": "\n" + problem["suffix"], "typed_indent": True}
+
+
 def normalize_completion(problem: dict, completion: str) -> str:
     """In the line-level splits the middle ends with a newline; an editor completion often does not."""
-    if completion and is_line_level(problem) and not completion.endswith("\n"):
+    if completion and is_line_level(problem) and not problem.get("typed_indent") and not completion.endswith("\n"):
         return completion + "\n"
     return completion
 

@@ -122,8 +122,9 @@ def markdown(summary: dict) -> str:
             if fit:
                 reach = (f"at about {fit['tokens_for_target'] / 1e9:.1f}B tokens" if fit["tokens_for_target"]
                          else f"not within {REACH}x the tokens measured")
-                lines.append(f"- {s}, {lineage}: {fit['per_10x_tokens'] * 100:+.1f} points per 10x tokens ({fit['points']} "
-                             f"models); {fit['target']:.0%} {reach}.")
+                gain = fit["per_10x_tokens"] * 100
+                lines.append(f"- {s}, {lineage}: {gain:+.1f} points per 10x tokens ({fit['points']} models); "
+                             f"{fit['target']:.0%} {reach}.")
     return "\n".join(lines) + "\n"
 
 

@@ -27,12 +27,21 @@ class Context:
     suffix_text: str
     # What the syntax constraint parses: the text around the cursor (not only what the model sees: a
     # fragment cut to the token budget parses as broken and would excuse any error), the suffix led by
-    # the line end a completion here needs.
+    # the line end a completion here needs; the prefix without the typed blanks, like the model's.
     judged_prefix: str = ""
     judged_suffix: str = ""
     # "\n" where the cursor starts a line that has text: a completion there is whole lines inserted
     # before that line, so it ends with a newline (as line holes do in training and HumanEval-infilling)
     line_end: str = ""
+    # Blanks typed before the cursor (an editor's indentation after Enter, the space after `x =`): the
+    # model never sees them, since in training such blanks were tokenized with the word after them, and
+    # writes its own, which the completion then leaves out.
+    typed: str = ""
+
+    def after_typed(self, text: str) -> str:
+        """The model's `text` without as many of its leading blanks as were typed (its own indentation
+        kept where it differs: more stays, less is the typed indentation)."""
+        return text[min(len(text) - len(text.lstrip(" \t")), len(self.typed)):]
 
     def ended(self, text: str) -> str:
         """`text` with the line end a completion here needs. Blank text before a line with text is no
@@ -104,7 +113,11 @@ def _cut_suffix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
 
 
 def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Context:
-    """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line is always kept)."""
+    """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line is always kept);
+    blanks right before the cursor are left out (`Context.typed`)."""
+    line_end = "\n" if starts_a_line(prefix, suffix) else ""
+    kept = prefix.rstrip(" \t")
+    prefix, typed = kept, prefix[len(kept):]
     p_budget = int(budget * PREFIX_SHARE)
     s_text, s_whole = _cut_suffix(tok, suffix, budget - p_budget)
     s_ids = tok.encode(s_text)
@@ -118,6 +131,5 @@ def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Cont
         p_ids = [sp.bos] + p_ids
     if s_whole and sp.eos is not None:
         s_ids = s_ids + [sp.eos]
-    line_end = "\n" if starts_a_line(prefix, suffix) else ""
     judged_prefix, judged_suffix = judged_text(prefix, suffix)
-    return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, line_end)
+    return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, line_end, typed)

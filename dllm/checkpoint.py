@@ -22,7 +22,8 @@ from safetensors.torch import save_file
 from .model import ModelConfig, Transformer, rope_tables
 from .tokenizer import SpecialIds, Tokenizer, own_special_ids
 
-DEFAULT_MODEL = Path(__file__).parent / "weights" / "dllm-code-small"
+EMBEDDED = Path(__file__).parent / "weights"
+DEFAULT_MODEL = EMBEDDED / "dllm-code-small"
 QWEN2_TYPES = {"qwen2", "dream", "diffucoder", "open_dcoder"}
 
 
@@ -75,10 +76,19 @@ def choose_device(device: str | None = None, dtype: str | None = None,
     return dev, torch.float32
 
 
+def resolve(model: str | Path) -> Path:
+    """A checkpoint directory; a bare name that is no directory here names an embedded model."""
+    path = Path(model).expanduser()
+    if not path.is_dir() and len(path.parts) == 1 and (EMBEDDED / path).is_dir():
+        return EMBEDDED / path
+    return path
+
+
 def _read_config(path: Path) -> dict:
     cfg_path = path / "config.json"
     if not path.is_dir():
-        raise CheckpointError(f"model directory not found: {path}")
+        embedded = ", ".join(sorted(d.name for d in EMBEDDED.iterdir() if (d / "config.json").is_file()))
+        raise CheckpointError(f"model directory not found: {path} (embedded models: {embedded})")
     if not cfg_path.is_file():
         raise CheckpointError(f"{path} has no config.json")
     try:
@@ -208,7 +218,7 @@ def special_ids(cfg: dict, hf_tok) -> SpecialIds:
 
 def describe(path: str | Path) -> tuple[ModelConfig, Tokenizer, ModelSpec]:
     """Everything about a checkpoint except its weights (cheap: reads config.json and tokenizer.json)."""
-    path = Path(path).expanduser()
+    path = resolve(path)
     cfg = _read_config(path)
     mc, family = model_config(cfg)
     tok_path = path / "tokenizer.json"
@@ -227,7 +237,7 @@ def describe(path: str | Path) -> tuple[ModelConfig, Tokenizer, ModelSpec]:
 
 
 def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | None = None) -> Loaded:
-    path = Path(path).expanduser()
+    path = resolve(path)
     mc, tokenizer, spec = describe(path)
     dev, dt = choose_device(device, dtype, None if dtype else stored_dtype(path))
     with torch.device("meta"):

@@ -45,6 +45,17 @@ def test_missing_trailing_newline_is_tolerated_on_line_splits(problems):
     assert v["passed"] and v["exact_match"]
 
 
+def test_typed_indent_puts_the_cursor_after_the_indentation(problems):
+    typed = [humaneval.typed_indent(p) for p in problems]
+    for p, t in zip(problems, typed):
+        middle = p["canonical_solution"]
+        indent = middle[:len(middle) - len(middle.lstrip())]
+        assert t["prompt"] == p["prompt"] + indent and t["suffix"] == "\n" + p["suffix"]
+        assert humaneval.infilled_source(t, t["canonical_solution"]) == humaneval.infilled_source(p, middle)
+        assert humaneval.score(t, t["canonical_solution"])["passed"]
+    assert not humaneval.score(typed[0], "    " + typed[0]["canonical_solution"])["syntax_valid"]  # indented twice
+
+
 def test_empty_completion_fails(problems):
     v = humaneval.score(problems[0], "")
     assert not v["passed"] and v["result"] in ("failed", "error")

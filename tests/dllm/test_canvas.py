@@ -52,12 +52,24 @@ def test_a_completion_before_a_line_with_text_is_whole_lines():
     assert ctx.ended("\n    \n") == ""  # blank lines would only push the next line down
     mid_line = build_context(TOK, "x = ", "1\n", 200)
     assert mid_line.judged_suffix == "1\n" and mid_line.ended("f(") == "f(" and mid_line.ended(" ") == " "
+    assert mid_line.after_typed(" f(") == "f(" and mid_line.after_typed("  f(") == " f("
+
+
+def test_blanks_typed_before_the_cursor_are_left_to_the_model():
+    ctx = build_context(TOK, "def f(x):\n    if x:\n        ", "\n", 200)
+    assert ctx.typed == " " * 8 and ctx.judged_prefix == "def f(x):\n    if x:\n"
+    assert _text(ctx.prefix_ids) == "def f(x):\n    if x:\n" and ctx.line_end == ""
+    assert ctx.after_typed("        return 1") == "return 1"  # the model's indentation, as typed
+    assert ctx.after_typed("            y()") == "    y()" and ctx.after_typed("    return 1") == "return 1"
+    assert ctx.after_typed("\treturn 1") == "return 1" and ctx.after_typed("return 1") == "return 1"
+    before_text = build_context(TOK, "if x:\n    ", "return 1\n", 200)
+    assert before_text.line_end == "" and before_text.after_typed("    y = 2; ") == "y = 2; "
 
 
 def test_the_constraint_judges_more_text_than_the_model_sees():
     body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(150))
     ctx = build_context(TOK, body + "def g(x):\n    return ", "x\n\n" + body, 300)
-    assert ctx.judged_prefix == body + "def g(x):\n    return " and ctx.judged_suffix == "x\n\n" + body
+    assert ctx.judged_prefix == body + "def g(x):\n    return" and ctx.judged_suffix == "x\n\n" + body
     assert len(ctx.prefix_text) < len(body) / 3  # the model sees a fragment
     big = body * (JUDGED_CHARS // len(body) + 2)
     pre, suf = judged_text(big + "def g(x):\n    return ", "x\n\n" + big)

@@ -302,3 +302,32 @@ def test_a_completion_before_a_line_with_text_ends_with_a_newline(tiny_dir, tiny
             text = decoder.infill("def f(x):\n", "    return x\n", mode=mode, sampler=strict, constraint=seen).text
             assert text.strip() and text.endswith("\n")
             assert seen.suffixes == {"\n    return x\n"}  # judged as the file the completion makes
+
+
+def test_typed_blanks_are_left_out_of_the_models_view_and_of_the_answer(tiny_dir, tiny_ar_dir):
+    class Record:
+        def __init__(self):
+            self.seen = {"remask": set(), "needs_text": set(), "finalize": set()}
+            self.middles = []
+
+        def remask(self, prefix, pieces, suffix):
+            self.seen["remask"].add(prefix)
+            return []
+
+        def needs_text(self, prefix, suffix):
+            self.seen["needs_text"].add(prefix)
+            return True
+
+        def finalize(self, prefix, middle, suffix):
+            self.seen["finalize"].add(prefix)
+            self.middles.append(middle)
+            return middle
+
+    for path in (tiny_dir, tiny_ar_dir):
+        decoder = dllm.load(str(path))
+        strict = msgspec.structs.replace(decoder.sampler, fill_broken=True)  # needs_text: True
+        seen = Record()
+        text = decoder.infill("def f(x):\n    ", "\n", mode="single", sampler=strict, constraint=seen).text
+        assert seen.seen["finalize"] == seen.seen["needs_text"] == {"def f(x):\n    "}  # the file as it is
+        assert seen.seen["remask"] <= {"def f(x):\n"}  # the model's own text follows the line start
+        assert seen.middles == [text]

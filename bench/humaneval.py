@@ -86,14 +86,16 @@ def is_line_level(problem: dict) -> bool:
     return problem["task_id"].startswith(("SingleLine", "MultiLine"))
 
 
-def typed_indent(problem: dict) -> dict:
+def typed_indent(problem: dict, chars: int = 0) -> dict:
     """A line-level problem as an editor meets it after Enter: the cursor on a line of its own, after the
-    indentation (the middle's leading blanks move to the prompt, its last line end to the suffix)."""
+    indentation and `chars` more characters typed (those move from the middle to the prompt, the
+    middle's last line end to the suffix)."""
     middle = problem["canonical_solution"]
-    indent = middle[:len(middle) - len(middle.lstrip(" \t"))]
     if not is_line_level(problem) or not middle.endswith("\n"):
         return problem
-    return {**problem, "prompt": problem["prompt"] + indent, "canonical_solution": middle[len(indent):-1],
+    indent = len(middle) - len(middle.lstrip(" \t"))
+    cut = indent + min(chars, len(middle.split("\n", 1)[0]) - indent)
+    return {**problem, "prompt": problem["prompt"] + middle[:cut], "canonical_solution": middle[cut:-1],
             "suffix": "\n" + problem["suffix"], "typed_indent": True}
 
 

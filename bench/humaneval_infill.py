@@ -124,7 +124,7 @@ def summarize(args, records: list[dict], info: dict, mode: str, wall_s: float) -
         "nfe_mean": common.mean(r["nfe"] for r in ok if r["nfe"] is not None),
         "engine_errors": len(records) - len(ok),
         "model": info, "max_tokens": args.max_tokens, "limit": args.limit, "seed": args.seed,
-        "typed_indent": args.typed_indent,
+        "typed_indent": args.typed_indent, "typed_chars": args.typed_chars,
         "out": str(args.out), "generate_wall_s": round(wall_s, 3), "stamp": common.stamp(),
     }
 
@@ -151,6 +151,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-syntax", action="store_true", help="disable syntax-aware re-masking")
     p.add_argument("--typed-indent", action="store_true",
                    help="the hole's indentation already typed, as an editor leaves the cursor after Enter")
+    p.add_argument("--typed-chars", type=int, default=0,
+                   help="with --typed-indent: this many characters of the hole's first line typed as well")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per test program")
     p.add_argument("--workers", type=int, default=2, help="parallel scoring processes")
     p.add_argument("--warmup", type=int, default=1, help="untimed completions before the run")
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
     mode = args.mode or humaneval.default_mode(args.split)
     problems = humaneval.sample(humaneval.load_split(args.split, args.data_dir), args.limit, args.seed)
     if args.typed_indent:
-        problems = [humaneval.typed_indent(p) for p in problems]
+        problems = [humaneval.typed_indent(p, args.typed_chars) for p in problems]
     model = None if args.model in (None, "", "default") else args.model
     backend = BACKENDS[args.backend](model, steps=args.steps, threshold=args.threshold,
                                      syntax=not args.no_syntax, block=args.block)

@@ -17,6 +17,7 @@ PREFIX_SHARE = 0.75
 CHARS_PER_TOKEN_BOUND = 12  # slice at most this many characters per budget token before encoding
 JUDGED_CHARS = 8_000  # text each side of the cursor the syntax constraint parses, at most (compile cost)
 _TOP_LEVEL = re.compile(r"(?<=\n)\S")  # a line starting at column 0
+_WORD_TOKEN = re.compile(r" ?\w+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,15 +34,15 @@ class Context:
     # "\n" where the cursor starts a line that has text: a completion there is whole lines inserted
     # before that line, so it ends with a newline (as line holes do in training and HumanEval-infilling)
     line_end: str = ""
-    # Blanks typed before the cursor (an editor's indentation after Enter, the space after `x =`): the
-    # model never sees them, since in training such blanks were tokenized with the word after them, and
-    # writes its own, which the completion then leaves out.
+    # What the model writes again itself (`typed_before_cursor`), which the completion then leaves out.
     typed: str = ""
 
     def after_typed(self, text: str) -> str:
-        """The model's `text` without as many of its leading blanks as were typed (its own indentation
-        kept where it differs: more stays, less is the typed indentation)."""
-        return text[min(len(text) - len(text.lstrip(" \t")), len(self.typed)):]
+        """The model's `text` after what was typed. Typed blanks: the model's own indentation is kept
+        where it is deeper, and where it is shallower the typed one stands."""
+        if text.startswith(self.typed):
+            return text[len(self.typed):]
+        return text if self.typed.strip() else text.lstrip(" \t")
 
     def ended(self, text: str) -> str:
         """`text` with the line end a completion here needs. Blank text before a line with text is no
@@ -49,6 +50,22 @@ class Context:
         if not text.strip():
             return "" if self.line_end else text
         return text if text.endswith("\n") else text + self.line_end
+
+
+def typed_before_cursor(tok: Tokenizer, prefix: str) -> str:
+    """The end of `prefix` that the model writes again itself, since training text never ended a token
+    there: blanks typed before the cursor (an editor's indentation after Enter, the space after `x =`),
+    which byte-level BPE gives to the word after them; else a word cut by the cursor (`ret`), whose
+    last token the completion's first token must extend (token healing)."""
+    kept = prefix.rstrip(" \t")
+    if kept != prefix:
+        return prefix[len(kept):]
+    line = prefix[prefix.rfind("\n") + 1:]
+    if not line or not (line[-1].isalnum() or line[-1] == "_"):
+        return ""
+    last = line[tok.hf.encode(line, add_special_tokens=False).offsets[-1][0]:]
+    healable = _WORD_TOKEN.fullmatch(last) and len(tok.not_starting_with(last)) < tok.vocab_size
+    return last if healable else ""  # (a tokenizer whose pieces drop their leading space: none extends it)
 
 
 def starts_a_line(prefix: str, suffix: str) -> bool:
@@ -114,10 +131,10 @@ def _cut_suffix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
 
 def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Context:
     """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line is always kept);
-    blanks right before the cursor are left out (`Context.typed`)."""
+    the prefix without what the model writes again (`Context.typed`)."""
     line_end = "\n" if starts_a_line(prefix, suffix) else ""
-    kept = prefix.rstrip(" \t")
-    prefix, typed = kept, prefix[len(kept):]
+    typed = typed_before_cursor(tok, prefix)
+    prefix = prefix[:len(prefix) - len(typed)]
     p_budget = int(budget * PREFIX_SHARE)
     s_text, s_whole = _cut_suffix(tok, suffix, budget - p_budget)
     s_ids = tok.encode(s_text)

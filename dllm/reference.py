@@ -52,6 +52,8 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                     logits = model(torch.tensor([canvas]))[0].float()
                 logits[:, tok.never_generated()] = float("-inf")
                 P = len(ctx.prefix_ids)
+                if ctx.typed.strip():  # the first token extends the word the cursor cut
+                    logits[P - shift, tok.not_starting_with(ctx.typed)] = float("-inf")
                 proposals = {}
                 for j in range(b0, b1):
                     if middle[j] != mask:
@@ -86,4 +88,4 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
         if t in ends or t == mask:
             break
         kept.append(t)
-    return first_line(tok.decode(kept), mode)
+    return ctx.after_typed(first_line(tok.decode(kept), mode))

@@ -34,6 +34,7 @@ class Tokenizer:
         self.special = special
         self.vocab_size = hf.get_vocab_size(with_added_tokens=True)
         self._pieces: list[str] | None = None
+        self._not_starting: dict[str, list[int]] = {}
 
     @classmethod
     def from_file(cls, path: str | Path, special: SpecialIds | None = None) -> "Tokenizer":
@@ -61,6 +62,15 @@ class Tokenizer:
     def newline_ids(self) -> list[int]:
         """Ids whose text holds a newline (they end a single-line completion)."""
         return [i for i, piece in enumerate(self.pieces()) if "\n" in piece]
+
+    def not_starting_with(self, text: str) -> list[int]:
+        """Ids whose piece does not begin with `text`: what may not start a completion whose prompt was
+        backed up by `text` (see `canvas.typed_before_cursor`)."""
+        if text not in self._not_starting:
+            if len(self._not_starting) >= 256:
+                self._not_starting.clear()
+            self._not_starting[text] = [i for i, piece in enumerate(self.pieces()) if not piece.startswith(text)]
+        return self._not_starting[text]
 
     def pieces(self) -> list[str]:
         """Decoded text of every single token id (special tokens decode to "")."""

@@ -54,6 +54,9 @@ def test_typed_indent_puts_the_cursor_after_the_indentation(problems):
         assert humaneval.infilled_source(t, t["canonical_solution"]) == humaneval.infilled_source(p, middle)
         assert humaneval.score(t, t["canonical_solution"])["passed"]
     assert not humaneval.score(typed[0], "    " + typed[0]["canonical_solution"])["syntax_valid"]  # indented twice
+    word = humaneval.typed_indent(problems[0], chars=3)
+    assert word["prompt"] == typed[0]["prompt"] + typed[0]["canonical_solution"][:3]
+    assert humaneval.score(word, word["canonical_solution"])["passed"]
 
 
 def test_empty_completion_fails(problems):

@@ -1,6 +1,6 @@
 """Context trimming around the cursor."""
 
-from dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_a_line
+from dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_a_line, typed_before_cursor
 from dllm.testing import tiny_tokenizer
 
 TOK = tiny_tokenizer()
@@ -14,7 +14,7 @@ def _text(ids):
 def test_short_context_is_kept_whole_with_file_markers():
     ctx = build_context(TOK, "def f():\n    ret", "urn 1\n", 200)
     assert ctx.prefix_ids[0] == TOK.special.bos and ctx.suffix_ids[-1] == TOK.special.eos
-    assert _text(ctx.prefix_ids) == "def f():\n    ret" and _text(ctx.suffix_ids) == "urn 1\n"
+    assert _text(ctx.prefix_ids) + ctx.typed == "def f():\n    ret" and _text(ctx.suffix_ids) == "urn 1\n"
 
 
 def test_long_context_is_cut_at_line_boundaries_within_budget():
@@ -25,7 +25,7 @@ def test_long_context_is_cut_at_line_boundaries_within_budget():
     assert len(ctx.prefix_ids) + len(ctx.suffix_ids) <= 400
     assert len(ctx.prefix_ids) > len(ctx.suffix_ids)  # more prefix than suffix
     assert ctx.prefix_ids[0] != TOK.special.bos and ctx.suffix_ids[-1] != TOK.special.eos
-    p, s = _text(ctx.prefix_ids), _text(ctx.suffix_ids)
+    p, s = _text(ctx.prefix_ids) + ctx.typed, _text(ctx.suffix_ids)
     assert prefix.endswith(p) and p.startswith("value_") and p.endswith("x = comp")
     assert suffix.startswith(s) and s.startswith("ute(1)\n") and s.endswith("\n")
 
@@ -33,7 +33,7 @@ def test_long_context_is_cut_at_line_boundaries_within_budget():
 def test_cursor_line_is_never_cut_even_over_budget():
     line = "y = " + " + ".join(f"v{i}" for i in range(100))
     ctx = build_context(TOK, "a = 1\n" + line, "  # tail\nb = 2\n", 20)
-    assert _text(ctx.prefix_ids) == line
+    assert _text(ctx.prefix_ids) + ctx.typed == line
     assert _text(ctx.suffix_ids) == "  # tail"
 
 
@@ -75,3 +75,21 @@ def test_the_constraint_judges_more_text_than_the_model_sees():
     pre, suf = judged_text(big + "def g(x):\n    return ", "x\n\n" + big)
     assert len(pre) <= JUDGED_CHARS and pre.startswith("def f") and pre.endswith("    return ")
     assert len(suf) <= JUDGED_CHARS and suf.startswith("x\n") and suf.endswith("\n\n")  # before a top-level line
+
+
+def test_a_word_cut_by_the_cursor_is_backed_up_by_its_last_token():
+    cut = typed_before_cursor(TOK, "def f(x):\n    ret")  # the last token of " ret"
+    assert cut and " ret".endswith(cut)
+    assert typed_before_cursor(TOK, "x = foo(a, ") == " "  # blanks first
+    assert typed_before_cursor(TOK, "x = foo(a,") == "" and typed_before_cursor(TOK, "x = (") == ""
+    assert typed_before_cursor(TOK, "") == "" and typed_before_cursor(TOK, "x = 1\n") == ""
+    ctx = build_context(TOK, "def f(x):\n    ret", "\n", 200)
+    assert ctx.typed == cut and _text(ctx.prefix_ids) + cut == ctx.judged_prefix + cut == "def f(x):\n    ret"
+    assert ctx.after_typed(cut + "urn x") == "urn x" and ctx.after_typed(cut) == ""
+
+
+def test_pieces_not_starting_with_a_text():
+    banned = set(TOK.not_starting_with(" re"))
+    pieces = TOK.pieces()
+    assert all(pieces[i].startswith(" re") for i in range(TOK.vocab_size) if i not in banned)
+    assert len(banned) < TOK.vocab_size and TOK.not_starting_with(" re") is TOK.not_starting_with(" re")

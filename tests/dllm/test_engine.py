@@ -331,3 +331,26 @@ def test_typed_blanks_are_left_out_of_the_models_view_and_of_the_answer(tiny_dir
         assert seen.seen["finalize"] == seen.seen["needs_text"] == {"def f(x):\n    "}  # the file as it is
         assert seen.seen["remask"] <= {"def f(x):\n"}  # the model's own text follows the line start
         assert seen.middles == [text]
+
+
+def test_the_first_token_extends_a_word_cut_by_the_cursor(tiny_dir, tiny_ar_dir, monkeypatch):
+    import dllm.ar
+    import dllm.engine
+    from dllm.constraints import finished
+
+    raw = []
+
+    def spy(text, ctx, constraint):
+        raw.append((text, ctx.typed))
+        return finished(text, ctx, constraint)
+
+    monkeypatch.setattr(dllm.engine, "finished", spy)
+    monkeypatch.setattr(dllm.ar, "finished", spy)
+    for path in (tiny_dir, tiny_ar_dir):
+        decoder = dllm.load(str(path))
+        for prefix in ("def f(x):\n    ret", "import o", "y = x.valu"):
+            raw.clear()
+            text = decoder.infill(prefix, "\n", mode="single").text
+            (model_text, typed), = raw
+            assert typed and prefix.endswith(typed) and model_text.startswith(typed)
+            assert text == model_text[len(typed):]

@@ -101,7 +101,8 @@ def typed_indent(problem: dict, chars: int = 0) -> dict:
 
 def normalize_completion(problem: dict, completion: str) -> str:
     """In the line-level splits the middle ends with a newline; an editor completion often does not."""
-    if completion and is_line_level(problem) and not problem.get("typed_indent") and not completion.endswith("\n"):
+    ends_line = is_line_level(problem) and not problem.get("typed_indent")
+    if completion and ends_line and not completion.endswith("\n"):
         return completion + "\n"
     return completion
 

@@ -152,7 +152,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--typed-indent", action="store_true",
                    help="the hole's indentation already typed, as an editor leaves the cursor after Enter")
     p.add_argument("--typed-chars", type=int, default=0,
-                   help="with --typed-indent: this many characters of the hole's first line typed as well")
+                   help="also this many characters of the hole's first line typed (implies --typed-indent)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per test program")
     p.add_argument("--workers", type=int, default=2, help="parallel scoring processes")
     p.add_argument("--warmup", type=int, default=1, help="untimed completions before the run")
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     args.out = args.out or default_out(args.split)
     mode = args.mode or humaneval.default_mode(args.split)
     problems = humaneval.sample(humaneval.load_split(args.split, args.data_dir), args.limit, args.seed)
-    if args.typed_indent:
+    if args.typed_indent or args.typed_chars:
         problems = [humaneval.typed_indent(p, args.typed_chars) for p in problems]
     model = None if args.model in (None, "", "default") else args.model
     backend = BACKENDS[args.backend](model, steps=args.steps, threshold=args.threshold,

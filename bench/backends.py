@@ -205,7 +205,10 @@ class HFBackend:
         stopping = transformers.StoppingCriteriaList([StopAtNewline()] if mode == "single" else [])
         gen_cfg = transformers.GenerationConfig(max_new_tokens=cap, do_sample=False, num_beams=1,
                                                 eos_token_id=self.stops, pad_token_id=self.stops[0],
-                                                suppress_tokens=self.tokenizer.never_generated())
+                                                suppress_tokens=self.tokenizer.never_generated(),
+                                                # as our decoder: the first token extends a word the cursor cut
+                                                begin_suppress_tokens=(self.tokenizer.not_starting_with(ctx.typed)
+                                                                       if ctx.typed.strip() else None))
         t1 = time.perf_counter()
         with torch.inference_mode():
             inputs = torch.tensor([ids], device=self.device)

@@ -110,7 +110,7 @@ def window(tokenizer, hole: Hole, budget: int) -> tuple[str, str]:
     from dllm.canvas import build_context
 
     ctx = build_context(tokenizer, hole.prefix, hole.suffix, budget)
-    return ctx.prefix_text, ctx.suffix_text
+    return ctx.prefix_text + ctx.typed, ctx.suffix_text
 
 
 def tokenizer_of(backend) -> object:

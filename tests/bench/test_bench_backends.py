@@ -10,6 +10,7 @@ PROMPTS = [  # (prefix, suffix, mode)
     ("class Stack:\n    def __init__(self):\n", "\n    def push(self, item):\n        self.items.append(item)\n",
      "multi"),
     ("def push(self, item):\n    ", "\n    return len(self.items)\n", "auto"),
+    ("def pop(self):\n    ret", "\n", "single"),  # a cut word: the first token must extend it
 ]
 
 

@@ -78,3 +78,14 @@ def test_import_is_light():
     code = "import sys, dllm; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_embedded_model_is_found_by_its_name(tmp_path, monkeypatch):
+    from dllm.checkpoint import EMBEDDED, describe, resolve
+    monkeypatch.chdir(tmp_path)
+    assert resolve("ar-code-small") == EMBEDDED / "ar-code-small"
+    assert describe("ar-code-small")[2].kind == "ar"
+    (tmp_path / "ar-code-small").mkdir()  # a directory here wins over the embedded name
+    assert resolve("ar-code-small") != EMBEDDED / "ar-code-small"
+    with pytest.raises(CheckpointError, match="embedded models: ar-code-small, dllm-code-small"):
+        dllm.load("no-such-model")

@@ -143,9 +143,25 @@ def load_engine(args):
     return engine
 
 
+def as_shown(raw: str, text: str, offset: int, mode: str) -> str:
+    """The completion as an editor shows it at `offset` of `text` (the LSP's post-processing: one line,
+    or the cursor's block; text the file already has after the cursor dropped)."""
+    from dllm.engine import resolve_mode
+
+    from . import context, postprocess
+    from .config import ServerConfig
+
+    ctx = context.build(text, offset, 64, 64)
+    return postprocess.finish(raw, mode=resolve_mode(mode, text[:offset]), line_prefix=ctx.line_prefix,
+                              line_suffix=ctx.line_suffix, next_lines=ctx.next_lines,
+                              indent=postprocess.detect_indent(text), eol="\r\n" if "\r\n" in text else "\n",
+                              max_lines=ServerConfig().max_lines)
+
+
 def run_one(args) -> int:
     path, line, col = parse_location(args.location)
-    prefix, suffix = split_at(read_source(path), line, col)
+    source = read_source(path)
+    prefix, suffix = split_at(source, line, col)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError("--max-tokens must be >= 1")
     engine = load_engine(args)
@@ -153,12 +169,13 @@ def run_one(args) -> int:
     result = engine.infill(prefix, suffix, language=language, mode=args.mode, max_tokens=args.max_tokens,
                            constraint=constraint_of(language, path, not args.no_syntax))
     telemetry.get().info("completion", file=str(path), line=line, **msgspec.to_builtins(result.stats))
+    shown = as_shown(result.text, source, len(prefix), args.mode)
     if args.json:
-        out = {"completion": result.text, "stats": msgspec.to_builtins(result.stats), "model": engine.info,
-               "language": language}
+        out = {"completion": shown, "raw": result.text, "stats": msgspec.to_builtins(result.stats),
+               "model": engine.info, "language": language}
         sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
     else:
-        sys.stdout.write(result.text + "\n")
+        sys.stdout.write(shown + "\n")
     return 0
 
 

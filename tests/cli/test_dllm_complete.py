@@ -31,6 +31,7 @@ def test_completes_a_line_as_json(model, source):
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert isinstance(data["completion"], str) and "\n" not in data["completion"]
+    assert data["raw"].startswith(data["completion"].rstrip())  # the engine's text, before post-processing
     assert data["stats"]["nfe"] <= 4 and data["language"] == "python"
 
 
@@ -79,3 +80,14 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_shown_as_an_editor_shows_it():
+    from lsp_server.cli import as_shown
+
+    text = "def f(xs):\n    for x in xs:\n        \n    return xs\n"
+    at = text.index("        \n") + 8
+    raw = "print(x)\n        x += 1\n    return xs\n\n\ndef g():\n    pass"
+    assert as_shown(raw, text, at, "multi") == "print(x)\n        x += 1"  # the block; no repeat of `return xs`
+    assert as_shown(raw, text, at, "single") == "print(x)"
+    assert as_shown(raw, text.replace("\n", "\r\n"), at + 2, "multi") == "print(x)\r\n        x += 1"

@@ -207,8 +207,7 @@ class HFBackend:
                                                 eos_token_id=self.stops, pad_token_id=self.stops[0],
                                                 suppress_tokens=self.tokenizer.never_generated(),
                                                 # as our decoder: the first token extends a word the cursor cut
-                                                begin_suppress_tokens=(self.tokenizer.not_starting_with(ctx.typed)
-                                                                       if ctx.typed.strip() else None))
+                                                begin_suppress_tokens=ctx.first_banned or None)
         t1 = time.perf_counter()
         with torch.inference_mode():
             inputs = torch.tensor([ids], device=self.device)

@@ -92,11 +92,20 @@ def log_fit(points: list[dict], target: float) -> dict | None:
             "tokens_for_target": round(reach) if reach else None}
 
 
+LABELS = {"ar": "AR twin", "diffusion-adapted": "diffusion (adapted)",
+          "diffusion-from-scratch": "diffusion (from scratch)"}
+
+
+def lineage(point: dict) -> str:
+    """AR twin, diffusion model adapted from an AR model, or diffusion model trained from scratch."""
+    if point["kind"] == "ar":
+        return "ar"
+    return "diffusion-adapted" if point["adapted"] else "diffusion-from-scratch"
+
+
 def lineages(points: list[dict]) -> dict:
-    """AR twins (all), diffusion models adapted from an AR model, diffusion models trained from scratch."""
-    return {"ar": [p for p in points if p["kind"] == "ar"],
-            "diffusion-adapted": [p for p in points if p["kind"] == "diffusion" and p["adapted"]],
-            "diffusion-from-scratch": [p for p in points if p["kind"] == "diffusion" and not p["adapted"]]}
+    """The points of each lineage (all three keys, in LABELS' order)."""
+    return {name: [p for p in points if lineage(p) == name] for name in LABELS}
 
 
 def fit_lineages(points: list[dict], splits: list[str]) -> dict:
@@ -110,26 +119,21 @@ def markdown(summary: dict) -> str:
     splits = list(summary["fits"])
     rows = {}
     for q in summary["points"]:
-        rows.setdefault((q["kind"], q["adapted"], q["tokens_seen"], q["commit"]), {})[q["split"]] = q["pass@1"]
+        rows.setdefault((q["kind"], lineage(q), q["tokens_seen"], q["commit"]), {})[q["split"]] = q["pass@1"]
     lines = ["| model | tokens | shipped at | " + " | ".join(splits) + " |", "|---" * (3 + len(splits)) + "|"]
-    for (kind, adapted, tokens, commit), by_split in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2])):
-        name = "AR twin" if kind == "ar" else "diffusion (adapted)" if adapted else "diffusion (from scratch)"
+    for (_, name, tokens, commit), by_split in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2])):
         cells = [f"{by_split[s]:.1%}" if s in by_split else "–" for s in splits]
-        lines.append(f"| {name} | {tokens / 1e6:.0f}M | {commit} | " + " | ".join(cells) + " |")
+        lines.append(f"| {LABELS[name]} | {tokens / 1e6:.0f}M | {commit} | " + " | ".join(cells) + " |")
     lines.append("")
     for s in splits:
-        for lineage, fit in summary["fits"][s].items():
+        for name, fit in summary["fits"][s].items():
             if fit:
                 reach = (f"at about {fit['tokens_for_target'] / 1e9:.1f}B tokens" if fit["tokens_for_target"]
                          else f"not within {REACH}x the tokens measured")
                 gain = fit["per_10x_tokens"] * 100
-                lines.append(f"- {s}, {lineage}: {gain:+.1f} points per 10x tokens ({fit['points']} models); "
+                lines.append(f"- {s}, {name}: {gain:+.1f} points per 10x tokens ({fit['points']} models); "
                              f"{fit['target']:.0%} {reach}.")
     return "\n".join(lines) + "\n"
-
-
-LABELS = {"ar": "AR twin", "diffusion-adapted": "diffusion (adapted from the AR model)",
-          "diffusion-from-scratch": "diffusion (from scratch)"}
 
 
 def plot(summary: dict, path: Path) -> Path:
@@ -140,12 +144,12 @@ def plot(summary: dict, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 3.8), squeeze=False)
     for ax, split in zip(axes[0], splits):
         points = [q for q in summary["points"] if q["split"] == split]
-        for i, (lineage, group) in enumerate(lineages(points).items()):
+        for i, (name, group) in enumerate(lineages(points).items()):
             if not group:
                 continue
             xs = [q["tokens_seen"] for q in group]
-            line = ax.plot(xs, [100 * q["pass@1"] for q in group], "o", color=f"C{i}", label=LABELS[lineage])
-            fit = summary["fits"][split][lineage]
+            line = ax.plot(xs, [100 * q["pass@1"] for q in group], "o", color=f"C{i}", label=LABELS[name])
+            fit = summary["fits"][split][name]
             if fit and fit["per_10x_tokens"] > 0:
                 ends = [min(xs), REACH * max(xs)]
                 ax.plot(ends, [100 * (fit["intercept"] + fit["per_10x_tokens"] * math.log10(x)) for x in ends],

@@ -82,8 +82,8 @@ class ARDecoder:
                 logits[:, self.banned] = float("-inf")
                 if blank and not cfg.allow_empty:
                     logits[:, self.end_ids[mode]] = float("-inf")  # no end before the first non-blank token
-                if not out and ctx.typed.strip():  # the first token extends the word the cursor cut
-                    logits[:, self.tokenizer.not_starting_with(ctx.typed)] = float("-inf")
+                if not out and ctx.first_banned:  # the first token extends the word the cursor cut
+                    logits[:, ctx.first_banned] = float("-inf")
                 stats.nfe += 1
                 nxt = int(propose(logits, cfg, gen)[0])
                 if nxt in self.stops:

@@ -34,8 +34,10 @@ class Context:
     # "\n" where the cursor starts a line that has text: a completion there is whole lines inserted
     # before that line, so it ends with a newline (as line holes do in training and HumanEval-infilling)
     line_end: str = ""
-    # What the model writes again itself (`typed_before_cursor`), which the completion then leaves out.
+    # What the model writes again itself (`typed_before_cursor`), which the completion then leaves out,
+    # and, where that is a cut word, the token ids its first token may not be (they do not extend it).
     typed: str = ""
+    first_banned: list[int] = dataclasses.field(default_factory=list)
 
     def after_typed(self, text: str) -> str:
         """The model's `text` after what was typed. Typed blanks: the model's own indentation is kept
@@ -149,4 +151,6 @@ def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Cont
     if s_whole and sp.eos is not None:
         s_ids = s_ids + [sp.eos]
     judged_prefix, judged_suffix = judged_text(prefix, suffix)
-    return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, line_end, typed)
+    first_banned = tok.not_starting_with(typed) if typed.strip() else []
+    return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, line_end, typed,
+                   first_banned)

@@ -149,8 +149,8 @@ class Engine:
                     hidden = self.forward.cached(canvas, window)  # (L, D)
                 stats.nfe += 1
                 bans = {slot: sorted(ids) for slot, ids in remasks.rejected.items()}
-                if ctx.typed.strip() and masked[0]:  # the first token extends the word the cursor cut
-                    bans[0] = bans.get(0, []) + self.tokenizer.not_starting_with(ctx.typed)
+                if ctx.first_banned and masked[0]:  # the first token extends the word the cursor cut
+                    bans[0] = bans.get(0, []) + ctx.first_banned
                 if not cfg.allow_empty:
                     for slot in self._before_content(mid, masked):
                         bans[slot] = bans.get(slot, []) + self.end_ids[mode]

@@ -111,7 +111,7 @@ def cmd_fit(args) -> None:
                        seq_len=args.seq_len, accum=args.accum, lr=args.lr, warmup_steps=args.warmup,
                        eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
                        seed=args.seed, tokens_before=tokens_before, device=args.device,
-                       workers=args.workers, stop_at_tokens=args.stop_at, logits_shift=shift,
+                       workers=args.workers, stop_at_tokens=args.stop_at, compile=args.compile, logits_shift=shift,
                        provenance=provenance)
     print(f"{args.name}: {model.num_params():,} parameters ({model.num_params(False):,} without embeddings), "
           f"{tcfg.steps} steps of {tcfg.tokens_per_step} tokens", file=sys.stderr)
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--ckpt-every", type=int, default=200)
     f.add_argument("--threads", type=int, default=1)
     f.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    f.add_argument("--compile", action="store_true", help="torch.compile the forward (bench/train_step.py measures it)")
     f.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     f.add_argument("--workers", type=int, default=0, help="processes building batches ahead (for a GPU)")
     for q in (t, f):

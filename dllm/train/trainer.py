@@ -1,5 +1,6 @@
-"""The training loop: AdamW, warm-up + cosine, optional bf16 autocast, gradient accumulation,
-checkpoint/resume (optimizer state as safetensors, never pickle), held-out loss, a progress bar.
+"""The training loop: AdamW, warm-up + cosine, optional bf16 autocast and torch.compile, gradient
+accumulation, checkpoint/resume (optimizer state as safetensors, never pickle), held-out loss, a
+progress bar.
 
 It knows the objectives only through `batch_fn(rng, batch) -> (tokens, targets, weights)`. Batch k is
 built from its own seed, so a resumed run sees the batches it would have seen; on a GPU (`workers`)
@@ -51,6 +52,7 @@ class TrainConfig:
     workers: int = 0  # processes building batches ahead (for a GPU; on the CPU they only compete)
     stop_at_tokens: int = 0  # stop (with a checkpoint) once this run has trained this many; the schedule still
     # spans total_tokens, so `resume` finishes one uninterrupted schedule
+    compile: bool = False  # torch.compile the model's forward (measure first: bench/train_step.py --compile)
     logits_shift: bool = False  # outputs predict the next position's token (a diffusion model adapted from AR)
     provenance: dict = dataclasses.field(default_factory=dict)  # recorded in config.json (e.g. adapted_from)
 
@@ -152,7 +154,7 @@ def evaluate(model: Transformer, batches, autocast: bool) -> float:
     with torch.no_grad(), _autocast(device, autocast):
         for batch in batches:
             tokens, targets, weights = _to(batch, device)
-            total += weighted_loss(model(tokens), targets, weights).item()
+            total += weighted_loss(model, tokens, targets, weights).item()
     model.train()
     return total / len(batches)
 
@@ -168,6 +170,8 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
     step = json.loads((resume / "state.json").read_text())["step"] if resumed else 0
     batches = batch_stream(batch_fn, cfg.seed, step * cfg.accum, cfg.batch, cfg.workers)
     model.to(device)
+    if cfg.compile:
+        model.hidden = torch.compile(model.hidden)  # the loss and the checkpoints still see the plain module
     opt = make_optimizer(model, cfg)
     if resumed:
         load_optimizer(opt, model, resume / "optimizer.safetensors")
@@ -185,7 +189,7 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         for _ in range(cfg.accum):
             tokens, targets, weights = _to(next(batches), device)
             with _autocast(device, cfg.autocast_bf16):
-                loss = weighted_loss(model(tokens), targets, weights) / cfg.accum
+                loss = weighted_loss(model, tokens, targets, weights) / cfg.accum
             loss.backward()
             loss_sum += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -12,7 +12,7 @@ from dllm.model import ModelConfig, Transformer
 from dllm.testing import SAMPLE_CODE, tiny_tokenizer
 from dllm.train.__main__ import adapted_to_diffusion
 from dllm.train.corpus import SourceFile, collect, file_key, manifest, split_by_file
-from dllm.train.objective import IGNORE, ar_batch, diffusion_batch
+from dllm.train.objective import IGNORE, ar_batch, diffusion_batch, weighted_loss
 from dllm.train.trainer import TrainConfig, train
 
 TOK = tiny_tokenizer()
@@ -69,6 +69,29 @@ def test_ar_batch_has_fim_rows(tmp_path):
     assert torch.equal(tokens[:, 1:][targets[:, :-1] != IGNORE], targets[:, :-1][targets[:, :-1] != IGNORE])
 
 
+@pytest.mark.parametrize("kind", ["diffusion", "ar"])
+def test_the_loss_scores_target_positions_only_and_equals_the_full_logits_loss(tmp_path, kind):
+    files = collect([_corpus(tmp_path)])
+    make = diffusion_batch if kind == "diffusion" else ar_batch
+    tokens, targets, weights = make(TOK, files, random.Random(1), 6, 48)
+    assert (2 * int((targets != IGNORE).sum()) > targets.numel()) == (kind == "ar")  # both branches of the loss
+    cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=2, n_heads=4, n_kv_heads=2,
+                      intermediate_size=64, causal=kind == "ar", max_seq_len=64)
+    model = Transformer(cfg)
+    model.init_weights(0)
+    ce = torch.nn.functional.cross_entropy(model(tokens).flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
+                                           reduction="none").view_as(targets)  # (B, T): every position's logits
+    full = (ce.sum(1) * weights).mean()
+    full.backward()
+    want = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    loss = weighted_loss(model, tokens, targets, weights)
+    loss.backward()
+    assert torch.allclose(loss, full, rtol=1e-5)
+    for p, g in zip(model.parameters(), want):
+        assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-6)
+
+
 def test_train_checkpoint_and_resume(tmp_path):
     files = collect([_corpus(tmp_path)])
     cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
@@ -91,6 +114,23 @@ def test_train_checkpoint_and_resume(tmp_path):
     out2 = train(model, TOK, more, fn, fn)
     config = json.loads((out2 / "config.json").read_text())
     assert config["dllm"]["tokens_seen"] == 10 * 4 * 64
+
+
+def test_a_compiled_run_is_the_eager_run(tmp_path):
+    files = collect([_corpus(tmp_path)])
+    cfg = ModelConfig(vocab_size=TOK.vocab_size, dim=32, n_layers=1, n_heads=2, n_kv_heads=1,
+                      intermediate_size=64, tie_embeddings=True)
+    fn = lambda rng, b: diffusion_batch(TOK, files, rng, b, 64)  # noqa: E731
+    losses = {}
+    for compiled in (False, True):
+        model = Transformer(cfg)
+        model.init_weights(0)
+        tc = TrainConfig(kind="diffusion", name="t", out=tmp_path / str(compiled), total_tokens=2 * 4 * 64, batch=4,
+                         seq_len=64, warmup_steps=1, eval_every=2, eval_batches=1, ckpt_every=2, compile=compiled)
+        out = train(model, TOK, tc, fn, fn)
+        losses[compiled] = [json.loads(line)["loss"] for line in (out.parent / "log.jsonl").read_text().splitlines()]
+        assert dllm.load(str(out)).infill("x = ", "\n", max_tokens=4).stats.nfe >= 1
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
 
 
 def test_a_stopped_and_resumed_run_is_the_uninterrupted_run(tmp_path):

@@ -1,7 +1,7 @@
 """Training speed: one optimizer step of the trainer's loss against the all-positions reference.
 
-The trainer's loss (`dllm.train.objective.weighted_loss`) runs the output projection on the target
-positions where most are untargeted context (a diffusion batch; an AR batch targets nearly every
+The trainer's loss (`dllm.train.objective.weighted_loss`) runs the output projection on the scored
+positions only where most are unscored context (a diffusion batch; an AR batch scores nearly every
 position and keeps the plain projection); the reference projects every position, as the loss did
 first. `--compile` adds the trainer's `--compile`: the same loss around a torch.compile'd forward.
 For each `--kinds` x `--sizes`: random weights of that size, real batches of the training objective
@@ -34,7 +34,6 @@ from dllm.tokenizer import Tokenizer  # noqa: E402
 from dllm.train.__main__ import SIZES  # noqa: E402
 from dllm.train.corpus import collect  # noqa: E402
 from dllm.train.objective import IGNORE, ar_batch, diffusion_batch, weighted_loss  # noqa: E402
-from dllm.train.trainer import _autocast  # noqa: E402
 
 BATCHES = {"diffusion": functools.partial(diffusion_batch, shift=True), "ar": ar_batch}
 
@@ -58,15 +57,15 @@ def measure(kind: str, size: str, tok: Tokenizer, files, args, device: torch.dev
     batches = [tuple(t.to(device) for t in BATCHES[kind](tok, files, rng, args.batch, args.seq_len))
                for _ in range(args.batches)]
     eager = model.hidden
-    arms = {"all positions": (all_positions_loss, eager), "target rows": (weighted_loss, eager)}
+    arms = {"all positions": (all_positions_loss, eager), "scored positions": (weighted_loss, eager)}
     if args.compile:  # the trainer's --compile: the same loss around a compiled forward
-        arms["target rows, compiled"] = (weighted_loss, torch.compile(eager))
+        arms["scored positions, compiled"] = (weighted_loss, torch.compile(eager))
 
     def step(arm: str, batch) -> float:
         loss_fn, model.hidden = arms[arm]
         sync(device)
         t0 = time.perf_counter()
-        with _autocast(device, args.bf16):
+        with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
             loss = loss_fn(model, *batch)
         loss.backward()
         opt.step()
@@ -82,7 +81,7 @@ def measure(kind: str, size: str, tok: Tokenizer, files, args, device: torch.dev
             if r >= args.warmup:
                 times[arm].append(ms)
     losses = {}
-    with torch.no_grad(), _autocast(device, args.bf16):  # same weights, same batch
+    with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):  # same weights, same batch
         for arm, (loss_fn, model.hidden) in arms.items():
             losses[arm] = float(loss_fn(model, *batches[0]))
     model.hidden = eager
@@ -90,11 +89,11 @@ def measure(kind: str, size: str, tok: Tokenizer, files, args, device: torch.dev
     ref = statistics.median(times["all positions"])
     results = {arm: {"step_ms": statistics.median(ms), "tokens_per_s": tokens / statistics.median(ms) * 1e3,
                      "speedup": ref / statistics.median(ms), "loss": losses[arm]} for arm, ms in times.items()}
-    targeted = statistics.mean(float((b[1] != IGNORE).float().mean()) for b in batches)
-    print(f"{kind} {size}: {targeted:.0%} of positions targeted; "
+    scored = statistics.mean(float((b[1] != IGNORE).float().mean()) for b in batches)
+    print(f"{kind} {size}: {scored:.0%} of positions scored; "
           + ", ".join(f"{arm} {r['step_ms']:.0f} ms ({r['speedup']:.2f}x, loss {r['loss']:.4f})"
                       for arm, r in results.items()), file=sys.stderr)
-    return {"kind": kind, "size": size, "params": model.num_params(), "targeted_fraction": targeted, "arms": results}
+    return {"kind": kind, "size": size, "params": model.num_params(), "scored_fraction": scored, "arms": results}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -9,10 +9,10 @@ def test_both_arms_are_timed_on_the_same_batches_and_agree():
                                "--warmup", "0", "--repeats", "1", "--files", "40", "--no-bf16"])
     rows = {r["kind"]: r for r in summary["results"]}
     assert set(rows) == {"diffusion", "ar"}
-    assert rows["diffusion"]["targeted_fraction"] < rows["ar"]["targeted_fraction"]
+    assert rows["diffusion"]["scored_fraction"] < rows["ar"]["scored_fraction"]
     for r in rows.values():
         arms = r["arms"]
-        assert list(arms) == ["all positions", "target rows"]
-        assert arms["target rows"]["loss"] == pytest.approx(arms["all positions"]["loss"], rel=1e-5)
-        ratio = arms["all positions"]["step_ms"] / arms["target rows"]["step_ms"]
-        assert arms["target rows"]["speedup"] == pytest.approx(ratio) and arms["all positions"]["speedup"] == 1
+        assert list(arms) == ["all positions", "scored positions"]
+        assert arms["scored positions"]["loss"] == pytest.approx(arms["all positions"]["loss"], rel=1e-5)
+        ratio = arms["all positions"]["step_ms"] / arms["scored positions"]["step_ms"]
+        assert arms["scored positions"]["speedup"] == pytest.approx(ratio) and arms["all positions"]["speedup"] == 1

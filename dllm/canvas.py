@@ -1,9 +1,10 @@
 """The tokens around the cursor: prefix and suffix trimmed to a token budget.
 
-More of the budget goes to the prefix than to the suffix; a cut never falls inside the cursor's line
-(the prefix is cut at a line start, the suffix at a line end). File-start / file-end tokens mark a
-side that was not cut, as in training. The syntax constraint judges a much wider window of the same
-text (`judged_text`), since a fragment cut to the token budget does not parse.
+More of the budget goes to the prefix than to the suffix. The prefix is cut at a line start and the
+suffix at a line end, never inside the cursor's line unless that line alone is over budget (then at
+the tokens nearest the cursor). File-start / file-end tokens mark a side that was not cut, as in
+training. The syntax constraint judges a much wider window of the same text (`judged_text`), since a
+fragment cut to the token budget does not parse.
 """
 
 from __future__ import annotations
@@ -93,9 +94,11 @@ def _cut_prefix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
     """The kept tail of the prefix, and whether it is the whole prefix."""
     line_start = text.rfind("\n") + 1
     head, line = text[:line_start], text[line_start:]
-    line_ids = tok.encode(line)
-    room = budget - len(line_ids)
-    if room <= 0 or not head:
+    enc = tok.hf.encode(line, add_special_tokens=False)
+    room = budget - len(enc.ids)
+    if room < 0:  # the cursor's line alone is over budget: its last tokens
+        return line[enc.offsets[-budget][0]:] if budget > 0 else "", False
+    if room == 0 or not head:
         return line, not head
     window = head[-room * CHARS_PER_TOKEN_BOUND:]
     enc = tok.hf.encode(window, add_special_tokens=False)
@@ -117,9 +120,11 @@ def _cut_suffix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
     line_end = text.find("\n")
     line_end = len(text) if line_end < 0 else line_end
     line, tail = text[:line_end], text[line_end:]
-    line_ids = tok.encode(line)
-    room = budget - len(line_ids)
-    if room <= 0 or not tail:
+    enc = tok.hf.encode(line, add_special_tokens=False)
+    room = budget - len(enc.ids)
+    if room < 0:  # the cursor's line alone is over budget: its first tokens
+        return line[:enc.offsets[budget - 1][1]] if budget > 0 else "", False
+    if room == 0 or not tail:
         return line, not tail
     window = tail[:room * CHARS_PER_TOKEN_BOUND]
     enc = tok.hf.encode(window, add_special_tokens=False)
@@ -132,7 +137,7 @@ def _cut_suffix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
 
 
 def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Context:
-    """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line is always kept);
+    """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line kept whole where it fits);
     the prefix without what the model writes again (`Context.typed`)."""
     line_end = "\n" if starts_a_line(prefix, suffix) else ""
     typed = typed_before_cursor(tok, prefix)

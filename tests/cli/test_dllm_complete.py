@@ -41,6 +41,15 @@ def test_plain_output_and_column(model, source):
     assert out.stdout.endswith("\n")
 
 
+def test_a_line_longer_than_the_model_reads_is_cut_around_the_cursor(model, tmp_path):
+    path = tmp_path / "min.js"  # minified: one line of some 6,000 tokens, past the model's 1,024 positions
+    path.write_text("var a = [" + ",".join(str(i) for i in range(3000)) + "];\nf();\n")
+    for column in (5000, 9000):
+        out = run(f"{path}:1:{column}", "--model", model, "--json", "--max-tokens", "4", "--steps", "2")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["stats"]["context_tokens"] <= 512
+
+
 def test_batch(model, tmp_path):
     batch = tmp_path / "in.jsonl"
     batch.write_text('{"id": "a", "prefix": "x = ", "suffix": "\\n", "language": "python"}\n'

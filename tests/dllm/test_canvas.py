@@ -30,11 +30,18 @@ def test_long_context_is_cut_at_line_boundaries_within_budget():
     assert suffix.startswith(s) and s.startswith("ute(1)\n") and s.endswith("\n")
 
 
-def test_cursor_line_is_never_cut_even_over_budget():
+def test_cursor_line_is_kept_whole_where_it_fits_and_cut_nearest_the_cursor_where_not():
     line = "y = " + " + ".join(f"v{i}" for i in range(100))
     ctx = build_context(TOK, "a = 1\n" + line, "  # tail\nb = 2\n", 20)
-    assert _text(ctx.prefix_ids) + ctx.typed == line
-    assert _text(ctx.suffix_ids) == "  # tail"
+    p = _text(ctx.prefix_ids) + ctx.typed
+    assert line.endswith(p) and p.endswith("v99") and len(p) < len(line)  # the tokens before the cursor
+    assert len(ctx.prefix_ids) + len(ctx.suffix_ids) <= 20
+    ctx = build_context(TOK, "a = 1\n" + line, "  # tail\nb = 2\n", 2000)
+    assert _text(ctx.prefix_ids) + ctx.typed == "a = 1\n" + line  # fits: whole, with the lines above
+    ctx = build_context(TOK, "x = ", line + "\nb = 2\n", 20)  # an over-budget line after the cursor
+    s = _text(ctx.suffix_ids)
+    assert line.startswith(s) and s.startswith("y = v0") and len(s) < len(line)
+    assert len(ctx.prefix_ids) + len(ctx.suffix_ids) <= 20 + 1  # + the file-start marker of the whole prefix
 
 
 def test_tokenizer_round_trips_whitespace_exactly():

@@ -50,6 +50,8 @@ def parse_location(spec: str) -> tuple[Path, int, int | None]:
 
 
 def read_source(path: Path) -> str:
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a file")
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
     if path.stat().st_size > MAX_FILE_BYTES:

@@ -62,13 +62,14 @@ def test_batch(model, tmp_path):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("missing", "no such file"), ("binary", "binary"), ("line", "line 99 is out of range"),
+    ("missing", "no such file"), ("directory", "is a directory"), ("binary", "binary"), ("line", "line 99 is out of range"),
     ("column", "column 50 is out of range"), ("model", "model directory not found"),
     ("location", "expected FILE:LINE"), ("empty_batch_line", "empty line"), ("bad_batch", "prefix"),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
         "missing": [f"{tmp_path}/nope.py:1"],
+        "directory": [f"{tmp_path}:1"],
         "binary": [],
         "line": [f"{source}:99"],
         "column": [f"{source}:2:50"],

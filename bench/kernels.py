@@ -52,6 +52,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import kernels  # noqa: E402
+from kernels.attention_torch import MAX_STACKED_SCORES  # noqa: E402
 from kernels.lm_head_torch import lm_head_confidence_torch  # noqa: E402
 from dllm.sampler import SamplerConfig, propose  # noqa: E402
 
@@ -99,12 +100,20 @@ def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
     return {"shape": {"rows": N, "vocab": V, "dim": D}, "floor_ms": floor_ms, "impls": rows}
 
 
+def unchunked_attention(q, k, v, mask=None):
+    """The grouped attention op before long queries went in chunks: SDPA past one stacked pass."""
+    if (q.shape[1] // k.shape[1]) * q.shape[2] * k.shape[2] > MAX_STACKED_SCORES:
+        return kernels.attention_reference(q, k, v, mask)
+    return kernels.grouped_attention(q, k, v, mask)
+
+
 def engine_ab(args) -> dict:
     """p50 latency of single- and multi-line infills before/after the fast path, in one run.
 
     `before` is the engine as first built; `sdpa` is today's engine with the model's own (SDPA)
-    attention instead of the grouped attention op, to isolate that op; on CUDA `no-graphs` is
-    today's engine with its forwards run eagerly, to isolate the CUDA graphs.
+    attention instead of the grouped attention op, to isolate that op; on the CPU `unchunked` is the
+    grouped op with long queries (a canvas's full forward) left to SDPA, as it was before they went in
+    chunks; on CUDA `no-graphs` is today's engine with its forwards run eagerly, to isolate the CUDA graphs.
     """
     import latency
     from dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
@@ -114,6 +123,9 @@ def engine_ab(args) -> dict:
     engines = {"before": Engine(load_checkpoint(path, dtype="float32"), kernels="off", graphs="off"),
                "sdpa": Engine(load_checkpoint(path), graphs="off"), "after": Engine(load_checkpoint(path))}
     engines["sdpa"].model.use_attention(None)
+    if engines["after"].device.type == "cpu":
+        engines["unchunked"] = Engine(load_checkpoint(path), graphs="off")
+        engines["unchunked"].model.use_attention(unchunked_attention)
     if engines["after"].device.type == "cuda":  # isolate the CUDA graphs of the step (dllm/forward.py)
         engines["no-graphs"] = Engine(load_checkpoint(path), graphs="off")
     text = latency.DEFAULT_SOURCE.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from kernels import attention_reference, grouped_attention
+from kernels.attention_torch import MAX_STACKED_SCORES
 
 
 @pytest.mark.parametrize("heads,kv_heads,rows,slots", [(4, 2, 1, 7), (4, 2, 33, 300), (6, 2, 17, 65),
@@ -24,6 +25,15 @@ def test_masked_grouped_attention_matches_sdpa():
     q, k, v = (torch.randn(1, h, t, 32, generator=gen) for h, t in ((6, 5), (2, 40), (2, 40)))
     pos = torch.arange(20, 25)
     mask = torch.arange(40)[None, :] <= pos[:, None]  # an AR step's causal mask over a static cache
+    torch.testing.assert_close(grouped_attention(q, k, v, mask), attention_reference(q, k, v, mask))
+
+
+def test_long_queries_go_in_chunks_and_match_sdpa_masked_or_not():
+    gen = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(1, h, t, 64, generator=gen) for h, t in ((4, 70), (2, 1200), (2, 1200)))
+    assert 2 * 70 * 1200 > MAX_STACKED_SCORES  # chunks of 16 rows, the last one 6
+    mask = torch.arange(1200)[None, :] <= torch.arange(1100, 1170)[:, None]
+    torch.testing.assert_close(grouped_attention(q, k, v), attention_reference(q, k, v))
     torch.testing.assert_close(grouped_attention(q, k, v, mask), attention_reference(q, k, v, mask))
 
 

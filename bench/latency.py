@@ -322,7 +322,11 @@ if len(sys.argv) > 1:  # then also: load the backend, serve the case twice, repo
         out["rss_after_load_mb"] = int(f.read().split()[1]) * resource.getpagesize() / 2**20
     for _ in range(2):
         b.complete(case["prefix"], case["suffix"], case["mode"], case["max_tokens"])
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:  # this process's own high-water mark (ru_maxrss outlives execve: it would count the parent at fork)
+        with open("/proc/self/status") as f:
+            out["peak_rss_mb"] = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
+    except OSError:
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import torch
     if torch.cuda.is_available():
         out["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20

@@ -23,14 +23,15 @@ def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
-# Stacked GEMMs win while one KV head's float32 scores (G*T x S) stay in a core's L2; beyond, SDPA's
-# tiles do. bf16, 1 thread, AMD EPYC Zen 4 (1 MB L2), H=4, Hkv=2, D=64, SDPA / grouped time:
+# One stacked pass wins while one KV head's float32 scores (G*T x S) stay in a core's L2; beyond, it lost
+# to SDPA's tiles. bf16, 1 thread, AMD EPYC Zen 4 (1 MB L2), H=4, Hkv=2, D=64, SDPA / one-pass time:
 # T=1: 2.1-12x at S=300..2100; T=32: 1.5x (S=300), 4.7x (600), 3.7x (1100), 0.71x (2100);
 # T=96: 2.1x (300, 600), 0.62x (1100). Scores of 120k elements = 480 KB.
 MAX_STACKED_SCORES = 120_000
-# Past that, the queries go in chunks of about this many scores, which also beats SDPA: a canvas's full
-# forward (T = S = 250..2000) 1.3-1.9x per call at 1 thread, 1.3-1.5x at 2; the engine end to end
-# 1.06x (2 threads) / 1.13-1.19x (1 thread) per hole at a 1,000-token context.
+# Past that, the queries go in chunks of about this many scores, which beats SDPA too: a canvas's full
+# forward (T = S = 250..2000) 1.3-1.9x per call at 1 thread, 1.3-1.5x at 2; Qwen2 head shapes (14/2, 28/4
+# heads, 1k-4k slots) 1.0-1.6x at 2 threads; the engine end to end 1.06-1.10x (2 threads) / 1.12-1.20x
+# (1 thread) per hole at a 1,000-token context (`bench/kernels.py --engine`, arm `unchunked`).
 CHUNK_SCORES = 65_536
 
 
@@ -52,7 +53,8 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return out
 
 
-def _stacked(rows: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, G: int) -> torch.Tensor:
+def _stacked(rows: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+             G: int) -> torch.Tensor:
     """rows (B, Hkv, G*T, D): the queries of one KV head's group stacked (head-major); mask (T, S)."""
     scores = torch.matmul(rows, k.transpose(-1, -2)).float() * rows.shape[-1] ** -0.5  # (B, Hkv, G*T, S)
     if mask is not None:

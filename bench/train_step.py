@@ -27,22 +27,19 @@ import common
 from timing import sync
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from dllm.checkpoint import DEFAULT_MODEL  # noqa: E402
 from dllm.model import ModelConfig, Transformer  # noqa: E402
 from dllm.tokenizer import Tokenizer  # noqa: E402
 from dllm.train.__main__ import SIZES  # noqa: E402
 from dllm.train.corpus import collect  # noqa: E402
-from dllm.train.objective import IGNORE, ar_batch, diffusion_batch, weighted_loss  # noqa: E402
+from dllm.train.objective import IGNORE, ar_batch, diffusion_batch, position_loss, weighted_loss  # noqa: E402
 
 BATCHES = {"diffusion": functools.partial(diffusion_batch, shift=True), "ar": ar_batch}
 
 
 def all_positions_loss(model, tokens, targets, weights):
     """The reference: logits at every position, cross-entropy where there is a target."""
-    ce = F.cross_entropy(model(tokens).float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
-                         reduction="none").view_as(targets)  # (B, T)
-    return (ce.sum(1) * weights).mean()
+    return position_loss(model(tokens), targets, weights)
 
 
 def measure(kind: str, size: str, tok: Tokenizer, files, args, device: torch.device) -> dict:
@@ -84,7 +81,7 @@ def measure(kind: str, size: str, tok: Tokenizer, files, args, device: torch.dev
     with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):  # same weights, same batch
         for arm, (loss_fn, model.hidden) in arms.items():
             losses[arm] = float(loss_fn(model, *batches[0]))
-    model.hidden = eager
+    del model.hidden  # the module's own method again
     tokens = args.batch * args.seq_len
     ref = statistics.median(times["all positions"])
     results = {arm: {"step_ms": statistics.median(ms), "tokens_per_s": tokens / statistics.median(ms) * 1e3,

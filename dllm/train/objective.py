@@ -91,18 +91,21 @@ def ar_batch(tok: Tokenizer, files: list[SourceFile], rng: random.Random, batch:
     return torch.tensor(rows), torch.tensor(targets), torch.tensor(weights)
 
 
-def weighted_loss(model, tokens: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """sum_i w_b * CE(b, i) over target positions, averaged over the batch rows.
+def position_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum_i w_b * CE(b, i) over target positions, averaged over the batch rows; logits (B, T, V)."""
+    ce = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
+                         reduction="none").view_as(targets)  # (B, T)
+    return (ce.sum(1) * weights).mean()
 
-    Where most positions are untargeted context (a diffusion batch), the output projection runs on the
-    target positions only: the (positions x vocabulary) logits are most of a small model's step.
-    """
+
+def weighted_loss(model, tokens: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """`position_loss` of the model on `tokens`. Where most positions are untargeted context (a diffusion
+    batch), the output projection runs on the target positions only: the (positions x vocabulary)
+    logits are most of a small model's step."""
     hidden = model.hidden(tokens, torch.arange(tokens.shape[1], device=tokens.device))  # (B, T, D)
     scored = targets != IGNORE  # (B, T)
     if 2 * int(scored.sum()) > scored.numel():  # nearly every position (AR): a gather would only cost
-        ce = F.cross_entropy(model.lm_head(hidden).float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
-                             reduction="none")  # (B * T,)
-        return (ce.view_as(targets).sum(1) * weights).mean()
+        return position_loss(model.lm_head(hidden), targets, weights)
     ce = F.cross_entropy(model.lm_head(hidden[scored]).float(), targets[scored], reduction="none")  # (M,)
     rows = scored.nonzero()[:, 0]  # (M,) the batch row of each target
     per_row = torch.zeros(targets.shape[0], dtype=ce.dtype, device=ce.device).index_add_(0, rows, ce)

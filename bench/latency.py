@@ -318,10 +318,12 @@ if len(sys.argv) > 1:  # then also: load the backend, serve the case twice, repo
     import backends
     case = json.loads(sys.stdin.read())
     b = backends.make(case["spec"])
+    out["load_s"] = time.perf_counter() - t0
     with open("/proc/self/statm") as f:
         out["rss_after_load_mb"] = int(f.read().split()[1]) * resource.getpagesize() / 2**20
     for _ in range(2):
         b.complete(case["prefix"], case["suffix"], case["mode"], case["max_tokens"])
+        out.setdefault("first_completion_s", time.perf_counter() - t0)
     try:  # this process's own high-water mark (ru_maxrss outlives execve: it would count the parent at fork)
         with open("/proc/self/status") as f:
             out["peak_rss_mb"] = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
@@ -335,7 +337,7 @@ print(json.dumps(out))
 
 
 def _probe(case: dict | None) -> dict:
-    """Run the probe in a fresh interpreter (import times; with a case, also its peak memory)."""
+    """Run the probe in a fresh interpreter (import times; with a case, also its load time and peak memory)."""
     args = [str(Path(__file__).parent)] if case else []
     out = subprocess.run([sys.executable, "-c", _PROBE, *args], input=json.dumps(case) if case else "", env=_env(),
                          cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True)
@@ -343,11 +345,13 @@ def _probe(case: dict | None) -> dict:
 
 
 def probes(repeats: int, case: dict | None) -> tuple[dict | None, dict | None]:
-    """(import times: medians over `repeats` fresh processes, peak memory of the first one serving `case`)."""
+    """(import times: medians over `repeats` fresh processes; cold start and peak memory of the first one serving
+    `case`)."""
     runs = [_probe(case if i == 0 else None) for i in range(max(repeats, 1 if case else 0))]
     memory = None
     if case:
-        memory = {k: runs[0][k] for k in ("rss_after_load_mb", "peak_rss_mb", "cuda_peak_mb") if k in runs[0]}
+        memory = {k: runs[0][k] for k in ("load_s", "first_completion_s", "rss_after_load_mb", "peak_rss_mb",
+                                           "cuda_peak_mb") if k in runs[0]}
         memory["case"] = f"{case['mode']}, {len(case['prefix']) + len(case['suffix'])} chars"
     runs = runs[:repeats]
     imports = {k: common.percentile([r[k] for r in runs], 50) for k in ("import_dllm_s", "import_dllm_engine_s")}

@@ -203,6 +203,9 @@ def latency_markdown(summary: dict) -> list[str]:
         m = summary["memory"]
         extra.append(["peak memory (fresh process, " + m["case"] + ")", f"{m['peak_rss_mb']:.0f} MB RSS"
                       + (f", {m['cuda_peak_mb']:.0f} MB CUDA" if m.get("cuda_peak_mb") else "")])
+        if m.get("load_s"):
+            extra.append(["fresh process: model loaded / first completion",
+                          f"{m['load_s']:.2f} s / {m['first_completion_s']:.2f} s"])
     if summary.get("import"):
         i = summary["import"]
         extra.append(["`import dllm` / first engine use (torch)",

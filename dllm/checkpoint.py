@@ -176,8 +176,9 @@ def stored_dtype(path: Path) -> torch.dtype | None:
 
 
 def load_weights(model: Transformer, path: Path, family: str, dtype: torch.dtype, device: torch.device) -> None:
+    """The checkpoint's tensors become the model's parameters (so `model` may live on the meta device)."""
     expected = dict(model.named_parameters())
-    seen: set[str] = set()
+    state: dict[str, torch.Tensor] = {}
     for file in _weight_files(path):
         if not file.is_file():
             raise CheckpointError(f"missing weight shard {file.name}")
@@ -194,15 +195,16 @@ def load_weights(model: Transformer, path: Path, family: str, dtype: torch.dtype
                     if tuple(tensor.shape) != tuple(param.shape):
                         raise CheckpointError(f"tensor {key!r} has shape {tuple(tensor.shape)}, "
                                               f"expected {tuple(param.shape)}")
-                    with torch.no_grad():
-                        param.copy_(tensor.to(device=device, dtype=dtype))
-                    seen.add(name)
+                    state[name] = tensor.to(device=device, dtype=dtype)
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"corrupt weights in {file.name}: {exc}") from None
     tied = {"lm_head.weight"} if model.cfg.tie_embeddings else set()
-    missing = set(expected) - seen - tied
+    missing = set(expected) - set(state) - tied
     if missing:
         raise CheckpointError(f"weights missing for {len(missing)} tensors, e.g. {sorted(missing)[0]!r}")
+    model.load_state_dict(state, strict=False, assign=True)
+    if model.cfg.tie_embeddings:
+        model.lm_head.weight = model.embed_tokens.weight
 
 
 def special_ids(cfg: dict, hf_tok) -> SpecialIds:
@@ -242,11 +244,8 @@ def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | No
     dev, dt = choose_device(device, dtype, None if dtype else stored_dtype(path))
     with torch.device("meta"):
         model = Transformer(mc)
-    model = model.to_empty(device=dev)
-    if mc.tie_embeddings:
-        model.lm_head.weight = model.embed_tokens.weight
     load_weights(model, path, spec.family, dt, dev)
-    model.to(dt).eval().requires_grad_(False)
+    model.eval().requires_grad_(False)
     model.rope_cos, model.rope_sin = (t.to(dev) for t in rope_tables(mc.head_dim, mc.max_seq_len, mc.rope_theta))
     return Loaded(model, tokenizer, spec)
 

@@ -68,9 +68,9 @@ class RMSNorm(nn.Module):
 
 
 def rope_tables(head_dim: int, max_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables (max_len, head_dim) in the "rotate half" layout of Llama/Qwen2."""
-    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
-    freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv_freq)  # (T, D/2)
+    """cos/sin tables (max_len, head_dim) in the "rotate half" layout of Llama/Qwen2, made on the CPU."""
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device="cpu") / head_dim)
+    freqs = torch.outer(torch.arange(max_len, dtype=torch.float32, device="cpu"), inv_freq)  # (T, D/2)
     emb = torch.cat([freqs, freqs], dim=-1)  # (T, D)
     return emb.cos(), emb.sin()
 
@@ -144,15 +144,17 @@ class Transformer(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim)
+        # Weights come from init_weights or a checkpoint. On the meta device nn.Embedding's own init, like
+        # any op torch runs there through its Python references, imports torch._dynamo: ~0.9 s of a cold start.
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim, _weight=torch.zeros(cfg.vocab_size, cfg.dim))
         self.layers = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
+        self.register_buffer("rope_cos", cos.to(self.embed_tokens.weight.device), persistent=False)
+        self.register_buffer("rope_sin", sin.to(self.embed_tokens.weight.device), persistent=False)
 
     def init_weights(self, seed: int = 0) -> None:
         """Fresh initialisation for training: N(0, 0.02), output projections scaled by depth."""

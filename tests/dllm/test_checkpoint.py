@@ -80,6 +80,33 @@ def test_import_is_light():
     assert out.stdout.strip() == "False"
 
 
+def test_loading_leaves_torch_compiler_stack_unimported(tiny_dir):
+    """Cold start: building the model on the meta device used to import torch._dynamo (~1 s, ~140 MB)."""
+    import subprocess
+    import sys
+    code = (f"import sys, dllm; e = dllm.load({str(tiny_dir)!r}); e.infill('x = ', '\\n'); "
+            "print(sorted(m for m in ('torch._dynamo', 'torch.fx.experimental.symbolic_shapes') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_cpu_load_pins_the_malloc_thresholds(tiny_dir, monkeypatch):
+    from dllm import allocator
+    calls = []
+    monkeypatch.setattr(allocator, "keep_temporaries_mapped", lambda: calls.append(1))
+    model = load_checkpoint(str(tiny_dir), device="cpu").model
+    assert calls == [1]
+    assert not any(t.is_meta for t in [*model.parameters(), *model.buffers()])
+    assert (model.lm_head.weight is model.embed_tokens.weight) == model.cfg.tie_embeddings
+
+
+def test_malloc_thresholds_are_set_where_glibc_is():
+    import platform
+    from dllm import allocator
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert allocator.keep_temporaries_mapped() is glibc
+
+
 def test_an_embedded_model_is_found_by_its_name(tmp_path, monkeypatch):
     from dllm.checkpoint import EMBEDDED, describe, resolve
     monkeypatch.chdir(tmp_path)

@@ -13,7 +13,6 @@ reports its p50 and peak RSS; an arm's figure is the median over its processes.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys

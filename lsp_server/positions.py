@@ -13,7 +13,6 @@ import re
 from bisect import bisect_right
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
-ENCODINGS = (UTF8, UTF16, UTF32)
 _EOL = re.compile(r"\r\n|\r|\n")
 
 
@@ -100,13 +99,6 @@ class LineIndex:
         if end > start and self.text[end - 1] == "\r":
             end -= 1
         return start, end
-
-    def contains(self, line: int, character: int) -> bool:
-        """Whether the position exists (a column past the line's end does not)."""
-        if line < 0 or character < 0 or line >= len(self.starts):
-            return False
-        start, end = self.line_bounds(line)
-        return character <= index_to_units(self.text[start:end], end - start, self.encoding)
 
     def offset_at(self, line: int, character: int) -> int:
         """Offset of a position, clamped: past the last line is the end of the text."""

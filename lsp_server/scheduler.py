@@ -72,10 +72,6 @@ class Scheduler:
         self._latest: dict[str, Any] = {}
         self._paused = False
 
-    @property
-    def busy_keys(self) -> list[str]:
-        return list(self._latest)
-
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn` on the model thread (loading, warm-up), outside the per-document rule."""
         return await asyncio.wrap_future(self.thread.submit(fn, *args))

@@ -14,7 +14,6 @@ from typing import Any, TextIO
 
 import structlog
 
-FEEDBACK = ("shown", "accepted", "rejected")
 _MAX_STR = 200
 _stream: TextIO = sys.stderr
 

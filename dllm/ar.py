@@ -82,7 +82,7 @@ class ARDecoder:
                 logits[:, self.banned] = float("-inf")
                 if blank and not cfg.allow_empty:
                     logits[:, self.end_ids[mode]] = float("-inf")  # no end before the first non-blank token
-                if not out and ctx.first_banned:  # the first token extends the word the cursor cut
+                if not out and ctx.first_banned:  # the first token continues what was typed
                     logits[:, ctx.first_banned] = float("-inf")
                 stats.nfe += 1
                 nxt = int(propose(logits, cfg, gen)[0])

@@ -36,7 +36,8 @@ class Context:
     # before that line, so it ends with a newline (as line holes do in training and HumanEval-infilling)
     line_end: str = ""
     # What the model writes again itself (`typed_before_cursor`), which the completion then leaves out,
-    # and, where that is a cut word, the token ids its first token may not be (they do not extend it).
+    # and the token ids its first token may not be: for a cut word those that do not extend it, for
+    # blanks those that begin with text (glued to what stands before the blanks: `return` + `e(`).
     typed: str = ""
     first_banned: list[int] = dataclasses.field(default_factory=list)
 
@@ -156,6 +157,6 @@ def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Cont
     if s_whole and sp.eos is not None:
         s_ids = s_ids + [sp.eos]
     judged_prefix, judged_suffix = judged_text(prefix, suffix)
-    first_banned = tok.not_starting_with(typed) if typed.strip() else []
+    first_banned = tok.not_starting_with(typed) if typed.strip() else tok.starting_with_text() if typed else []
     return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, line_end, typed,
                    first_banned)

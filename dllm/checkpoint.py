@@ -69,7 +69,12 @@ def choose_device(device: str | None = None, dtype: str | None = None,
     """CUDA + bf16 when available. On the CPU bf16 for weights stored in bf16 where the CPU has native
     bf16 instructions (measured 1.8-1.9x faster than float32 at equal output, kernels/README.md),
     else float32 (emulated bf16 is slower; float32 weights stay float32)."""
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r} (cpu or cuda)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU")
     if dtype:
         return dev, getattr(torch, dtype)
     if dev.type == "cuda" or (stored == torch.bfloat16 and cpu_has_native_bf16()):

@@ -149,7 +149,7 @@ class Engine:
                     hidden = self.forward.cached(canvas, window)  # (L, D)
                 stats.nfe += 1
                 bans = {slot: sorted(ids) for slot, ids in remasks.rejected.items()}
-                if ctx.first_banned and masked[0]:  # the first token extends the word the cursor cut
+                if ctx.first_banned and masked[0]:  # the first token continues what was typed
                     bans[0] = bans.get(0, []) + ctx.first_banned
                 if not cfg.allow_empty:
                     for slot in self._before_content(mid, masked):

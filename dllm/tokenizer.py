@@ -35,6 +35,7 @@ class Tokenizer:
         self.vocab_size = hf.get_vocab_size(with_added_tokens=True)
         self._pieces: list[str] | None = None
         self._not_starting: dict[str, list[int]] = {}
+        self._starting_with_text: list[int] | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, special: SpecialIds | None = None) -> "Tokenizer":
@@ -71,6 +72,16 @@ class Tokenizer:
                 self._not_starting.clear()
             self._not_starting[text] = [i for i, piece in enumerate(self.pieces()) if not piece.startswith(text)]
         return self._not_starting[text]
+
+    def starting_with_text(self) -> list[int]:
+        """Ids whose piece begins with a non-blank character: what may not start a completion whose
+        prompt was backed up by blanks (`canvas.typed_before_cursor`). None where no piece carries a
+        word's leading blank (pieces decoded alone without it): there every word would be banned."""
+        if self._starting_with_text is None:
+            pieces = self.pieces()
+            marked = any(p[:1] == " " and p[1:2].strip() for p in pieces)
+            self._starting_with_text = [i for i, p in enumerate(pieces) if p[:1].strip()] if marked else []
+        return self._starting_with_text
 
     def pieces(self) -> list[str]:
         """Decoded text of every single token id (special tokens decode to "")."""

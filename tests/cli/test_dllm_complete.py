@@ -65,6 +65,7 @@ def test_batch(model, tmp_path):
     ("missing", "no such file"), ("directory", "is a directory"), ("binary", "binary"), ("line", "line 99 is out of range"),
     ("column", "column 50 is out of range"), ("model", "model directory not found"),
     ("location", "expected FILE:LINE"), ("empty_batch_line", "empty line"), ("bad_batch", "prefix"),
+    ("device", "unknown device 'gpu0'"),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
@@ -77,6 +78,7 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         "location": [str(source)],
         "empty_batch_line": [],
         "bad_batch": [],
+        "device": [f"{source}:2", "--device", "gpu0"],
     }[case]
     if case == "binary":
         blob = tmp_path / "b.bin"

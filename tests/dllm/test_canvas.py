@@ -69,6 +69,9 @@ def test_blanks_typed_before_the_cursor_are_left_to_the_model():
     assert ctx.after_typed("        return 1") == "return 1"  # the model's indentation, as typed
     assert ctx.after_typed("            y()") == "    y()" and ctx.after_typed("    return 1") == "return 1"
     assert ctx.after_typed("\treturn 1") == "return 1" and ctx.after_typed("return 1") == "return 1"
+    assert ctx.first_banned == TOK.starting_with_text() and TOK.starting_with_text()
+    assert all(TOK.pieces()[i][:1].strip() for i in ctx.first_banned)
+    assert all(i in ctx.first_banned for i, piece in enumerate(TOK.pieces()) if piece[:1].strip())
     before_text = build_context(TOK, "if x:\n    ", "return 1\n", 200)
     assert before_text.line_end == "" and before_text.after_typed("    y = 2; ") == "y = 2; "
 

@@ -100,6 +100,14 @@ def test_cpu_load_pins_the_malloc_thresholds(tiny_dir, monkeypatch):
     assert (model.lm_head.weight is model.embed_tokens.weight) == model.cfg.tie_embeddings
 
 
+def test_an_unusable_device_is_a_one_line_error(tiny_dir):
+    with pytest.raises(ValueError, match="unknown device 'gpu0'"):
+        dllm.load(str(tiny_dir), device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            dllm.load(str(tiny_dir), device="cuda")
+
+
 def test_malloc_thresholds_are_set_where_glibc_is():
     import platform
     from dllm import allocator

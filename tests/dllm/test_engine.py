@@ -227,11 +227,14 @@ def test_ar_decoder_with_static_cache_equals_plain_greedy(tiny_ar_dir):
         for _ in range(12):
             logits = dec.model(torch.tensor([seq + out]))[0, -1]
             logits[dec.tokenizer.never_generated()] = float("-inf")
+            if not out:  # the prefix ends in typed blanks: the first token begins with a blank
+                logits[ctx.first_banned] = float("-inf")
             nxt = int(logits.argmax())
             if nxt in (sp.eom, sp.eos):
                 break
             out.append(nxt)
-    assert got.text == dec.tokenizer.decode(out) and got.stats.nfe == len(out) + (len(out) < 12)
+    assert ctx.typed and ctx.first_banned
+    assert got.text == ctx.after_typed(dec.tokenizer.decode(out)) and got.stats.nfe == len(out) + (len(out) < 12)
 
 
 def test_a_model_that_prefers_the_mask_token_still_terminates(tiny_dir):
@@ -354,3 +357,28 @@ def test_the_first_token_extends_a_word_cut_by_the_cursor(tiny_dir, tiny_ar_dir,
             (model_text, typed), = raw
             assert typed and prefix.endswith(typed) and model_text.startswith(typed)
             assert text == model_text[len(typed):]
+
+
+def test_after_typed_blanks_the_first_token_begins_with_a_blank(tiny_dir, tiny_ar_dir, monkeypatch):
+    import dllm.ar
+    import dllm.engine
+    from dllm.constraints import finished
+
+    raw = []
+
+    def spy(text, ctx, constraint):
+        raw.append((text, ctx.typed))
+        return finished(text, ctx, constraint)
+
+    monkeypatch.setattr(dllm.engine, "finished", spy)
+    monkeypatch.setattr(dllm.ar, "finished", spy)
+    for path in (tiny_dir, tiny_ar_dir):
+        decoder = dllm.load(str(path))
+        for prefix in ("x = ", "def f(x):\n    return ", "if x:\n    ", "y = f(a,\t"):
+            for seed in range(3):
+                raw.clear()
+                sampler = msgspec.structs.replace(decoder.sampler, temperature=1.0, seed=seed)
+                decoder.infill(prefix, "\n", mode="single", sampler=sampler)
+                (model_text, typed), = raw
+                assert typed and not typed.strip() and prefix.endswith(typed)
+                assert not model_text[:1].strip()  # a blank or nothing: never glued to the word before

@@ -336,19 +336,25 @@ def test_typed_blanks_are_left_out_of_the_models_view_and_of_the_answer(tiny_dir
         assert seen.middles == [text]
 
 
-def test_the_first_token_extends_a_word_cut_by_the_cursor(tiny_dir, tiny_ar_dir, monkeypatch):
+@pytest.fixture()
+def raw(monkeypatch):
+    """(the model's text before `finished`, what was typed) of each infill that follows."""
     import dllm.ar
     import dllm.engine
     from dllm.constraints import finished
 
-    raw = []
+    seen = []
 
     def spy(text, ctx, constraint):
-        raw.append((text, ctx.typed))
+        seen.append((text, ctx.typed))
         return finished(text, ctx, constraint)
 
     monkeypatch.setattr(dllm.engine, "finished", spy)
     monkeypatch.setattr(dllm.ar, "finished", spy)
+    return seen
+
+
+def test_the_first_token_extends_a_word_cut_by_the_cursor(tiny_dir, tiny_ar_dir, raw):
     for path in (tiny_dir, tiny_ar_dir):
         decoder = dllm.load(str(path))
         for prefix in ("def f(x):\n    ret", "import o", "y = x.valu"):
@@ -359,19 +365,7 @@ def test_the_first_token_extends_a_word_cut_by_the_cursor(tiny_dir, tiny_ar_dir,
             assert text == model_text[len(typed):]
 
 
-def test_after_typed_blanks_the_first_token_begins_with_a_blank(tiny_dir, tiny_ar_dir, monkeypatch):
-    import dllm.ar
-    import dllm.engine
-    from dllm.constraints import finished
-
-    raw = []
-
-    def spy(text, ctx, constraint):
-        raw.append((text, ctx.typed))
-        return finished(text, ctx, constraint)
-
-    monkeypatch.setattr(dllm.engine, "finished", spy)
-    monkeypatch.setattr(dllm.ar, "finished", spy)
+def test_after_typed_blanks_the_first_token_begins_with_a_blank(tiny_dir, tiny_ar_dir, raw):
     for path in (tiny_dir, tiny_ar_dir):
         decoder = dllm.load(str(path))
         for prefix in ("x = ", "def f(x):\n    return ", "if x:\n    ", "y = f(a,\t"):

@@ -8,8 +8,8 @@ with the engine's own trimming (`dllm.canvas.build_context`), so both paths see 
 Measured per (mode, context size): p50/p95/p99 latency, model calls (nfe) and tokens per call; through
 `python -m lsp_server` over stdio with a small JSON-RPC client (didOpen, then inlineCompletion,
 timed from request to response). Also, for the diffusion engine: cached vs uncached latency at the
-same output, peak memory of a fresh process serving the largest case, and `import dllm` time (both
-in subprocesses). Warm-up runs come first; the JSON summary is the last stdout line.
+same output, load time and peak memory of a fresh process serving the largest case, and `import
+dllm` time (both in subprocesses). Warm-up runs come first; the JSON summary is the last stdout line.
 
     python bench/latency.py --model runs/dllm-code-small/model --n 30 --out bench/results/latency.jsonl
 """

@@ -75,7 +75,7 @@ class Tokenizer:
 
     def starting_with_text(self) -> list[int]:
         """Ids whose piece begins with a non-blank character: what may not start a completion whose
-        prompt was backed up by blanks (`canvas.typed_before_cursor`). None where no piece carries a
+        prompt was backed up by blanks (`canvas.typed_before_cursor`). Empty where no piece carries a
         word's leading blank (pieces decoded alone without it): there every word would be banned."""
         if self._starting_with_text is None:
             pieces = self.pieces()

@@ -46,7 +46,7 @@ def latency_files(tmp_path):
                "settings": {"contexts": [250, 1000], "n": 5}, "engine": engine, "lsp": lsp,
                "cache": {"multi": {"ratio_p50": 2.5, "cached_p50_ms": 10, "uncached_p50_ms": 25,
                                    "equal_outputs": 1.0}},
-               "memory": {"peak_rss_mb": 512.0, "case": "multi"},
+               "memory": {"peak_rss_mb": 512.0, "case": "multi", "load_s": 0.8, "first_completion_s": 0.86},
                "import": {"import_dllm_s": 0.01, "import_dllm_engine_s": 0.9}, "targets": {"cache_at_least_2x": True}}
     summary["targets"] = latency.targets(summary)
     out = tmp_path / "latency.jsonl"
@@ -66,6 +66,7 @@ def test_plots_write_pngs_and_readme_tables(tmp_path, capsys):
     assert "| dllm t=0.9 | 75.0% | 24.5 |" in md  # pass@1 and p50 of the synthetic rows
     assert "speed-up vs ar" in md and "| dllm t=0.9 | ar | 1 / 3 / 0 |" in md
     assert "| lsp | multi | 1000 / 480 | 14.0 |" in md and "2.50×" in md and "512 MB" in md
+    assert "| fresh process: model loaded / first completion | 0.80 s / 0.86 s |" in md
     assert "target: single p50 under 60ms | met" in md
     assert "![speed-quality frontier](" in md
 

@@ -65,6 +65,7 @@ def test_latency_end_to_end_on_a_tiny_model(tmp_path, capsys):
     assert last["lsp_server_stats"]["scheduler"]["served"] == 2 * 2 * (2 + 1)  # modes x contexts x (n + warm-up)
     assert last["cache"]["multi"]["n"] == 2 and last["cache"]["multi"]["ratio_p50"] > 0
     assert last["memory"]["peak_rss_mb"] > 50 and last["import"]["import_dllm_s"] < 5
+    assert 0 < last["memory"]["load_s"] < last["memory"]["first_completion_s"]
     assert {"cpu", "cores", "git", "utc"} <= set(last["stamp"])
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 2 * 2 * 2 * 2 and (tmp_path / "lat.summary.json").is_file()

@@ -51,8 +51,11 @@ class Loaded:
     @property
     def info(self) -> dict:
         p = self.model.embed_tokens.weight
-        return {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
+        info = {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
                 "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
+        if p.device.type == "cpu":  # a process-wide setting the load made (`allocator.py`)
+            info["malloc"] = "glibc thresholds pinned" if allocator.keep_temporaries_mapped() else "default"
+        return info
 
 
 @functools.cache

@@ -108,11 +108,12 @@ def test_an_unusable_device_is_a_one_line_error(tiny_dir):
             dllm.load(str(tiny_dir), device="cuda")
 
 
-def test_malloc_thresholds_are_set_where_glibc_is():
+def test_malloc_thresholds_are_set_where_glibc_is(tiny_dir):
     import platform
     from dllm import allocator
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert allocator.keep_temporaries_mapped() is glibc
+    assert dllm.load(str(tiny_dir), device="cpu").info["malloc"] == ("glibc thresholds pinned" if glibc else "default")
 
 
 def test_an_embedded_model_is_found_by_its_name(tmp_path, monkeypatch):

@@ -206,7 +206,7 @@ class HFBackend:
         gen_cfg = transformers.GenerationConfig(max_new_tokens=cap, do_sample=False, num_beams=1,
                                                 eos_token_id=self.stops, pad_token_id=self.stops[0],
                                                 suppress_tokens=self.tokenizer.never_generated(),
-                                                # as our decoder: the first token extends a word the cursor cut
+                                                # as our decoder: the first token continues what was typed
                                                 begin_suppress_tokens=ctx.first_banned or None)
         t1 = time.perf_counter()
         with torch.inference_mode():

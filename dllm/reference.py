@@ -52,7 +52,7 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                     logits = model(torch.tensor([canvas]))[0].float()
                 logits[:, tok.never_generated()] = float("-inf")
                 P = len(ctx.prefix_ids)
-                if ctx.first_banned:  # the first token extends the word the cursor cut
+                if ctx.first_banned:  # the first token continues what was typed
                     logits[P - shift, ctx.first_banned] = float("-inf")
                 proposals = {}
                 for j in range(b0, b1):

@@ -152,9 +152,13 @@ class Transformer(nn.Module):
         self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
-        cos, sin = rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta)
-        self.register_buffer("rope_cos", cos.to(self.embed_tokens.weight.device), persistent=False)
-        self.register_buffer("rope_sin", sin.to(self.embed_tokens.weight.device), persistent=False)
+        device = self.embed_tokens.weight.device
+        if device.type == "meta":  # the loader makes the real tables on the model's device
+            cos = sin = torch.empty(cfg.max_seq_len, cfg.head_dim, device=device)
+        else:
+            cos, sin = (t.to(device) for t in rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta))
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
 
     def init_weights(self, seed: int = 0) -> None:
         """Fresh initialisation for training: N(0, 0.02), output projections scaled by depth."""

@@ -146,18 +146,18 @@ def load_engine(args):
 
 
 def as_shown(raw: str, text: str, offset: int, mode: str) -> str:
-    """The completion as an editor shows it at `offset` of `text` (the LSP's post-processing: one line,
-    or the cursor's block; text the file already has after the cursor dropped)."""
+    """The completion as the language server would show it at `offset` of `text` (one line, or the
+    cursor's block; text the file already has after the cursor dropped)."""
     from dllm.engine import resolve_mode
 
     from . import context, postprocess
     from .config import ServerConfig
 
-    ctx = context.build(text, offset, 64, 64)
-    return postprocess.finish(raw, mode=resolve_mode(mode, text[:offset]), line_prefix=ctx.line_prefix,
-                              line_suffix=ctx.line_suffix, next_lines=ctx.next_lines,
-                              indent=postprocess.detect_indent(text), eol="\r\n" if "\r\n" in text else "\n",
-                              max_lines=ServerConfig().max_lines)
+    cfg = ServerConfig()
+    ctx = context.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens, context.SYNTAX_CHARS)
+    shown = postprocess.suggestions([raw], ctx, mode=resolve_mode(mode, text[:offset]),
+                                    eol="\r\n" if "\r\n" in text else "\n", max_lines=cfg.max_lines)
+    return shown[0] if shown else ""
 
 
 def run_one(args) -> int:

@@ -174,7 +174,8 @@ class Completer:
         trace.fields.update(model_calls=len(results), nfe=sum(getattr(s, "nfe", 0) for s in stats),
                             steps=sum(getattr(s, "steps", 0) for s in stats),
                             engine_ms=round(sum(_engine_ms(s) for s in stats), 3))
-        texts = self._finish([raw for raw, _ in results], decision.mode, ctx, doc.eol, cfg)
+        texts = postprocess.suggestions([raw for raw, _ in results], ctx, mode=decision.mode, eol=doc.eol,
+                                        max_lines=cfg.max_lines)
         if req.selected is None:
             self.cache.put(req.uri, text, offset, texts)
         trace.mark("post")
@@ -183,18 +184,6 @@ class Completer:
         trace.done("served" if out else ("stale" if texts else "empty"), suggestions=len(out),
                    chars=len(out[0].text) if out else 0)
         return out
-
-    @staticmethod
-    def _finish(raws: list[str], mode: str, ctx: contextmod.Context, eol: str, cfg: ServerConfig) -> list[str]:
-        """Post-processed, non-empty, distinct suggestions, best first."""
-        indent = postprocess.detect_indent(ctx.prefix + ctx.suffix)
-        texts: list[str] = []
-        for raw in raws:
-            done = postprocess.finish(raw, mode=mode, line_prefix=ctx.line_prefix, line_suffix=ctx.line_suffix,
-                                      next_lines=ctx.next_lines, indent=indent, eol=eol, max_lines=cfg.max_lines)
-            if done and done not in texts:
-                texts.append(done)
-        return texts
 
     def _anchor(self, req: Request, doc: Any, revision: int, offset: int, replace_from: int, lead: str,
                 texts: list[str], ctx: contextmod.Context) -> list[Suggestion]:

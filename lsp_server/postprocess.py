@@ -124,3 +124,16 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     if not text.strip():
         return ""
     return text.replace("\n", eol) if eol != "\n" else text
+
+
+def suggestions(raws: list[str], ctx, *, mode: str, eol: str = "\n", max_lines: int = 12) -> list[str]:
+    """`finish` of each raw middle at the cursor of `ctx` (a `context.Context`): the non-empty, distinct
+    texts, best first; the indentation style is the window's."""
+    indent = detect_indent(ctx.prefix + ctx.suffix)
+    texts: list[str] = []
+    for raw in raws:
+        done = finish(raw, mode=mode, line_prefix=ctx.line_prefix, line_suffix=ctx.line_suffix,
+                      next_lines=ctx.next_lines, indent=indent, eol=eol, max_lines=max_lines)
+        if done and done not in texts:
+            texts.append(done)
+    return texts

@@ -106,7 +106,8 @@ def cmd_fit(args) -> None:
         model.init_weights(args.seed)
     if args.resume:
         tokens_before = json.loads((Path(args.resume) / "state.json").read_text())["config"]["tokens_before"]
-    make = functools.partial(diffusion_batch, shift=shift) if args.kind == "diffusion" else ar_batch
+    make = (functools.partial(diffusion_batch, shift=shift, infill_fraction=args.hole_fraction)
+            if args.kind == "diffusion" else functools.partial(ar_batch, fim_fraction=args.hole_fraction))
     tcfg = TrainConfig(kind=args.kind, name=args.name, out=out, total_tokens=args.tokens, batch=args.batch,
                        seq_len=args.seq_len, accum=args.accum, lr=args.lr, warmup_steps=args.warmup,
                        eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--heldout-manifest", help="hold out exactly the files of this manifest.json (keep a continued "
                    "run's held-out split)")
     f.add_argument("--tokens", type=int, default=20_000_000)
+    f.add_argument("--hole-fraction", type=float, default=0.5,
+                   help="share of rows that are holes to fill (diffusion: infilling canvases; AR: FIM rows); "
+                   "the rest are plain text windows")
     f.add_argument("--batch", type=int, default=16)
     f.add_argument("--seq-len", type=int, default=256)
     f.add_argument("--accum", type=int, default=1)

@@ -3,8 +3,9 @@
   python -m dllm.train.card --run runs/dllm-code-small-2 --twin runs/ar-code-small-2 --eval eval.json
 
 The card holds the architecture, parameter count, tokens seen, compute, loss curves (loss.png),
-the corpus summary with licences, and the evaluation numbers given as JSON. The held-out file list
-goes beside the weights (heldout.json) for `python -m dllm.train fit --heldout-manifest`.
+the corpus summary with licences, and the evaluation numbers given as JSON; the twin's folder gets a
+README that points to it. The held-out file list goes beside the weights (heldout.json) for
+`python -m dllm.train fit --heldout-manifest`.
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ def model_section(run: Path) -> tuple[str, dict]:
     return text, facts
 
 
+def twin_pointer(name: str, card_of: str) -> str:
+    return (f"# {name}\n\nThe autoregressive twin of `{card_of}`: same size, tokenizer, corpus and token budget. "
+            f"Its facts (architecture, tokens seen, compute, loss curves, corpus, evaluation) are in the card "
+            f"they share: [../{card_of}/README.md](../{card_of}/README.md).\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m dllm.train.card")
     p.add_argument("--run", required=True, help="diffusion run directory")
@@ -126,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         "## Evaluation", "```json", json.dumps(evals, indent=1), "```", "",
     ])
     (main_dir / "README.md").write_text(card)
+    for run in runs[1:]:  # the twin's folder points to the card they share
+        name = json.loads((run / "model" / "config.json").read_text())["dllm"]["name"]
+        (WEIGHTS / name / "README.md").write_text(twin_pointer(name, main_dir.name))
     print(main_dir / "README.md")
 
 

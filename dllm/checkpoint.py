@@ -20,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from . import allocator
-from .model import ModelConfig, Transformer, rope_tables
+from .model import ModelConfig, Transformer
 from .tokenizer import SpecialIds, Tokenizer, own_special_ids
 
 EMBEDDED = Path(__file__).parent / "weights"
@@ -259,7 +259,7 @@ def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | No
         model = Transformer(mc)
     load_weights(model, path, spec.family, dt, dev)
     model.eval().requires_grad_(False)
-    model.rope_cos, model.rope_sin = (t.to(dev) for t in rope_tables(mc.head_dim, mc.max_seq_len, mc.rope_theta))
+    model.make_rope(dev)
     return Loaded(model, tokenizer, spec)
 
 

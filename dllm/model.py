@@ -153,12 +153,15 @@ class Transformer(nn.Module):
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         device = self.embed_tokens.weight.device
-        if device.type == "meta":  # the loader makes the real tables on the model's device
-            cos = sin = torch.empty(cfg.max_seq_len, cfg.head_dim, device=device)
-        else:
-            cos, sin = (t.to(device) for t in rope_tables(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta))
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
+        for name in ("rope_cos", "rope_sin"):  # empty_like on the meta device would import torch.fx
+            self.register_buffer(name, torch.empty(cfg.max_seq_len, cfg.head_dim, device=device), persistent=False)
+        if device.type != "meta":  # on the meta device the loader calls it once the weights are in place
+            self.make_rope(device)
+
+    def make_rope(self, device: torch.device) -> None:
+        """The rotary tables on `device`."""
+        cos, sin = rope_tables(self.cfg.head_dim, self.cfg.max_seq_len, self.cfg.rope_theta)
+        self.rope_cos, self.rope_sin = cos.to(device), sin.to(device)
 
     def init_weights(self, seed: int = 0) -> None:
         """Fresh initialisation for training: N(0, 0.02), output projections scaled by depth."""

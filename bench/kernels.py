@@ -19,6 +19,7 @@ decisions: dtype, kernel backend), on the same holes, interleaved per hole, same
     python bench/kernels.py                              # CPU: the default model's head + a Qwen2-size head
     python bench/kernels.py --device cuda --dtype bfloat16
     python bench/kernels.py --engine default --context 1000 --n 20
+    python bench/kernels.py --engine default --context 1000 --n 20 --compiled   # + torch.compile: minutes
 """
 
 from __future__ import annotations
@@ -113,7 +114,9 @@ def engine_ab(args) -> dict:
     `before` is the engine as first built; `sdpa` is today's engine with the model's own (SDPA)
     attention instead of the grouped attention op, to isolate that op; on the CPU `unchunked` is the
     grouped op with long queries (a canvas's full forward) left to SDPA, as it was before they went in
-    chunks; on CUDA `no-graphs` is today's engine with its forwards run eagerly, to isolate the CUDA graphs.
+    chunks; on CUDA `no-graphs` is today's engine with its forwards run eagerly, to isolate the CUDA graphs;
+    with `--compiled`, `compiled` is today's engine with its forward under `torch.compile` (opt-in at
+    load): the first call per mode (`warmup_s`) and the slowest (`max_ms`) show compiles and recompiles.
     """
     import latency
     from dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
@@ -128,14 +131,19 @@ def engine_ab(args) -> dict:
         engines["unchunked"].model.use_attention(unchunked_attention)
     if engines["after"].device.type == "cuda":  # isolate the CUDA graphs of the step (dllm/forward.py)
         engines["no-graphs"] = Engine(load_checkpoint(path), graphs="off")
+    if args.compiled:
+        engines["compiled"] = Engine(load_checkpoint(path), compile_forward=True)
     text = latency.DEFAULT_SOURCE.read_text(encoding="utf-8")
     tok = engines["after"].tokenizer
     finders = {"single": latency.single_holes, "multi": latency.multi_holes}
     modes = {}
     for mode, find in finders.items():
         holes = [latency.window(tok, h, args.context) for h in latency.pick(find(text), args.n, args.seed)]
-        for e in engines.values():
-            e.infill(*holes[0], mode=mode)  # warm-up
+        warmup_s = {}
+        for k, e in engines.items():
+            t0 = time.perf_counter()
+            e.infill(*holes[0], mode=mode)
+            warmup_s[k] = time.perf_counter() - t0
         runs = {k: [] for k in engines}
         names = list(engines)
         for i, (prefix, suffix) in enumerate(holes):
@@ -144,7 +152,8 @@ def engine_ab(args) -> dict:
                 r = engines[k].infill(prefix, suffix, mode=mode)
                 runs[k].append(((time.perf_counter() - t0) * 1e3, r.text, r.stats.nfe))
         p50 = {k: statistics.median(x[0] for x in v) for k, v in runs.items()}
-        modes[mode] = {"n": len(holes), "p50_ms": p50,
+        modes[mode] = {"n": len(holes), "p50_ms": p50, "warmup_s": warmup_s,
+                       "max_ms": {k: max(x[0] for x in v) for k, v in runs.items()},
                        "speedup_p50": {k: p50["before"] / p50[k] for k in names[1:]},
                        "speedup_per_hole_median": {k: statistics.median(
                            b[0] / a[0] for b, a in zip(runs["before"], runs[k])) for k in names[1:]},
@@ -173,6 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--context", type=int, default=1000, help="--engine: context tokens per hole")
     p.add_argument("--n", type=int, default=20, help="--engine: holes per mode")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compiled", action="store_true", help="--engine: add the engine under torch.compile (slow)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

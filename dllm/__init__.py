@@ -35,12 +35,16 @@ def __getattr__(name: str) -> Any:
 
 
 def load(model: str | None = None, *, device: str | None = None, dtype: str | None = None,
-         sampler: "SamplerConfig | None" = None) -> "Engine | ARDecoder":
-    """An infill engine for a checkpoint directory (None = the embedded default model)."""
+         sampler: "SamplerConfig | None" = None, kernels: str = "auto", graphs: str = "auto") -> "Engine | ARDecoder":
+    """An infill engine for a checkpoint directory (None = the embedded default model).
+
+    kernels: "auto" | "triton" | "torch" | "off" (the fused ops of `kernels/`; off = plain logits);
+    graphs: "auto" | "on" | "off" (CUDA graphs of the forwards; auto = where a probe at load is faster).
+    """
     from .ar import ARDecoder
     from .engine import Engine
     from .checkpoint import DEFAULT_MODEL, load_checkpoint
 
     loaded = load_checkpoint(model or DEFAULT_MODEL, device=device, dtype=dtype)
     cls = ARDecoder if loaded.spec.kind == "ar" else Engine
-    return cls(loaded, sampler=sampler)
+    return cls(loaded, sampler=sampler, kernels=kernels, graphs=graphs)

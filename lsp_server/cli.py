@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--kernels", choices=["auto", "triton", "torch", "off"], default="auto",
+                   help="fused LM head + attention ops (default: Triton on CUDA, torch on the CPU)")
+    p.add_argument("--graphs", choices=["auto", "on", "off"], default="auto",
+                   help="CUDA graphs of the forward passes (default: where faster at load)")
     p.add_argument("-v", "--verbose", action="store_true", help="log model loading and each completion (JSON, stderr)")
     return p
 
@@ -136,7 +140,7 @@ def load_engine(args):
 
     t0 = time.perf_counter()
     try:
-        engine = dllm.load(args.model, device=args.device)
+        engine = dllm.load(args.model, device=args.device, kernels=args.kernels, graphs=args.graphs)
         if sampler_overrides(args):
             engine.sampler = msgspec.structs.replace(engine.sampler, **sampler_overrides(args))
     except (dllm.CheckpointError, ValueError) as exc:

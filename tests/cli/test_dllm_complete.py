@@ -1,6 +1,7 @@
 """`dllm-complete` end to end: real subprocesses, real files, a tiny random checkpoint."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,8 +16,9 @@ def model(tmp_path_factory):
 
 
 def run(*args, stdin=None):
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # tests/kernels' conftest sets it
     return subprocess.run([sys.executable, "-m", "lsp_server.cli", *args], capture_output=True, text=True,
-                          input=stdin, timeout=120)
+                          input=stdin, timeout=120, env=env)
 
 
 @pytest.fixture()
@@ -33,6 +35,13 @@ def test_completes_a_line_as_json(model, source):
     assert isinstance(data["completion"], str) and "\n" not in data["completion"]
     assert data["raw"].startswith(data["completion"].rstrip())  # the engine's text, before post-processing
     assert data["stats"]["nfe"] <= 4 and data["language"] == "python"
+
+
+def test_kernels_and_graphs_are_chosen_at_load(model, source):
+    out = run(f"{source}:2", "--model", model, "--json", "--device", "cpu", "--kernels", "off", "--graphs", "off")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)["model"]
+    assert (info["kernels"], info["graphs"]) == ("off", "off (asked)")
 
 
 def test_plain_output_and_column(model, source):
@@ -65,7 +74,8 @@ def test_batch(model, tmp_path):
     ("missing", "no such file"), ("directory", "is a directory"), ("binary", "binary"), ("line", "line 99 is out of range"),
     ("column", "column 50 is out of range"), ("model", "model directory not found"),
     ("location", "expected FILE:LINE"), ("empty_batch_line", "empty line"), ("bad_batch", "prefix"),
-    ("device", "unknown device 'gpu0'"),
+    ("device", "unknown device 'gpu0'"), ("kernels", "Triton kernels need a CUDA device"),
+    ("graphs", "CUDA graphs need a CUDA device"),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
@@ -79,6 +89,8 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         "empty_batch_line": [],
         "bad_batch": [],
         "device": [f"{source}:2", "--device", "gpu0"],
+        "kernels": [f"{source}:2", "--device", "cpu", "--kernels", "triton"],
+        "graphs": [f"{source}:2", "--device", "cpu", "--graphs", "on"],
     }[case]
     if case == "binary":
         blob = tmp_path / "b.bin"

@@ -95,6 +95,16 @@ def test_bench_kernels_runs_and_agrees():
         assert all(i["same_tokens"] == i["rows"] for i in r["impls"].values())
 
 
+def test_bench_kernels_engine_ab_on_a_checkpoint(tmp_path):
+    summary = _run("kernels.py", "--engine", str(tiny_checkpoint(tmp_path / "tiny")), "--context", "200", "--n", "3")
+    assert summary["bench"] == "kernels-engine" and summary["before"]["kernels"] == "off"
+    for mode in ("single", "multi"):
+        m = summary["modes"][mode]
+        assert m["n"] == 3 and set(m["p50_ms"]) == set(m["warmup_s"]) == set(m["max_ms"]) >= {"before", "after"}
+        assert all(m["max_ms"][k] >= m["p50_ms"][k] > 0 for k in m["p50_ms"])
+        assert 0 <= m["same_text"]["after"] <= 3
+
+
 def test_bench_gpu_smoke_and_clean_exit_without_cuda():
     import torch
 

@@ -1,8 +1,8 @@
 """Completion backends for the benchmarks, each built from one spec string.
 
-    dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1]
-                                                                  diffusion engine
-    ar:<dir>[?empty=0|1&fill=0|1&syntax=0|1]                              our AR twin, static KV cache
+    dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1
+               &dtype=float32|bfloat16]                           diffusion engine
+    ar:<dir>[?empty=0|1&fill=0|1&syntax=0|1&dtype=...]                    our AR twin, static KV cache
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
 `<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
@@ -42,6 +42,7 @@ DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "
                "context": ("context_tokens", int), "ordered": ("ordered_end", lambda v: _flag(v)),
                "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v))}
 AR_PARAMS = {"empty", "fill"}  # the sampler settings our AR decoder honours
+LOAD_PARAMS = {"dtype"}  # how our engines load the weights (default: `dllm.load`'s choice)
 COMMON_PARAMS = {"syntax"}
 
 
@@ -82,6 +83,7 @@ def parse_spec(text: str) -> Spec:
     path, _, query = rest.partition("?")
     params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
     allowed = COMMON_PARAMS | (set(DLLM_PARAMS) if kind == "dllm" else set(AR_PARAMS) if kind == "ar" else set())
+    allowed |= LOAD_PARAMS if kind != "hf" else set()
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"backend spec {text!r}: unknown parameter(s) {unknown}; allowed {sorted(allowed)}")
@@ -236,10 +238,11 @@ def make(spec: str | Spec, engines: dict | None = None, device: str | None = Non
         return HFBackend(spec, device)
     import dllm
 
-    key = (spec.model, device)
+    dtype = spec.params.get("dtype")
+    key = (spec.model, device, dtype)
     engine = engines.get(key) if engines is not None else None
     if engine is None:
-        engine = dllm.load(spec.model, device=device)
+        engine = dllm.load(spec.model, device=device, dtype=dtype)
         if engines is not None:
             engines[key] = engine
     want = "ar" if spec.kind == "ar" else "diffusion"

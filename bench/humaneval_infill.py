@@ -40,14 +40,16 @@ class SpecBackend:
     the same tree-sitter truncation (the diffusion engine also re-masks)."""
 
     def __init__(self, kind: str, model: str | None, steps: int | None = None, threshold: float | None = None,
-                 syntax: bool = True, block: int | None = None):
+                 syntax: bool = True, block: int | None = None, dtype: str | None = None):
         import backends
 
         params = {"syntax": int(syntax)}
         engine = {k: v for k, v in (("steps", steps), ("threshold", threshold), ("block", block)) if v is not None}
         if engine and kind != "dllm":
             raise SystemExit(f"--steps/--threshold/--block apply to the diffusion engine, not to {kind!r}")
-        params |= engine
+        if dtype and kind == "hf":
+            raise SystemExit("--dtype applies to our engines (dllm, ar), not to 'hf'")
+        params |= engine | ({"dtype": dtype} if dtype else {})
         query = "&".join(f"{k}={v}" for k, v in params.items())
         self.backend = backends.make(f"{kind}:{model or 'default'}?{query}")
         self.name = kind
@@ -149,6 +151,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=None, help="sampler confidence threshold override")
     p.add_argument("--block", type=int, default=None, help="sampler block size override (0 = the whole span)")
     p.add_argument("--no-syntax", action="store_true", help="disable syntax-aware re-masking")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default=None,
+                   help="the weights' dtype (default: the load default; bf16 on CPUs with native bf16)")
     p.add_argument("--typed-indent", action="store_true",
                    help="the hole's indentation already typed, as an editor leaves the cursor after Enter")
     p.add_argument("--typed-chars", type=int, default=0,
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
         problems = [humaneval.typed_indent(p, args.typed_chars) for p in problems]
     model = None if args.model in (None, "", "default") else args.model
     backend = BACKENDS[args.backend](model, steps=args.steps, threshold=args.threshold,
-                                     syntax=not args.no_syntax, block=args.block)
+                                     syntax=not args.no_syntax, block=args.block, dtype=args.dtype)
     warm_up(backend, problems, mode, args.max_tokens, args.warmup)
     t0 = time.perf_counter()
     gens = generate_all(backend, problems, mode, args.max_tokens, args.fail_fast)

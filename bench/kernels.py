@@ -114,7 +114,7 @@ def engine_ab(args) -> dict:
     `before` is the engine as first built; `sdpa` is today's engine with the model's own (SDPA)
     attention instead of the grouped attention op, to isolate that op; on the CPU `unchunked` is the
     grouped op with long queries (a canvas's full forward) left to SDPA, as it was before they went in
-    chunks; on CUDA `no-graphs` is today's engine with its forwards run eagerly, to isolate the CUDA graphs;
+    chunks, and `float32` today's engine in float32, to isolate the dtype; on CUDA `no-graphs` is today's engine with its forwards run eagerly, to isolate the CUDA graphs;
     with `--compiled`, `compiled` is today's engine with its forward under `torch.compile` (opt-in at
     load): the first call per mode (`warmup_s`) and the slowest (`max_ms`) show compiles and recompiles.
     """
@@ -129,6 +129,7 @@ def engine_ab(args) -> dict:
     if engines["after"].device.type == "cpu":
         engines["unchunked"] = Engine(load_checkpoint(path), graphs="off")
         engines["unchunked"].model.use_attention(unchunked_attention)
+        engines["float32"] = Engine(load_checkpoint(path, dtype="float32"), graphs="off")
     if engines["after"].device.type == "cuda":  # isolate the CUDA graphs of the step (dllm/forward.py)
         engines["no-graphs"] = Engine(load_checkpoint(path), graphs="off")
     if args.compiled:

@@ -79,6 +79,8 @@ def choose_device(device: str | None = None, dtype: str | None = None,
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU")
     if dtype:
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}")
         return dev, getattr(torch, dtype)
     if dev.type == "cuda" or (stored == torch.bfloat16 and cpu_has_native_bf16()):
         return dev, torch.bfloat16

@@ -20,7 +20,8 @@ def test_parse_spec():
     assert s.params == {"threshold": "0.5", "syntax": "0", "block": "16"}
     assert backends.parse_spec("ar:default").model is None
     assert backends.parse_spec("dllm:d?steps=8").label == "dllm?steps=8"
-    for bad in ("gpt:dir", "dllm", "ar:dir?threshold=0.5", "dllm:dir?bogus=1"):
+    assert backends.parse_spec("ar:d?dtype=float32").params == {"dtype": "float32"}
+    for bad in ("gpt:dir", "dllm", "ar:dir?threshold=0.5", "dllm:dir?bogus=1", "hf:dir?dtype=float32"):
         with pytest.raises(ValueError):
             backends.parse_spec(bad)
 
@@ -55,6 +56,10 @@ def test_dllm_backend_settings_and_shared_engine():
         assert isinstance(text, str) and stats["nfe"] >= 1 and stats["latency_ms"] > 0
         assert {"tokens", "steps", "timings_ms", "context_tokens"} <= set(stats)
     assert fast.info["sampler"]["threshold"] == 0.5
+    f32 = backends.make(f"dllm:{d}?dtype=float32", engines)  # the weights' dtype: a second engine
+    assert f32.engine is not fast.engine and f32.info["dtype"] == "float32" and len(engines) == 2
+    with pytest.raises(ValueError, match="dtype must be"):
+        backends.make(f"dllm:{d}?dtype=int4")
 
 
 def test_wrong_kind_is_refused():

@@ -14,7 +14,7 @@ class OracleBackend:
 
     name = "oracle"
 
-    def __init__(self, model, steps=None, threshold=None, syntax=True, block=None):
+    def __init__(self, model, steps=None, threshold=None, syntax=True, block=None, dtype=None):
         problems = humaneval.load_split("single-line")
         self.answers = {(p["prompt"], p["suffix"]): p["canonical_solution"] for p in problems}
         self.info = {"backend": self.name, "model": model}

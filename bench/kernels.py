@@ -108,15 +108,24 @@ def unchunked_attention(q, k, v, mask=None):
     return kernels.grouped_attention(q, k, v, mask)
 
 
+def separate_projections(engine):
+    """The engine with q/k/v and gate/up as separate GEMMs again, as before they were stacked."""
+    for layer in engine.model.layers:
+        layer.self_attn.qkv = layer.mlp.gate_up = None
+    return engine
+
+
 def engine_ab(args) -> dict:
     """p50 latency of single- and multi-line infills before/after the fast path, in one run.
 
-    `before` is the engine as first built; `sdpa` is today's engine with the model's own (SDPA)
-    attention instead of the grouped attention op, to isolate that op; on the CPU `unchunked` is the
-    grouped op with long queries (a canvas's full forward) left to SDPA, as it was before they went in
-    chunks, and `float32` today's engine in float32, to isolate the dtype; on CUDA `no-graphs` is today's engine with its forwards run eagerly, to isolate the CUDA graphs;
-    with `--compiled`, `compiled` is today's engine with its forward under `torch.compile` (opt-in at
-    load): the first call per mode (`warmup_s`) and the slowest (`max_ms`) show compiles and recompiles.
+    `before` is the engine as first built; the arms after it add one step each, in the order they came:
+    `sdpa` (the load dtype and the fused LM head, with the model's own SDPA attention), on the CPU
+    `unchunked` (+ the grouped attention op, long queries - a canvas's full forward - left to SDPA) and
+    `separate` (+ long queries in chunks), then `after`, today's engine (+ q/k/v and gate/up stacked).
+    Beside them: on the CPU `float32`, today's engine in float32, to isolate the dtype; on CUDA
+    `no-graphs`, today's engine with its forwards run eagerly, to isolate the CUDA graphs; with
+    `--compiled`, `compiled`, today's engine with its forward under `torch.compile` (opt-in at load):
+    the first call per mode (`warmup_s`) and the slowest (`max_ms`) show compiles and recompiles.
     """
     import latency
     from dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
@@ -124,11 +133,13 @@ def engine_ab(args) -> dict:
 
     path = DEFAULT_MODEL if args.engine == "default" else args.engine
     engines = {"before": Engine(load_checkpoint(path, dtype="float32"), kernels="off", graphs="off"),
-               "sdpa": Engine(load_checkpoint(path), graphs="off"), "after": Engine(load_checkpoint(path))}
+               "sdpa": separate_projections(Engine(load_checkpoint(path), graphs="off")),
+               "after": Engine(load_checkpoint(path))}
     engines["sdpa"].model.use_attention(None)
     if engines["after"].device.type == "cpu":
-        engines["unchunked"] = Engine(load_checkpoint(path), graphs="off")
+        engines["unchunked"] = separate_projections(Engine(load_checkpoint(path), graphs="off"))
         engines["unchunked"].model.use_attention(unchunked_attention)
+        engines["separate"] = separate_projections(Engine(load_checkpoint(path), graphs="off"))
         engines["float32"] = Engine(load_checkpoint(path, dtype="float32"), graphs="off")
     if engines["after"].device.type == "cuda":  # isolate the CUDA graphs of the step (dllm/forward.py)
         engines["no-graphs"] = Engine(load_checkpoint(path), graphs="off")

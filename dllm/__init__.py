@@ -38,7 +38,8 @@ def load(model: str | None = None, *, device: str | None = None, dtype: str | No
          sampler: "SamplerConfig | None" = None, kernels: str = "auto", graphs: str = "auto") -> "Engine | ARDecoder":
     """An infill engine for a checkpoint directory (None = the embedded default model).
 
-    kernels: "auto" | "triton" | "torch" | "off" (the fused ops of `kernels/`; off = plain logits);
+    kernels: "auto" | "triton" | "torch" | "off" (the fused ops of `kernels/` and stacked projections;
+    off = the first version: plain logits, the model's own attention, separate projections);
     graphs: "auto" | "on" | "off" (CUDA graphs of the forwards; auto = where a probe at load is faster).
     """
     from .ar import ARDecoder

@@ -48,7 +48,10 @@ class ARDecoder:
         self.end_ids = {mode: end_ids(self.tokenizer, mode) for mode in ("single", "multi")}
         self.stops, self.newlines = set(self.tokenizer.stop_ids()), set(self.tokenizer.newline_ids())
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
-        self.model.use_attention(select_backend(kernels, self.device).attention if kernels != "off" else None)
+        backend = None if kernels == "off" else select_backend(kernels, self.device)
+        self.model.use_attention(backend.attention if backend else None)
+        if backend:  # q/k/v and gate/up as one GEMM each; "off" keeps the separate projections
+            self.model.fuse_projections()
         # the one-token step: a CUDA graph where a probe at load shows it faster (`forward.py`)
         self.decode, self.graphs = choose(self.model, graphs, "ar")
 

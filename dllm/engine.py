@@ -75,6 +75,8 @@ class Engine:
         # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
         self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
         self.model.use_attention(self.kernels.attention if self.kernels else None)
+        if self.kernels:  # q/k/v and gate/up as one GEMM each; "off" keeps the separate projections
+            self.model.fuse_projections()
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
         # the step's forwards: CUDA graphs where a probe at load shows them faster (`forward.py`);
         # torch.compile is opt-in (CPU: see kernels/README.md for the measurement)

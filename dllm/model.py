@@ -93,14 +93,20 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(cfg.n_heads * hd, cfg.dim, bias=False)
         self.attend = None  # set by Transformer.use_attention
+        self.qkv = None  # (weight, bias) of q/k/v stacked, set by Transformer.fuse_projections
 
     def forward(self, x, cos, sin, slots, cache: KVCache | None, mask):
         B, T, _ = x.shape
         hd, H, Hkv = self.cfg.head_dim, self.cfg.n_heads, self.cfg.n_kv_heads
-        q = self.q_proj(x).view(B, T, H, hd).transpose(1, 2)  # (B, H, T, D)
-        k = self.k_proj(x).view(B, T, Hkv, hd).transpose(1, 2)  # (B, Hkv, T, D)
-        v = self.v_proj(x).view(B, T, Hkv, hd).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if self.qkv is None:
+            q = self.q_proj(x).view(B, T, H, hd).transpose(1, 2)  # (B, H, T, D)
+            k = self.k_proj(x).view(B, T, Hkv, hd).transpose(1, 2)  # (B, Hkv, T, D)
+            v = self.v_proj(x).view(B, T, Hkv, hd).transpose(1, 2)
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        else:  # one GEMM for q, k and v, one rotary pass for q and k: the same numbers
+            qkv = F.linear(x, *self.qkv).view(B, T, H + 2 * Hkv, hd).transpose(1, 2)  # (B, H + 2Hkv, T, D)
+            qk = apply_rope(qkv[:, :H + Hkv], cos, sin)
+            q, k, v = qk[:, :H], qk[:, H:], qkv[:, H + Hkv:]
         if cache is not None:
             k, v = cache.update(self.layer, slots, k, v)  # (B, Hkv, S, D)
         if self.attend is not None and (mask is not None or not self.cfg.causal):
@@ -122,9 +128,13 @@ class MLP(nn.Module):
         self.gate_proj = nn.Linear(cfg.dim, cfg.intermediate_size, bias=False)
         self.up_proj = nn.Linear(cfg.dim, cfg.intermediate_size, bias=False)
         self.down_proj = nn.Linear(cfg.intermediate_size, cfg.dim, bias=False)
+        self.gate_up = None  # gate and up weights stacked, set by Transformer.fuse_projections
 
     def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        if self.gate_up is None:
+            return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        gate, up = F.linear(x, self.gate_up).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
 
 
 class Block(nn.Module):
@@ -174,6 +184,16 @@ class Transformer(nn.Module):
             with torch.no_grad():
                 p.copy_(torch.randn(p.shape, generator=gen) * std)
 
+    def fuse_projections(self) -> None:
+        """Serve q/k/v and gate/up as one GEMM each (inference: the separate weights become views of the stacked
+        ones, so no memory is added and a checkpoint's names stay; gradients no longer reach them)."""
+        for layer in self.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            if attn.qkv is None:
+                attn.qkv = _stack(attn.q_proj, attn.k_proj, attn.v_proj)
+            if mlp.gate_up is None:
+                mlp.gate_up = _stack(mlp.gate_proj, mlp.up_proj)[0]
+
     def use_attention(self, attend) -> None:
         """Run attention with `attend(q, k, v, mask)` (a `kernels` op) unless it is implicitly causal; None = SDPA."""
         for layer in self.layers:
@@ -207,3 +227,18 @@ class Transformer(nn.Module):
     def num_params(self, embeddings: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
         return n if embeddings else n - self.embed_tokens.weight.numel()
+
+
+def _stack(*linears: nn.Linear) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(weight, bias) of the linears stacked by output rows; each linear's own tensors become views of them."""
+    with torch.no_grad():
+        weight = torch.cat([lin.weight for lin in linears])
+        bias = None if linears[0].bias is None else torch.cat([lin.bias for lin in linears])
+    row = 0
+    for lin in linears:
+        rows = slice(row, row + lin.weight.shape[0])
+        lin.weight = nn.Parameter(weight[rows], requires_grad=False)
+        if bias is not None:
+            lin.bias = nn.Parameter(bias[rows], requires_grad=False)
+        row = rows.stop
+    return weight, bias

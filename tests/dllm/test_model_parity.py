@@ -54,6 +54,31 @@ def test_causal_logits_match_transformers(tmp_path, kind, tie):
     assert (got - expected).abs().max().item() < 1e-4
 
 
+@pytest.mark.parametrize("kind", ["qwen2", "llama"])
+def test_stacked_projections_are_the_same_model(tmp_path, kind):
+    hf, cfg = _hf_model(kind, False)
+    cfg_dict = json.loads(cfg.to_json_string())
+    plain, fused = _ours(tmp_path, hf, cfg_dict), _ours(tmp_path, hf, cfg_dict)
+    shapes = {k: v.shape for k, v in fused.state_dict().items()}
+    fused.fuse_projections()
+    fused.fuse_projections()  # once is enough
+    assert {k: v.shape for k, v in fused.state_dict().items()} == shapes  # a checkpoint's names and shapes stay
+    attn, mlp = fused.layers[0].self_attn, fused.layers[0].mlp
+    assert attn.q_proj.weight.untyped_storage().data_ptr() == attn.qkv[0].untyped_storage().data_ptr()  # views
+    assert mlp.up_proj.weight.untyped_storage().data_ptr() == mlp.gate_up.untyped_storage().data_ptr()
+    assert (attn.qkv[1] is not None) == (kind == "qwen2")
+    tokens = torch.randint(0, TINY["vocab_size"], (2, 37))
+    positions = torch.arange(37)
+    mask = torch.rand(37, 45) > 0.3
+    mask[:, 0] = True
+    cache_p, cache_f = plain.new_cache(2, 45), fused.new_cache(2, 45)
+    with torch.no_grad():
+        assert (fused(tokens) - plain(tokens)).abs().max().item() < 1e-5
+        with_cache = fused.hidden(tokens, positions + 8, cache_f, mask) - plain.hidden(tokens, positions + 8, cache_p, mask)
+    assert with_cache.abs().max().item() < 1e-5
+    assert (cache_f.k - cache_p.k).abs().max().item() < 1e-5 and (cache_f.v - cache_p.v).abs().max().item() < 1e-5
+
+
 LLADA_LAYER = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ff_norm",
                "self_attn.q_proj": "q_proj", "self_attn.k_proj": "k_proj", "self_attn.v_proj": "v_proj",
                "self_attn.o_proj": "attn_out", "mlp.gate_proj": "ff_proj", "mlp.up_proj": "up_proj",

@@ -35,7 +35,8 @@ def __getattr__(name: str) -> Any:
 
 
 def load(model: str | None = None, *, device: str | None = None, dtype: str | None = None,
-         sampler: "SamplerConfig | None" = None, kernels: str = "auto", graphs: str = "auto") -> "Engine | ARDecoder":
+         sampler: "SamplerConfig | None" = None, kernels: str = "auto",
+         graphs: str = "auto") -> "Engine | ARDecoder":
     """An infill engine for a checkpoint directory (None = the embedded default model).
 
     kernels: "auto" | "triton" | "torch" | "off" (the fused ops of `kernels/` and stacked projections;

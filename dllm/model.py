@@ -185,8 +185,9 @@ class Transformer(nn.Module):
                 p.copy_(torch.randn(p.shape, generator=gen) * std)
 
     def fuse_projections(self) -> None:
-        """Serve q/k/v and gate/up as one GEMM each (inference: the separate weights become views of the stacked
-        ones, so no memory is added and a checkpoint's names stay; gradients no longer reach them)."""
+        """Serve q/k/v and gate/up as one GEMM each, once the model is on its device (inference: the separate
+        weights become views of the stacked ones, so no memory is added and a checkpoint's names stay; gradients
+        no longer reach them)."""
         for layer in self.layers:
             attn, mlp = layer.self_attn, layer.mlp
             if attn.qkv is None:

@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--kernels", choices=["auto", "triton", "torch", "off"], default="auto",
-                   help="fused LM head + attention ops (default: Triton on CUDA, torch on the CPU)")
+                   help="fast-path ops: fused LM head, attention, stacked projections "
+                        "(default: Triton on CUDA, torch on the CPU; off = none)")
     p.add_argument("--graphs", choices=["auto", "on", "off"], default="auto",
                    help="CUDA graphs of the forward passes (default: where faster at load)")
     p.add_argument("-v", "--verbose", action="store_true", help="log model loading and each completion (JSON, stderr)")

@@ -110,8 +110,7 @@ def unchunked_attention(q, k, v, mask=None):
 
 def separate_projections(engine):
     """The engine with q/k/v and gate/up as separate GEMMs again, as before they were stacked."""
-    for layer in engine.model.layers:
-        layer.self_attn.qkv = layer.mlp.gate_up = None
+    engine.model.fuse_projections(on=False)
     return engine
 
 

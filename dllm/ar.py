@@ -11,12 +11,10 @@ import time
 
 import torch
 
-from kernels import select_backend
-
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint, finished, sampler_for
 from .engine import resolve_mode
-from .forward import choose
+from .forward import choose, fast_path
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose
@@ -48,10 +46,7 @@ class ARDecoder:
         self.end_ids = {mode: end_ids(self.tokenizer, mode) for mode in ("single", "multi")}
         self.stops, self.newlines = set(self.tokenizer.stop_ids()), set(self.tokenizer.newline_ids())
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
-        backend = None if kernels == "off" else select_backend(kernels, self.device)
-        self.model.use_attention(backend.attention if backend else None)
-        if backend:  # q/k/v and gate/up as one GEMM each; "off" keeps the separate projections
-            self.model.fuse_projections()
+        fast_path(self.model, kernels)  # the attention op and stacked projections (`forward.py`)
         # the one-token step: a CUDA graph where a probe at load shows it faster (`forward.py`)
         self.decode, self.graphs = choose(self.model, graphs, "ar")
 

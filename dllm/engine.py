@@ -20,11 +20,11 @@ import time
 
 import torch
 
-from kernels import ban_bias, select_backend
+from kernels import ban_bias
 
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint, finished, sampler_for
-from .forward import choose
+from .forward import choose, fast_path
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
@@ -73,10 +73,7 @@ class Engine:
                                   device=self.device)  # (V,) whitespace-only pieces (stops decode to "")
         self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
         # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
-        self.kernels = None if kernels == "off" else select_backend(kernels, self.device)
-        self.model.use_attention(self.kernels.attention if self.kernels else None)
-        if self.kernels:  # q/k/v and gate/up as one GEMM each; "off" keeps the separate projections
-            self.model.fuse_projections()
+        self.kernels = fast_path(self.model, kernels)
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
         # the step's forwards: CUDA graphs where a probe at load shows them faster (`forward.py`);
         # torch.compile is opt-in (CPU: see kernels/README.md for the measurement)

@@ -20,6 +20,8 @@ import time
 
 import torch
 
+from kernels import Backend, select_backend
+
 BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
 MAX_SHAPES = 24  # shapes kept (least recently used dropped); a diffusion canvas needs one per window size
 
@@ -246,6 +248,18 @@ def _decode_probe(decode, prompt, steps: int = 16):
         for i in range(steps):
             decode.step(7, n + i)
     return run
+
+
+def fast_path(model, kernels: str = "auto") -> Backend | None:
+    """The kernel backend ("auto" | "triton" | "torch"; "off" = None), set on the model once at load: its
+    attention op, and q/k/v and gate/up stacked into one GEMM each. "off" leaves the model as built."""
+    if kernels == "off":
+        model.use_attention(None)
+        return None
+    backend = select_backend(kernels, model.embed_tokens.weight.device)
+    model.use_attention(backend.attention)
+    model.fuse_projections()
+    return backend
 
 
 def choose(model, graphs: str = "auto", kind: str = "diffusion", hidden=None):

@@ -184,15 +184,16 @@ class Transformer(nn.Module):
             with torch.no_grad():
                 p.copy_(torch.randn(p.shape, generator=gen) * std)
 
-    def fuse_projections(self) -> None:
+    def fuse_projections(self, on: bool = True) -> None:
         """Serve q/k/v and gate/up as one GEMM each, once the model is on its device (inference: the separate
         weights become views of the stacked ones, so no memory is added and a checkpoint's names stay; gradients
-        no longer reach them)."""
+        no longer reach them). `on=False` runs the separate weights again (for A/B measurements)."""
         for layer in self.layers:
             attn, mlp = layer.self_attn, layer.mlp
-            if attn.qkv is None:
+            if not on:
+                attn.qkv = mlp.gate_up = None
+            elif attn.qkv is None:
                 attn.qkv = _stack(attn.q_proj, attn.k_proj, attn.v_proj)
-            if mlp.gate_up is None:
                 mlp.gate_up = _stack(mlp.gate_proj, mlp.up_proj)[0]
 
     def use_attention(self, attend) -> None:

@@ -32,8 +32,8 @@ from common import REPO_ROOT
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(1, str(REPO_ROOT))
 
-from dllm.constraints import finished  # noqa: E402
-from dllm.result import first_line, phase_timings  # noqa: E402
+from dllm_complete.dllm.constraints import finished  # noqa: E402
+from dllm_complete.dllm.result import first_line, phase_timings  # noqa: E402
 
 KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),
@@ -102,7 +102,7 @@ def syntax_on(spec: Spec) -> bool:
 
 
 def resolve_model(model: str | None) -> Path:
-    import dllm
+    from dllm_complete import dllm
 
     return Path(model).expanduser() if model else Path(dllm.DEFAULT_MODEL)
 
@@ -116,7 +116,7 @@ def _stats_dict(stats: Any, latency_ms: float) -> dict:
 def _constraint(syntax: bool):
     if not syntax:
         return None
-    import grammars
+    from dllm_complete import grammars
 
     return grammars.constraint_for("python")
 
@@ -159,7 +159,7 @@ class HFBackend:
     def __init__(self, spec: Spec, device: str | None = None) -> None:
         import torch
         import transformers
-        from dllm.checkpoint import choose_device, describe
+        from dllm_complete.dllm.checkpoint import choose_device, describe
 
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
@@ -188,7 +188,7 @@ class HFBackend:
 
     def prompt(self, prefix: str, suffix: str, mode: str, max_tokens: int | None):
         """(prompt ids, context, resolved mode, token cap): exactly what `ARDecoder.infill` builds."""
-        from dllm.ar import fim_prompt
+        from dllm_complete.dllm.ar import fim_prompt
 
         return fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens, self.context_tokens)
 
@@ -236,7 +236,7 @@ def make(spec: str | Spec, engines: dict | None = None, device: str | None = Non
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if spec.kind == "hf":
         return HFBackend(spec, device)
-    import dllm
+    from dllm_complete import dllm
 
     dtype = spec.params.get("dtype")
     key = (spec.model, device, dtype)

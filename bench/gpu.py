@@ -43,15 +43,16 @@ if str(common.REPO_ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-import kernels  # noqa: E402
-from dllm.canvas import Context  # noqa: E402
-from dllm.checkpoint import Loaded, ModelSpec  # noqa: E402
-from dllm.engine import Engine, Remasks  # noqa: E402
-from dllm.forward import capture_graphs  # noqa: E402
-from dllm.model import ModelConfig, Transformer  # noqa: E402
-from dllm.result import Stats  # noqa: E402
-from dllm.sampler import SamplerConfig  # noqa: E402
-from dllm.tokenizer import SpecialIds  # noqa: E402
+from dllm_complete.kernels.dispatch import Backend, select_backend  # noqa: E402
+from dllm_complete.kernels.reference import ban_bias  # noqa: E402
+from dllm_complete.dllm.canvas import Context  # noqa: E402
+from dllm_complete.dllm.checkpoint import Loaded, ModelSpec  # noqa: E402
+from dllm_complete.dllm.engine import Engine, Remasks  # noqa: E402
+from dllm_complete.dllm.forward import capture_graphs  # noqa: E402
+from dllm_complete.dllm.model import ModelConfig, Transformer  # noqa: E402
+from dllm_complete.dllm.result import Stats  # noqa: E402
+from dllm_complete.dllm.sampler import SamplerConfig  # noqa: E402
+from dllm_complete.dllm.tokenizer import SpecialIds  # noqa: E402
 
 MODELS = {  # Hugging Face configs of the real checkpoints (Qwen2 architecture: q/k/v bias)
     "open-dcoder-0.5b": ModelConfig(vocab_size=151936, dim=896, n_layers=24, n_heads=14, n_kv_heads=2,
@@ -166,7 +167,7 @@ def diffusion_engine(engine: Engine, case: Case) -> dict:
 class GraphDiffusion:
     """Prefill eagerly, then replay one captured cached step per denoising step (k commits each)."""
 
-    def __init__(self, model: Transformer, backend: kernels.Backend, case: Case, mask_id: int, bias, use_graph: bool):
+    def __init__(self, model: Transformer, backend: Backend, case: Case, mask_id: int, bias, use_graph: bool):
         dev = model.embed_tokens.weight.device
         self.model, self.backend, self.case, self.mask_id, self.bias = model, backend, case, mask_id, bias
         P, L = len(case.prefix), case.length
@@ -253,7 +254,7 @@ def run_model(name: str, cfg: ModelConfig, args, device: torch.device, dtype: to
     tok = RandomTokenizer(cfg.vocab_size)
     spec = ModelSpec(name=name, kind="diffusion", logits_shift=False, family="qwen2", context_tokens=cfg.max_seq_len)
     engine = Engine(Loaded(model, tok, spec), kernels=args.kernels, graphs="off")
-    bias = kernels.ban_bias(cfg.vocab_size, tok.never_generated(), device)
+    bias = ban_bias(cfg.vocab_size, tok.never_generated(), device)
     print(f"{name}: {model.num_params() / 1e9:.2f}B params, built in {time.perf_counter() - t0:.1f}s, "
           f"kernels={engine.kernels.name if engine.kernels else 'off'}", file=sys.stderr)
     use_graph = device.type == "cuda" and not args.no_graphs
@@ -267,7 +268,7 @@ def run_model(name: str, cfg: ModelConfig, args, device: torch.device, dtype: to
             if graph_engine is not None:
                 cell["diffusion_engine_graph"] = _measure(functools.partial(diffusion_engine, graph_engine, case),
                                                           device, args, length)
-            gd = GraphDiffusion(model, engine.kernels or kernels.select_backend("torch"), case, tok.special.mask,
+            gd = GraphDiffusion(model, engine.kernels or select_backend("torch"), case, tok.special.mask,
                                 bias, use_graph)
             cell["diffusion_graph" if use_graph else "diffusion_step"] = _measure(gd.run, device, args, length)
             # AR: the same weights; attention is causal through the explicit masks ARDecode passes

@@ -1,7 +1,7 @@
 """Choose sampler defaults on held-out corpus holes, never on the evaluation set.
 
 Cuts single-line and multi-line holes from the training corpus's held-out files (same split and seed
-as `python -m dllm.train`), runs each sampler setting on them and reports exact match (stripped),
+as `python -m dllm_complete.dllm.train`), runs each sampler setting on them and reports exact match (stripped),
 model calls and latency. JSON summary as the last line.
 
   python bench/heldout_sweep.py --model DIR --n 100 --settings "" "block_size=4" "threshold=0.7"
@@ -16,9 +16,9 @@ import time
 
 import msgspec
 
-import dllm
-from dllm.train.corpus import collect, split_by_file
-from dllm.train.examples import cut_span
+from dllm_complete import dllm
+from dllm_complete.dllm.train.corpus import collect, split_by_file
+from dllm_complete.dllm.train.examples import cut_span
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import percentiles, print_summary, stamp  # noqa: E402

@@ -52,10 +52,10 @@ if str(common.REPO_ROOT) not in sys.path:
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-import kernels  # noqa: E402
-from kernels.attention_torch import MAX_STACKED_SCORES  # noqa: E402
-from kernels.lm_head_torch import lm_head_confidence_torch  # noqa: E402
-from dllm.sampler import SamplerConfig, propose  # noqa: E402
+from dllm_complete.kernels import dispatch  # noqa: E402
+from dllm_complete.kernels.attention_torch import MAX_STACKED_SCORES  # noqa: E402
+from dllm_complete.kernels.lm_head_torch import lm_head_confidence_torch  # noqa: E402
+from dllm_complete.dllm.sampler import SamplerConfig, propose  # noqa: E402
 
 CPU_SHAPES = "8x8192x256,32x8192x256,96x8192x256,32x151936x896"
 GPU_SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
@@ -80,7 +80,7 @@ def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
     elt = torch.finfo(dtype).bits // 8
     floor_ms = max((V * D + N * D) * elt / bw, 2 * N * V * D / flops) * 1e3
     impls = {"plain": lambda: plain(h, w, banned)}
-    backend = kernels.select_backend("auto", device)
+    backend = dispatch.select_backend("auto", device)
     impls[f"{backend.name} score"] = lambda: backend.lm_head_score(h, w, bias, "probability")  # the engine's call
     impls[f"{backend.name} confidence"] = lambda: backend.lm_head_confidence(h, w, bias)  # all three scores
     if device.type == "cpu":
@@ -127,8 +127,8 @@ def engine_ab(args) -> dict:
     the first call per mode (`warmup_s`) and the slowest (`max_ms`) show compiles and recompiles.
     """
     import latency
-    from dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
-    from dllm.engine import Engine
+    from dllm_complete.dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
+    from dllm_complete.dllm.engine import Engine
 
     path = DEFAULT_MODEL if args.engine == "default" else args.engine
     engines = {"before": Engine(load_checkpoint(path, dtype="float32"), kernels="off", graphs="off"),

@@ -107,7 +107,7 @@ def pick(holes: list[Hole], n: int, seed: int) -> list[Hole]:
 
 def window(tokenizer, hole: Hole, budget: int) -> tuple[str, str]:
     """The hole's prefix and suffix cut to `budget` tokens, as the engine itself would cut them."""
-    from dllm.canvas import build_context
+    from dllm_complete.dllm.canvas import build_context
 
     ctx = build_context(tokenizer, hole.prefix, hole.suffix, budget)
     return ctx.prefix_text + ctx.typed, ctx.suffix_text
@@ -183,7 +183,7 @@ class LspClient:
     """A minimal JSON-RPC client for `python -m lsp_server` over stdio (a reader thread, a queue)."""
 
     def __init__(self, model: str | None, log_file: str | None = None) -> None:
-        cmd = [sys.executable, "-m", "lsp_server", *(["--model", model] if model else []),
+        cmd = [sys.executable, "-m", "dllm_complete.lsp_server", *(["--model", model] if model else []),
                *(["--log-file", log_file] if log_file else [])]
         self.proc = subprocess.Popen(cmd, cwd=common.REPO_ROOT, env=_env(), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -26,9 +26,9 @@ if str(common.REPO_ROOT) not in sys.path:
 import torch
 import torch.nn.functional as F
 
-import kernels
-from kernels.lm_head_triton import lm_head_confidence_triton
-from kernels.reference import lm_head_confidence_reference
+from dllm_complete.kernels.reference import ban_bias
+from dllm_complete.kernels.lm_head_triton import lm_head_confidence_triton
+from dllm_complete.kernels.reference import lm_head_confidence_reference
 
 SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
 SWEEP = {"block_v": (64, 128, 256), "block_k": (64, 128), "num_warps": (4, 8), "num_stages": (3, 4),
@@ -41,7 +41,7 @@ def shape_cells(N: int, V: int, D: int, grid: dict, bandwidth: float, device) ->
     h = (torch.randn(N, D, generator=g, device=device) * 4).to(torch.bfloat16)
     w = (torch.randn(V, D, generator=g, device=device) / D ** 0.5).to(torch.bfloat16)
     banned = torch.arange(0, V, 97, device=device)
-    bias = kernels.ban_bias(V, banned, device)
+    bias = ban_bias(V, banned, device)
     ref = lm_head_confidence_reference(h.float(), w.float(), bias)
     floor = (V * D + N * D) * 2 / bandwidth * 1e3
 

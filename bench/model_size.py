@@ -1,6 +1,6 @@
 """Which model size still meets the single-line latency target on this CPU (before training it).
 
-For each size of `python -m dllm.train fit --size`: random weights in that shape, the engine's own
+For each size of `python -m dllm_complete.dllm.train fit --size`: random weights in that shape, the engine's own
 denoising loop on a single-line canvas (16 slots, blocks of 8) at a 1,000-token context, with a fixed
 number of tokens committed per step (random weights never pass a confidence threshold). Median over
 `--repeats` runs, bf16 where the CPU has native bf16 (the load default). Fixed steps cost more than a
@@ -22,10 +22,10 @@ import common
 import gpu
 
 import torch  # noqa: E402
-from dllm.checkpoint import Loaded, ModelSpec, cpu_has_native_bf16  # noqa: E402
-from dllm.engine import Engine  # noqa: E402
-from dllm.model import ModelConfig  # noqa: E402
-from dllm.train.__main__ import SIZES  # noqa: E402
+from dllm_complete.dllm.checkpoint import Loaded, ModelSpec, cpu_has_native_bf16  # noqa: E402
+from dllm_complete.dllm.engine import Engine  # noqa: E402
+from dllm_complete.dllm.model import ModelConfig  # noqa: E402
+from dllm_complete.dllm.train.__main__ import SIZES  # noqa: E402
 
 VOCAB = 8192  # the shipped tokenizer's
 TARGET_MS = 60.0  # the engine issue's single-line p50 target

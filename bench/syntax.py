@@ -86,8 +86,8 @@ class SyntaxJudge:
     def error_sites(self, language: str, source: str) -> int:
         from tree_sitter import Parser
 
-        from grammars.languages import language_for
-        from grammars.validity import error_sites
+        from dllm_complete.grammars.languages import language_for
+        from dllm_complete.grammars.validity import error_sites
 
         if language not in self._parsers:
             self._parsers[language] = Parser(language_for(language).language)
@@ -156,7 +156,7 @@ class TimedConstraint:
 
 def complete(engine, item: dict, arm: str, sampler, max_tokens: int | None) -> dict:
     """One infill; the record's engine-side fields."""
-    from grammars import constraint_for
+    from dllm_complete.grammars import constraint_for
 
     inner = constraint_for(item["language"]) if arm == "on" else None
     constraint = TimedConstraint(inner) if inner is not None else None
@@ -303,7 +303,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_engine(args):
-    import dllm
+    from dllm_complete import dllm
     import msgspec
 
     engine = dllm.load(None if args.model in (None, "", "default") else args.model, device=args.device)

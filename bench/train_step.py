@@ -27,12 +27,12 @@ import common
 from timing import sync
 
 import torch  # noqa: E402
-from dllm.checkpoint import DEFAULT_MODEL  # noqa: E402
-from dllm.model import ModelConfig, Transformer  # noqa: E402
-from dllm.tokenizer import Tokenizer  # noqa: E402
-from dllm.train.__main__ import SIZES  # noqa: E402
-from dllm.train.corpus import collect  # noqa: E402
-from dllm.train.objective import IGNORE, ar_batch, diffusion_batch, position_loss, weighted_loss  # noqa: E402
+from dllm_complete.dllm.checkpoint import DEFAULT_MODEL  # noqa: E402
+from dllm_complete.dllm.model import ModelConfig, Transformer  # noqa: E402
+from dllm_complete.dllm.tokenizer import Tokenizer  # noqa: E402
+from dllm_complete.dllm.train.__main__ import SIZES  # noqa: E402
+from dllm_complete.dllm.train.corpus import collect  # noqa: E402
+from dllm_complete.dllm.train.objective import IGNORE, ar_batch, diffusion_batch, position_loss, weighted_loss  # noqa: E402
 
 BATCHES = {"diffusion": functools.partial(diffusion_batch, shift=True), "ar": ar_batch}
 

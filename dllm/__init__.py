@@ -1,6 +1,6 @@
 """dllm: infill code at the cursor with a masked-diffusion language model.
 
-    import dllm
+    from dllm_complete import dllm
     engine = dllm.load()                       # the embedded default model, or dllm.load("path/to/ckpt")
     engine.infill(prefix, suffix, mode="single").text
 

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from kernels import ban_bias
+from dllm_complete.kernels.reference import ban_bias
 
 from .canvas import Context, build_context
 from .constraints import CancelToken, Constraint, finished, sampler_for

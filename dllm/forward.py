@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from kernels import Backend, select_backend
+from dllm_complete.kernels.dispatch import Backend, select_backend
 
 BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
 MAX_SHAPES = 24  # shapes kept (least recently used dropped); a diffusion canvas needs one per window size

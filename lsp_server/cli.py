@@ -83,7 +83,7 @@ def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:
 
 def language_of(path: Path | None, language: str | None) -> str | None:
     try:
-        from grammars import language_for
+        from dllm_complete.grammars import language_for
     except ImportError:
         return language
     found = language_for(language, str(path) if path else None)
@@ -94,7 +94,7 @@ def constraint_of(language: str | None, path: Path | None, enabled: bool):
     if not enabled:
         return None
     try:
-        from grammars import constraint_for
+        from dllm_complete.grammars import constraint_for
     except ImportError:
         return None
     return constraint_for(language, str(path) if path else None)
@@ -137,7 +137,7 @@ def sampler_overrides(args) -> dict:
 
 
 def load_engine(args):
-    import dllm  # deferred: argument errors should not wait for torch
+    from dllm_complete import dllm  # deferred: argument errors should not wait for torch
 
     t0 = time.perf_counter()
     try:
@@ -153,7 +153,7 @@ def load_engine(args):
 def as_shown(raw: str, text: str, offset: int, mode: str) -> str:
     """The completion as the language server would show it at `offset` of `text` (one line, or the
     cursor's block; text the file already has after the cursor dropped)."""
-    from dllm.engine import resolve_mode
+    from dllm_complete.dllm.engine import resolve_mode
 
     from . import context, postprocess
     from .config import ServerConfig

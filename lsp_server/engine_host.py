@@ -41,7 +41,7 @@ class Job:
 def _factory() -> Any:
     spec = os.environ.get(ENGINE_ENV)
     if not spec:
-        import dllm
+        from dllm_complete import dllm
         return dllm.load
     target, _, attr = spec.rpartition(":")
     if target.endswith(".py"):
@@ -113,7 +113,7 @@ class EngineHost:
         if not job.syntax:
             return None
         try:
-            import grammars
+            from dllm_complete import grammars
             return grammars.constraint_for(job.language, job.path)
         except Exception:  # grammars not there yet, or no grammar for this language
             return None

@@ -19,7 +19,7 @@ twin=(--kind ar --name "ar-code-$size" --tokens $((ar_tokens + more_tokens)) --l
 fit() {  # fit RUN_DIR ARGS...: train into RUN_DIR, or resume it from its last checkpoint
   local dir=$1; shift
   if [[ -f $dir/state.json ]]; then set -- "$@" --resume "$dir"; fi
-  python3 -m dllm.train fit "$@" --out "$dir"
+  python3 -m dllm_complete.dllm.train fit "$@" --out "$dir"
 }
 
 mkdir -p "$out"

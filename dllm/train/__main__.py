@@ -1,7 +1,7 @@
-"""`python -m dllm.train` — corpus, tokenizer and model training from the command line.
+"""`python -m dllm_complete.dllm.train` — corpus, tokenizer and model training from the command line.
 
-  python -m dllm.train tokenizer --out runs/tok --vocab-sizes 4096,8192,16384
-  python -m dllm.train fit --kind diffusion --tokenizer runs/tok/tokenizer.json --out runs/dllm ...
+  python -m dllm_complete.dllm.train tokenizer --out runs/tok --vocab-sizes 4096,8192,16384
+  python -m dllm_complete.dllm.train fit --kind diffusion --tokenizer runs/tok/tokenizer.json --out runs/dllm ...
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def cmd_fit(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m dllm.train")
+    p = argparse.ArgumentParser(prog="python -m dllm_complete.dllm.train")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("tokenizer", help="train byte-level BPE tokenizers and measure compression")
     t.add_argument("--out", required=True)

@@ -1,11 +1,11 @@
 """Package a finished training run: copy the model into `dllm/weights/<name>/` and write its card.
 
-  python -m dllm.train.card --run runs/dllm-code-small-2 --twin runs/ar-code-small-2 --eval eval.json
+  python -m dllm_complete.dllm.train.card --run runs/dllm-code-small-2 --twin runs/ar-code-small-2 --eval eval.json
 
 The card holds the architecture, parameter count, tokens seen, compute, loss curves (loss.png),
 the corpus summary with licences, and the evaluation numbers given as JSON; the twin's folder gets a
 README that points to it. The held-out file list goes beside the weights (heldout.json) for
-`python -m dllm.train fit --heldout-manifest`.
+`python -m dllm_complete.dllm.train fit --heldout-manifest`.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def twin_pointer(name: str, card_of: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m dllm.train.card")
+    p = argparse.ArgumentParser(prog="python -m dllm_complete.dllm.train.card")
     p.add_argument("--run", required=True, help="diffusion run directory")
     p.add_argument("--twin", help="AR twin run directory")
     p.add_argument("--eval", help="JSON file with evaluation results to include")
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest = json.loads((runs[0] / "manifest.json").read_text())
     card = "\n".join([
         f"# {main_dir.name}", "",
-        "A masked-diffusion code model trained by `python -m dllm.train` for inline infilling, "
+        "A masked-diffusion code model trained by `python -m dllm_complete.dllm.train` for inline infilling, "
         "with an autoregressive twin of the same size, tokenizer, corpus and token budget.", "",
         "## Models", *sections, f"- Compute: {args.compute}.", "",
         "## Loss curves", "![training and held-out loss](loss.png)", "",

@@ -10,7 +10,7 @@ from pathlib import Path
 @functools.lru_cache(maxsize=None)
 def tiny_models() -> dict[str, Path]:
     """{"diffusion": dir, "ar": dir}: real checkpoint directories that `dllm.load` and transformers load."""
-    from dllm.testing import tiny_checkpoint
+    from dllm_complete.dllm.testing import tiny_checkpoint
 
     root = Path(tempfile.mkdtemp(prefix="bench-tiny-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -50,7 +50,7 @@ def test_scorer_and_common_do_not_import_torch():
 
 
 def test_dllm_backend_passes_overrides_and_uses_the_syntax_constraint(tmp_path):
-    from dllm.testing import tiny_checkpoint
+    from dllm_complete.dllm.testing import tiny_checkpoint
 
     path = str(tiny_checkpoint(tmp_path / "tiny"))
     backend = cli.BACKENDS["dllm"](path, steps=4, threshold=0.5)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dllm.testing import tiny_checkpoint
+from dllm_complete.dllm.testing import tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def model(tmp_path_factory):
 
 def run(*args, stdin=None):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # tests/kernels' conftest sets it
-    return subprocess.run([sys.executable, "-m", "lsp_server.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "dllm_complete.lsp_server.cli", *args], capture_output=True, text=True,
                           input=stdin, timeout=120, env=env)
 
 
@@ -107,7 +107,7 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
 
 
 def test_shown_as_an_editor_shows_it():
-    from lsp_server.cli import as_shown
+    from dllm_complete.lsp_server.cli import as_shown
 
     text = "def f(xs):\n    for x in xs:\n        \n    return xs\n"
     at = text.index("        \n") + 8

@@ -1,7 +1,7 @@
 import pytest
 
-import dllm
-from dllm.testing import tiny_checkpoint
+from dllm_complete import dllm
+from dllm_complete.dllm.testing import tiny_checkpoint
 
 
 @pytest.fixture(scope="session")

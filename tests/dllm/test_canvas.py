@@ -1,7 +1,7 @@
 """Context trimming around the cursor."""
 
-from dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_a_line, typed_before_cursor
-from dllm.testing import tiny_tokenizer
+from dllm_complete.dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_a_line, typed_before_cursor
+from dllm_complete.dllm.testing import tiny_tokenizer
 
 TOK = tiny_tokenizer()
 

@@ -1,16 +1,16 @@
-"""The model card: `python -m dllm.train.card` packages two tiny runs; the shipped card holds model_eval.json."""
+"""The model card: `python -m dllm_complete.dllm.train.card` packages two tiny runs; the shipped card holds model_eval.json."""
 
 import json
 import re
 from pathlib import Path
 
-import dllm
-from dllm.model import ModelConfig, Transformer
-from dllm.testing import SAMPLE_CODE, tiny_tokenizer
-from dllm.train import card
-from dllm.train.corpus import collect, manifest, split_by_file, write_manifest
-from dllm.train.objective import ar_batch, diffusion_batch
-from dllm.train.trainer import TrainConfig, train
+from dllm_complete import dllm
+from dllm_complete.dllm.model import ModelConfig, Transformer
+from dllm_complete.dllm.testing import SAMPLE_CODE, tiny_tokenizer
+from dllm_complete.dllm.train import card
+from dllm_complete.dllm.train.corpus import collect, manifest, split_by_file, write_manifest
+from dllm_complete.dllm.train.objective import ar_batch, diffusion_batch
+from dllm_complete.dllm.train.trainer import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[2]
 TOK = tiny_tokenizer()

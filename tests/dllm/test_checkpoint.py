@@ -6,13 +6,13 @@ import shutil
 import pytest
 import torch
 
-import dllm
-from dllm.checkpoint import CheckpointError, load_checkpoint
+from dllm_complete import dllm
+from dllm_complete.dllm.checkpoint import CheckpointError, load_checkpoint
 
 
 def test_round_trip_keeps_weights(tiny_dir, tmp_path):
     a = load_checkpoint(tiny_dir)
-    from dllm.checkpoint import save_checkpoint
+    from dllm_complete.dllm.checkpoint import save_checkpoint
     save_checkpoint(a.model, a.tokenizer, tmp_path / "copy", "diffusion", "copy", dtype=torch.float32)
     b = load_checkpoint(tmp_path / "copy")
     for (n, p), (_, q) in zip(a.model.named_parameters(), b.model.named_parameters()):
@@ -21,7 +21,7 @@ def test_round_trip_keeps_weights(tiny_dir, tmp_path):
 
 
 def test_large_checkpoints_are_sharded_and_load_the_same(tiny_dir, tmp_path):
-    from dllm.checkpoint import save_checkpoint
+    from dllm_complete.dllm.checkpoint import save_checkpoint
     a = load_checkpoint(tiny_dir)
     out = tmp_path / "copy"
     save_checkpoint(a.model, a.tokenizer, out, "diffusion", "copy", dtype=torch.float32, shard_bytes=40_000)
@@ -91,7 +91,7 @@ def test_loading_leaves_torch_compiler_stack_unimported(tiny_dir):
 
 
 def test_cpu_load_pins_the_malloc_thresholds(tiny_dir, monkeypatch):
-    from dllm import allocator
+    from dllm_complete.dllm import allocator
     calls = []
     monkeypatch.setattr(allocator, "keep_temporaries_mapped", lambda: calls.append(1))
     model = load_checkpoint(str(tiny_dir), device="cpu").model
@@ -110,14 +110,14 @@ def test_an_unusable_device_is_a_one_line_error(tiny_dir):
 
 def test_malloc_thresholds_are_set_where_glibc_is(tiny_dir):
     import platform
-    from dllm import allocator
+    from dllm_complete.dllm import allocator
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert allocator.keep_temporaries_mapped() is glibc
     assert dllm.load(str(tiny_dir), device="cpu").info["malloc"] == ("glibc thresholds pinned" if glibc else "default")
 
 
 def test_an_embedded_model_is_found_by_its_name(tmp_path, monkeypatch):
-    from dllm.checkpoint import EMBEDDED, describe, resolve
+    from dllm_complete.dllm.checkpoint import EMBEDDED, describe, resolve
     monkeypatch.chdir(tmp_path)
     assert resolve("ar-code-small") == EMBEDDED / "ar-code-small"
     assert describe("ar-code-small")[2].kind == "ar"

@@ -6,9 +6,9 @@ import msgspec
 import pytest
 import torch
 
-import dllm
-from dllm.reference import reference_infill
-from dllm.testing import SAMPLE_CODE, tiny_checkpoint
+from dllm_complete import dllm
+from dllm_complete.dllm.reference import reference_infill
+from dllm_complete.dllm.testing import SAMPLE_CODE, tiny_checkpoint
 
 
 def _holes(n, seed=0):
@@ -62,7 +62,7 @@ def test_cache_saves_work_per_step(engine):
 def test_blocks_may_step_on_the_canvas_cache(tmp_path, shift):
     # refresh_each_block=False: one full forward per canvas, also when the canvas grew and its first
     # blocks are already committed (the previous canvas's cache is then too small, and stale)
-    from dllm.schedule import canvas_sizes, grow
+    from dllm_complete.dllm.schedule import canvas_sizes, grow
 
     engine = dllm.load(str(tiny_checkpoint(tmp_path / "m", logits_shift=shift)))
     full, calls = engine.forward.full, []
@@ -219,7 +219,7 @@ def test_ar_decoder_with_static_cache_equals_plain_greedy(tiny_ar_dir):
     prefix, suffix = SAMPLE_CODE[:100], SAMPLE_CODE[100:]
     got = dec.infill(prefix, suffix, mode="multi", max_tokens=12)
     sp = dec.tokenizer.special
-    from dllm.canvas import build_context
+    from dllm_complete.dllm.canvas import build_context
     ctx = build_context(dec.tokenizer, prefix, suffix, dec.context_tokens - 12)
     seq = [sp.fim_prefix] + ctx.prefix_ids + [sp.fim_suffix] + ctx.suffix_ids + [sp.fim_middle]
     out = []
@@ -339,9 +339,8 @@ def test_typed_blanks_are_left_out_of_the_models_view_and_of_the_answer(tiny_dir
 @pytest.fixture()
 def raw(monkeypatch):
     """(the model's text before `finished`, what was typed) of each infill that follows."""
-    import dllm.ar
-    import dllm.engine
-    from dllm.constraints import finished
+    from dllm_complete.dllm import ar, engine
+    from dllm_complete.dllm.constraints import finished
 
     seen = []
 
@@ -349,8 +348,8 @@ def raw(monkeypatch):
         seen.append((text, ctx.typed))
         return finished(text, ctx, constraint)
 
-    monkeypatch.setattr(dllm.engine, "finished", spy)
-    monkeypatch.setattr(dllm.ar, "finished", spy)
+    monkeypatch.setattr(engine, "finished", spy)
+    monkeypatch.setattr(ar, "finished", spy)
     return seen
 
 

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-import dllm
-from dllm import forward as fwd
-from dllm.forward import EagerDecode, EagerForward, GraphedDecode, GraphedForward, choose
-from dllm.testing import sample_holes, tiny_checkpoint
+from dllm_complete import dllm
+from dllm_complete.dllm import forward as fwd
+from dllm_complete.dllm.forward import EagerDecode, EagerForward, GraphedDecode, GraphedForward, choose
+from dllm_complete.dllm.testing import sample_holes, tiny_checkpoint
 
 
 def _runs(engine, block_size):
@@ -91,8 +91,8 @@ def test_choice_off_the_gpu(tiny_dir):
 
 @pytest.mark.gpu
 def test_cuda_graphs_give_the_eager_completions(tmp_path):
-    from dllm.checkpoint import load_checkpoint
-    from dllm.engine import Engine
+    from dllm_complete.dllm.checkpoint import load_checkpoint
+    from dllm_complete.dllm.engine import Engine
 
     loaded = load_checkpoint(tiny_checkpoint(tmp_path / "m"), device="cuda", dtype="float32")
     graphed, eager = Engine(loaded, graphs="on"), Engine(loaded, graphs="off")
@@ -106,8 +106,8 @@ def test_cuda_graphs_give_the_eager_completions(tmp_path):
 
 @pytest.mark.gpu
 def test_cuda_graphs_give_the_eager_ar_completions(tmp_path):
-    from dllm.ar import ARDecoder
-    from dllm.checkpoint import load_checkpoint
+    from dllm_complete.dllm.ar import ARDecoder
+    from dllm_complete.dllm.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(tiny_checkpoint(tmp_path / "m", kind="ar"), device="cuda", dtype="float32")
     graphed, eager = ARDecoder(loaded, graphs="on"), ARDecoder(loaded, graphs="off")

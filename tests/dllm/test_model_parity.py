@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from dllm.checkpoint import load_weights, model_config
-from dllm.model import Transformer
+from dllm_complete.dllm.checkpoint import load_weights, model_config
+from dllm_complete.dllm.model import Transformer
 
 transformers = pytest.importorskip("transformers")
 

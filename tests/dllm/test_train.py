@@ -6,14 +6,14 @@ import random
 import pytest
 import torch
 
-import dllm
-from dllm.checkpoint import load_checkpoint
-from dllm.model import ModelConfig, Transformer
-from dllm.testing import SAMPLE_CODE, tiny_tokenizer
-from dllm.train.__main__ import adapted_to_diffusion
-from dllm.train.corpus import SourceFile, collect, file_key, manifest, split_by_file
-from dllm.train.objective import IGNORE, ar_batch, diffusion_batch, weighted_loss
-from dllm.train.trainer import TrainConfig, train
+from dllm_complete import dllm
+from dllm_complete.dllm.checkpoint import load_checkpoint
+from dllm_complete.dllm.model import ModelConfig, Transformer
+from dllm_complete.dllm.testing import SAMPLE_CODE, tiny_tokenizer
+from dllm_complete.dllm.train.__main__ import adapted_to_diffusion
+from dllm_complete.dllm.train.corpus import SourceFile, collect, file_key, manifest, split_by_file
+from dllm_complete.dllm.train.objective import IGNORE, ar_batch, diffusion_batch, weighted_loss
+from dllm_complete.dllm.train.trainer import TrainConfig, train
 
 TOK = tiny_tokenizer()
 

@@ -30,7 +30,7 @@ def tool(name: str) -> str:
 
 def server_command(*extra: str) -> list[str]:
     """The real dllm-lsp, from this checkout."""
-    return [sys.executable, "-m", "lsp_server", *extra]
+    return [sys.executable, "-m", "dllm_complete.lsp_server", *extra]
 
 
 def client_env(**extra: str) -> dict[str, str]:

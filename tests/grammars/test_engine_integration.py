@@ -12,11 +12,11 @@ import msgspec
 import pytest
 import torch
 
-import dllm
-from dllm.testing import tiny_checkpoint
-from grammars import constraint_for
-from grammars.languages import supported_names
-from grammars.truncate import python_error_offset
+from dllm_complete import dllm
+from dllm_complete.dllm.testing import tiny_checkpoint
+from dllm_complete.grammars import constraint_for
+from dllm_complete.grammars.languages import supported_names
+from dllm_complete.grammars.truncate import python_error_offset
 
 # (prefix, suffix) per grammar of the table: the cursor is where an expression goes
 SNIPPETS = {

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 from tree_sitter import Parser
 
-from grammars import Grammar, language_for
-from grammars.languages import LANGUAGE_IDS, SUFFIXES, supported_names
+from dllm_complete.grammars import Grammar, language_for
+from dllm_complete.grammars.languages import LANGUAGE_IDS, SUFFIXES, supported_names
 
 LSP_IDS = {
     "python": "python",

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from grammars import language_for
-from grammars.parse import IncrementalParser, byte_offset, char_offset, edit_span
+from dllm_complete.grammars import language_for
+from dllm_complete.grammars.parse import IncrementalParser, byte_offset, char_offset, edit_span
 
 SOURCES = {
     "python": "def f(x):\n    s = 'é😀日本'\n    return [x, s]\n\nclass A:\n    pass\n",

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from grammars import SyntaxConstraint, constraint_for, language_for
+from dllm_complete.grammars import SyntaxConstraint, constraint_for, language_for
 
 PY_PREFIX = "def f(x):\n    return "
 PY_SUFFIX = "\n\ndef g():\n    pass\n"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from grammars import constraint_for
-from grammars.truncate import python_error_offset
+from dllm_complete.grammars import constraint_for
+from dllm_complete.grammars.truncate import python_error_offset
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from grammars import constraint_for, language_for
-from grammars.validity import error_sites, introduced_errors
+from dllm_complete.grammars import constraint_for, language_for
+from dllm_complete.grammars.validity import error_sites, introduced_errors
 from tree_sitter import Parser
 
 # language id -> (prefix, good middle, known-broken middle, suffix); prefix + suffix parses cleanly

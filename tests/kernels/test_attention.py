@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from kernels import attention_reference, grouped_attention
-from kernels.attention_torch import MAX_STACKED_SCORES
+from dllm_complete.kernels.attention_torch import attention_reference, grouped_attention
+from dllm_complete.kernels.attention_torch import MAX_STACKED_SCORES
 
 
 @pytest.mark.parametrize("heads,kv_heads,rows,slots", [(4, 2, 1, 7), (4, 2, 33, 300), (6, 2, 17, 65),

@@ -9,11 +9,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-import dllm
-from dllm.engine import Engine
-from dllm.checkpoint import load_checkpoint
-from dllm.testing import SAMPLE_CODE, sample_holes, tiny_checkpoint
-from kernels.dispatch import interpreted
+from dllm_complete import dllm
+from dllm_complete.dllm.engine import Engine
+from dllm_complete.dllm.checkpoint import load_checkpoint
+from dllm_complete.dllm.testing import SAMPLE_CODE, sample_holes, tiny_checkpoint
+from dllm_complete.kernels.dispatch import interpreted
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ def test_fused_triton_interpreted_equals_plain(loaded):
 
 def test_cpu_dtype_follows_the_stored_weights_and_the_hardware(tmp_path):
     import torch
-    from dllm.checkpoint import choose_device, cpu_has_native_bf16, save_checkpoint
+    from dllm_complete.dllm.checkpoint import choose_device, cpu_has_native_bf16, save_checkpoint
 
     assert choose_device("cpu", None, torch.float32)[1] == torch.float32
     assert choose_device("cpu", None, torch.bfloat16)[1] == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)

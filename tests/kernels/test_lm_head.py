@@ -5,10 +5,10 @@ import importlib.util
 import pytest
 import torch
 
-import kernels
-from kernels.dispatch import interpreted
-from kernels.reference import ban_bias, lm_head_confidence_reference
-from kernels.lm_head_torch import lm_head_confidence_torch, lm_head_score_torch
+from dllm_complete.kernels import dispatch
+from dllm_complete.kernels.dispatch import interpreted
+from dllm_complete.kernels.reference import ban_bias, lm_head_confidence_reference
+from dllm_complete.kernels.lm_head_torch import lm_head_confidence_torch, lm_head_score_torch
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 HAS_CUDA = torch.cuda.is_available()
@@ -111,21 +111,21 @@ def test_all_but_one_banned_and_single_allowed_id():
 
 
 def test_select_backend_is_explicit():
-    assert kernels.select_backend("torch").name == "torch"
-    assert kernels.select_backend("auto", "cpu").name == "torch"  # the interpreter is never chosen by auto
+    assert dispatch.select_backend("torch").name == "torch"
+    assert dispatch.select_backend("auto", "cpu").name == "torch"  # the interpreter is never chosen by auto
     with pytest.raises(ValueError, match="must be one of"):
-        kernels.select_backend("cuda")
+        dispatch.select_backend("cuda")
 
 
 @pytest.mark.skipif(not (HAS_TRITON and interpreted()), reason="needs triton and TRITON_INTERPRET=1")
 def test_triton_can_be_forced_under_the_interpreter():
-    assert kernels.select_backend("triton", "cpu").name == "triton"
+    assert dispatch.select_backend("triton", "cpu").name == "triton"
 
 
 def test_triton_on_cpu_without_interpreter_is_refused(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(ValueError, match="unavailable"):
-        kernels.select_backend("triton", "cpu")
+        dispatch.select_backend("triton", "cpu")
 
 
 # ------------------------------------------------------------------------------------- Triton
@@ -138,7 +138,7 @@ needs_interpreter = pytest.mark.skipif(not (HAS_TRITON and interpreted()),
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("splits", [1, 3])
 def test_triton_interpreted_matches_reference(shape, splits):
-    from kernels.lm_head_triton import lm_head_confidence_triton
+    from dllm_complete.kernels.lm_head_triton import lm_head_confidence_triton
 
     h, w, bias, banned = _inputs(*shape, seed=7 * sum(shape) + splits, scale=4.0)
     out = lm_head_confidence_triton(h, w, bias, n_splits=splits, block_v=16, block_k=16)
@@ -149,7 +149,7 @@ def test_triton_interpreted_matches_reference(shape, splits):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_triton_interpreted_half_precision_and_no_bias(dtype):
     # bf16 runs as float32 under the interpreter (Triton 3.9 computes bf16 tl.dot wrongly on the CPU)
-    from kernels.lm_head_triton import lm_head_confidence_triton
+    from dllm_complete.kernels.lm_head_triton import lm_head_confidence_triton
 
     h, w, _, _ = _inputs(9, 333, 32, 11, dtype=dtype, scale=2.0)
     _check(lm_head_confidence_triton(h, w, None, n_splits=2, block_v=32, block_k=16),
@@ -158,7 +158,7 @@ def test_triton_interpreted_half_precision_and_no_bias(dtype):
 
 @needs_interpreter
 def test_triton_interpreted_ties():
-    from kernels.lm_head_triton import lm_head_confidence_triton
+    from dllm_complete.kernels.lm_head_triton import lm_head_confidence_triton
 
     h, w = _tied_inputs()
     out = lm_head_confidence_triton(h, w, ban_bias(90, [10]), n_splits=3, block_v=16, block_k=16)
@@ -170,7 +170,7 @@ def test_triton_interpreted_ties():
 @pytest.mark.parametrize("shape", SHAPES + [(64, 151936, 896), (128, 32000, 4096)])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 def test_triton_cuda_matches_reference(shape, dtype):
-    backend = kernels.select_backend("auto", "cuda")
+    backend = dispatch.select_backend("auto", "cuda")
     assert backend.name == "triton"
     h, w, bias, banned = _inputs(*shape, seed=sum(shape), dtype=dtype, device="cuda", scale=4.0)
     ref = lm_head_confidence_reference(h, w, bias)  # float32 logits from the same (rounded) inputs

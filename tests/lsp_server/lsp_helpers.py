@@ -15,7 +15,7 @@ FAKE_ENGINE = f"{HERE / 'fake_engine.py'}:load"
 
 def server_command(*args: str) -> list[str]:
     log = os.environ.get("DLLM_LSP_TEST_LOG")  # set it to keep the server's JSON log in a file
-    return [sys.executable, "-m", "lsp_server", *args, *(["--log-file", log] if log else [])]
+    return [sys.executable, "-m", "dllm_complete.lsp_server", *args, *(["--log-file", log] if log else [])]
 
 
 def server_env(fake: bool = True, **extra: str) -> dict[str, str]:

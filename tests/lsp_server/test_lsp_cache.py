@@ -1,6 +1,6 @@
 """Typing through a suggestion hits the cache; anything else misses; memory stays bounded."""
 
-from lsp_server.cache import SuggestionCache
+from dllm_complete.lsp_server.cache import SuggestionCache
 
 URI = "file:///a.py"
 BEFORE, AFTER = "def f(x):\n    return ", "\n\nprint(f(2))\n"

@@ -1,6 +1,6 @@
 """Settings: camelCase or snake_case, a `dllm` section, and bad keys reported without losing the rest."""
 
-from lsp_server.config import ServerConfig, enabled_for, merge
+from dllm_complete.lsp_server.config import ServerConfig, enabled_for, merge
 
 
 def test_defaults():

@@ -1,6 +1,6 @@
 """The window around the cursor: budgets, line boundaries, and the cursor's line kept whole."""
 
-from lsp_server.context import CHARS_PER_TOKEN, SYNTAX_CHARS, build, with_selection
+from dllm_complete.lsp_server.context import CHARS_PER_TOKEN, SYNTAX_CHARS, build, with_selection
 
 LINES = [f"line_{i:03d} = {i}" for i in range(200)]
 TEXT = "\n".join(LINES) + "\n"
@@ -28,7 +28,7 @@ def test_budget_cuts_at_line_boundaries_and_keeps_more_prefix():
 
 
 def test_the_window_is_at_least_what_the_syntax_constraint_parses():
-    from dllm.canvas import JUDGED_CHARS
+    from dllm_complete.dllm.canvas import JUDGED_CHARS
 
     assert SYNTAX_CHARS == JUDGED_CHARS
     ctx = build(TEXT, cursor(100, 4), 30, 10, min_chars=600)

@@ -1,7 +1,7 @@
 """Document sync: full and incremental changes, languages, and what was typed since a request."""
 
-from lsp_server.documents import DocumentStore, language_for
-from lsp_server.positions import UTF8, UTF16
+from dllm_complete.lsp_server.documents import DocumentStore, language_for
+from dllm_complete.lsp_server.positions import UTF8, UTF16
 
 URI = "file:///w/a%20b.py"
 

@@ -4,15 +4,15 @@ import subprocess
 
 import pytest
 
-testing = pytest.importorskip("dllm.testing", reason="dllm.testing (tiny checkpoints) is not available yet")
+testing = pytest.importorskip("dllm_complete.dllm.testing", reason="dllm.testing (tiny checkpoints) is not available yet")
 
 import pytest_lsp  # noqa: E402
 from lsp_helpers import completion_params, inline_params, open_params, server_command, server_env  # noqa: E402
 from lsprotocol import types as lsp  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
-from lsp_server.engine_host import EngineHost, Job, LoadError  # noqa: E402
-from lsp_server.scheduler import Scheduler, Superseded  # noqa: E402
+from dllm_complete.lsp_server.engine_host import EngineHost, Job, LoadError  # noqa: E402
+from dllm_complete.lsp_server.scheduler import Scheduler, Superseded  # noqa: E402
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from lsp_helpers import server_command, server_env
 
-from lsp_server.launch import parser
+from dllm_complete.lsp_server.launch import parser
 
 
 def run(*args: str, fake: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:

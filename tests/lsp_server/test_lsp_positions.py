@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from lsp_server.positions import UTF8, UTF16, UTF32, LineIndex, line_starts, update_line_starts
+from dllm_complete.lsp_server.positions import UTF8, UTF16, UTF32, LineIndex, line_starts, update_line_starts
 
 TEXT = "a😀b\r\nçé = 1\n\n末尾\rlast"
 

@@ -1,6 +1,6 @@
 """Trimming, suffix overlap and indentation of the engine's raw output."""
 
-from lsp_server.postprocess import detect_indent, drop_line_overlap, finish, reindent
+from dllm_complete.lsp_server.postprocess import detect_indent, drop_line_overlap, finish, reindent
 
 
 def test_single_line_is_cut_at_the_first_newline():

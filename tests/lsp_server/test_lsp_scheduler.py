@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from lsp_server.scheduler import Scheduler, Superseded
+from dllm_complete.lsp_server.scheduler import Scheduler, Superseded
 
 pytestmark = pytest.mark.asyncio
 

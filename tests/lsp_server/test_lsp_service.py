@@ -7,8 +7,8 @@ import pytest_asyncio
 from lsp_helpers import FAKE_ENGINE, change_params, completion_params, inline_params, open_params, rng
 from lsprotocol import types as lsp
 
-from lsp_server import telemetry
-from lsp_server.service import Service
+from dllm_complete.lsp_server import telemetry
+from dllm_complete.lsp_server.service import Service
 
 pytestmark = pytest.mark.asyncio
 URI = "file:///work/demo.py"

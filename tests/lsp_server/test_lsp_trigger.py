@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp_server.trigger import decide, opens_block
+from dllm_complete.lsp_server.trigger import decide, opens_block
 
 
 @pytest.mark.parametrize("line_prefix,line_suffix,prev,invoked,mode,reason", [

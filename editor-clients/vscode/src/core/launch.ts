@@ -2,7 +2,7 @@
  * How the server process is started: command, arguments and environment, from the settings.
  *
  * `dllm.server.command` may be a bare name found on PATH (`dllm-lsp`), an absolute path, or a
- * Python interpreter (`python -m lsp_server` is then used). The model and device go through the
+ * Python interpreter (`python -m dllm_complete.lsp_server` is then used). The model and device go through the
  * initialization options rather than the command line, so changing them does not need a restart.
  */
 
@@ -22,7 +22,7 @@ const PYTHON = /(^|[\\/])python(3(\.\d+)?)?(\.exe)?$/i;
 
 export function serverLaunch(s: LaunchSettings, baseEnv: Record<string, string | undefined>): ServerLaunch {
   const command = (s.command ?? "").trim() || "dllm-lsp";
-  const args: string[] = PYTHON.test(command) ? ["-m", "lsp_server"] : [];
+  const args: string[] = PYTHON.test(command) ? ["-m", "dllm_complete.lsp_server"] : [];
   args.push(...(s.args ?? []));
   if (s.logFile && !args.includes("--log-file")) args.push("--log-file", s.logFile);
   return { command, args, env: { ...baseEnv } };

@@ -2,8 +2,9 @@
 
 import pytest
 
+from dllm_complete.dllm.testing import tiny_checkpoint
+
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
-    testing = pytest.importorskip("dllm_complete.dllm.testing", reason="dllm.testing (tiny checkpoints) is not available")
-    return str(testing.tiny_checkpoint(tmp_path_factory.mktemp("editor-clients") / "tiny"))
+    return str(tiny_checkpoint(tmp_path_factory.mktemp("editor-clients") / "tiny"))

@@ -4,7 +4,6 @@ One server for the module; each test uses its own document so they do not interf
 """
 
 import asyncio
-import time
 
 import pytest
 import pytest_lsp
@@ -15,6 +14,8 @@ from pygls.exceptions import JsonRpcMethodNotFound, JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+FOREVER_MS = 600_000  # a fake job that only cancellation ends: if it is not stopped, what follows never runs
 
 
 @pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=server_command(), server_env=server_env()))
@@ -30,6 +31,11 @@ async def client(lsp_client: LanguageClient):
 async def inline(client, uri, line, col, **kw):
     result = await client.text_document_inline_completion_async(inline_params(uri, line, col, **kw))
     return list(result.items) if result else []
+
+
+async def answered(request):
+    """The request's result; a bound on waiting (not a speed target), so a stuck model thread fails."""
+    return await asyncio.wait_for(request, 60)
 
 
 async def test_capabilities(client: LanguageClient):
@@ -65,7 +71,7 @@ async def test_completion_request_for_clients_without_inline(client: LanguageCli
 
 async def test_cancel_request_gets_cancelled_and_frees_the_model(client: LanguageClient):
     uri = "file:///e2e/cancel.py"
-    client.text_document_did_open(open_params(uri, "#fake:slow\nx = \n"))
+    client.text_document_did_open(open_params(uri, f"#fake:delay={FOREVER_MS}\nx = \n"))
     fut = asyncio.ensure_future(client.protocol.send_request_async(
         lsp.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(uri, 1, 4), msg_id="cancel-me"))
     await asyncio.sleep(0.2)
@@ -75,23 +81,20 @@ async def test_cancel_request_gets_cancelled_and_frees_the_model(client: Languag
         assert not result or not result.items  # "nothing" is allowed, a late answer is not
     except JsonRpcRequestCancelled:
         pass
-    t0 = time.monotonic()
     other = "file:///e2e/after-cancel.py"
     client.text_document_did_open(open_params(other, "y = \n"))
-    assert await inline(client, other, 0, 4)
-    assert time.monotonic() - t0 < 2  # the slow job (3 s) was stopped between steps
+    assert await answered(inline(client, other, 0, 4))  # the endless job was stopped between steps
 
 
 async def test_superseded_request_gets_no_stale_answer(client: LanguageClient):
     uri = "file:///e2e/supersede.py"
-    client.text_document_did_open(open_params(uri, "#fake:delay=3000\nx = \n"))
+    marker = f"#fake:delay={FOREVER_MS}"
+    client.text_document_did_open(open_params(uri, f"{marker}\nx = \n"))
     old = asyncio.ensure_future(inline(client, uri, 1, 4))
     await asyncio.sleep(0.2)
-    client.text_document_did_change(change_params(uri, 2, (0, 0), (0, 16), "#fake:text=new"))
-    t0 = time.monotonic()
-    new = await inline(client, uri, 1, 4)
+    client.text_document_did_change(change_params(uri, 2, (0, 0), (0, len(marker)), "#fake:text=new"))
+    new = await answered(inline(client, uri, 1, 4))
     assert await old == [] and new[0].insert_text == "new"
-    assert time.monotonic() - t0 < 2
 
 
 async def test_edits_while_the_model_runs_are_handled(client: LanguageClient):
@@ -127,9 +130,8 @@ async def test_huge_document(client: LanguageClient):
     text = "value = compute(1)  # ü\n" * 150_000  # ~3.6 MB
     client.text_document_did_open(open_params(uri, text))
     client.text_document_did_change(change_params(uri, 2, (75_000, 0), (75_000, 0), "z = \n"))
-    t0 = time.monotonic()
     items = await inline(client, uri, 75_000, 4)
-    assert items[0].insert_text == "value + 1" and time.monotonic() - t0 < 2
+    assert items[0].insert_text == "value + 1"
 
 
 async def test_model_error_mid_request(client: LanguageClient):

@@ -27,11 +27,9 @@ async def test_newer_request_stops_the_running_one():
     sched, log = Scheduler(), []
     first = asyncio.ensure_future(sched.run("doc", slow(5, log, "a")))
     await asyncio.sleep(0.05)
-    t0 = time.monotonic()
     assert await sched.run("doc", slow(0.01, log, "b")) == "b"
     with pytest.raises(Superseded):
         await first
-    assert time.monotonic() - t0 < 1.0
     assert "done a" not in log and sched.counters.stopped == 1 and sched.counters.served == 1
     sched.close()
 
@@ -68,13 +66,11 @@ async def test_asyncio_cancellation_cancels_the_token():
 async def test_event_loop_is_not_blocked_while_the_model_runs():
     sched, log = Scheduler(), []
     task = asyncio.ensure_future(sched.run("doc", slow(0.3, log, "a")))
-    t0 = time.monotonic()
     ticks = 0
     while not task.done():
         await asyncio.sleep(0.01)
         ticks += 1
     assert ticks >= 5 and await task == "a"
-    assert time.monotonic() - t0 < 2
     sched.close()
 
 

@@ -4,6 +4,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from dllm_complete import dllm
 from dllm_complete.dllm.model import ModelConfig, Transformer
 from dllm_complete.dllm.testing import SAMPLE_CODE, tiny_tokenizer
@@ -35,6 +37,7 @@ def _run(tmp_path: Path, kind: str, name: str, files, held, root) -> Path:
 
 
 def test_the_card_packages_the_model_and_its_twin(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib", reason="the card's loss plot needs matplotlib (in the dev set)")
     root = tmp_path / "src" / "pkg"
     root.mkdir(parents=True)
     for i in range(4):

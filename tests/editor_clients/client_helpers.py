@@ -29,13 +29,12 @@ def tool(name: str) -> str:
 
 
 def server_command(*extra: str) -> list[str]:
-    """The real dllm-lsp, from this checkout."""
+    """The real dllm-lsp, as installed (editable: this checkout)."""
     return [sys.executable, "-m", "dllm_complete.lsp_server", *extra]
 
 
 def client_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("OMP_NUM_THREADS", "1")  # a tiny model gains nothing from threads
     env.pop("DLLM_LSP_ENGINE", None)  # the real engine, not the LSP tests' fake one
     return env

@@ -7,7 +7,7 @@ load did by accident before 3266f89 and which raised them), `pinned` (what `load
 now). Each process serves the latency bench's holes (argparse.py, single- and multi-line) and
 reports its p50 and peak RSS; an arm's figure is the median over its processes.
 
-    python bench/allocator.py --processes 5 --n 20
+    python -m bench.allocator --processes 5 --n 20
 """
 
 from __future__ import annotations
@@ -16,22 +16,21 @@ import argparse
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-import common
+from . import common
 
 ARMS = ("default", "dynamo", "pinned")
 
 _CHILD = """
 import json, statistics, sys, time
-sys.path.insert(0, sys.argv[1])
-arm, model, context, n, seed = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-import dllm.allocator
+arm, model, context, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+from dllm_complete.dllm import allocator
 if arm != "pinned":
-    dllm.allocator.keep_temporaries_mapped = lambda: False
+    allocator.keep_temporaries_mapped = lambda: False
 if arm == "dynamo":
     import torch._dynamo
-import dllm, latency
+from dllm_complete import dllm
+from bench import latency
 engine = dllm.load(None if model == "default" else model)
 text = latency.DEFAULT_SOURCE.read_text(encoding="utf-8")
 out = {}
@@ -52,9 +51,9 @@ print(json.dumps(out))
 
 
 def run_arm(arm: str, args) -> dict:
-    cmd = [sys.executable, "-c", _CHILD, str(Path(__file__).parent), arm, args.model, str(args.context),
-           str(args.n), str(args.seed)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    cmd = [sys.executable, "-c", _CHILD, arm, args.model, str(args.context), str(args.n), str(args.seed)]
+    # cwd: `python -c` puts it first on sys.path, so the child imports `bench` from this repository
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=common.REPO_ROOT)
     return common.last_json_line(done.stdout)
 
 

@@ -12,8 +12,8 @@ All completions are generated first and scored afterwards (sandboxed, `humaneval
 each distinct completion once). Writes one JSON line per (backend, task) to --out, the summary to
 <out>.summary.json, and prints the summary as the last stdout line.
 
-    python bench/arena.py --limit 40 --out bench/results/arena.jsonl
-    python bench/arena.py --backend 'fast@dllm:default?threshold=0.5' --backend ar:dllm/weights/ar-code-small
+    python -m bench.arena --limit 40 --out bench/results/arena.jsonl
+    python -m bench.arena --backend 'fast@dllm:default?threshold=0.5' --backend ar:dllm/weights/ar-code-small
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-import backends as backends_mod
-import common
-import humaneval
+from . import backends as backends_mod
+from . import common, humaneval
 
 DEFAULT_AR_MODEL = common.REPO_ROOT / "dllm" / "weights" / "ar-code-small"
 DLLM_SETTINGS = [  # (label, query): the diffusion engine's knobs, one change at a time from the default

@@ -20,20 +20,14 @@ tasks or scoring.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from common import REPO_ROOT
-
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(1, str(REPO_ROOT))
-
-from dllm_complete.dllm.constraints import finished  # noqa: E402
-from dllm_complete.dllm.result import first_line, phase_timings  # noqa: E402
+from dllm_complete.dllm.constraints import finished
+from dllm_complete.dllm.result import first_line, phase_timings
 
 KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),

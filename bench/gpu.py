@@ -22,8 +22,8 @@ length / latency. The JSON last line holds every cell and the diffusion/AR ratio
 Without CUDA it prints why and exits with status 0 (`--smoke` runs tiny shapes on the CPU instead,
 without graphs, to check the script itself).
 
-    python bench/gpu.py                      # both models, all cells
-    python bench/gpu.py --models open-dcoder-0.5b --contexts 1024 --lengths 64
+    python -m bench.gpu                      # both models, all cells
+    python -m bench.gpu --models open-dcoder-0.5b --contexts 1024 --lengths 64
 """
 
 from __future__ import annotations
@@ -35,24 +35,21 @@ import statistics
 import sys
 import time
 
-import common
-from timing import sync
+import torch
 
-if str(common.REPO_ROOT) not in sys.path:
-    sys.path.insert(1, str(common.REPO_ROOT))
+from dllm_complete.kernels.dispatch import Backend, select_backend
+from dllm_complete.kernels.reference import ban_bias
+from dllm_complete.dllm.canvas import Context
+from dllm_complete.dllm.checkpoint import Loaded, ModelSpec
+from dllm_complete.dllm.engine import Engine, Remasks
+from dllm_complete.dllm.forward import capture_graphs
+from dllm_complete.dllm.model import ModelConfig, Transformer
+from dllm_complete.dllm.result import Stats
+from dllm_complete.dllm.sampler import SamplerConfig
+from dllm_complete.dllm.tokenizer import SpecialIds
 
-import torch  # noqa: E402
-
-from dllm_complete.kernels.dispatch import Backend, select_backend  # noqa: E402
-from dllm_complete.kernels.reference import ban_bias  # noqa: E402
-from dllm_complete.dllm.canvas import Context  # noqa: E402
-from dllm_complete.dllm.checkpoint import Loaded, ModelSpec  # noqa: E402
-from dllm_complete.dllm.engine import Engine, Remasks  # noqa: E402
-from dllm_complete.dllm.forward import capture_graphs  # noqa: E402
-from dllm_complete.dllm.model import ModelConfig, Transformer  # noqa: E402
-from dllm_complete.dllm.result import Stats  # noqa: E402
-from dllm_complete.dllm.sampler import SamplerConfig  # noqa: E402
-from dllm_complete.dllm.tokenizer import SpecialIds  # noqa: E402
+from . import common
+from .timing import sync
 
 MODELS = {  # Hugging Face configs of the real checkpoints (Qwen2 architecture: q/k/v bias)
     "open-dcoder-0.5b": ModelConfig(vocab_size=151936, dim=896, n_layers=24, n_heads=14, n_kv_heads=2,
@@ -322,7 +319,7 @@ def parse_args(argv):
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     if not torch.cuda.is_available() and not args.smoke:
-        msg = "no CUDA device: the GPU figures need one (python bench/gpu.py --smoke checks the script on the CPU)"
+        msg = "no CUDA device: the GPU figures need one (python -m bench.gpu --smoke checks the script on the CPU)"
         print(f"bench/gpu.py: {msg}", file=sys.stderr)
         summary = {"bench": "gpu", "skipped": msg, "stamp": common.stamp()}
         common.print_summary(summary)

@@ -4,7 +4,7 @@ Cuts single-line and multi-line holes from the training corpus's held-out files 
 as `python -m dllm_complete.dllm.train`), runs each sampler setting on them and reports exact match (stripped),
 model calls and latency. JSON summary as the last line.
 
-  python bench/heldout_sweep.py --model DIR --n 100 --settings "" "block_size=4" "threshold=0.7"
+  python -m bench.heldout_sweep --model DIR --n 100 --settings "" "block_size=4" "threshold=0.7"
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from dllm_complete import dllm
 from dllm_complete.dllm.train.corpus import collect, split_by_file
 from dllm_complete.dllm.train.examples import cut_span
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from common import percentiles, print_summary, stamp  # noqa: E402
+from .common import percentiles, print_summary, stamp
 
 
 def holes(n: int, seed: int, mode: str) -> list[tuple[str, str, str]]:

@@ -5,7 +5,7 @@ is loaded once; generation runs first and scoring after it, so scoring never com
 timed completions for CPU. Backends live in BACKENDS: "dllm" (the engine), "ar" and "hf" (the AR
 twin, ours and through transformers; see backends.py).
 
-    python bench/humaneval_infill.py --split single-line --model default --limit 50 --out r.jsonl
+    python -m bench.humaneval_infill --split single-line --model default --limit 50 --out r.jsonl
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-import common
-import humaneval
+from . import common, humaneval
 
 @dataclasses.dataclass
 class Generation:
@@ -41,7 +40,7 @@ class SpecBackend:
 
     def __init__(self, kind: str, model: str | None, steps: int | None = None, threshold: float | None = None,
                  syntax: bool = True, block: int | None = None, dtype: str | None = None):
-        import backends
+        from . import backends
 
         params = {"syntax": int(syntax)}
         engine = {k: v for k, v in (("steps", steps), ("threshold", threshold), ("block", block)) if v is not None}

@@ -16,46 +16,30 @@ With `--engine MODEL` it measures the whole fast path end to end instead: the en
 (float32, logits + softmax head; `kernels="off"`) against the engine as loaded now (the load-time
 decisions: dtype, kernel backend), on the same holes, interleaved per hole, same outputs checked.
 
-    python bench/kernels.py                              # CPU: the default model's head + a Qwen2-size head
-    python bench/kernels.py --device cuda --dtype bfloat16
-    python bench/kernels.py --engine default --context 1000 --n 20
-    python bench/kernels.py --engine default --context 1000 --n 20 --compiled   # + torch.compile: minutes
+    python -m bench.kernels                              # CPU: the default model's head + a Qwen2-size head
+    python -m bench.kernels --device cuda --dtype bfloat16
+    python -m bench.kernels --engine default --context 1000 --n 20
+    python -m bench.kernels --engine default --context 1000 --n 20 --compiled   # + torch.compile: minutes
 """
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
+import statistics
 import sys
-from pathlib import Path
+import time
 
-if __name__ != "__main__":
-    # Bench scripts and tests/bench put bench/ first on sys.path, so `import kernels` (the package, which
-    # dllm.engine imports) finds this file. Load the real package in this module's place; Python's
-    # import returns whatever sys.modules["kernels"] holds once this file has run.
-    _pkg = Path(__file__).resolve().parent.parent / "kernels"
-    _spec = importlib.util.spec_from_file_location("kernels", _pkg / "__init__.py",
-                                                   submodule_search_locations=[str(_pkg)])
-    _real = importlib.util.module_from_spec(_spec)
-    sys.modules["kernels"] = _real
-    _spec.loader.exec_module(_real)
+import torch
+import torch.nn.functional as F
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+from dllm_complete.dllm.sampler import SamplerConfig, propose
+from dllm_complete.kernels import dispatch
+from dllm_complete.kernels.attention_torch import MAX_STACKED_SCORES, attention_reference, grouped_attention
+from dllm_complete.kernels.lm_head_torch import lm_head_confidence_torch
+from dllm_complete.kernels.reference import ban_bias, lm_head_confidence_reference
 
-import common  # noqa: E402
-from timing import matmul_flops, median_ms, read_bandwidth  # noqa: E402
-
-if str(common.REPO_ROOT) not in sys.path:
-    sys.path.insert(1, str(common.REPO_ROOT))
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from dllm_complete.kernels import dispatch  # noqa: E402
-from dllm_complete.kernels.attention_torch import MAX_STACKED_SCORES  # noqa: E402
-from dllm_complete.kernels.lm_head_torch import lm_head_confidence_torch  # noqa: E402
-from dllm_complete.dllm.sampler import SamplerConfig, propose  # noqa: E402
+from . import common
+from .timing import matmul_flops, median_ms, read_bandwidth
 
 CPU_SHAPES = "8x8192x256,32x8192x256,96x8192x256,32x151936x896"
 GPU_SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
@@ -76,7 +60,7 @@ def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
     h = (torch.randn(N, D, generator=g) * 4).to(device, dtype)
     w = (torch.randn(V, D, generator=g) / D ** 0.5).to(device, dtype)
     banned = torch.arange(0, V, 97, device=device)
-    bias = kernels.ban_bias(V, banned, device)
+    bias = ban_bias(V, banned, device)
     elt = torch.finfo(dtype).bits // 8
     floor_ms = max((V * D + N * D) * elt / bw, 2 * N * V * D / flops) * 1e3
     impls = {"plain": lambda: plain(h, w, banned)}
@@ -86,7 +70,7 @@ def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
     if device.type == "cpu":
         for tile in args.tiles:
             impls[f"torch tile={tile}"] = lambda tile=tile: lm_head_confidence_torch(h, w, bias, tile=tile)
-    ref_tokens = kernels.lm_head_confidence_reference(h.float(), w.float(), bias).token  # float32 math
+    ref_tokens = lm_head_confidence_reference(h.float(), w.float(), bias).token  # float32 math
     rows = {}
     for name, fn in impls.items():
         ms = median_ms(fn, device, args.warmup, args.repeats)
@@ -104,8 +88,8 @@ def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
 def unchunked_attention(q, k, v, mask=None):
     """The grouped attention op before long queries went in chunks: SDPA past one stacked pass."""
     if (q.shape[1] // k.shape[1]) * q.shape[2] * k.shape[2] > MAX_STACKED_SCORES:
-        return kernels.attention_reference(q, k, v, mask)
-    return kernels.grouped_attention(q, k, v, mask)
+        return attention_reference(q, k, v, mask)
+    return grouped_attention(q, k, v, mask)
 
 
 def separate_projections(engine):
@@ -126,7 +110,7 @@ def engine_ab(args) -> dict:
     `--compiled`, `compiled`, today's engine with its forward under `torch.compile` (opt-in at load):
     the first call per mode (`warmup_s`) and the slowest (`max_ms`) show compiles and recompiles.
     """
-    import latency
+    from . import latency
     from dllm_complete.dllm.checkpoint import DEFAULT_MODEL, load_checkpoint
     from dllm_complete.dllm.engine import Engine
 

@@ -6,12 +6,13 @@ function body (cursor on the emptied line after `def ...:`). Each hole is cut to
 with the engine's own trimming (`dllm.canvas.build_context`), so both paths see the same tokens.
 
 Measured per (mode, context size): p50/p95/p99 latency, model calls (nfe) and tokens per call; through
-`python -m lsp_server` over stdio with a small JSON-RPC client (didOpen, then inlineCompletion,
-timed from request to response). Also, for the diffusion engine: cached vs uncached latency at the
-same output, load time and peak memory of a fresh process serving the largest case, and `import
-dllm` time (both in subprocesses). Warm-up runs come first; the JSON summary is the last stdout line.
+`python -m dllm_complete.lsp_server` over stdio with a small JSON-RPC client (didOpen, then
+inlineCompletion, timed from request to response). Also, for the diffusion engine: cached vs uncached
+latency at the same output, load time and peak memory of a fresh process serving the largest case, and
+`from dllm_complete import dllm` time (both in subprocesses). Warm-up runs come first; the JSON summary
+is the last stdout line.
 
-    python bench/latency.py --model runs/dllm-code-small/model --n 30 --out bench/results/latency.jsonl
+    python -m bench.latency --model runs/dllm-code-small/model --n 30 --out bench/results/latency.jsonl
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ import re
 import resource
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import common
-import backends
+from . import backends, common
 
 DEFAULT_SOURCE = Path(argparse.__file__)
 ASSIGN = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\[[^\]\n]*\])? = )(\S.*)$")
@@ -174,18 +173,14 @@ def cache_ratio(backend, cases: list[tuple[str, str]], mode: str, max_tokens: in
 # ---------------------------------------------------------------------------------- LSP over stdio
 
 
-def _env() -> dict:
-    """This environment, with the repository importable (the server and probes run as subprocesses)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(common.REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-
-
 class LspClient:
-    """A minimal JSON-RPC client for `python -m lsp_server` over stdio (a reader thread, a queue)."""
+    """A minimal JSON-RPC client for `python -m dllm_complete.lsp_server` over stdio (a reader thread and
+    a queue)."""
 
     def __init__(self, model: str | None, log_file: str | None = None) -> None:
         cmd = [sys.executable, "-m", "dllm_complete.lsp_server", *(["--model", model] if model else []),
                *(["--log-file", log_file] if log_file else [])]
-        self.proc = subprocess.Popen(cmd, cwd=common.REPO_ROOT, env=_env(), stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, cwd=common.REPO_ROOT, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.inbox: queue.Queue = queue.Queue()
         self.next_id = 0
@@ -310,12 +305,11 @@ def run_lsp(spec: backends.Spec, cases: dict, max_tokens: dict, warmup: int,
 
 _PROBE = """
 import json, resource, sys, time
-t0 = time.perf_counter(); import dllm; t1 = time.perf_counter()
+t0 = time.perf_counter(); from dllm_complete import dllm; t1 = time.perf_counter()
 dllm.Engine; t2 = time.perf_counter()
 out = {"import_dllm_s": t1 - t0, "import_dllm_engine_s": t2 - t0}
 if len(sys.argv) > 1:  # then also: load the backend, serve the case twice, report memory
-    sys.path.insert(0, sys.argv[1])
-    import backends
+    from bench import backends
     case = json.loads(sys.stdin.read())
     b = backends.make(case["spec"])
     out["load_s"] = time.perf_counter() - t0
@@ -337,10 +331,11 @@ print(json.dumps(out))
 
 
 def _probe(case: dict | None) -> dict:
-    """Run the probe in a fresh interpreter (import times; with a case, also its load time and peak memory)."""
-    args = [str(Path(__file__).parent)] if case else []
-    out = subprocess.run([sys.executable, "-c", _PROBE, *args], input=json.dumps(case) if case else "", env=_env(),
-                         cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True)
+    """Run the probe in a fresh interpreter (import times; with a case, also its load time and peak memory).
+    Its cwd is the repository root, which `python -c` puts first on sys.path: `bench` imports from there."""
+    args = ["serve"] if case else []
+    out = subprocess.run([sys.executable, "-c", _PROBE, *args], input=json.dumps(case) if case else "",
+                         cwd=common.REPO_ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

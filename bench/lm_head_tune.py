@@ -6,9 +6,9 @@ configuration of the sweep (vocabulary block, K block, warps, pipeline stages, p
 each checked against the float32 reference (greedy tokens, probability error) before it may win.
 Medians of `triton.testing.do_bench`. The JSON last line holds every cell.
 
-    python bench/lm_head_tune.py                       # the Open-dCoder-0.5B and Dream-7B head shapes
-    python bench/lm_head_tune.py --shapes 32x151936x896 --quick
-    TRITON_INTERPRET=1 python bench/lm_head_tune.py --smoke   # tiny shapes on the CPU: checks the script
+    python -m bench.lm_head_tune                       # the Open-dCoder-0.5B and Dream-7B head shapes
+    python -m bench.lm_head_tune --shapes 32x151936x896 --quick
+    TRITON_INTERPRET=1 python -m bench.lm_head_tune --smoke   # tiny shapes on the CPU: checks the script
 """
 
 from __future__ import annotations
@@ -17,18 +17,14 @@ import argparse
 import itertools
 import sys
 
-import common
-from timing import median_ms, read_bandwidth
-
-if str(common.REPO_ROOT) not in sys.path:
-    sys.path.insert(1, str(common.REPO_ROOT))
-
 import torch
 import torch.nn.functional as F
 
-from dllm_complete.kernels.reference import ban_bias
-from dllm_complete.kernels.lm_head_triton import lm_head_confidence_triton
-from dllm_complete.kernels.reference import lm_head_confidence_reference
+from dllm_complete.kernels.dispatch import triton_import_error
+from dllm_complete.kernels.reference import ban_bias, lm_head_confidence_reference
+
+from . import common
+from .timing import median_ms, read_bandwidth
 
 SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
 SWEEP = {"block_v": (64, 128, 256), "block_k": (64, 128), "num_warps": (4, 8), "num_stages": (3, 4),
@@ -37,6 +33,8 @@ QUICK = {"block_v": (128,), "block_k": (64, 128), "num_warps": (4,), "num_stages
 
 
 def shape_cells(N: int, V: int, D: int, grid: dict, bandwidth: float, device) -> dict:
+    from dllm_complete.kernels.lm_head_triton import lm_head_confidence_triton  # needs Triton: checked in main
+
     g = torch.Generator(device=device).manual_seed(N + V + D)
     h = (torch.randn(N, D, generator=g, device=device) * 4).to(torch.bfloat16)
     w = (torch.randn(V, D, generator=g, device=device) / D ** 0.5).to(torch.bfloat16)
@@ -77,6 +75,12 @@ def shape_cells(N: int, V: int, D: int, grid: dict, bandwidth: float, device) ->
     return {"shape": {"rows": N, "vocab": V, "dim": D}, **cells}
 
 
+def _skipped(why: str) -> dict:
+    summary = {"bench": "lm_head_tune", "skipped": why, "stamp": common.stamp()}
+    common.print_summary(summary)
+    return summary
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--shapes", default=SHAPES, help="NxVxD,... (rows x vocabulary x hidden)")
@@ -86,10 +90,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.smoke:
         args.shapes, args.quick = "5x300x40,17x1000x24", True
     elif not torch.cuda.is_available():
-        summary = {"bench": "lm_head_tune", "skipped": "no CUDA device (--smoke checks the script on the CPU)",
-                   "stamp": common.stamp()}
-        common.print_summary(summary)
-        return summary
+        return _skipped("no CUDA device (--smoke checks the script on the CPU)")
+    if triton_import_error():
+        return _skipped(f"Triton does not import ({triton_import_error()}): pip install -e '.[gpu]'")
     device = torch.device("cpu" if args.smoke else "cuda")
     bandwidth = read_bandwidth(device, torch.bfloat16)
     print(f"read bandwidth {bandwidth / 1e9:.0f} GB/s", file=sys.stderr)

@@ -8,8 +8,8 @@ trained model's early stop, so the projection scales the shipped model's measure
 (`bench/results/latency.summary.json`, engine, single-line, 1,000 tokens) by each size's time over
 the shipped size's time in this run. The JSON last line holds every size.
 
-    python bench/model_size.py
-    python bench/model_size.py --sizes small,base --context 1000 --steps 8
+    python -m bench.model_size
+    python -m bench.model_size --sizes small,base --context 1000 --steps 8
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import argparse
 import json
 import sys
 
-import common
-import gpu
+import torch
+from dllm_complete.dllm.checkpoint import Loaded, ModelSpec, cpu_has_native_bf16
+from dllm_complete.dllm.engine import Engine
+from dllm_complete.dllm.model import ModelConfig
+from dllm_complete.dllm.train.__main__ import SIZES
 
-import torch  # noqa: E402
-from dllm_complete.dllm.checkpoint import Loaded, ModelSpec, cpu_has_native_bf16  # noqa: E402
-from dllm_complete.dllm.engine import Engine  # noqa: E402
-from dllm_complete.dllm.model import ModelConfig  # noqa: E402
-from dllm_complete.dllm.train.__main__ import SIZES  # noqa: E402
+from . import common, gpu
 
 VOCAB = 8192  # the shipped tokenizer's
 TARGET_MS = 60.0  # the engine issue's single-line p50 target

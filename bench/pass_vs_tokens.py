@@ -7,7 +7,7 @@ evaluation whose summary is there already is not run again. The last line holds 
 lineage, a least-squares line pass@1 = a + b * log10(tokens) with the tokens at which it reaches the
 issue's targets: a rough extrapolation of few points (whose schedules differed), not a measurement.
 
-    python bench/pass_vs_tokens.py --splits single-line,multi-line --jobs 2
+    python -m bench.pass_vs_tokens --splits single-line,multi-line --jobs 2
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import common
-import plots
+from . import common, plots
 
 RESULTS = common.REPO_ROOT / "bench" / "results"
 CACHE = RESULTS / "curve"
@@ -56,7 +55,7 @@ def evaluate(commit: str, model: str, split: str) -> dict:
         return json.loads(cached.read_text())
     weights = extract(commit, model)
     backend = "ar" if model.startswith("ar-") else "dllm"
-    cmd = [sys.executable, "bench/humaneval_infill.py", "--backend", backend, "--model", str(weights),
+    cmd = [sys.executable, "-m", "bench.humaneval_infill", "--backend", backend, "--model", str(weights),
            "--split", split, *SPLIT_ARGS[split], "--workers", "1", "--out", str(out)]
     run = subprocess.run(cmd, cwd=common.REPO_ROOT, capture_output=True, text=True,
                          env=os.environ | {"OMP_NUM_THREADS": "1"})

@@ -17,8 +17,8 @@ the total infill time with and without it; the added latency is the median over 
 (the two arms of an item run back to back, alternating which goes first). One JSON line per
 (item, arm) goes to --out; the summary is the last stdout line.
 
-    python bench/syntax.py --model runs/dllm-code-small/model --limit 20
-    python bench/syntax.py --suites js,go,rust --limit 10 --steps 16
+    python -m bench.syntax --model runs/dllm-code-small/model --limit 20
+    python -m bench.syntax --suites js,go,rust --limit 10 --steps 16
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ import time
 import traceback
 from pathlib import Path
 
-import common
-import humaneval
+from . import common, humaneval
 
 HOLES_DIR = Path(__file__).resolve().parent / "data"
 HUMANEVAL_SUITES = {"humaneval-multi-line": "multi-line", "humaneval-random-span": "random-span"}
@@ -42,9 +41,6 @@ ARMS = ("on", "off")
 METRIC = ("syntax_error: the file with the completion has more tree-sitter ERROR/MISSING sites than with the "
           "reference middle (Python: or does not compile while the reference does); on = re-masking + "
           "truncation, off = neither, same sampler and step cap")
-
-if str(common.REPO_ROOT) not in sys.path:
-    sys.path.insert(1, str(common.REPO_ROOT))
 
 
 # ---------------------------------------------------------------------------------------- items

@@ -9,8 +9,8 @@ For each `--kinds` x `--sizes`: random weights of that size, real batches of the
 taking turns step by step; median milliseconds, tokens/s, speed-up over the reference, and each arm's
 loss on one batch (equal up to rounding). JSON last line.
 
-    python bench/train_step.py --sizes small,medium --compile
-    python bench/train_step.py --device cuda --batch 64 --compile
+    python -m bench.train_step --sizes small,medium --compile
+    python -m bench.train_step --device cuda --batch 64 --compile
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ import sys
 import time
 from pathlib import Path
 
-import common
-from timing import sync
+import torch
+from dllm_complete.dllm.checkpoint import DEFAULT_MODEL
+from dllm_complete.dllm.model import ModelConfig, Transformer
+from dllm_complete.dllm.tokenizer import Tokenizer
+from dllm_complete.dllm.train.__main__ import SIZES
+from dllm_complete.dllm.train.corpus import collect
+from dllm_complete.dllm.train.objective import IGNORE, ar_batch, diffusion_batch, position_loss, weighted_loss
 
-import torch  # noqa: E402
-from dllm_complete.dllm.checkpoint import DEFAULT_MODEL  # noqa: E402
-from dllm_complete.dllm.model import ModelConfig, Transformer  # noqa: E402
-from dllm_complete.dllm.tokenizer import Tokenizer  # noqa: E402
-from dllm_complete.dllm.train.__main__ import SIZES  # noqa: E402
-from dllm_complete.dllm.train.corpus import collect  # noqa: E402
-from dllm_complete.dllm.train.objective import IGNORE, ar_batch, diffusion_batch, position_loss, weighted_loss  # noqa: E402
+from . import common
+from .timing import sync
 
 BATCHES = {"diffusion": functools.partial(diffusion_batch, shift=True), "ar": ar_batch}
 

@@ -15,17 +15,17 @@ run() {  # name, then the bench command: its JSON last line becomes NAME.summary
   "$@" >"$out/$name.out" 2>"$out/$name.log" && tail -1 "$out/$name.out" >"$out/$name.summary.json"
   rm -f "$out/$name.out"
 }
-run kernels-cuda python3 bench/kernels.py --device cuda
-run lm-head-tune python3 bench/lm_head_tune.py
-run kernels-engine-cuda python3 bench/kernels.py --engine default --context 1000 --n 20
+run kernels-cuda python3 -m bench.kernels --device cuda
+run lm-head-tune python3 -m bench.lm_head_tune
+run kernels-engine-cuda python3 -m bench.kernels --engine default --context 1000 --n 20
 # the shipped models served on the GPU as `dllm.load` serves them (CUDA graphs decided by the load probe)
-run latency-gpu python3 bench/latency.py --contexts 250,500 --n 20 --no-lsp --no-memory
-run latency-gpu-ar python3 bench/latency.py --contexts 250,500 --n 20 --no-lsp --no-memory \
+run latency-gpu python3 -m bench.latency --contexts 250,500 --n 20 --no-lsp --no-memory
+run latency-gpu-ar python3 -m bench.latency --contexts 250,500 --n 20 --no-lsp --no-memory \
     --backend ar:dllm/weights/ar-code-small
 if [ -d "${DLLM_HUMANEVAL_INFILL_DIR:-/nonexistent}" ]; then  # the splits, where carried (e.g. a copy in .he/)
-  run arena-gpu python3 bench/arena.py --splits single-line,multi-line --limit 50 \
+  run arena-gpu python3 -m bench.arena --splits single-line,multi-line --limit 50 \
       --backend dllm:default --backend ar:dllm/weights/ar-code-small
 fi
-run gpu python3 bench/gpu.py
-run gpu-k8 python3 bench/gpu.py --tokens-per-step 8
+run gpu python3 -m bench.gpu
+run gpu-k8 python3 -m bench.gpu --tokens-per-step 8
 cat "$out/gpu-tests.log"; tail -n 3 "$out"/*.log

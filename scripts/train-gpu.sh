@@ -6,7 +6,7 @@
 # Both end having seen AR_TOKENS + MORE_TOKENS, on the same held-out files.
 #   [SIZE=medium] [COMPILE=1] scripts/train-gpu.sh OUT_DIR AR_TOKENS MORE_TOKENS [WORKERS]   (DEVICE=cpu: smoke run)
 # COMPILE=1 trains with a torch.compile'd forward: measure it on the machine first
-# (python bench/train_step.py --device cuda --batch 64 --compile).
+# (python -m bench.train_step --device cuda --batch 64 --compile).
 # Re-running it with the same arguments resumes where it stopped (each stage from its last checkpoint), so a
 # run longer than one device call is several calls of this same command on a machine kept warm.
 set -euo pipefail

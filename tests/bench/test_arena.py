@@ -3,8 +3,7 @@ results, and one tiny end-to-end run."""
 
 import json
 
-import arena
-import common
+from bench import arena, common
 from bench_tiny import tiny_models
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-import backends
+from bench import backends
 from bench_tiny import tiny_models
 
 PROMPTS = [  # (prefix, suffix, mode)

@@ -2,10 +2,7 @@
 
 import pytest
 
-import arena
-import common
-import latency
-import plots
+from bench import arena, common, latency, plots
 
 STAMP = {"cpu": "Test CPU", "cores": 2, "gpu": None, "git": {"commit": "abc1234", "dirty": False},
          "utc": "2026-01-01T00:00:00+00:00"}
@@ -56,6 +53,7 @@ def latency_files(tmp_path):
 
 
 def test_plots_write_pngs_and_readme_tables(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="the figures are drawn with matplotlib (a dev dependency)")
     a, lat = arena_files(tmp_path), latency_files(tmp_path)
     figs = plots.main(["--arena", str(a), "--latency", str(lat), "--outdir", str(tmp_path / "figs"), "--readme"])
     assert len(figs) == 3
@@ -72,6 +70,7 @@ def test_plots_write_pngs_and_readme_tables(tmp_path, capsys):
 
 
 def test_update_rewrites_only_the_marked_block(tmp_path):
+    pytest.importorskip("matplotlib", reason="the figures are drawn with matplotlib (a dev dependency)")
     a = arena_files(tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\n{plots.BEGIN}\nold table\n{plots.END}\n\nmore text\n")

@@ -1,6 +1,5 @@
 """HumanEval-infilling scorer: verdicts on real problems, and the sandbox's limits and guards."""
 
-
 import pytest
 
 from bench import humaneval

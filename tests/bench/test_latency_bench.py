@@ -3,7 +3,7 @@
 import ast
 import json
 
-import latency
+from bench import latency
 from bench_tiny import tiny_models
 
 SOURCE = '''import os

@@ -1,6 +1,6 @@
 """bench/syntax.py: the added-latency figure is paired item by item."""
 
-import syntax
+from bench import syntax
 
 
 def rec(item, arm, ms, kind="single"):

@@ -1,7 +1,7 @@
 """bench/train_step.py: the trainer's loss and the all-positions reference, timed on real batches."""
 
 import pytest
-import train_step
+from bench import train_step
 
 
 def test_both_arms_are_timed_on_the_same_batches_and_agree():

@@ -1,7 +1,7 @@
-"""`python -m lsp_server [options]`: the same as `dllm-lsp`."""
+"""`python -m dllm_complete.lsp_server [options]`: the same as `dllm-lsp`."""
 
 import sys
 
-from .server import main
+from .launch import main
 
 sys.exit(main())

@@ -1,14 +1,20 @@
 """Command-line entry points: `dllm-complete FILE:LINE[:COL]` and `dllm-lsp`.
 
 The only place that parses arguments. Bad input ends with a one-line error on stderr and exit
-status 2, never a traceback; stdout carries only the completion (or JSON).
+status 2, never a traceback; stdout carries only the completion (or JSON). Ctrl-C (SIGINT) or
+SIGTERM stops `dllm-complete` with one line on stderr and the shell's status for a signal, 130 or
+143, so that a script can tell an interrupted batch from a finished one (`dllm-lsp` exits 0 on them:
+see launch.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -21,6 +27,34 @@ MAX_FILE_BYTES = 8_000_000
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGINT or SIGTERM), raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _interrupt(signum: int, frame) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """Inside the block SIGINT and SIGTERM raise `Interrupted` in the main thread; the handlers
+    that were there before come back after it."""
+    before = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 class BatchRecord(msgspec.Struct, forbid_unknown_fields=False):
@@ -104,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dllm-complete",
                                 description="Fill in code at FILE:LINE[:COL] with a masked-diffusion model.")
     p.add_argument("location", nargs="?", help="FILE:LINE[:COL], 1-based; no column = end of the line")
-    p.add_argument("--batch", metavar="IN.jsonl", help='records {"id", "prefix", "suffix", "language"}')
+    p.add_argument("--batch", metavar="IN.jsonl",
+                   help='records {"id", "prefix", "suffix", "language"}, one a line; '
+                        '"-" reads them from stdin and answers each as it comes')
     p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
@@ -186,21 +222,28 @@ def run_one(args) -> int:
     return 0
 
 
-def run_batch(args) -> int:
-    path = Path(args.batch)
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
+def parse_batch(lines: Iterable[bytes], name: str) -> Iterator[BatchRecord]:
+    """Batch records, one JSON object a line; a bad line is a UsageError naming it."""
     decoder = msgspec.json.Decoder(BatchRecord)
-    records = []
-    for n, raw in enumerate(path.read_bytes().splitlines(), start=1):
+    for n, raw in enumerate(lines, start=1):
         if not raw.strip():
-            raise UsageError(f"{path}:{n}: empty line")
+            raise UsageError(f"{name}:{n}: empty line")
         try:
-            records.append(decoder.decode(raw))
+            yield decoder.decode(raw)
         except msgspec.ValidationError as exc:
-            raise UsageError(f"{path}:{n}: {exc}") from None
+            raise UsageError(f"{name}:{n}: {exc}") from None
         except msgspec.DecodeError as exc:
-            raise UsageError(f"{path}:{n}: not JSON ({exc})") from None
+            raise UsageError(f"{name}:{n}: not JSON ({exc})") from None
+
+
+def run_batch(args) -> int:
+    if args.batch == "-":  # a stream: each record is answered as soon as its line arrives
+        records: Iterable[BatchRecord] = parse_batch(sys.stdin.buffer, "<stdin>")
+    else:  # a file: every record is checked before the model loads
+        path = Path(args.batch)
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+        records = list(parse_batch(path.read_bytes().splitlines(), str(path)))
     engine = load_engine(args)
     encoder = msgspec.json.Encoder()
     for rec in records:
@@ -221,18 +264,21 @@ def complete_main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     telemetry.configure(level="info" if args.verbose else "warning")
     try:
-        if (args.location is None) == (args.batch is None):
-            raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")
-        return run_batch(args) if args.batch else run_one(args)
+        with stop_signals_raise():
+            if (args.location is None) == (args.batch is None):
+                raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")
+            return run_batch(args) if args.batch else run_one(args)
     except UsageError as exc:
         print(f"dllm-complete: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"dllm-complete: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
 
 
 def lsp_main(argv: list[str] | None = None) -> int:
-    from .server import main
+    from .launch import main
 
     return main(argv)
 

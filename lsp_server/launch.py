@@ -1,21 +1,41 @@
-"""`dllm-lsp` command line: options, logging, transport, and `--check`.
+"""`dllm-lsp` command line: options, logging, transports, the process's end, and `--check`.
 
 stdio is the default transport; `--tcp --port N` (debugging) and `--ws --port N` (the browser
-client) listen on `--host`. In stdio mode the real stdout is kept for the protocol alone and file
-descriptor 1 is pointed at stderr, so a stray print (ours, a library's, or C code's) can never
-corrupt the LSP stream. `--check` loads the model, runs a warm-up infill, prints what it found and
-exits: 0 when the model works, 1 when it does not.
+client) listen on `--host` for one client. In stdio mode the real stdout is kept for the protocol
+alone and file descriptor 1 is pointed at stderr, so a stray print (ours, a library's, or C code's)
+can never corrupt the LSP stream. `--check` loads the model, runs a warm-up infill, prints what it
+found and exits: 0 when the model works, 1 when it does not.
+
+How the process ends. The transports are served here (with pygls' message loop), not by pygls'
+`start_*`, so that every way out goes through one place: LSP `exit` (pygls raises SystemExit for it,
+which ends only the session here), end of input or a closed connection, or SIGINT / SIGTERM (taken
+by the event loop). Then the model thread is stopped: its running job is cancelled between
+denoising steps, queued ones are dropped, and the thread is joined before the interpreter exits
+(a thread still inside torch at exit aborts the process). One `stop` log line says why and how.
+Exit status: 0 after `shutdown` + `exit` or a stop signal (stopping a server is its normal end, and
+supervisors such as systemd count 0 as clean), 1 when the client left without `shutdown` (as LSP
+says). A second signal while the model thread is being joined exits at once, with 128 + N.
+The heavy imports (pygls, lsprotocol, torch) happen inside `main`, once its signal handlers are in
+place, so that even a Ctrl-C during start-up ends with one line and no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
 import os
+import signal
 import sys
-from typing import BinaryIO
+import threading
+from typing import Any, BinaryIO
 
 from . import __version__, telemetry
+from .cli import STOP_SIGNALS, Interrupted, stop_signals_raise
 from .engine_host import EngineHost, LoadError
+
+JOIN_TIMEOUT_S = 60.0  # a running job stops within one denoising step; a model load cannot be stopped
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,36 +85,240 @@ def protect_stdout() -> BinaryIO:
     return channel
 
 
+class ListenError(Exception):
+    """The TCP / WebSocket address could not be listened on (one line, for the user)."""
+
+
+class _Dropped:
+    """The writer once a session is over: late answers (to cancelled requests) go nowhere."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _WsWriter:
+    """pygls' writer over a WebSocket. `close` is a no-op so that `exit` raises pygls' SystemExit
+    inside the session (pygls' own writer defers it to a loop callback); the session closes the
+    socket. A send to a closed socket is dropped instead of ending as an unretrieved task error."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    async def _send(self, data: bytes) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        with contextlib.suppress(ConnectionClosed):
+            await self.ws.send(data)
+
+    def write(self, data: bytes) -> Any:
+        return self._send(data)
+
+    def close(self) -> None:
+        pass
+
+
+def _stdin_stream(fd: int) -> asyncio.StreamReader:
+    """File descriptor `fd` (stdin) as an asyncio stream, fed by a daemon thread, so that a read
+    blocked on a quiet client never holds up the exit (pygls reads from a pool thread, which exit
+    waits for). It reads the descriptor itself: a daemon thread inside `sys.stdin`'s buffer would
+    hold its lock when the interpreter finalizes, which is a fatal error."""
+    loop = asyncio.get_running_loop()
+    stream = asyncio.StreamReader()
+
+    def pump() -> None:
+        try:
+            with contextlib.suppress(OSError):
+                while chunk := os.read(fd, 65536):
+                    loop.call_soon_threadsafe(stream.feed_data, chunk)
+            loop.call_soon_threadsafe(stream.feed_eof)
+        except RuntimeError:  # the loop is closed: the server is on its way out
+            pass
+
+    threading.Thread(target=pump, name="dllm-stdin", daemon=True).start()
+    return stream
+
+
+async def _session(server: Any, reader: asyncio.StreamReader) -> str:
+    """Serve Content-Length framed messages until `exit` ("exit") or the end of input ("eof")."""
+    from pygls.io_ import run_async
+
+    try:
+        await run_async(stop_event=threading.Event(), reader=reader, protocol=server.protocol,
+                        error_handler=server.report_server_error)
+    except SystemExit:  # pygls' answer to `exit`: here it ends the session, not the process
+        return "exit"
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        server.protocol.set_writer(_Dropped())
+    return "eof"
+
+
+async def _serve_stdio(server: Any, stdin_fd: int, channel: BinaryIO) -> str:
+    from pygls.io_ import StdoutWriter
+
+    server.protocol.set_writer(StdoutWriter(channel))
+    return await _session(server, _stdin_stream(stdin_fd))
+
+
+async def _serve_tcp(server: Any, host: str, port: int) -> str:
+    loop = asyncio.get_running_loop()
+    client: asyncio.Future = loop.create_future()
+
+    def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if client.done():
+            writer.close()
+        else:
+            client.set_result((reader, writer))
+
+    try:
+        listener = await asyncio.start_server(connected, host, port)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    telemetry.get().info("listening", transport="tcp", host=host, port=port)
+    try:
+        reader, writer = await client
+    finally:
+        listener.close()  # one client
+    server.protocol.set_writer(writer)
+    try:
+        return await _session(server, reader)
+    finally:
+        writer.close()
+
+
+async def _ws_session(server: Any, ws: Any) -> str:
+    """Serve one JSON-RPC message per WebSocket message until `exit` or the socket closes."""
+    from pygls.exceptions import JsonRpcException
+    from websockets.exceptions import ConnectionClosed
+
+    protocol = server.protocol
+    protocol.set_writer(_WsWriter(ws), include_headers=False)
+    try:
+        while True:
+            data = await ws.recv(decode=False)
+            try:
+                protocol.handle_message(json.loads(data, object_hook=protocol.structure_message))
+            except Exception as exc:  # as in pygls' loops: a bad message never ends the session
+                server.report_server_error(exc, JsonRpcException)
+    except SystemExit:
+        return "exit"
+    except ConnectionClosed:
+        return "disconnected"
+    finally:
+        protocol.set_writer(_Dropped())
+
+
+async def _serve_ws(server: Any, host: str, port: int) -> str:
+    from websockets.asyncio.server import serve
+
+    ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    taken = False
+
+    async def connection(ws: Any) -> None:
+        nonlocal taken
+        if taken:
+            await ws.close(1013, "dllm-lsp serves one client")
+            return
+        taken = True
+        reason = await _ws_session(server, ws)
+        if not ended.done():
+            ended.set_result(reason)
+
+    try:
+        listener = await serve(connection, host, port)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    telemetry.get().info("listening", transport="ws", host=host, port=port)
+    async with listener:  # on the way out: close the socket(s), wait for the handler
+        return await ended
+
+
+async def _serve(server: Any, transport: str, args: argparse.Namespace, channel: BinaryIO | None) -> str:
+    """Serve until the session ends or a stop signal comes; returns why it stopped."""
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[str] = loop.create_future()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.done():
+            stop.set_result(sig.name)
+
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows: Ctrl-C raises
+            loop.add_signal_handler(sig, on_signal, sig)
+    if transport == "tcp":
+        serving = _serve_tcp(server, args.host, args.port)
+    elif transport == "ws":
+        serving = _serve_ws(server, args.host, args.port)
+    else:
+        serving = _serve_stdio(server, sys.stdin.fileno(), channel)
+    session = asyncio.ensure_future(serving)
+    try:
+        await asyncio.wait({session, stop}, return_when=asyncio.FIRST_COMPLETED)
+        return stop.result() if stop.done() else session.result()  # a signal and a hang-up: the signal
+    finally:
+        server.protocol.set_writer(_Dropped())  # after a signal the server stops talking, too
+        session.cancel()
+        server.service.scheduler.cancel_all()  # running jobs stop while the loop winds down
+
+
+def _exit_at_once(signum: int, frame: Any) -> None:
+    os._exit(128 + signum)
+
+
+def _run(args: argparse.Namespace, transport: str) -> int:
+    from .server import create
+
+    log = telemetry.get()
+    server = create(model=args.model, device=args.device)
+    log.info("start", version=__version__, transport=transport, pid=os.getpid())
+    channel = protect_stdout() if transport == "stdio" else None
+    reason = "error"  # stays so only if something unexpected propagates
+    try:
+        reason = asyncio.run(_serve(server, transport, args, channel))
+    except ListenError as exc:
+        print(f"dllm-lsp: error: {exc}", file=sys.stderr)
+        reason = "listen-failed"
+    except Interrupted as exc:  # a signal before the event loop took signals over
+        reason = exc.name
+    finally:
+        for sig in STOP_SIGNALS:  # while the model thread is joined, a second signal ends at once
+            signal.signal(sig, _exit_at_once)
+        joined = server.service.close(JOIN_TIMEOUT_S)
+        shutdown = server.protocol._shutdown
+        code = 0 if shutdown or reason in ("SIGINT", "SIGTERM") else 1  # LSP: exit without shutdown is an error
+        log.info("stop", reason=reason, after_shutdown=shutdown, model_thread="joined" if joined else "busy",
+                 exit_code=code)
+    if not joined:  # still inside an uncancellable call: leave without running the exit handlers
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     telemetry.configure(args.log_file, args.log_level)
-    if args.check:
-        return check(args.model, args.device)
-    if (args.tcp or args.ws) and not 0 < args.port < 65536:
-        print(f"dllm-lsp: error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
-        return 2
-    if args.ws:
-        try:
-            import websockets  # noqa: F401 - pygls needs it for --ws
-        except ImportError:
-            print("dllm-lsp: error: --ws needs the 'websockets' package (pip install 'pygls[ws]')",
-                  file=sys.stderr)
-            return 2
-
-    from .server import create
-
-    server = create(model=args.model, device=args.device)
-    log = telemetry.get()
-    log.info("start", version=__version__, transport="tcp" if args.tcp else "ws" if args.ws else "stdio",
-             pid=os.getpid())
+    transport = "tcp" if args.tcp else "ws" if args.ws else "stdio"
     try:
-        if args.tcp:
-            server.start_tcp(args.host, args.port)
-        elif args.ws:
-            server.start_ws(args.host, args.port)
-        else:
-            server.start_io(sys.stdin.buffer, protect_stdout())
-    finally:
-        server.service.scheduler.close()
-        log.info("stop", after_shutdown=server.protocol._shutdown)
-    return 0 if server.protocol._shutdown else 1  # LSP: exit without shutdown is an error
+        with stop_signals_raise():
+            if args.check:
+                return check(args.model, args.device)
+            if (args.tcp or args.ws) and not 0 < args.port < 65536:
+                print(f"dllm-lsp: error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
+                return 2
+            if args.ws:
+                try:
+                    import websockets  # noqa: F401 - needed for --ws
+                except ImportError:
+                    print("dllm-lsp: error: --ws needs the 'websockets' package (pip install 'pygls[ws]')",
+                          file=sys.stderr)
+                    return 2
+            return _run(args, transport)
+    except KeyboardInterrupt as exc:  # before the server existed (imports), or during --check
+        name = getattr(exc, "name", "SIGINT")
+        code = 128 + signal.Signals[name] if args.check else 0  # --check did not finish: not "works"
+        telemetry.get().info("stop", reason=name, exit_code=code)
+        return code

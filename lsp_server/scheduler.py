@@ -1,7 +1,9 @@
 """One thread owns the model; the newest request per document wins.
 
 `ModelThread` is a daemon thread that runs model work (loading, warm-up, infills) one call at a
-time, in order. `Scheduler` sits between it and the asyncio loop: every request gets a cancel
+time, in order; `close` drops the queued calls and joins it, so that it never runs torch while the
+interpreter exits (a thread inside torch then aborts the process: "terminate called without an
+active exception"). `Scheduler` sits between it and the asyncio loop: every request gets a cancel
 token; a newer request for the same key (document) cancels the older one's token, which drops it
 from the queue before it reaches the model or stops it between denoising steps (the engine polls
 the token). `$/cancelRequest` arrives as asyncio cancellation of the awaiting handler and is turned
@@ -34,20 +36,36 @@ class ModelThread:
 
     def __init__(self, name: str = "dllm-model") -> None:
         self._queue: queue.SimpleQueue[tuple[Future, Callable, tuple] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue `fn(*args)`; after `close` the future comes back cancelled."""
         fut: Future[T] = Future()
-        self._queue.put((fut, fn, args))
+        with self._lock:
+            if self._closed:
+                fut.cancel()
+            else:
+                self._queue.put((fut, fn, args))
         return fut
 
-    def stop(self) -> None:
-        self._queue.put(None)
+    def close(self, timeout: float | None = None) -> bool:
+        """Cancel every queued call, let the running one end, join; False if it outlived `timeout`."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
             fut, fn, args = item
+            if self._closed:
+                fut.cancel()
+                continue
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
@@ -136,6 +154,9 @@ class Scheduler:
         if paused:
             self.cancel_all()
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the running job between denoising steps, drop the queued ones and join the model
+        thread; False if it was still busy (an uncancellable load) after `timeout` seconds."""
+        self._paused = True
         self.cancel_all()
-        self.thread.stop()
+        return self.thread.close(timeout)

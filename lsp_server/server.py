@@ -89,10 +89,3 @@ def create(model: str | None = None, device: str | None = None) -> DllmLanguageS
         return svc.stats()
 
     return ls
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`dllm-lsp`: see `launch.py` for the options."""
-    from .launch import main as launch_main
-
-    return launch_main(argv)

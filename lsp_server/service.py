@@ -145,3 +145,8 @@ class Service:
     def shutdown(self) -> None:
         self.scheduler.cancel_all()
         self.log.info("shutdown", **self.stats()["scheduler"])
+
+    def close(self, timeout: float | None = None) -> bool:
+        """End all model work and join the model thread (any thread may call it); False if the
+        thread was still busy after `timeout` seconds."""
+        return self.scheduler.close(timeout)

@@ -73,45 +73,77 @@ def rng(item) -> tuple:
     return (r.start.line, r.start.character), (r.end.line, r.end.character)
 
 
-# --- a raw JSON-RPC client over stdio, for input no well-behaved client would send -----------------
+# --- a raw JSON-RPC client (stdio, TCP or WebSocket), for exact control of what is sent ------------
 
 import asyncio  # noqa: E402
 import json  # noqa: E402
+import socket  # noqa: E402
+
+WAIT_S = 60.0  # bound on every wait for the server: generous, for a loaded 2-core machine
+TRANSPORTS = ("stdio", "tcp", "ws")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class RawClient:
-    """Writes arbitrary bytes to the server's stdin and reads framed messages from its stdout."""
+    """Writes arbitrary bytes to the server and reads framed messages back (stdio or TCP)."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, reader=None, writer=None) -> None:
         self.proc = proc
+        self.reader = reader or proc.stdout
+        self.writer = writer or proc.stdin
 
     @classmethod
-    async def start(cls, *args: str, fake: bool = True) -> "RawClient":
+    async def start(cls, *args: str, fake: bool = True, transport: str = "stdio", stderr=None) -> "RawClient":
+        """Start the server on `transport` and connect to it; `stderr`: a file to keep its stderr in."""
+        port = free_port() if transport != "stdio" else None
+        where = [f"--{transport}", "--port", str(port)] if port else []
+        pipe = asyncio.subprocess.PIPE if transport == "stdio" else asyncio.subprocess.DEVNULL
         proc = await asyncio.create_subprocess_exec(
-            *server_command(*args), env=server_env(fake), stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        return cls(proc)
+            *server_command(*where, *args), env=server_env(fake), stdin=pipe, stdout=pipe,
+            stderr=stderr or asyncio.subprocess.DEVNULL)
+        if transport == "stdio":
+            return cls(proc)
+        deadline = asyncio.get_running_loop().time() + WAIT_S
+        while True:  # until the server listens
+            try:
+                if transport == "ws":
+                    return await WsClient.connect(proc, port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                return cls(proc, reader, writer)
+            except OSError:
+                if proc.returncode is not None or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
     def send_body(self, body: bytes) -> None:
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
     def send(self, message: dict) -> None:
         self.send_body(json.dumps(message).encode())
 
-    async def recv(self, timeout: float = 5.0) -> dict:
-        async def read() -> dict:
-            length = None
-            while True:
-                line = await self.proc.stdout.readline()
-                if not line:
-                    raise EOFError("server closed stdout")
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-                elif line in (b"\r\n", b"\n") and length is not None:
-                    return json.loads(await self.proc.stdout.readexactly(length))
-        return await asyncio.wait_for(read(), timeout)
+    def notify(self, method: str, params=None) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
-    async def response(self, msg_id, timeout: float = 5.0) -> dict:
+    async def _read(self) -> dict:
+        length = None
+        while True:
+            line = await self.reader.readline()
+            if not line:
+                raise EOFError("the server closed the connection")
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+            elif line in (b"\r\n", b"\n") and length is not None:
+                return json.loads(await self.reader.readexactly(length))
+
+    async def recv(self, timeout: float = WAIT_S) -> dict:
+        return await asyncio.wait_for(self._read(), timeout)
+
+    async def response(self, msg_id, timeout: float = WAIT_S) -> dict:
         """The next response with this id (notifications and other messages are skipped)."""
         while True:
             msg = await self.recv(timeout)
@@ -122,18 +154,72 @@ class RawClient:
         self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
         return await self.response(msg_id)
 
+    async def wait(self, timeout: float = WAIT_S) -> int:
+        """The server's exit status, once it has exited by itself (killed after `timeout`)."""
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            raise AssertionError(f"the server did not exit within {timeout} s") from None
+
+    async def _hang_up(self) -> None:
+        self.writer.close()
+
     async def close(self) -> int:
+        """Hang up (close stdin or the connection) and wait for the server to exit."""
         if self.proc.returncode is None:
             try:
-                self.proc.stdin.close()
-                await asyncio.wait_for(self.proc.wait(), 5)
+                await self._hang_up()
+                await asyncio.wait_for(self.proc.wait(), WAIT_S)
             except (asyncio.TimeoutError, BrokenPipeError, ConnectionResetError):
                 self.proc.kill()
                 await self.proc.wait()
         return self.proc.returncode
 
 
-async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
+class WsClient(RawClient):
+    """The same over a WebSocket: one JSON-RPC message per WebSocket message, sent in order."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, ws) -> None:
+        super().__init__(proc, None, None)
+        self.ws = ws
+        self._outbox: asyncio.Queue = asyncio.Queue()
+        self._sender = asyncio.ensure_future(self._send_all())
+
+    @classmethod
+    async def connect(cls, proc: asyncio.subprocess.Process, port: int) -> "WsClient":
+        from websockets.asyncio.client import connect
+
+        return cls(proc, await connect(f"ws://127.0.0.1:{port}"))
+
+    async def _send_all(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        while True:
+            body = await self._outbox.get()
+            try:
+                await self.ws.send(body.decode())
+            except ConnectionClosed:
+                return
+
+    def send_body(self, body: bytes) -> None:
+        self._outbox.put_nowait(body)
+
+    async def _read(self) -> dict:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            return json.loads(await self.ws.recv())
+        except ConnectionClosed:
+            raise EOFError("the server closed the connection") from None
+
+    async def _hang_up(self) -> None:
+        self._sender.cancel()
+        await self.ws.close()
+
+
+async def eventually(check, timeout: float = WAIT_S, interval: float = 0.05):
     """Poll `check()` (sync or async) until it returns something truthy; fail after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -145,3 +231,33 @@ async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+def stderr_problems(text: str) -> list[str]:
+    """Lines of a server's stderr that a clean run never has: tracebacks, fatal errors, aborts,
+    and JSON log lines at error level or above."""
+    bad = []
+    for line in text.splitlines():
+        if any(mark in line for mark in ("Traceback", "Fatal Python error", "terminate called")):
+            bad.append(line)
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and str(record.get("level", "")).lower() in ("error", "critical", "exception"):
+            bad.append(line)
+    return bad
+
+
+def log_events(text: str, event: str) -> list[dict]:
+    """The JSON log records of one event in a server's stderr."""
+    out = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == event:
+            out.append(record)
+    return out

@@ -1,13 +1,11 @@
 """The command line: `--check`, transports, and refusing bad options with a clear message."""
 
-import asyncio
-import json
 import socket
 import subprocess
 import sys
 
 import pytest
-from lsp_helpers import server_command, server_env
+from lsp_helpers import RawClient, server_command, server_env
 
 from dllm_complete.lsp_server.launch import parser
 
@@ -42,89 +40,45 @@ def test_bad_port_is_refused():
     assert out.returncode == 2 and "--port" in out.stderr
 
 
+@pytest.mark.parametrize("transport", ["--tcp", "--ws"])
+def test_a_port_in_use_is_one_line_and_exit_1(transport):
+    if transport == "--ws":
+        pytest.importorskip("websockets")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        out = run(transport, "--port", str(taken.getsockname()[1]))
+    assert out.returncode == 1 and "cannot listen on 127.0.0.1:" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_ws_without_websockets_says_what_to_install():
     try:
         import websockets  # noqa: F401
-        pytest.skip("websockets is installed; the WebSocket transport is tested below")
+        pytest.skip("websockets is installed; the WebSocket transport is tested in test_network_transports")
     except ImportError:
         out = run("--ws", "--port", "8765")
         assert out.returncode == 2 and "websockets" in out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _frame(obj: dict) -> bytes:
-    body = json.dumps(obj).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-async def _tcp_initialize(port: int) -> dict:
-    for _ in range(100):
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            break
-        except OSError:
-            await asyncio.sleep(0.1)
-    writer.write(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                         "params": {"processId": None, "rootUri": None, "capabilities": {}}}))
-    length = None
-    while True:
-        line = await asyncio.wait_for(reader.readline(), 10)
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-        elif line == b"\r\n" and length:
-            msg = json.loads(await reader.readexactly(length))
-            writer.close()
-            return msg
-
-
-def test_tcp_transport():
-    port = _free_port()
-    proc = subprocess.Popen(server_command("--tcp", "--port", str(port)), env=server_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("transport", ["tcp", "ws"])
+async def test_network_transports(transport):
+    if transport == "ws":
+        pytest.importorskip("websockets", reason="--ws needs the websockets package (pygls[ws])")
+    client = await RawClient.start(transport=transport)
     try:
-        msg = asyncio.run(_tcp_initialize(port))
-        assert msg["id"] == 1 and "inlineCompletionProvider" in msg["result"]["capabilities"]
+        msg = await client.request(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        assert "inlineCompletionProvider" in msg["result"]["capabilities"]
     finally:
-        proc.kill()
-        proc.wait()
+        client.proc.kill()
+        await client.proc.wait()
 
 
 def test_stdout_carries_nothing_but_protocol():
     """Logs go to stderr; a stray print to stdout inside the server must not reach the channel."""
-    code = ("import sys; sys.argv=['dllm-lsp']; from lsp_server import launch; ch = launch.protect_stdout(); "
+    code = ("import sys; sys.argv=['dllm-lsp']; from dllm_complete.lsp_server import launch; "
+            "ch = launch.protect_stdout(); "
             "print('stray'); import os; os.write(1, b'c-level\\n'); ch.write(b'PROTO'); ch.flush()")
     out = subprocess.run([sys.executable, "-c", code], env=server_env(), capture_output=True, timeout=30)
     assert out.stdout == b"PROTO" and b"stray" in out.stderr and b"c-level" in out.stderr
-
-
-async def _ws_initialize(port: int) -> dict:
-    from websockets.asyncio.client import connect
-
-    for _ in range(100):
-        try:
-            ws = await connect(f"ws://127.0.0.1:{port}")
-            break
-        except OSError:
-            await asyncio.sleep(0.1)
-    async with ws:
-        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                  "params": {"processId": None, "rootUri": None, "capabilities": {}}}))
-        return json.loads(await asyncio.wait_for(ws.recv(), 10))
-
-
-def test_websocket_transport():
-    pytest.importorskip("websockets", reason="--ws needs the websockets package (pygls[ws])")
-    port = _free_port()
-    proc = subprocess.Popen(server_command("--ws", "--port", str(port)), env=server_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        msg = asyncio.run(_ws_initialize(port))
-        assert msg["id"] == 1 and "inlineCompletionProvider" in msg["result"]["capabilities"]
-    finally:
-        proc.kill()
-        proc.wait()

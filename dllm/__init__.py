@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Engine": "engine", "ARDecoder": "ar", "SamplerConfig": "sampler", "CancelToken": "constraints",
-    "Cancelled": "constraints", "Constraint": "constraints", "Completion": "result", "Stats": "result",
+    "Engine": "engine", "ARDecoder": "ar", "SamplerConfig": "sampler", "CancelToken": "contract",
+    "Cancelled": "contract", "Constraint": "contract", "Completion": "result", "Stats": "result",
     "CheckpointError": "checkpoint", "DEFAULT_MODEL": "checkpoint", "load_checkpoint": "checkpoint", "testing": None,
 }
 

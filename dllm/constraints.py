@@ -1,33 +1,14 @@
-"""What the denoising loop calls between steps, and how a caller stops it.
-
-`Constraint` is the protocol a syntax checker implements (`grammars.SyntaxConstraint` does, with
-tree-sitter); the engine knows nothing more about syntax than this. `CancelToken` is polled once per
-step; a cancelled request raises `Cancelled`. `sampler_for` and `finished` are how both decoders apply
-a constraint: its say on empty answers, and the final cut.
+"""How both decoders apply a constraint (the protocol is in `contract.py`): its say on empty
+answers (`sampler_for`) and the final cut (`finished`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
-from typing import Protocol
-
 import msgspec
 
 from .canvas import Context
+from .contract import Constraint
 from .sampler import SamplerConfig
-
-
-class Constraint(Protocol):
-    def remask(self, prefix: str, pieces: Sequence[str | None], suffix: str) -> list[int]:
-        """Indices of committed middle slots to mask again. pieces: text of each slot, None = masked,
-        "" = end-of-middle padding."""
-
-    def finalize(self, prefix: str, middle: str, suffix: str) -> str:
-        """The completion cut back so that it leaves the file no less valid than it was."""
-
-    def needs_text(self, prefix: str, suffix: str) -> bool:
-        """Whether the file is broken right at the cursor, so that an empty completion cannot be right."""
 
 
 def sampler_for(cfg: SamplerConfig, constraint: Constraint | None, ctx: Context) -> SamplerConfig:
@@ -46,23 +27,3 @@ def finished(text: str, ctx: Context, constraint: Constraint | None) -> str:
     if constraint is not None and text:
         text = constraint.finalize(ctx.judged_prefix + ctx.typed, text, ctx.judged_suffix)
     return ctx.ended(text)
-
-
-class Cancelled(Exception):
-    """The request's CancelToken was set while it was being denoised."""
-
-
-class CancelToken:
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise Cancelled()

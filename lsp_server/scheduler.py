@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dllm_complete.dllm.constraints import CancelToken
+from dllm_complete.dllm.contract import CancelToken
 
 T = TypeVar("T")
 

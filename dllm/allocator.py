@@ -6,7 +6,7 @@ of the heap back to the kernel past its trim threshold; both thresholds move wit
 history (glibc raises them as large mapped blocks are freed). Where they stay low, every forward
 faults its temporaries in again: the default model's single-line infill measured ~15% slower in a
 fresh process that had not happened to import torch._dynamo (which raised them as a side effect).
-Pinning them at the ceiling of glibc's own rule removes that luck (`python bench/allocator.py`).
+Pinning them at the ceiling of glibc's own rule removes that luck (`python -m bench.allocator`).
 """
 
 from __future__ import annotations

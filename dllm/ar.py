@@ -12,7 +12,8 @@ import time
 import torch
 
 from .canvas import Context, build_context
-from .constraints import CancelToken, Constraint, finished, sampler_for
+from .constraints import finished, sampler_for
+from .contract import CancelToken, Constraint
 from .engine import resolve_mode
 from .forward import choose, fast_path
 from .checkpoint import Loaded
@@ -70,7 +71,7 @@ class ARDecoder:
         out: list[int] = []
         blank = True  # nothing but whitespace so far
         with torch.inference_mode():
-            while len(out) < cap:
+            for _ in range(cap):  # one token per model call
                 if cancel is not None:
                     cancel.check()
                 if out:

@@ -10,7 +10,8 @@ the step cap (`schedule.py`); greedy steps score the masked rows only, with the 
 confidence op of `kernels/` (backend chosen once, in the constructor). An end-of-middle token ends
 the completion early (all later slots become padding); if the canvas fills with real code it grows,
 up to a cap. Between steps the loop polls the cancel token and asks the constraint which committed
-slots to mask again; a re-masked slot is never offered the token it was rejected for again.
+slots to mask again; a re-masked slot is never offered the token it was rejected for again. Model
+calls are bounded: a block still masked after its step cap (a step committed [MASK]) raises.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import torch
 from dllm_complete.kernels.reference import ban_bias
 
 from .canvas import Context, build_context
-from .constraints import CancelToken, Constraint, finished, sampler_for
+from .constraints import finished, sampler_for
+from .contract import CancelToken, Constraint
 from .forward import choose, fast_path
 from .checkpoint import Loaded
 from .result import Completion, Stats, first_line, phase_timings
 from .sampler import SamplerConfig, propose, select
-from .schedule import block_size, blocks, canvas_sizes, grow, min_commits, step_budget
+from .schedule import block_size, blocks, canvas_lengths, canvas_sizes, min_commits, step_budget
 from .tokenizer import end_ids
 
 MODES = ("single", "multi", "auto")
@@ -90,23 +92,22 @@ class Engine:
         t0 = time.perf_counter()
         cfg = sampler or self.sampler
         mode = resolve_mode(mode, prefix)
-        length, cap = canvas_sizes(mode, max_tokens)
+        first, cap = canvas_sizes(mode, max_tokens)
         budget = (cfg.context_tokens or self.context_tokens) - cap
         ctx = build_context(self.tokenizer, prefix, suffix, max(budget, 16))
         cfg = sampler_for(cfg, constraint, ctx)
         stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
         t1 = time.perf_counter()
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
-        middle = torch.full((length,), self.mask_id, dtype=torch.long, device=self.device)
+        middle = torch.empty((0,), dtype=torch.long, device=self.device)
         remasks = Remasks(cfg.remask_budget)
         with torch.inference_mode():
-            while True:
-                middle = self._denoise(ctx, middle, cfg, mode, cancel, constraint, gen, stats, remasks)
-                if length >= cap or bool(self._ends(middle, mode).any()):
-                    break
-                length = grow(length, cap)
+            for length in canvas_lengths(first, cap):  # grown while the canvas fills up with real code
                 pad = torch.full((length - middle.numel(),), self.mask_id, dtype=torch.long, device=self.device)
-                middle = torch.cat([middle, pad])
+                middle = self._denoise(ctx, torch.cat([middle, pad]), cfg, mode, cancel, constraint, gen, stats,
+                                       remasks)
+                if bool(self._ends(middle, mode).any()):
+                    break
         t2 = time.perf_counter()
         text, n_tokens = self._text(middle.tolist(), mode)
         text = finished(text, ctx, constraint)
@@ -139,6 +140,9 @@ class Engine:
                 n_masked = int(masked.sum())
                 if n_masked == 0:
                     break
+                if steps >= cap:  # the last step's floor commits every masked slot; only [MASK] committed stays
+                    raise RuntimeError(f"internal error: {n_masked} slots still masked after the step cap "
+                                       f"({cap} steps, slots {b0}-{b1} of {L}): a step committed the mask token")
                 if cancel is not None:
                     cancel.check()
                 if not cfg.use_cache or stale or (steps == 0 and cfg.refresh_each_block):

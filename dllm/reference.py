@@ -2,20 +2,21 @@
 
 No key/value cache, no tensor tricks: a full forward pass over the whole canvas every step and plain
 Python over the slots. It follows the same rules (threshold commit with the step-cap floor, blocks,
-padding after an end token, growth) so that the engine without its cache must agree with it exactly,
-and the cached engine can be measured against it.
+padding after an end token, growth) so that the engine without its cache must agree with it exactly
+(text, model calls, steps, tokens, canvas), and the cached engine can be measured against it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 
 from .canvas import build_context
 from .engine import Engine, resolve_mode
-from .result import first_line
-from .schedule import block_size, blocks, canvas_sizes, grow, step_budget
+from .result import Completion, Stats, first_line
+from .schedule import block_size, blocks, canvas_lengths, canvas_sizes, step_budget
 
 
 def _confidence(probs: list[float], token: int, kind: str) -> float:
@@ -27,29 +28,41 @@ def _confidence(probs: list[float], token: int, kind: str) -> float:
     return math.exp(sum(p * math.log(p) for p in probs if p > 1e-12))
 
 
+@dataclasses.dataclass
+class Reference:
+    completion: Completion  # the text; in stats the model calls, steps, tokens and canvas, as the engine counts
+    commits: list[tuple[int, int, int]]  # per step: (masked slots in the block, the floor, slots committed)
+
+
 def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto",
-                     max_tokens: int | None = None) -> str:
-    """Greedy (temperature 0) infill, unconstrained; returns the text."""
+                     max_tokens: int | None = None) -> Reference:
+    """Greedy (temperature 0) infill, unconstrained."""
     cfg, tok, model = engine.sampler, engine.tokenizer, engine.model
     mode = resolve_mode(mode, prefix)
-    length, cap = canvas_sizes(mode, max_tokens)
+    first, cap = canvas_sizes(mode, max_tokens)
     ctx = build_context(tok, prefix, suffix, max((cfg.context_tokens or engine.context_tokens) - cap, 16))
     mask, eom = tok.special.mask, tok.special.eom
     ends = set(engine.stop_ids.tolist())
     newline = engine.newline.tolist()
     shift = int(engine.spec.logits_shift)
-    middle = [mask] * length
+    stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
+    middle: list[int] = []
+    commits = []
 
     def is_end(token: int) -> bool:
         return token in ends or (mode == "single" and newline[token])
 
-    while True:
+    for length in canvas_lengths(first, cap):
+        middle += [mask] * (length - len(middle))
         for b0, b1 in blocks(length, block_size(cfg.block_size, mode)):
             steps, step_cap = 0, step_budget(cfg.max_steps, b1 - b0, length)
             while any(middle[j] == mask for j in range(b0, b1)):
+                if steps == step_cap:
+                    raise RuntimeError(f"reference: slots {b0}-{b1} still masked after {step_cap} steps")
                 canvas = ctx.prefix_ids + middle + ctx.suffix_ids
                 with torch.no_grad():
                     logits = model(torch.tensor([canvas]))[0].float()
+                stats.nfe += 1
                 logits[:, tok.never_generated()] = float("-inf")
                 P = len(ctx.prefix_ids)
                 if ctx.first_banned:  # the first token continues what was typed
@@ -71,6 +84,7 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                 chosen = {j for j in ranked if proposals[j][1] >= cfg.threshold} | set(ranked[:need])
                 for j in chosen:
                     middle[j] = proposals[j][0]
+                commits.append((len(proposals), need, len(chosen)))
                 ended = False
                 for j in range(length):
                     if ended and middle[j] == mask:
@@ -78,14 +92,13 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
                     if middle[j] != mask and is_end(middle[j]):
                         ended = True
                 steps += 1
-        if length >= cap or any(t != mask and is_end(t) for t in middle):
+            stats.steps += steps
+        if any(t != mask and is_end(t) for t in middle):
             break
-        new_length = grow(length, cap)
-        middle += [mask] * (new_length - length)
-        length = new_length
     kept = []
     for t in middle:
         if t in ends or t == mask:
             break
         kept.append(t)
-    return ctx.after_typed(first_line(tok.decode(kept), mode))
+    stats.canvas, stats.tokens = len(middle), len(kept)
+    return Reference(Completion(text=ctx.after_typed(first_line(tok.decode(kept), mode)), stats=stats), commits)

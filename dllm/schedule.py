@@ -29,8 +29,16 @@ def grow(length: int, cap: int) -> int:
     return min(cap, length + max(16, length // 2))
 
 
+def canvas_lengths(length: int, cap: int) -> list[int]:
+    """Every length a canvas may have, in order: `length`, then grown while below `cap`."""
+    lengths = [length]
+    while lengths[-1] < cap:
+        lengths.append(grow(lengths[-1], cap))
+    return lengths
+
+
 # Semi-autoregressive blocks (LLaDA) per mode. Measured on HumanEval-infilling, 500 holes per split
-# (`python bench/arena.py --limit 500` with `?block=4|8|16`): single-line passes 59 / 50 / 36 at p50
+# (`python -m bench.arena --limit 500` with `?block=4|8|16`): single-line passes 59 / 50 / 36 at p50
 # 31 / 34 / 51 ms, multi-line 7 / 10 / 14 at 94 / 60 / 44 ms. Both modes: three or four blocks a canvas.
 BLOCK_SIZES = {"single": 4, "multi": 16}
 

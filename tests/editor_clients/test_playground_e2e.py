@@ -34,7 +34,7 @@ def test_playground_types_sees_ghost_text_and_accepts_it(tiny_model, tmp_path, c
     npm_ready(HERE)
     artifacts = Path(os.environ.get("DLLM_ARTIFACTS", HERE / "test-results"))
     log = tmp_path / "server.log"
-    env = client_env(CHROMIUM=browser, DLLM_MODEL=tiny_model, DLLM_LSP=f"{sys.executable} -m lsp_server",
+    env = client_env(CHROMIUM=browser, DLLM_MODEL=tiny_model, DLLM_LSP=f"{sys.executable} -m dllm_complete.lsp_server",
                      DLLM_ARTIFACTS=str(artifacts), DLLM_LOG_FILE=str(log))
     out = run([tool("node"), "--test", "test/"], HERE, env, timeout=240)
     text = out.stdout + out.stderr

@@ -1,6 +1,6 @@
-"""The real SyntaxConstraint driving the real denoising loop on a tiny random checkpoint.
+"""The real SyntaxConstraint driving the real denoising loop on the tiny trained checkpoint.
 
-Two kinds of model: the random checkpoint as it is (whatever it writes, the loop must end within
+Two kinds of model: the tiny checkpoint as it is (whatever it writes, the loop must end within
 the re-mask budget and leave the file no less valid), and the same checkpoint with a scripted output
 head, so that a test can say exactly what the model proposes at each step (an adversary that always
 writes closing brackets, or a model that first writes junk and then the right thing).
@@ -70,17 +70,21 @@ class ScriptedHead(torch.nn.Module):
 
 
 @pytest.fixture()
-def script(engine, monkeypatch):
-    """script(*texts): the model proposes texts[0] at the first step, texts[1] at the second..."""
+def script(engine):
+    """script(*texts): the model proposes texts[0] at the first step, texts[1] at the second...
+    The model's own head comes back afterwards (by hand: pytest 9.2's monkeypatch.setattr would delete
+    it on undo, since nn.Module keeps submodules in `_modules`, not in the instance `__dict__`)."""
+    own = engine.model.lm_head
 
     def install(*texts: str, fallback: list[int] = (), lead: str = " ") -> ScriptedHead:
         # `lead`: the blank the prefix ends in, which the model writes again itself (token healing)
         rounds = [engine.tokenizer.encode(lead + t) for t in texts]
         head = ScriptedHead(rounds, engine.model.cfg.vocab_size, engine.eom_id, fallback)
-        monkeypatch.setattr(engine.model, "lm_head", head)
+        engine.model.lm_head = head
         return head
 
-    return install
+    yield install
+    engine.model.lm_head = own
 
 
 def no_worse(language: str, prefix: str, text: str, suffix: str) -> bool:

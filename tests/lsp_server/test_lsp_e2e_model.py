@@ -1,4 +1,4 @@
-"""End to end with the real engine on a tiny random checkpoint: load, complete, check, cancel."""
+"""End to end with the real engine on the tiny trained checkpoint: load, complete, check, cancel."""
 
 import subprocess
 
@@ -42,7 +42,9 @@ async def test_real_engine_serves_requests(client: LanguageClient):
     menu = await client.text_document_completion_async(completion_params(uri, 2, 11))
     assert isinstance(auto, lsp.InlineCompletionList) and isinstance(menu, lsp.CompletionList)
     assert len(invoked.items) <= 3
-    for item in [*auto.items, *invoked.items]:
+    items = [*auto.items, *invoked.items]
+    assert items  # the tiny model answers: the checks below run on something
+    for item in items:
         assert item.range.start.line in (2, 3) and item.insert_text.strip()
     stats = await client.protocol.send_request_async("dllm/stats", {})
     assert stats.model.model == "tiny-diffusion" and stats.scheduler.failed == 0

@@ -151,7 +151,7 @@ local function main()
   dllm.set_mode('menu')
   vim.api.nvim_win_set_cursor(0, { 5, 0 })
   feed('o')
-  feed('y')
+  feed('s')  -- a letter of the tiny test model's code, so that it has something to say
   local info
   wait_for('the completion menu', function()
     if vim.fn.pumvisible() ~= 1 then return false end
@@ -160,7 +160,7 @@ local function main()
     return info ~= nil
   end)
   local line = vim.api.nvim_get_current_line()
-  check('the menu inserts nothing by itself', line:sub(-1) == 'y', line)
+  check('the menu inserts nothing by itself', line:sub(-1) == 's', line)
   local r = cursor()
   local all = lines()
   local menu_expect = {}

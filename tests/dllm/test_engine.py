@@ -13,12 +13,7 @@ from dllm_complete.dllm.schedule import step_budget
 from dllm_complete.dllm.testing import SAMPLE_CODE, tiny_checkpoint
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 64-wide model gains nothing from threads, and a busy machine loses
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _holes(n, seed=0):

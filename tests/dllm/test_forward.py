@@ -9,12 +9,7 @@ from dllm_complete.dllm.forward import EagerDecode, EagerForward, GraphedDecode,
 from dllm_complete.dllm.testing import sample_holes, tiny_checkpoint
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 64-wide model gains nothing from threads, and a busy machine loses
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _runs(engine, block_size):

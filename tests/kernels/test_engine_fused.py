@@ -25,12 +25,7 @@ LINE_STARTS = [(SAMPLE_CODE[:i], SAMPLE_CODE[i:]) for i, ch in enumerate(SAMPLE_
 THRESHOLDS = {"probability": 0.3, "margin": 0.2, "entropy": 0.1}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 64-wide model gains nothing from threads, and a busy machine loses
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

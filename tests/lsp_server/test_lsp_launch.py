@@ -53,12 +53,10 @@ def test_a_port_in_use_is_one_line_and_exit_1(transport):
 
 
 def test_ws_without_websockets_says_what_to_install():
-    try:
-        import websockets  # noqa: F401
-        pytest.skip("websockets is installed; the WebSocket transport is tested in test_network_transports")
-    except ImportError:
-        out = run("--ws", "--port", "8765")
-        assert out.returncode == 2 and "websockets" in out.stderr
+    code = ("import sys; sys.modules['websockets'] = None; from dllm_complete.lsp_server.launch import main; "
+            "sys.exit(main(['--ws', '--port', '8765']))")  # as if websockets were not installed
+    out = subprocess.run([sys.executable, "-c", code], env=server_env(), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "pip install 'pygls[ws]'" in out.stderr and "Traceback" not in out.stderr
 
 
 @pytest.mark.asyncio

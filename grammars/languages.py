@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from tree_sitter import Language
 
-__all__ = ["Grammar", "language_for", "supported_names", "LANGUAGE_IDS", "SUFFIXES"]
+__all__ = ["Grammar", "language_for", "language_id_for_path", "supported_names", "LANGUAGE_IDS", "SUFFIXES"]
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,27 @@ LANGUAGE_IDS: dict[str, str] = {
     "cuda-cpp": "cpp",
 }
 
-# file suffix (lower case) -> grammar name
+# file suffix (lower case) -> LSP languageId: the one suffix table (the server's documents use it too;
+# languages without a grammar here are named so that settings can refer to them)
 SUFFIXES: dict[str, str] = {
     ".py": "python", ".pyi": "python", ".pyw": "python",
-    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascriptreact",
     ".ts": "typescript", ".mts": "typescript", ".cts": "typescript",
-    ".tsx": "tsx",
+    ".tsx": "typescriptreact",
     ".go": "go",
     ".rs": "rust",
     ".java": "java",
     ".c": "c", ".h": "c",
     ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".c++": "cpp",
     ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp", ".h++": "cpp", ".ipp": "cpp", ".inl": "cpp",
-    ".cu": "cpp", ".cuh": "cpp",
+    ".cu": "cuda-cpp", ".cuh": "cuda-cpp",
+    ".rb": "ruby", ".sh": "shellscript", ".lua": "lua",
 }
+
+
+def language_id_for_path(path: str) -> str | None:
+    """The LSP languageId a file's suffix implies, or None."""
+    return SUFFIXES.get(os.path.splitext(path)[1].lower())
 
 
 def supported_names() -> tuple[str, ...]:
@@ -97,8 +104,7 @@ def _name_for(language_id: str | None, path: str | None) -> str | None:
         if name is not None:
             return name
     if path:
-        suffix = os.path.splitext(path)[1].lower()
-        return SUFFIXES.get(suffix)
+        return LANGUAGE_IDS.get(language_id_for_path(path) or "")
     return None
 
 

@@ -10,19 +10,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from urllib.parse import unquote, urlparse
+
+from dllm_complete.grammars.languages import language_id_for_path
 
 from .positions import UTF16, LineIndex, update_line_starts
 
 EDIT_LOG = 64
-SUFFIX_LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-    ".jsx": "javascriptreact", ".ts": "typescript", ".tsx": "typescriptreact", ".go": "go",
-    ".rs": "rust", ".java": "java", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp",
-    ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".rb": "ruby", ".sh": "shellscript", ".lua": "lua",
-}
-
 Range = tuple[tuple[int, int], tuple[int, int]]  # ((line, character), (line, character))
 
 
@@ -35,7 +29,7 @@ def language_for(language_id: str | None, uri: str) -> str:
     """The document's language: the client's `languageId` unless empty or plaintext, else the suffix."""
     if language_id and language_id not in ("plaintext", "text"):
         return language_id
-    return SUFFIX_LANGUAGES.get(PurePosixPath(uri_path(uri)).suffix.lower(), language_id or "plaintext")
+    return language_id_for_path(uri_path(uri)) or language_id or "plaintext"
 
 
 @dataclass(frozen=True)

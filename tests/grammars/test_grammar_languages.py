@@ -69,7 +69,18 @@ def test_cached_and_frozen():
 
 def test_tables_only_name_known_grammars():
     assert set(LANGUAGE_IDS.values()) <= set(supported_names())
-    assert set(SUFFIXES.values()) <= set(supported_names())
+    with_grammar = {LANGUAGE_IDS[i] for i in SUFFIXES.values() if i in LANGUAGE_IDS}
+    assert with_grammar == set(supported_names())  # every grammar is reached by some suffix
+
+
+def test_one_suffix_table_for_documents_and_grammars():
+    from dllm_complete.lsp_server.documents import language_for as document_language
+
+    for suffix, language_id in SUFFIXES.items():
+        assert document_language(None, f"file:///src/a{suffix}") == language_id
+        grammar = language_for(None, f"a{suffix.upper()}")
+        assert (grammar.name if grammar else None) == LANGUAGE_IDS.get(language_id)
+    assert document_language("plaintext", "file:///notes/a.txt") == "plaintext"
 
 
 @pytest.mark.parametrize("name", supported_names())

@@ -185,8 +185,8 @@ class Engine:
         token, score = self.kernels.lm_head_score(hidden[rows], head.weight, self.ban_bias, cfg.confidence)
         tokens = torch.zeros(masked.shape, dtype=torch.long, device=hidden.device).index_copy_(0, rows, token)
         conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device).index_copy_(0, rows, score)
-        redo = [slot for slot, ids in bans.items() if masked[slot] and int(tokens[slot]) in ids]
-        if redo:  # rare: the plain path with the slot's bans as well
+        redo = [slot for slot in bans if masked[slot]]  # the confidence over what the bans leave, as the spec
+        if redo:  # the plain path for slots with bans (re-masked ones, the first after typed text)
             logits = head(hidden[redo]) + self.ban_bias  # (R, V)
             for r, slot in enumerate(redo):
                 logits[r, bans[slot]] = float("-inf")

@@ -29,8 +29,8 @@ def _with(engine, **kw):
 
 
 def _plain(engine):
-    """The engine's model with the plain head (logits + softmax), the reference's arithmetic. (The fused
-    head differs where a slot has bans: tests/kernels/test_engine_fused.py, the xfail test.)"""
+    """The engine's model with the plain head (logits + softmax), the reference's arithmetic (the fused
+    head is held to the plain one in tests/kernels/test_engine_fused.py)."""
     return Engine(engine.loaded, sampler=engine.sampler, kernels="off")
 
 

@@ -133,3 +133,25 @@ def write_summary(out: str | os.PathLike, summary: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
     return path
+
+
+def report(summary: dict, records: Iterable[dict], out: str | os.PathLike | None) -> dict:
+    """End a run: per-item JSONL and the summary file where `out` is given, then the summary line."""
+    if out:
+        write_jsonl(out, records)
+        write_summary(out, summary)
+    print_summary(summary)
+    return summary
+
+
+async def read_lsp_message(reader) -> dict:
+    """The next Content-Length framed JSON-RPC message from an asyncio stream."""
+    length = None
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise EOFError("the server closed the connection")
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+        elif line.strip() == b"" and length is not None:
+            return json.loads(await reader.readexactly(length))

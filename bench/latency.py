@@ -451,11 +451,7 @@ def main(argv: list[str] | None = None) -> dict:
         "out": str(args.out) if args.out else None, "stamp": common.stamp(),
     }
     summary["targets"] = targets(summary)
-    if args.out:
-        common.write_jsonl(args.out, records)
-        common.write_summary(args.out, summary)
-    common.print_summary(summary)
-    return summary
+    return common.report(summary, records, args.out)
 
 
 if __name__ == "__main__":

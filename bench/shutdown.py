@@ -86,15 +86,7 @@ class Conn:
     async def _read(self) -> dict:
         if self.ws is not None:
             return json.loads(await self.ws.recv())
-        length = None
-        while True:
-            line = await self.reader.readline()
-            if not line:
-                raise EOFError("the server closed the connection")
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-            elif line.strip() == b"" and length is not None:
-                return json.loads(await self.reader.readexactly(length))
+        return await common.read_lsp_message(self.reader)
 
     async def response(self, msg_id: int, timeout: float) -> dict:
         """The response to `msg_id`; server requests are answered with null, notifications skipped."""
@@ -300,11 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "fatal_lines", "error_log_lines")},
                "transports": by_transport, "wall_s": round(time.monotonic() - t0, 1),
                "out": str(args.out) if args.out else None, "stamp": common.stamp()}
-    if args.out:
-        common.write_jsonl(args.out, records)
-        common.write_summary(args.out, summary)
-    common.print_summary(summary)
-    return summary
+    return common.report(summary, records, args.out)
 
 
 if __name__ == "__main__":

@@ -116,10 +116,8 @@ def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:
 
 
 def language_of(path: Path | None, language: str | None) -> str | None:
-    try:
-        from dllm_complete.grammars import language_for
-    except ImportError:
-        return language
+    from dllm_complete.grammars import language_for
+
     found = language_for(language, str(path) if path else None)
     return found.name if found is not None else language
 
@@ -127,10 +125,8 @@ def language_of(path: Path | None, language: str | None) -> str | None:
 def constraint_of(language: str | None, path: Path | None, enabled: bool):
     if not enabled:
         return None
-    try:
-        from dllm_complete.grammars import constraint_for
-    except ImportError:
-        return None
+    from dllm_complete.grammars import constraint_for
+
     return constraint_for(language, str(path) if path else None)
 
 

@@ -79,6 +79,8 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import socket  # noqa: E402
 
+from bench.common import read_lsp_message  # noqa: E402
+
 WAIT_S = 60.0  # bound on every wait for the server: generous, for a loaded 2-core machine
 TRANSPORTS = ("stdio", "tcp", "ws")
 
@@ -130,15 +132,7 @@ class RawClient:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
     async def _read(self) -> dict:
-        length = None
-        while True:
-            line = await self.reader.readline()
-            if not line:
-                raise EOFError("the server closed the connection")
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-            elif line in (b"\r\n", b"\n") and length is not None:
-                return json.loads(await self.reader.readexactly(length))
+        return await read_lsp_message(self.reader)
 
     async def recv(self, timeout: float = WAIT_S) -> dict:
         return await asyncio.wait_for(self._read(), timeout)

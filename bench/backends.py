@@ -8,7 +8,8 @@
 `<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
 `fast@dllm:default?threshold=0.5`; otherwise the label is the spec without its directory.
 
-Every backend answers `complete(prefix, suffix, mode, max_tokens) -> (text, stats)` where stats holds
+Every backend answers `complete(prefix, suffix, mode, max_tokens) -> (text, stats)` (mode single, multi,
+or auto: what `lsp_server.trigger` decides for an explicit request there) where stats holds
 latency_ms (wall time of the call), nfe (model forward passes), tokens, steps and timings_ms.
 The `hf` backend builds exactly the prompt `dllm.ARDecoder` builds (same context trimming with
 `dllm.canvas.build_context`, same FIM sentinels) and applies the same stop rules (end-of-middle/eos,
@@ -26,8 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dllm_complete.dllm.constraints import finished
-from dllm_complete.dllm.result import first_line, phase_timings
+from dllm_complete.dllm.contract import SamplerConfig
 
 KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),
@@ -107,6 +107,15 @@ def _stats_dict(stats: Any, latency_ms: float) -> dict:
             "timings_ms": dict(stats.timings_ms)}
 
 
+def decided(prefix: str, suffix: str, mode: str) -> str:
+    """`mode`, with auto decided as the language server decides it for an explicit request."""
+    if mode != "auto":
+        return mode
+    from dllm_complete.lsp_server.trigger import mode_at
+
+    return mode_at(prefix + suffix, len(prefix))
+
+
 def _constraint(syntax: bool):
     if not syntax:
         return None
@@ -122,11 +131,8 @@ class EngineBackend:
     """`dllm.load` engines: the diffusion Engine at given sampler settings, or the ARDecoder."""
 
     def __init__(self, spec: Spec, engine: Any) -> None:
-        import msgspec
-
         self.spec, self.label, self.engine = spec.text, spec.label, engine
-        overrides = sampler_overrides(spec)
-        self.sampler = msgspec.structs.replace(engine.sampler, **overrides) if overrides else engine.sampler
+        self.sampler = engine.sampler.with_overrides(sampler_overrides(spec))
         self.syntax = syntax_on(spec)
         self.kind = spec.kind
 
@@ -139,6 +145,7 @@ class EngineBackend:
 
     def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:
         t0 = time.perf_counter()
+        mode = decided(prefix, suffix, mode)
         res = self.engine.infill(prefix, suffix, language="python", mode=mode, max_tokens=max_tokens,
                                  constraint=_constraint(self.syntax), sampler=self.sampler)
         return res.text, _stats_dict(res.stats, (time.perf_counter() - t0) * 1e3)
@@ -180,19 +187,24 @@ class HFBackend:
                 "device": str(p.device), "dtype": str(p.dtype).removeprefix("torch."),
                 "params": sum(t.numel() for t in self.model.parameters()), "syntax": self.syntax}
 
-    def prompt(self, prefix: str, suffix: str, mode: str, max_tokens: int | None):
-        """(prompt ids, context, resolved mode, token cap): exactly what `ARDecoder.infill` builds."""
+    def begin(self, prefix: str, suffix: str, mode: str, max_tokens: int | None):
+        """(the call's start, prompt ids): exactly what `ARDecoder.infill` builds."""
         from dllm_complete.dllm.ar import fim_prompt
+        from dllm_complete.dllm.infill import begin
 
-        return fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens, self.context_tokens)
+        start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, SamplerConfig(), _constraint(self.syntax),
+                      self.context_tokens)
+        return start, fim_prompt(self.tokenizer, start)
 
     def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:
         import transformers
 
+        from dllm_complete.dllm.infill import end
+
         torch = self._torch
-        t0 = time.perf_counter()
-        ids, ctx, mode, cap = self.prompt(prefix, suffix, mode, max_tokens)
-        newline = self.newline
+        mode = decided(prefix, suffix, mode)
+        start, ids = self.begin(prefix, suffix, mode, max_tokens)
+        ctx, cap, newline = start.ctx, start.cap, self.newline
 
         class StopAtNewline(transformers.StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):  # (B, T) -> (B,) bool
@@ -204,22 +216,16 @@ class HFBackend:
                                                 suppress_tokens=self.tokenizer.never_generated(),
                                                 # as our decoder: the first token continues what was typed
                                                 begin_suppress_tokens=ctx.first_banned or None)
-        t1 = time.perf_counter()
         with torch.inference_mode():
             inputs = torch.tensor([ids], device=self.device)
             seq = self.model.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=gen_cfg,
                                       stopping_criteria=stopping)
         new = seq[0, len(ids):].tolist()
-        t2 = time.perf_counter()
-        nfe = len(new)  # one forward pass per generated token, the stop token included
         out = new[:next((i for i, t in enumerate(new) if t in self.stops), len(new))]
-        text = finished(first_line(self.tokenizer.decode(out), mode), ctx, _constraint(self.syntax))
-        t3 = time.perf_counter()
-        timings = phase_timings(t0, t1, t2, t3)
-        stats = {"latency_ms": timings["total"], "nfe": nfe, "tokens": len(out), "steps": len(out),
-                 "context_tokens": len(ctx.prefix_ids) + len(ctx.suffix_ids), "remasked": 0,
-                 "timings_ms": timings}
-        return text, stats
+        # one forward pass per generated token, the stop token included
+        start.stats.nfe, start.stats.tokens, start.stats.steps = len(new), len(out), len(out)
+        res = end(start, self.tokenizer.decode(out))
+        return res.text, _stats_dict(res.stats, res.stats.timings_ms["total"])
 
 
 # ------------------------------------------------------------------------------------ factory

@@ -39,13 +39,11 @@ import torch
 
 from dllm_complete.kernels.dispatch import Backend, select_backend
 from dllm_complete.kernels.reference import ban_bias
-from dllm_complete.dllm.canvas import Context
 from dllm_complete.dllm.checkpoint import Loaded, ModelSpec
-from dllm_complete.dllm.engine import Engine, Remasks
+from dllm_complete.dllm.contract import SamplerConfig
+from dllm_complete.dllm.engine import Engine
 from dllm_complete.dllm.forward import capture_graphs
 from dllm_complete.dllm.model import ModelConfig, Transformer
-from dllm_complete.dllm.result import Stats
-from dllm_complete.dllm.sampler import SamplerConfig
 from dllm_complete.dllm.tokenizer import SpecialIds
 
 from . import common
@@ -154,10 +152,7 @@ def diffusion_engine(engine: Engine, case: Case) -> dict:
     # blocks of 8, each refreshing the cache: the schedule of the published figures (not today's defaults)
     cfg = SamplerConfig(threshold=1.0, max_steps=case.length // case.per_step, confidence="probability",
                         block_size=8, refresh_each_block=True)
-    ctx = Context(case.prefix, case.suffix, "", "")
-    stats = Stats()
-    middle = torch.full((case.length,), engine.mask_id, dtype=torch.long, device=engine.device)
-    out = engine._denoise(ctx, middle, cfg, "multi", None, None, None, stats, Remasks(0))
+    out, stats = engine.fill_ids(case.prefix, case.suffix, case.length, cfg)
     return {"steps": stats.steps, "nfe": stats.nfe, "filled": int((out != engine.mask_id).sum())}
 
 

@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Engine": "engine", "ARDecoder": "ar", "SamplerConfig": "sampler", "CancelToken": "contract",
-    "Cancelled": "contract", "Constraint": "contract", "Completion": "result", "Stats": "result",
+    "Engine": "engine", "ARDecoder": "ar", "SamplerConfig": "contract", "CancelToken": "contract",
+    "Cancelled": "contract", "Constraint": "contract", "Completion": "contract", "Stats": "contract",
+    "Infiller": "contract", "MODES": "contract",
     "CheckpointError": "checkpoint", "DEFAULT_MODEL": "checkpoint", "load_checkpoint": "checkpoint", "testing": None,
 }
 
 if TYPE_CHECKING:
     from .ar import ARDecoder
+    from .contract import SamplerConfig
     from .engine import Engine
-    from .sampler import SamplerConfig
 
 
 def __getattr__(name: str) -> Any:

@@ -7,30 +7,20 @@ diffusion engine, so the two are compared fairly.
 
 from __future__ import annotations
 
-import time
-
 import torch
 
-from .canvas import Context, build_context
-from .constraints import finished, sampler_for
-from .contract import CancelToken, Constraint
-from .engine import resolve_mode
-from .forward import choose, fast_path
 from .checkpoint import Loaded
-from .result import Completion, Stats, first_line, phase_timings
-from .sampler import SamplerConfig, propose
+from .contract import CancelToken, Completion, Constraint, SamplerConfig
+from .forward import choose, fast_path
+from .infill import Start, begin, end
+from .sampler import propose
 from .tokenizer import Tokenizer, end_ids
-from .schedule import canvas_sizes
 
 
-def fim_prompt(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens: int | None,
-               context_tokens: int) -> tuple[list[int], Context, str, int]:
-    """(prompt ids, context, resolved mode, token cap): prefix-suffix-middle with FIM sentinels."""
-    mode = resolve_mode(mode, prefix)
-    _, cap = canvas_sizes(mode, max_tokens)
-    ctx = build_context(tokenizer, prefix, suffix, max(16, context_tokens - cap))
+def fim_prompt(tokenizer: Tokenizer, start: Start) -> list[int]:
+    """Prefix-suffix-middle prompt ids with FIM sentinels, around the context `begin` cut."""
     sp = tokenizer.special
-    return [sp.fim_prefix] + ctx.prefix_ids + [sp.fim_suffix] + ctx.suffix_ids + [sp.fim_middle], ctx, mode, cap
+    return [sp.fim_prefix] + start.ctx.prefix_ids + [sp.fim_suffix] + start.ctx.suffix_ids + [sp.fim_middle]
 
 
 class ARDecoder:
@@ -55,16 +45,15 @@ class ARDecoder:
     def info(self) -> dict:
         return {**self.loaded.info, "graphs": self.graphs}
 
-    def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
+    def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
-        t0 = time.perf_counter()
-        cfg = sampler or self.sampler
-        prompt, ctx, mode, cap = fim_prompt(self.tokenizer, prefix, suffix, mode, max_tokens,
-                                            cfg.context_tokens or self.context_tokens)
-        cfg = sampler_for(cfg, constraint, ctx)
-        stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids), canvas=cap)
-        t1 = time.perf_counter()
+        """The middle between `prefix` and `suffix` (`contract.Infiller`), one token per model call."""
+        start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
+                      self.context_tokens)
+        cfg, stats, ctx, cap = start.cfg, start.stats, start.ctx, start.cap
+        stats.canvas = cap
+        prompt = fim_prompt(self.tokenizer, start)
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
         n = len(prompt)
         pieces = self.tokenizer.pieces()
@@ -91,9 +80,5 @@ class ARDecoder:
                 blank = blank and not pieces[nxt].strip()
                 if mode == "single" and nxt in self.newlines:
                     break
-        t2 = time.perf_counter()
-        text = finished(first_line(self.tokenizer.decode(out), mode), ctx, constraint)
-        t3 = time.perf_counter()
         stats.steps, stats.tokens = len(out), len(out)
-        stats.timings_ms = phase_timings(t0, t1, t2, t3)
-        return Completion(text=text, stats=stats)
+        return end(start, self.tokenizer.decode(out))

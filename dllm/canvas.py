@@ -29,12 +29,11 @@ class Context:
     suffix_text: str
     # What the syntax constraint parses: the text around the cursor (not only what the model sees: a
     # fragment cut to the token budget parses as broken and would excuse any error), the suffix led by
-    # the line end a completion here needs; the prefix without the typed blanks, like the model's.
+    # the line end a completion needs where the cursor starts a line that has text (there it is whole
+    # lines inserted above that line; post-processing adds that line end); the prefix without the typed
+    # blanks, like the model's.
     judged_prefix: str = ""
     judged_suffix: str = ""
-    # "\n" where the cursor starts a line that has text: a completion there is whole lines inserted
-    # before that line, so it ends with a newline (as line holes do in training and HumanEval-infilling)
-    line_end: str = ""
     # What the model writes again itself (`typed_before_cursor`), which the completion then leaves out,
     # and the token ids its first token may not be: for a cut word those that do not extend it, for
     # blanks those that begin with text (glued to what stands before the blanks: `return` + `e(`).
@@ -47,13 +46,6 @@ class Context:
         if text.startswith(self.typed):
             return text[len(self.typed):]
         return text if self.typed.strip() else text.lstrip(" \t")
-
-    def ended(self, text: str) -> str:
-        """`text` with the line end a completion here needs. Blank text before a line with text is no
-        completion: inserted, it would only change the indentation of that line."""
-        if not text.strip():
-            return "" if self.line_end else text
-        return text if text.endswith("\n") else text + self.line_end
 
 
 def typed_before_cursor(tok: Tokenizer, prefix: str) -> str:
@@ -158,5 +150,4 @@ def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Cont
         s_ids = s_ids + [sp.eos]
     judged_prefix, judged_suffix = judged_text(prefix, suffix)
     first_banned = tok.not_starting_with(typed) if typed.strip() else tok.starting_with_text() if typed else []
-    return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, line_end, typed,
-                   first_banned)
+    return Context(p_ids, s_ids, p_text, s_text, judged_prefix, line_end + judged_suffix, typed, first_banned)

@@ -23,33 +23,29 @@ import torch
 
 from dllm_complete.kernels.reference import ban_bias
 
-from .canvas import Context, build_context
-from .constraints import finished, sampler_for
-from .contract import CancelToken, Constraint
-from .forward import choose, fast_path
+from .canvas import Context
 from .checkpoint import Loaded
-from .result import Completion, Stats, first_line, phase_timings
-from .sampler import SamplerConfig, propose, select
-from .schedule import block_size, blocks, canvas_lengths, canvas_sizes, min_commits, step_budget
+from .contract import CancelToken, Completion, Constraint, SamplerConfig, Stats
+from .forward import choose, fast_path
+from .infill import begin, end
+from .sampler import propose, select
+from .schedule import block_size, blocks, canvas_lengths, min_commits, step_budget
 from .tokenizer import end_ids
-
-MODES = ("single", "multi", "auto")
-
-
-def resolve_mode(mode: str, prefix: str) -> str:
-    """`auto`: multi-line on a blank line, single-line when the cursor's line already has text."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode != "auto":
-        return mode
-    return "multi" if not prefix[prefix.rfind("\n") + 1:].strip() else "single"
 
 
 @dataclasses.dataclass
-class Remasks:
-    """One request's re-masking state: the budget left, and per slot the tokens rejected there (never
-    proposed there again, so a re-masked slot gets the model's next choice instead of the same one)."""
-    left: int
+class Run:
+    """One infill's state through the denoising loop: its settings, stats and re-masking state (the
+    budget left, and per slot the tokens rejected there: never proposed there again, so a re-masked
+    slot gets the model's next choice instead of the same one)."""
+    ctx: Context
+    cfg: SamplerConfig
+    mode: str
+    stats: Stats
+    cancel: CancelToken | None = None
+    constraint: Constraint | None = None
+    gen: torch.Generator | None = None
+    remask_left: int = 0
     rejected: dict[int, set[int]] = dataclasses.field(default_factory=dict)
 
 
@@ -86,44 +82,44 @@ class Engine:
     def info(self) -> dict:
         return {**self.loaded.info, "kernels": self.kernels.name if self.kernels else "off", "graphs": self.graphs}
 
-    def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "auto",
+    def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
-        t0 = time.perf_counter()
-        cfg = sampler or self.sampler
-        mode = resolve_mode(mode, prefix)
-        first, cap = canvas_sizes(mode, max_tokens)
-        budget = (cfg.context_tokens or self.context_tokens) - cap
-        ctx = build_context(self.tokenizer, prefix, suffix, max(budget, 16))
-        cfg = sampler_for(cfg, constraint, ctx)
-        stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
-        t1 = time.perf_counter()
+        """The middle between `prefix` and `suffix` (`contract.Infiller`)."""
+        start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
+                      self.context_tokens)
+        cfg = start.cfg
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
+        run = Run(start.ctx, cfg, mode, start.stats, cancel, constraint, gen, remask_left=cfg.remask_budget)
         middle = torch.empty((0,), dtype=torch.long, device=self.device)
-        remasks = Remasks(cfg.remask_budget)
         with torch.inference_mode():
-            for length in canvas_lengths(first, cap):  # grown while the canvas fills up with real code
+            for length in canvas_lengths(start.first, start.cap):  # grown while the canvas fills up with real code
                 pad = torch.full((length - middle.numel(),), self.mask_id, dtype=torch.long, device=self.device)
-                middle = self._denoise(ctx, torch.cat([middle, pad]), cfg, mode, cancel, constraint, gen, stats,
-                                       remasks)
+                middle = self._denoise(run, torch.cat([middle, pad]))
                 if bool(self._ends(middle, mode).any()):
                     break
-        t2 = time.perf_counter()
-        text, n_tokens = self._text(middle.tolist(), mode)
-        text = finished(text, ctx, constraint)
-        t3 = time.perf_counter()
-        stats.canvas, stats.tokens = length, n_tokens
-        stats.timings_ms = phase_timings(t0, t1, t2, t3)
-        return Completion(text=text, stats=stats)
+        kept = self._kept(middle.tolist())
+        run.stats.canvas, run.stats.tokens = length, len(kept)
+        return end(start, self.tokenizer.decode(kept))
+
+    def fill_ids(self, prefix_ids: list[int], suffix_ids: list[int], length: int,
+                 sampler: SamplerConfig | None = None, mode: str = "multi") -> tuple[torch.Tensor, Stats]:
+        """The denoising loop alone on token ids: `length` masked slots between `prefix_ids` and
+        `suffix_ids`, one canvas (no growth, no text, no constraint). For benchmarks on random weights."""
+        run = Run(Context(prefix_ids, suffix_ids, "", ""), sampler or self.sampler, mode, Stats())
+        with torch.inference_mode():
+            middle = self._denoise(run, torch.full((length,), self.mask_id, dtype=torch.long, device=self.device))
+        run.stats.canvas = length
+        return middle, run.stats
 
     def _ends(self, tokens: torch.Tensor, mode: str) -> torch.Tensor:
         """Which tokens end the completion: end-of-middle/eos; single-line also any token with a newline."""
         ends = torch.isin(tokens, self.stop_ids)
         return ends | self.newline[tokens] if mode == "single" else ends
 
-    def _denoise(self, ctx: Context, middle: torch.Tensor, cfg: SamplerConfig, mode: str,
-                 cancel: CancelToken | None, constraint: Constraint | None, gen, stats: Stats,
-                 remasks: Remasks) -> torch.Tensor:
+    def _denoise(self, run: Run, middle: torch.Tensor) -> torch.Tensor:
+        """`middle` (L,) with its masked slots filled, block after block."""
+        ctx, cfg, mode = run.ctx, run.cfg, run.mode
         P, L = len(ctx.prefix_ids), middle.numel()
         shift = int(self.spec.logits_shift)
         canvas = torch.tensor(ctx.prefix_ids + [0] * L + ctx.suffix_ids, device=self.device)[None]  # (1, N)
@@ -143,31 +139,31 @@ class Engine:
                 if steps >= cap:  # the last step's floor commits every masked slot; only [MASK] committed stays
                     raise RuntimeError(f"internal error: {n_masked} slots still masked after the step cap "
                                        f"({cap} steps, slots {b0}-{b1} of {L}): a step committed the mask token")
-                if cancel is not None:
-                    cancel.check()
+                if run.cancel is not None:
+                    run.cancel.check()
                 if not cfg.use_cache or stale or (steps == 0 and cfg.refresh_each_block):
                     hidden = self.forward.full(canvas, window, keep_cache=cfg.use_cache)  # (L, D)
                     stale = False
                 else:
                     hidden = self.forward.cached(canvas, window)  # (L, D)
-                stats.nfe += 1
-                bans = {slot: sorted(ids) for slot, ids in remasks.rejected.items()}
+                run.stats.nfe += 1
+                bans = {slot: sorted(ids) for slot, ids in run.rejected.items()}
                 if ctx.first_banned and masked[0]:  # the first token continues what was typed
                     bans[0] = bans.get(0, []) + ctx.first_banned
                 if not cfg.allow_empty:
                     for slot in self._before_content(mid, masked):
                         bans[slot] = bans.get(slot, []) + self.end_ids[mode]
-                tokens, conf = self._propose(hidden, masked, cfg, gen, bans)
+                tokens, conf = self._propose(hidden, masked, cfg, run.gen, bans)
                 need = min_commits(n_masked, cap - steps)
                 eligible = self._end_in_order(tokens, masked, mode, need) if cfg.ordered_end else masked
                 commit = select(conf, eligible, cfg.threshold, need)
                 mid = torch.where(commit, tokens, mid)
                 mid = self._pad_after_end(mid, mode)
                 steps += 1
-                if constraint is not None and remasks.left > 0 and steps < cap:
-                    mid = self._remask(ctx, mid, constraint, stats, remasks, b1)
+                if run.constraint is not None and run.remask_left > 0 and steps < cap:
+                    mid = self._remask(run, mid, b1)
                 canvas[0, P:P + L] = mid
-            stats.steps += steps
+            run.stats.steps += steps
         return canvas[0, P:P + L].clone()
 
     def _propose(self, hidden: torch.Tensor, masked: torch.Tensor, cfg: SamplerConfig, gen,
@@ -217,29 +213,25 @@ class Engine:
         after = (end.long().cumsum(0) - end.long()) > 0  # strictly after the first end
         return torch.where(after & (mid == self.mask_id), torch.full_like(mid, self.eom_id), mid)
 
-    def _remask(self, ctx: Context, mid: torch.Tensor, constraint: Constraint, stats: Stats,
-                remasks: Remasks, end: int) -> torch.Tensor:
+    def _remask(self, run: Run, mid: torch.Tensor, end: int) -> torch.Tensor:
+        """`mid` with the committed slots before `end` that the constraint rejects masked again."""
         ids = mid.tolist()
         pieces = self.tokenizer.pieces()
         shown = [None if i == self.mask_id else ("" if i == self.eom_id else pieces[i]) for i in ids]
-        bad = [i for i in constraint.remask(ctx.judged_prefix, shown, ctx.judged_suffix)
-               if shown[i] is not None and i < end][:remasks.left]
+        bad = [i for i in run.constraint.remask(run.ctx.judged_prefix, shown, run.ctx.judged_suffix)
+               if shown[i] is not None and i < end][:run.remask_left]
         if not bad:
             return mid
-        remasks.left -= len(bad)
+        run.remask_left -= len(bad)
         for i in bad:
-            remasks.rejected.setdefault(i, set()).add(ids[i])
-        stats.remasked += len(bad)
+            run.rejected.setdefault(i, set()).add(ids[i])
+        run.stats.remasked += len(bad)
         mid = mid.clone()
         mid[torch.tensor(bad, device=mid.device)] = self.mask_id
         return mid
 
-    def _text(self, ids: list[int], mode: str) -> tuple[str, int]:
-        """Decoded completion (up to the first end token; single-line: up to the first newline)."""
+    def _kept(self, ids: list[int]) -> list[int]:
+        """The middle's tokens up to the first end token (the mode's line cut is `infill.end`'s)."""
         stops = set(self.stop_ids.tolist()) | {self.mask_id}
-        kept = []
-        for i in ids:
-            if i in stops:
-                break
-            kept.append(i)
-        return first_line(self.tokenizer.decode(kept), mode), len(kept)
+        n = next((k for k, i in enumerate(ids) if i in stops), len(ids))
+        return ids[:n]

@@ -13,10 +13,10 @@ import math
 
 import torch
 
-from .canvas import build_context
-from .engine import Engine, resolve_mode
-from .result import Completion, Stats, first_line
-from .schedule import block_size, blocks, canvas_lengths, canvas_sizes, step_budget
+from .contract import Completion
+from .engine import Engine
+from .infill import begin, end
+from .schedule import block_size, blocks, canvas_lengths, step_budget
 
 
 def _confidence(probs: list[float], token: int, kind: str) -> float:
@@ -34,18 +34,16 @@ class Reference:
     commits: list[tuple[int, int, int]]  # per step: (masked slots in the block, the floor, slots committed)
 
 
-def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto",
+def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "single",
                      max_tokens: int | None = None) -> Reference:
     """Greedy (temperature 0) infill, unconstrained."""
-    cfg, tok, model = engine.sampler, engine.tokenizer, engine.model
-    mode = resolve_mode(mode, prefix)
-    first, cap = canvas_sizes(mode, max_tokens)
-    ctx = build_context(tok, prefix, suffix, max((cfg.context_tokens or engine.context_tokens) - cap, 16))
+    tok, model = engine.tokenizer, engine.model
+    start = begin(tok, prefix, suffix, mode, max_tokens, engine.sampler, None, engine.context_tokens)
+    cfg, ctx, stats, first, cap = start.cfg, start.ctx, start.stats, start.first, start.cap
     mask, eom = tok.special.mask, tok.special.eom
     ends = set(engine.stop_ids.tolist())
     newline = engine.newline.tolist()
     shift = int(engine.spec.logits_shift)
-    stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
     middle: list[int] = []
     commits = []
 
@@ -101,4 +99,4 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "auto
             break
         kept.append(t)
     stats.canvas, stats.tokens = len(middle), len(kept)
-    return Reference(Completion(text=ctx.after_typed(first_line(tok.decode(kept), mode)), stats=stats), commits)
+    return Reference(end(start, tok.decode(kept)), commits)

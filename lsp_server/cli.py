@@ -19,7 +19,8 @@ from pathlib import Path
 
 import msgspec
 
-from . import telemetry
+from . import context, postprocess, telemetry, trigger
+from .config import ServerConfig
 
 EXIT_USAGE = 2
 MAX_FILE_BYTES = 8_000_000
@@ -66,7 +67,8 @@ class BatchRecord(msgspec.Struct, forbid_unknown_fields=False):
 
 class BatchResult(msgspec.Struct):
     id: str | int
-    completion: str
+    completion: str  # the middle as the model wrote it
+    mode: str
     nfe: int
     latency_ms: float
 
@@ -174,26 +176,23 @@ def load_engine(args):
     t0 = time.perf_counter()
     try:
         engine = dllm.load(args.model, device=args.device, kernels=args.kernels, graphs=args.graphs)
-        if sampler_overrides(args):
-            engine.sampler = msgspec.structs.replace(engine.sampler, **sampler_overrides(args))
+        engine.sampler = engine.sampler.with_overrides(sampler_overrides(args))
     except (dllm.CheckpointError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     telemetry.get().info("model_loaded", load_ms=round((time.perf_counter() - t0) * 1e3, 1), **engine.info)
     return engine
 
 
-def as_shown(raw: str, text: str, offset: int, mode: str) -> str:
-    """The completion as the language server would show it at `offset` of `text` (one line, or the
-    cursor's block; text the file already has after the cursor dropped)."""
-    from dllm_complete.dllm.engine import resolve_mode
-
-    from . import context, postprocess
-    from .config import ServerConfig
-
+def window(text: str, offset: int) -> context.Context:
+    """The window around `offset` as the language server cuts it, with its default settings."""
     cfg = ServerConfig()
-    ctx = context.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens, context.SYNTAX_CHARS)
-    shown = postprocess.suggestions([raw], ctx, mode=resolve_mode(mode, text[:offset]),
-                                    eol="\r\n" if "\r\n" in text else "\n", max_lines=cfg.max_lines)
+    return context.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens, context.SYNTAX_CHARS)
+
+
+def as_shown(raw: str, at: context.Context, mode: str, eol: str) -> str:
+    """The completion as the language server would show it at the cursor (one line, or the cursor's
+    block; text the file already has after the cursor dropped)."""
+    shown = postprocess.suggestions([raw], at, mode=mode, eol=eol, max_lines=ServerConfig().max_lines)
     return shown[0] if shown else ""
 
 
@@ -205,12 +204,14 @@ def run_one(args) -> int:
         raise UsageError("--max-tokens must be >= 1")
     engine = load_engine(args)
     language = language_of(path, None)
-    result = engine.infill(prefix, suffix, language=language, mode=args.mode, max_tokens=args.max_tokens,
+    at = window(source, len(prefix))
+    mode = trigger.mode_at(source, len(prefix), args.mode)
+    result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=args.max_tokens,
                            constraint=constraint_of(language, path, not args.no_syntax))
-    telemetry.get().info("completion", file=str(path), line=line, **msgspec.to_builtins(result.stats))
-    shown = as_shown(result.text, source, len(prefix), args.mode)
+    telemetry.get().info("completion", file=str(path), line=line, mode=mode, **msgspec.to_builtins(result.stats))
+    shown = as_shown(result.text, at, mode, "\r\n" if "\r\n" in source else "\n")
     if args.json:
-        out = {"completion": shown, "raw": result.text, "stats": msgspec.to_builtins(result.stats),
+        out = {"completion": shown, "raw": result.text, "mode": mode, "stats": msgspec.to_builtins(result.stats),
                "model": engine.info, "language": language}
         sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
     else:
@@ -245,12 +246,13 @@ def run_batch(args) -> int:
     for rec in records:
         language = language_of(None, rec.language)
         t0 = time.perf_counter()
-        result = engine.infill(rec.prefix, rec.suffix, language=language, mode=args.mode,
+        mode = trigger.mode_at(rec.prefix + rec.suffix, len(rec.prefix), args.mode)
+        result = engine.infill(rec.prefix, rec.suffix, language=language, mode=mode,
                                max_tokens=args.max_tokens,
                                constraint=constraint_of(language, None, not args.no_syntax))
         latency = (time.perf_counter() - t0) * 1e3
-        telemetry.get().info("completion", id=rec.id, **msgspec.to_builtins(result.stats))
-        out = BatchResult(rec.id, result.text, result.stats.nfe, round(latency, 2))
+        telemetry.get().info("completion", id=rec.id, mode=mode, **msgspec.to_builtins(result.stats))
+        out = BatchResult(rec.id, result.text, mode, result.stats.nfe, round(latency, 2))
         sys.stdout.write(encoder.encode(out).decode() + "\n")
         sys.stdout.flush()
     return 0

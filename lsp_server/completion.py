@@ -72,11 +72,6 @@ class Trace:
                                 "timings_ms": {**self.marks, "total": total}})
 
 
-def _engine_ms(stats: Any) -> float:
-    timings = getattr(stats, "timings_ms", None) or {}
-    return float(timings.get("total", sum(timings.values())))
-
-
 def _word_before(text: str) -> str:
     i = len(text)
     while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
@@ -135,8 +130,8 @@ class Completer:
             (sl, sc), _end, lead = req.selected
             replace_from = min(index.offset_at(sl, sc), offset)
             ctx = contextmod.with_selection(ctx, offset - replace_from, lead)
-        decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, invoked=req.invoked,
-                                  mode=cfg.mode, max_line=cfg.max_line_chars)
+        decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, ctx.next_line,
+                                  invoked=req.invoked, mode=cfg.mode, max_line=cfg.max_line_chars)
         trace.fields.update(mode=decision.mode, reason=decision.reason)
         trace.mark("context")
         if decision.mode is None:
@@ -171,9 +166,9 @@ class Completer:
             return []
         trace.mark("model")
         stats = [s for _, s in results]
-        trace.fields.update(model_calls=len(results), nfe=sum(getattr(s, "nfe", 0) for s in stats),
-                            steps=sum(getattr(s, "steps", 0) for s in stats),
-                            engine_ms=round(sum(_engine_ms(s) for s in stats), 3))
+        trace.fields.update(model_calls=len(results), nfe=sum(s.nfe for s in stats),
+                            steps=sum(s.steps for s in stats),
+                            engine_ms=round(sum(s.timings_ms.get("total", 0.0) for s in stats), 3))
         texts = postprocess.suggestions([raw for raw, _ in results], ctx, mode=decision.mode, eol=doc.eol,
                                         max_lines=cfg.max_lines)
         if req.selected is None:

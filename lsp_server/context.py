@@ -25,6 +25,7 @@ class Context:
     line_suffix: str  # the cursor's line after the cursor, terminator excluded
     prev_line: str  # the last non-blank line before the cursor's line ("" if none in the window)
     next_lines: tuple[str, ...]  # up to 8 non-blank lines after the cursor's line, stripped
+    next_line: str  # the first of them as it stands, indentation included ("" if none in the window)
     prefix_cut: bool  # text before `prefix` was left out
     suffix_cut: bool
 
@@ -70,9 +71,9 @@ def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int, min_ch
     head = text[start:line_start].splitlines()
     prev_line = next((ln for ln in reversed(head) if ln.strip()), "")
     tail = text[_after_terminator(text, line_end):end].splitlines()
-    next_lines = tuple(ln.strip() for ln in tail if ln.strip())[:8]
+    after = [ln for ln in tail if ln.strip()][:8]
     return Context(prefix, suffix, text[line_start:offset], text[offset:line_end], prev_line,
-                   next_lines, start > 0, end < len(text))
+                   tuple(ln.strip() for ln in after), after[0] if after else "", start > 0, end < len(text))
 
 
 def with_selection(ctx: Context, replaced: int, text: str) -> Context:
@@ -83,4 +84,4 @@ def with_selection(ctx: Context, replaced: int, text: str) -> Context:
     cut = min(replaced, len(ctx.line_prefix))
     return Context(ctx.prefix[: len(ctx.prefix) - cut] + text, ctx.suffix,
                    ctx.line_prefix[: len(ctx.line_prefix) - cut] + text, ctx.line_suffix,
-                   ctx.prev_line, ctx.next_lines, ctx.prefix_cut, ctx.suffix_cut)
+                   ctx.prev_line, ctx.next_lines, ctx.next_line, ctx.prefix_cut, ctx.suffix_cut)

@@ -1,10 +1,11 @@
 """The in-process engine as the server sees it: loading, sampler settings, syntax constraints.
 
 Owns: finding the engine factory (`dllm.load`, or `DLLM_LSP_ENGINE=module:func` /
-`path/to/file.py:func` for tests and benchmarks), loading once per (model, device), turning the
-server's sampler overrides into the engine's own SamplerConfig (its fields are the engine's to
-define), asking `grammars` for a constraint, and running the infill calls of one request. All the
-methods that touch the engine run on the model thread; nothing here knows about LSP.
+`path/to/file.py:func` for tests and benchmarks), loading once per (model, device), applying the
+server's sampler overrides to the engine's `SamplerConfig`, asking `grammars` for a constraint, and
+running the infill calls of one request. The engine is reached only through `dllm.contract.Infiller`
+(torch-free: importing this module loads no model code). All the methods that touch the engine run
+on the model thread; nothing here knows about LSP.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
+
+from dllm_complete.dllm.contract import CancelToken, Constraint, Infiller, SamplerConfig, Stats
 
 ENGINE_ENV = "DLLM_LSP_ENGINE"
 
@@ -38,7 +41,7 @@ class Job:
     syntax: bool = True
 
 
-def _factory() -> Any:
+def _factory() -> Callable[..., Infiller]:
     spec = os.environ.get(ENGINE_ENV)
     if not spec:
         from dllm_complete import dllm
@@ -61,7 +64,7 @@ def _one_line(exc: BaseException) -> str:
 
 class EngineHost:
     def __init__(self) -> None:
-        self.engine: Any = None
+        self.engine: Infiller | None = None
         self.key: tuple[str | None, str | None] | None = None
         self.error: str | None = None
 
@@ -84,32 +87,26 @@ class EngineHost:
 
     @property
     def info(self) -> dict:
-        return dict(getattr(self.engine, "info", {}) or {})
+        return dict(self.engine.info) if self.engine is not None else {}
 
     def check_sampler(self, overrides: dict) -> str | None:
-        """None if `overrides` are valid for the loaded engine's sampler (or nothing is loaded yet)."""
-        base = getattr(self.engine, "sampler", None)
-        if base is None or not overrides:
-            return None
+        """None if `overrides` are valid sampler settings, else the one-line reason."""
         try:
-            msgspec.convert({**msgspec.structs.asdict(base), **overrides}, type(base))
-        except (msgspec.ValidationError, TypeError, ValueError) as exc:
-            return _one_line(exc)
+            self.sampler(overrides)
+        except ValueError as exc:
+            return str(exc)
         return None
 
-    def sampler(self, overrides: dict, alternative: int = 0) -> Any:
-        base = getattr(self.engine, "sampler", None)
-        if base is None:
-            return None
-        if overrides:
-            base = msgspec.convert({**msgspec.structs.asdict(base), **overrides}, type(base))
-        if alternative and hasattr(base, "temperature") and hasattr(base, "seed"):
-            base = msgspec.structs.replace(base, temperature=max(base.temperature, 0.8),
-                                           seed=base.seed + alternative)
+    def sampler(self, overrides: dict, alternative: int = 0) -> SamplerConfig:
+        """The loaded engine's settings (the defaults before a load) with `overrides`; alternatives
+        after the first are sampled, each with its own seed."""
+        base = (self.engine.sampler if self.engine is not None else SamplerConfig()).with_overrides(overrides)
+        if alternative:
+            base = msgspec.structs.replace(base, temperature=max(base.temperature, 0.8), seed=base.seed + alternative)
         return base
 
     @staticmethod
-    def constraint(job: Job) -> Any:
+    def constraint(job: Job) -> Constraint | None:
         if not job.syntax:
             return None
         try:
@@ -118,7 +115,7 @@ class EngineHost:
         except Exception:  # grammars not there yet, or no grammar for this language
             return None
 
-    def infill(self, job: Job, token: Any, overrides: dict) -> list[tuple[str, Any]]:
+    def infill(self, job: Job, token: CancelToken, overrides: dict) -> list[tuple[str, Stats]]:
         """Run the job's infill calls: (text, stats) for the best answer and its alternatives."""
         if self.engine is None:
             raise LoadError(self.error or "model not loaded")

@@ -2,8 +2,10 @@
 
 Owns, in order: newline normalisation, trimming to one line or to the block the cursor is in,
 dropping text that repeats what already follows the cursor (on its line, or whole lines below),
-re-indenting continuation lines in the file's indentation style, and the document's line ending.
-Pure: strings in, a string out; "" means "show nothing".
+re-indenting continuation lines in the file's indentation style, the line end a completion needs at
+the start of a line that has text (there it is whole lines inserted above that line), and the
+document's line ending. The engine returns the middle as the model wrote it; every formatting
+decision is made here. Pure: strings in, a string out; "" means "show nothing".
 """
 
 from __future__ import annotations
@@ -111,7 +113,10 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     """The completion to show for `raw`, or "" if nothing useful is left."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
-    if mode == "single" or line_suffix.strip():
+    above = not line_prefix and bool(line_suffix.strip())  # the cursor starts a line that has text
+    if above:
+        next_lines = (line_suffix.strip(),) + next_lines
+    if mode == "single" or (line_suffix.strip() and not above):
         lines = lines[:1]
     else:
         tab = len(indent) if indent != "\t" else 4
@@ -120,9 +125,11 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
         lines = drop_repeated_lines(lines, next_lines)
         lines = reindent(lines, indent_width(line_prefix), indent)
     text = "\n".join(lines).rstrip()
-    text = drop_line_overlap(text, line_suffix)
+    if not above:
+        text = drop_line_overlap(text, line_suffix)
     if not text.strip():
         return ""
+    text += "\n" if above else ""
     return text.replace("\n", eol) if eol != "\n" else text
 
 

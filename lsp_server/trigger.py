@@ -1,17 +1,24 @@
 """Whether to complete at the cursor, and how much: nothing, one line, or several lines.
 
-Owns the rules, as pure functions of the cursor's line and its neighbourhood:
+The one place the completion mode is decided (the engine is told "single" or "multi"); the language
+server, the CLI and the benchmarks' `auto` all ask `decide`. The rules, as pure functions of the
+cursor's line and its neighbours:
   - nothing in the middle of a word, or before other text on the line that a completion would
-    duplicate or have to weave around (an explicit request still gets a single line);
-  - several lines on an empty line right after a block opener (`:`, `{`, `=>` ...), or at the end of
-    the opener line itself, or on any empty line when the user asked explicitly;
-  - one line everywhere else (mid-statement).
+    duplicate or have to weave around (an explicit request still gets a single line; at the start of
+    a line that has text it gets lines inserted above that line, decided as on an empty line);
+  - several lines where a block is open to be written: on an empty line under a block opener (`:`,
+    `{`, `=>` ...) whose block has nothing in it yet, at the end of the opener line itself, on an
+    empty line after the last line of a block (the next line dedents), or where nothing follows;
+  - one line everywhere else: mid-statement, and on an empty line between two lines of one block
+    (there one line belongs; several would repeat what follows).
 Only closing brackets, quotes and separators may follow the cursor for an automatic completion.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from . import context
 
 OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then", "\\")
 CLOSERS = set(")]}>\"'`;:,. \t")
@@ -33,22 +40,43 @@ def opens_block(line: str) -> bool:
     return bool(code) and code.endswith(OPENERS)
 
 
-def decide(line_prefix: str, line_suffix: str, prev_line: str, *, invoked: bool,
+def _indent(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+
+
+def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = "", *, invoked: bool,
            mode: str = "auto", max_line: int = 1000) -> Decision:
-    """Decide for a cursor between `line_prefix` and `line_suffix` (its line, split at the cursor)."""
+    """Decide for a cursor between `line_prefix` and `line_suffix` (its line, split at the cursor), with
+    the last non-blank line before it and the first non-blank line after it."""
     if len(line_prefix) + len(line_suffix) > max_line:
         return Decision(None, "line-too-long")
     rest = line_suffix.strip()
     if line_prefix and line_suffix and _is_word(line_prefix[-1]) and _is_word(line_suffix[0]):
         return Decision("single", "mid-word-invoked") if invoked else Decision(None, "mid-word")
     if rest and not set(rest) <= CLOSERS:
-        return Decision("single", "text-right-invoked") if invoked else Decision(None, "text-right")
+        if not invoked:
+            return Decision(None, "text-right")
+        if line_prefix:
+            return Decision("single", "text-right-invoked")
+        next_line = line_suffix  # at the start of a line with text: lines go above it
     if mode in ("single", "multi"):
         return Decision(mode, "configured")
     if not line_prefix.strip():
+        if not next_line.strip():
+            return Decision("multi", "end-of-file")
         if opens_block(prev_line):
-            return Decision("multi", "block-start")
-        return Decision("multi", "empty-line-invoked") if invoked else Decision("single", "empty-line")
+            if _indent(next_line) <= _indent(prev_line):
+                return Decision("multi", "empty-block")
+        elif _indent(next_line) < _indent(prev_line):
+            return Decision("multi", "block-end")
+        return Decision("single", "in-block")
     if not rest and opens_block(line_prefix):
         return Decision("multi", "after-opener")
     return Decision("single", "mid-statement")
+
+
+def mode_at(text: str, offset: int, mode: str = "auto") -> str:
+    """The mode an explicit request gets at `offset` of `text` (the CLI's and the benchmarks' `auto`):
+    as `decide` says, and one line where it would show nothing (an over-long line)."""
+    at = context.build(text, offset, 256, 256)
+    return decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True, mode=mode).mode or "single"

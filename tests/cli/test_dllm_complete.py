@@ -67,7 +67,7 @@ def test_batch(model, tmp_path):
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["id"] for r in rows] == ["a", 2]
-    assert all(set(r) == {"id", "completion", "nfe", "latency_ms"} for r in rows)
+    assert all(set(r) == {"id", "completion", "mode", "nfe", "latency_ms"} for r in rows)
 
 
 @pytest.mark.parametrize("case, message", [
@@ -107,11 +107,16 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
 
 
 def test_shown_as_an_editor_shows_it():
-    from dllm_complete.lsp_server.cli import as_shown
+    from dllm_complete.lsp_server.cli import as_shown, window
 
     text = "def f(xs):\n    for x in xs:\n        \n    return xs\n"
     at = text.index("        \n") + 8
     raw = "print(x)\n        x += 1\n    return xs\n\n\ndef g():\n    pass"
-    assert as_shown(raw, text, at, "multi") == "print(x)\n        x += 1"  # the block; no repeat of `return xs`
-    assert as_shown(raw, text, at, "single") == "print(x)"
-    assert as_shown(raw, text.replace("\n", "\r\n"), at + 2, "multi") == "print(x)\r\n        x += 1"
+    assert as_shown(raw, window(text, at), "multi", "\n") == "print(x)\n        x += 1"  # the block; no repeat
+    assert as_shown(raw, window(text, at), "single", "\n") == "print(x)"
+    crlf = text.replace("\n", "\r\n")
+    assert as_shown(raw, window(crlf, at + 2), "multi", "\r\n") == "print(x)\r\n        x += 1"
+    # at the start of a line that has text: whole lines inserted above it
+    before = text.index("    return xs")
+    assert as_shown("        total += x", window(text, before), "single", "\n") == "        total += x\n"
+    assert as_shown("   ", window(text, before), "single", "\n") == ""

@@ -49,23 +49,21 @@ def test_tokenizer_round_trips_whitespace_exactly():
     assert TOK.decode(TOK.encode(text)) == text
 
 
-def test_a_completion_before_a_line_with_text_is_whole_lines():
+def test_the_constraint_judges_a_completion_before_a_line_with_text_as_whole_lines():
     assert starts_a_line("x = 1\n", "    y = 2\n") and starts_a_line("", "y = 2")
     assert not starts_a_line("x = 1\n", "\ny = 2") and not starts_a_line("x = ", "1\n")
     assert not starts_a_line("x = 1\n", "") and not starts_a_line("x = 1\n", "   \ny")
     ctx = build_context(TOK, "if x:\n", "    return 1\n", 200)
     assert ctx.judged_suffix == "\n    return 1\n"
-    assert ctx.ended("    y = 2") == "    y = 2\n" and ctx.ended("    y = 2\n") == "    y = 2\n" and ctx.ended("  ") == ""
-    assert ctx.ended("\n    \n") == ""  # blank lines would only push the next line down
     mid_line = build_context(TOK, "x = ", "1\n", 200)
-    assert mid_line.judged_suffix == "1\n" and mid_line.ended("f(") == "f(" and mid_line.ended(" ") == " "
+    assert mid_line.judged_suffix == "1\n"
     assert mid_line.after_typed(" f(") == "f(" and mid_line.after_typed("  f(") == " f("
 
 
 def test_blanks_typed_before_the_cursor_are_left_to_the_model():
     ctx = build_context(TOK, "def f(x):\n    if x:\n        ", "\n", 200)
     assert ctx.typed == " " * 8 and ctx.judged_prefix == "def f(x):\n    if x:\n"
-    assert _text(ctx.prefix_ids) == "def f(x):\n    if x:\n" and ctx.line_end == ""
+    assert _text(ctx.prefix_ids) == "def f(x):\n    if x:\n"
     assert ctx.after_typed("        return 1") == "return 1"  # the model's indentation, as typed
     assert ctx.after_typed("            y()") == "    y()" and ctx.after_typed("    return 1") == "return 1"
     assert ctx.after_typed("\treturn 1") == "return 1" and ctx.after_typed("return 1") == "return 1"
@@ -73,7 +71,7 @@ def test_blanks_typed_before_the_cursor_are_left_to_the_model():
     assert all(TOK.pieces()[i][:1].strip() for i in ctx.first_banned)
     assert all(i in ctx.first_banned for i, piece in enumerate(TOK.pieces()) if piece[:1].strip())
     before_text = build_context(TOK, "if x:\n    ", "return 1\n", 200)
-    assert before_text.line_end == "" and before_text.after_typed("    y = 2; ") == "y = 2; "
+    assert before_text.judged_suffix == "return 1\n" and before_text.after_typed("    y = 2; ") == "y = 2; "
 
 
 def test_the_constraint_judges_more_text_than_the_model_sees():

@@ -1,4 +1,5 @@
-"""A stand-in engine with the real engine's interface, steered by markers in the prefix.
+"""A stand-in engine with the real engine's interface (`dllm.contract.Infiller`), steered by markers
+in the prefix.
 
 Used by the end-to-end tests through `DLLM_LSP_ENGINE=<this file>:load`, so protocol behaviour is
 tested without model weights. Markers (anywhere in the prefix; a later one overrides an earlier):
@@ -12,44 +13,17 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, field
 
-import msgspec
-
-
-class FakeCancelled(Exception):
-    pass
-
-
-@dataclass
-class Stats:
-    nfe: int = 1
-    steps: int = 1
-    tokens: int = 1
-    remasked: int = 0
-    timings_ms: dict = field(default_factory=dict)
-
-
-@dataclass
-class Completion:
-    text: str
-    stats: Stats
-
-
-class Sampler(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    threshold: float = 0.9
-    max_steps: int = 32
-    temperature: float = 0.0
-    seed: int = 0
+from dllm_complete.dllm.contract import Cancelled, Completion, SamplerConfig, Stats
 
 
 class FakeEngine:
     def __init__(self, model: str | None) -> None:
-        self.sampler = Sampler()
+        self.sampler = SamplerConfig()
         self.info = {"model": f"fake:{model or 'default'}", "device": "cpu", "dtype": "float32", "params": 1000}
         self.calls = 0
 
-    def infill(self, prefix, suffix, *, language=None, mode="auto", max_tokens=None, cancel=None,
+    def infill(self, prefix, suffix, *, language=None, mode="single", max_tokens=None, cancel=None,
                constraint=None, sampler=None):
         self.calls += 1
         t0 = time.perf_counter()
@@ -59,7 +33,7 @@ class FakeEngine:
         delay_ms = float(opts.get("delay") or (3000 if "slow" in opts else 0))
         for _ in range(max(1, int(delay_ms // 10))):
             if cancel is not None and cancel.cancelled:
-                raise FakeCancelled()
+                raise Cancelled()
             if delay_ms:
                 time.sleep(0.01)
         if "text" in opts:
@@ -68,9 +42,10 @@ class FakeEngine:
             text = "x = 1\n    return x"
         else:
             text = "value + 1"
-        if sampler is not None and getattr(sampler, "seed", 0):
+        if sampler is not None and sampler.seed:
             text = f"{text} # alt {sampler.seed}"
-        return Completion(text, Stats(timings_ms={"total": (time.perf_counter() - t0) * 1000}))
+        stats = Stats(nfe=1, steps=1, tokens=1, timings_ms={"total": (time.perf_counter() - t0) * 1000})
+        return Completion(text=text, stats=stats)
 
 
 def load(model: str | None = None, device: str | None = None) -> FakeEngine:

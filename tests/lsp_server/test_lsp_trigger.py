@@ -5,21 +5,29 @@ import pytest
 from dllm_complete.lsp_server.trigger import decide, opens_block
 
 
-@pytest.mark.parametrize("line_prefix,line_suffix,prev,invoked,mode,reason", [
-    ("    fo", "o(x)", "", False, None, "mid-word"),
-    ("    fo", "o(x)", "", True, "single", "mid-word-invoked"),
-    ("    x = ", "foo(y)", "", False, None, "text-right"),
-    ("    print(", ")", "", False, "single", "mid-statement"),
-    ("    x = foo(", "):", "", False, "single", "mid-statement"),
-    ("    ", "", "def f(x):", False, "multi", "block-start"),
-    ("    ", "", "if (x) {", False, "multi", "block-start"),
-    ("", "", "x = 1", False, "single", "empty-line"),
-    ("", "", "x = 1", True, "multi", "empty-line-invoked"),
-    ("def f(x):", "", "", False, "multi", "after-opener"),
-    ("    return x +", "", "", False, "single", "mid-statement"),
+@pytest.mark.parametrize("line_prefix,line_suffix,prev,next_line,invoked,mode,reason", [
+    ("    fo", "o(x)", "", "", False, None, "mid-word"),
+    ("    fo", "o(x)", "", "", True, "single", "mid-word-invoked"),
+    ("    x = ", "foo(y)", "", "", False, None, "text-right"),
+    ("    x = ", "foo(y)", "", "", True, "single", "text-right-invoked"),
+    ("    print(", ")", "", "", False, "single", "mid-statement"),
+    ("    x = foo(", "):", "", "", False, "single", "mid-statement"),
+    ("    ", "", "def f(x):", "def g():", False, "multi", "empty-block"),
+    ("    ", "", "if (x) {", "}", True, "multi", "empty-block"),
+    ("    ", "", "def f(x):", "    return x", False, "single", "in-block"),
+    ("", "", "x = 1", "y = 2", False, "single", "in-block"),
+    ("", "", "x = 1", "y = 2", True, "single", "in-block"),
+    ("", "", "    return x", "def g():", True, "multi", "block-end"),
+    ("", "", "x = 1", "", False, "multi", "end-of-file"),
+    ("def f(x):", "", "", "", False, "multi", "after-opener"),
+    ("    return x +", "", "", "", False, "single", "mid-statement"),
+    # at the start of a line that has text: nothing unless asked; asked, lines above it
+    ("", "    return x", "def f(x):", "", False, None, "text-right"),
+    ("", "    return x", "    y = x", "", True, "single", "in-block"),
+    ("", "def g():", "def f(x):", "", True, "multi", "empty-block"),
 ])
-def test_decisions(line_prefix, line_suffix, prev, invoked, mode, reason):
-    d = decide(line_prefix, line_suffix, prev, invoked=invoked)
+def test_decisions(line_prefix, line_suffix, prev, next_line, invoked, mode, reason):
+    d = decide(line_prefix, line_suffix, prev, next_line, invoked=invoked)
     assert (d.mode, d.reason) == (mode, reason)
 
 

@@ -1,0 +1,58 @@
+"""The start and the end every decoder shares (diffusion `Engine`, `ARDecoder`, the slow twin, the
+`transformers` backend of the benchmarks): check the mode, size the canvas, cut the context, apply the
+constraint's say on empty answers; then cut the decoded text to the mode, after what was typed, back
+to what the constraint accepts, with the stats' phase timings. The middle between is each decoder's own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import msgspec
+
+from .canvas import Context, build_context
+from .contract import MODES, Completion, Constraint, SamplerConfig, Stats
+from .schedule import canvas_sizes
+from .tokenizer import Tokenizer
+
+
+@dataclasses.dataclass
+class Start:
+    ctx: Context
+    cfg: SamplerConfig  # the call's settings, after the constraint's say on empty answers
+    mode: str
+    first: int  # first canvas length (diffusion)
+    cap: int  # most tokens the middle may have
+    stats: Stats
+    constraint: Constraint | None
+    marks: list[float]  # perf_counter at the start, after the context, ...
+
+
+def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens: int | None,
+          cfg: SamplerConfig, constraint: Constraint | None, context_tokens: int) -> Start:
+    t0 = time.perf_counter()
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    first, cap = canvas_sizes(mode, max_tokens)
+    ctx = build_context(tokenizer, prefix, suffix, max((cfg.context_tokens or context_tokens) - cap, 16))
+    if (constraint is not None and cfg.fill_broken and cfg.allow_empty
+            and constraint.needs_text(ctx.judged_prefix + ctx.typed, ctx.judged_suffix)):
+        cfg = msgspec.structs.replace(cfg, allow_empty=False)  # the file is broken at the cursor: write something
+    stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
+    return Start(ctx, cfg, mode, first, cap, stats, constraint, [t0, time.perf_counter()])
+
+
+def end(start: Start, decoded: str) -> Completion:
+    """The completion of the decoded middle: its first line in single-line mode, after the blanks or
+    word typed already, cut back by the constraint (judging the file as the user has it)."""
+    ctx, t2 = start.ctx, time.perf_counter()
+    text = ctx.after_typed(decoded.split("\n", 1)[0] if start.mode == "single" else decoded)
+    if start.constraint is not None and text:
+        text = start.constraint.finalize(ctx.judged_prefix + ctx.typed, text, ctx.judged_suffix)
+    t0, t1, t3 = start.marks[0], start.marks[1], time.perf_counter()
+    start.stats.timings_ms = {"context": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "finalize": (t3 - t2) * 1e3,
+                              "total": (t3 - t0) * 1e3}
+    return Completion(text=text, stats=start.stats)

@@ -12,8 +12,13 @@ All completions are generated first and scored afterwards (sandboxed, `humaneval
 each distinct completion once). Writes one JSON line per (backend, task) to --out, the summary to
 <out>.summary.json, and prints the summary as the last stdout line.
 
+One backend on one split is the plain HumanEval-infilling evaluation: every hole when --limit is left
+out; `?syntax=1` gives the AR twin the syntax constraint the diffusion engine has on by default.
+
     python -m bench.arena --limit 40 --out bench/results/arena.jsonl
     python -m bench.arena --backend 'fast@dllm:default?threshold=0.5' --backend ar:dllm/weights/ar-code-small
+    python -m bench.arena --backend dllm:default --split single-line --out r.jsonl
+    python -m bench.arena --backend 'ar:dllm/weights/ar-code-small?syntax=1' --split multi-line --limit 500
 """
 
 from __future__ import annotations
@@ -53,20 +58,25 @@ def default_specs(dllm_model: str, ar_model: str) -> list[str]:
 # ------------------------------------------------------------------------------------ generation
 
 
-def generate(backend, problem: dict, mode: str, max_tokens: int | None) -> dict:
+def generate(backend, problem: dict, mode: str, max_tokens: int | None, fail_fast: bool = False) -> dict:
     try:
         text, stats = backend.complete(problem["prompt"], problem["suffix"], mode, max_tokens)
         return {"completion": text, "latency_ms": stats["latency_ms"], "nfe": stats["nfe"],
-                "tokens": stats["tokens"], "steps": stats["steps"], "error": None}
+                "tokens": stats["tokens"], "steps": stats["steps"], "timings_ms": stats.get("timings_ms"),
+                "error": None}
     except Exception as exc:  # one broken problem must not end a long run
+        if fail_fast:
+            raise
         traceback.print_exc(file=sys.stderr)
         return {"completion": "", "latency_ms": None, "nfe": None, "tokens": None, "steps": None,
-                "error": f"{type(exc).__name__}: {exc}"}
+                "timings_ms": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def run_split(split: str, problems: list[dict], backends: list, max_tokens: int | None, warmup: int) -> list[dict]:
-    """Completions of every backend on every problem (records without verdicts yet)."""
-    mode = humaneval.default_mode(split)
+def run_split(split: str, problems: list[dict], backends: list, max_tokens: int | None, warmup: int,
+              mode: str | None = None, fail_fast: bool = False) -> list[dict]:
+    """Completions of every backend on every problem (records without verdicts yet); `mode` defaults
+    to the split's (`humaneval.default_mode`)."""
+    mode = mode or humaneval.default_mode(split)
     for b in backends:
         for p in problems[:warmup]:
             b.complete(p["prompt"], p["suffix"], mode, max_tokens)
@@ -75,7 +85,7 @@ def run_split(split: str, problems: list[dict], backends: list, max_tokens: int 
         for k in range(len(backends)):
             b = backends[(j + k) % len(backends)]
             rows.append({"split": split, "mode": mode, "backend": b.label, "spec": b.spec, "task_id": p["task_id"],
-                         **generate(b, p, mode, max_tokens)})
+                         **generate(b, p, mode, max_tokens, fail_fast)})
     return rows
 
 
@@ -175,22 +185,33 @@ def summarize_split(rows: list[dict], reference: str | None) -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--splits", default="single-line,multi-line",
-                   help=f"comma separated, of {sorted(humaneval.SPLITS)}")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--limit", type=int, default=50, help="problems per split (fixed-seed sample; 0 = all)")
+    p.add_argument("--splits", "--split", dest="splits", default="single-line,multi-line",
+                   help=f"comma separated, of {sorted(humaneval.SPLITS)} or .jsonl(.gz) paths")
+    p.add_argument("--data-dir", default=None, help="folder holding the official splits")
+    p.add_argument("--limit", type=int, default=None,
+                   help="problems per split (fixed-seed sample; all when omitted or 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dllm-model", default="default", help="diffusion checkpoint for the default backends")
     p.add_argument("--ar-model", default=str(DEFAULT_AR_MODEL), help="AR twin checkpoint for the default backends")
     p.add_argument("--backend", action="append", default=None, metavar="SPEC",
                    help="[label@]dllm:DIR?..., ar:DIR, hf:DIR (repeatable; replaces the default set)")
     p.add_argument("--reference", default=None, help="label to compare against (default: the first ar backend)")
+    p.add_argument("--mode", choices=("single", "multi", "auto"), default=None,
+                   help="completion mode (default: single for single-line splits, else multi)")
     p.add_argument("--max-tokens", type=int, default=None, help="token cap (default: the engine's per-mode cap)")
+    p.add_argument("--typed-indent", action="store_true",
+                   help="the hole's indentation already typed, as an editor leaves the cursor after Enter")
+    p.add_argument("--typed-chars", type=int, default=0,
+                   help="also this many characters of the hole's first line typed (implies --typed-indent)")
     p.add_argument("--warmup", type=int, default=2, help="untimed completions per backend and split")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per test program")
     p.add_argument("--workers", type=int, default=2, help="parallel scoring processes")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first engine error")
     p.add_argument("--out", type=Path, default=None, help="per (backend, task) JSONL")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.limit is not None and args.limit < 0:
+        p.error("--limit must be >= 0")
+    return args
 
 
 def machine(stamp: dict) -> str:
@@ -212,7 +233,9 @@ def main(argv: list[str] | None = None) -> dict:
     rows, splits, t0 = [], {}, time.perf_counter()
     for split in [s for s in args.splits.split(",") if s]:
         problems = humaneval.sample(humaneval.load_split(split, args.data_dir), args.limit or None, args.seed)
-        split_rows = run_split(split, problems, loaded, args.max_tokens, args.warmup)
+        if args.typed_indent or args.typed_chars:
+            problems = [humaneval.typed_indent(p, args.typed_chars) for p in problems]
+        split_rows = run_split(split, problems, loaded, args.max_tokens, args.warmup, args.mode, args.fail_fast)
         score_rows(split_rows, {p["task_id"]: p for p in problems}, args.timeout, args.workers)
         splits[split] = summarize_split(split_rows, reference)
         rows += split_rows
@@ -221,7 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
         r.update(model=info[r["backend"]].get("model"), commit=stamp["git"]["commit"], machine=machine(stamp))
     common.write_jsonl(out, rows)
     summary = {"bench": "arena", "splits": splits, "backends": info, "limit": args.limit, "seed": args.seed,
-               "max_tokens": args.max_tokens, "wall_s": round(time.perf_counter() - t0, 3), "out": str(out),
+               "max_tokens": args.max_tokens, "typed_indent": bool(args.typed_indent or args.typed_chars),
+               "typed_chars": args.typed_chars, "wall_s": round(time.perf_counter() - t0, 3), "out": str(out),
                "machine": machine(stamp), "stamp": stamp}
     common.write_summary(out, summary)
     common.print_summary(summary)

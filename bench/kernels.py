@@ -16,15 +16,24 @@ With `--engine MODEL` it measures the whole fast path end to end instead: the en
 (float32, logits + softmax head; `kernels="off"`) against the engine as loaded now (the load-time
 decisions: dtype, kernel backend), on the same holes, interleaved per hole, same outputs checked.
 
+With `--tune` it sweeps the Triton kernel's tiles on a GPU (bf16): for each shape the read-bandwidth
+floor, the plain path (full logits, then softmax / argmax), the kernel with its default tiles, and
+every tile configuration of the sweep (vocabulary block, K block, warps, pipeline stages, programs per
+SM), each checked against the float32 reference (greedy tokens, probability error) before it may win.
+
     python -m bench.kernels                              # CPU: the default model's head + a Qwen2-size head
     python -m bench.kernels --device cuda --dtype bfloat16
     python -m bench.kernels --engine default --context 1000 --n 20
     python -m bench.kernels --engine default --context 1000 --n 20 --compiled   # + torch.compile: minutes
+    python -m bench.kernels --tune                       # tile sweep: the Open-dCoder-0.5B and Dream-7B heads
+    python -m bench.kernels --tune --shapes 32x151936x896 --quick
+    TRITON_INTERPRET=1 python -m bench.kernels --tune --smoke   # tiny shapes on the CPU: checks the sweep
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -32,7 +41,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from dllm_complete.dllm.sampler import SamplerConfig, propose
+from dllm_complete.dllm.contract import SamplerConfig
+from dllm_complete.dllm.sampler import propose
 from dllm_complete.kernels import dispatch
 from dllm_complete.kernels.attention_torch import MAX_STACKED_SCORES, attention_reference, grouped_attention
 from dllm_complete.kernels.lm_head_torch import lm_head_confidence_torch
@@ -43,6 +53,10 @@ from .timing import matmul_flops, median_ms, read_bandwidth
 
 CPU_SHAPES = "8x8192x256,32x8192x256,96x8192x256,32x151936x896"
 GPU_SHAPES = "32x151936x896,64x151936x896,128x151936x896,32x152064x3584,64x152064x3584,128x152064x3584"
+SMOKE_SHAPES = "5x300x40,17x1000x24"
+SWEEP = {"block_v": (64, 128, 256), "block_k": (64, 128), "num_warps": (4, 8), "num_stages": (3, 4),
+         "programs_per_sm": (4, 8)}
+QUICK = {"block_v": (128,), "block_k": (64, 128), "num_warps": (4,), "num_stages": (3,), "programs_per_sm": (4,)}
 
 
 def parse_shapes(text: str) -> list[tuple[int, int, int]]:
@@ -83,6 +97,71 @@ def bench_shape(N, V, D, device, dtype, args, bw, flops) -> dict:
     line = "  ".join(f"{k}: {v['ms']:.3f} ms" for k, v in rows.items())
     print(f"N={N} V={V} D={D} floor {floor_ms:.3f} ms | {line}", file=sys.stderr)
     return {"shape": {"rows": N, "vocab": V, "dim": D}, "floor_ms": floor_ms, "impls": rows}
+
+
+def tune_shape(N, V, D, grid: dict, bandwidth: float, device, args) -> dict:
+    """One shape of the tile sweep: floor, plain path, default tiles, and every configuration of `grid`."""
+    from dllm_complete.kernels.lm_head_triton import lm_head_confidence_triton  # needs Triton: checked in tune
+
+    g = torch.Generator(device=device).manual_seed(N + V + D)
+    h = (torch.randn(N, D, generator=g, device=device) * 4).to(torch.bfloat16)
+    w = (torch.randn(V, D, generator=g, device=device) / D ** 0.5).to(torch.bfloat16)
+    bias = ban_bias(V, torch.arange(0, V, 97, device=device), device)
+    ref = lm_head_confidence_reference(h.float(), w.float(), bias)
+    floor = (V * D + N * D) * 2 / bandwidth * 1e3
+
+    def timed(fn) -> float:
+        return median_ms(fn, device, args.warmup, args.repeats)
+
+    def plain_path():
+        return (F.linear(h, w).float() + bias).softmax(-1).max(-1)
+
+    def check(out) -> dict:
+        return {"same_tokens": int((out.token == ref.token).sum()), "rows": N,
+                "max_prob_err": float((out.prob - ref.prob).abs().max())}
+
+    cells = {"floor_ms": floor, "plain_ms": timed(plain_path)}
+    default = lambda: lm_head_confidence_triton(h, w, bias)
+    cells["default"] = {"ms": timed(default), **check(default())}
+    base_ok = cells["default"]["same_tokens"]
+    tried = []
+    for values in itertools.product(*grid.values()):
+        cfg = dict(zip(grid, values))
+        fn = lambda cfg=cfg: lm_head_confidence_triton(h, w, bias, **cfg)
+        try:
+            result = {**cfg, **check(fn()), "ms": timed(fn)}
+        except Exception as e:  # a tile that does not fit (shared memory, registers)
+            result = {**cfg, "error": str(e).splitlines()[0][:120]}
+        result["ok"] = "error" not in result and result["same_tokens"] >= base_ok and result["max_prob_err"] < 1e-2
+        tried.append(result)
+    good = [r for r in tried if r["ok"]]
+    best = min(good, key=lambda r: r["ms"]) if good else None
+    cells.update(best=best, tried=tried)
+    print(f"N={N} V={V} D={D}: floor {floor:.3f} ms, plain {cells['plain_ms']:.3f} ms, default "
+          f"{cells['default']['ms']:.3f} ms ({cells['default']['ms'] / floor:.2f}x floor), best "
+          + (f"{best['ms']:.3f} ms ({best['ms'] / floor:.2f}x floor) "
+             f"{ {k: best[k] for k in grid} }" if best else "none"), file=sys.stderr)
+    return {"shape": {"rows": N, "vocab": V, "dim": D}, **cells}
+
+
+def tune(args) -> dict:
+    """The tile sweep on CUDA (--smoke: tiny shapes on the CPU, under TRITON_INTERPRET=1); a summary
+    saying why when there is no CUDA device or Triton does not import."""
+    why = None
+    if not args.smoke and not torch.cuda.is_available():
+        why = "no CUDA device (--smoke checks the sweep on the CPU)"
+    elif dispatch.triton_import_error():
+        why = f"Triton does not import ({dispatch.triton_import_error()}): pip install -e '.[gpu]'"
+    if why:
+        return {"bench": "lm_head_tune", "skipped": why, "stamp": common.stamp()}
+    device = torch.device("cpu" if args.smoke else "cuda")
+    bandwidth = read_bandwidth(device, torch.bfloat16)
+    print(f"read bandwidth {bandwidth / 1e9:.0f} GB/s", file=sys.stderr)
+    grid = QUICK if args.quick or args.smoke else SWEEP
+    shapes = parse_shapes(SMOKE_SHAPES if args.smoke else args.shapes or GPU_SHAPES)
+    results = [tune_shape(*s, grid, bandwidth, device, args) for s in shapes]
+    return {"bench": "lm_head_tune", "read_bandwidth_gbs": bandwidth / 1e9, "sweep": grid,
+            "results": results, "stamp": common.stamp()}
 
 
 def unchunked_attention(q, k, v, mask=None):
@@ -178,12 +257,18 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--n", type=int, default=20, help="--engine: holes per mode")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compiled", action="store_true", help="--engine: add the engine under torch.compile (slow)")
+    p.add_argument("--tune", action="store_true", help="the Triton kernel's tile sweep on CUDA (bf16)")
+    p.add_argument("--quick", action="store_true", help="--tune: a two-point sweep")
+    p.add_argument("--smoke", action="store_true", help="--tune: tiny shapes on the CPU under TRITON_INTERPRET=1")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.engine:
-        with torch.inference_mode():
-            summary = engine_ab(args)
+    if args.engine or args.tune:
+        if args.tune:  # its own device and dtype: CUDA (the CPU with --smoke), bf16
+            summary = tune(args)
+        else:
+            with torch.inference_mode():
+                summary = engine_ab(args)
         common.print_summary(summary)
         return summary
     args.tiles = [int(t) for t in args.tiles.split(",") if t]

@@ -22,7 +22,7 @@ import torch
 from dllm_complete.dllm.checkpoint import Loaded, ModelSpec, cpu_has_native_bf16
 from dllm_complete.dllm.engine import Engine
 from dllm_complete.dllm.model import ModelConfig
-from dllm_complete.dllm.train.__main__ import SIZES
+from dllm_complete.dllm.train.sizes import SIZES
 
 from . import common, gpu
 

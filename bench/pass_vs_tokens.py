@@ -2,7 +2,7 @@
 with today's sampler, and what more tokens would bring.
 
 The weights shipped at earlier commits come out of git history into bench/results/curve/ (ignored by
-git) and each goes through bench/humaneval_infill.py (one thread each, `--jobs` side by side); an
+git) and each goes through `bench.arena` alone (one thread each, `--jobs` side by side); an
 evaluation whose summary is there already is not run again. The last line holds every point and, per
 lineage, a least-squares line pass@1 = a + b * log10(tokens) with the tokens at which it reaches the
 issue's targets: a rough extrapolation of few points (whose schedules differed), not a measurement.
@@ -47,23 +47,28 @@ def extract(commit: str, model: str) -> Path:
     return out
 
 
+def backend_numbers(summary: dict, split: str) -> dict:
+    """The one backend's numbers (n, pass@1, exact_match, ...) in an arena summary of one split; a
+    summary cached by the former single-backend script holds them at its top level."""
+    if "splits" not in summary:
+        return summary
+    (numbers,) = summary["splits"][split]["backends"].values()
+    return numbers
+
+
 def evaluate(commit: str, model: str, split: str) -> dict:
-    """humaneval_infill's summary for this model and split (cached)."""
+    """This model's numbers on the split: `bench.arena` with it alone, syntax constraint on (cached)."""
     out = CACHE / f"{commit}-{model}-{split}.jsonl"
     cached = common.summary_path(out)
-    if cached.is_file():
-        return json.loads(cached.read_text())
-    weights = extract(commit, model)
-    backend = "ar" if model.startswith("ar-") else "dllm"
-    cmd = [sys.executable, "-m", "bench.humaneval_infill", "--backend", backend, "--model", str(weights),
-           "--split", split, *SPLIT_ARGS[split], "--workers", "1", "--out", str(out)]
-    run = subprocess.run(cmd, cwd=common.REPO_ROOT, capture_output=True, text=True,
-                         env=os.environ | {"OMP_NUM_THREADS": "1"})
-    if run.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {run.stderr.strip().splitlines()[-1:]}")
-    summary = common.last_json_line(run.stdout)
-    common.write_summary(out, summary)
-    return summary
+    if not cached.is_file():
+        kind = "ar" if model.startswith("ar-") else "dllm"
+        cmd = [sys.executable, "-m", "bench.arena", "--backend", f"{kind}:{extract(commit, model)}?syntax=1",
+               "--split", split, *SPLIT_ARGS[split], "--workers", "1", "--out", str(out)]
+        run = subprocess.run(cmd, cwd=common.REPO_ROOT, capture_output=True, text=True,
+                             env=os.environ | {"OMP_NUM_THREADS": "1"})
+        if run.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {run.stderr.strip().splitlines()[-1:]}")
+    return backend_numbers(json.loads(cached.read_text()), split)
 
 
 def point(commit: str, model: str, split: str, summary: dict) -> dict:
@@ -138,7 +143,7 @@ def markdown(summary: dict) -> str:
 def plot(summary: dict, path: Path) -> Path:
     """pass@1 against tokens seen (log scale), one panel per split: the models, each lineage's fit
     drawn out to REACH times its most tokens, and the issue's target."""
-    plt = plots._plt()
+    plt = plots.pyplot()
     splits = list(summary["fits"])
     fig, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 3.8), squeeze=False)
     for ax, split in zip(axes[0], splits):
@@ -160,7 +165,7 @@ def plot(summary: dict, path: Path) -> Path:
         ax.set_title(f"HumanEval-infilling {split}")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    return plots._save(plt, fig, path)
+    return plots.save(plt, fig, path)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -34,7 +34,8 @@ SAVED = {"arena": RESULTS / "arena.jsonl", "latency": RESULTS / "latency.jsonl",
          "gpu": [RESULTS / "gpu.summary.json", RESULTS / "gpu-k8.summary.json"]}
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -85,7 +86,7 @@ def _latency_axis(ax, values: list[float]) -> None:
 
 def plot_frontier(summary: dict, path: Path) -> Path:
     """One panel per split: each backend at (p50 latency, pass@1), p95 as a whisker, frontier joined."""
-    plt = _plt()
+    plt = pyplot()
     splits, kinds = summary["splits"], {k: v.get("backend") for k, v in summary.get("backends", {}).items()}
     colors = {"dllm": "tab:blue", "ar": "tab:orange", "hf": "tab:red"}
     fig, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4.5), squeeze=False)
@@ -110,10 +111,11 @@ def plot_frontier(summary: dict, path: Path) -> Path:
         ax.set_title(f"{split} ({s['n_tasks']} holes)")
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle("Speed-quality frontier")
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
-def _save(plt, fig, path: Path) -> Path:
+def save(plt, fig, path: Path) -> Path:
+    """Lay the figure out, write it to `path` (PNG) and close it."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -122,7 +124,7 @@ def _save(plt, fig, path: Path) -> Path:
 
 def plot_arena_latency(records: list[dict], path: Path) -> Path:
     """Latency CDF per backend, one panel per split."""
-    plt = _plt()
+    plt = pyplot()
     splits = list(dict.fromkeys(r["split"] for r in records))
     fig, axes = plt.subplots(1, max(1, len(splits)), figsize=(6 * max(1, len(splits)), 4), squeeze=False)
     for ax, split in zip(axes[0], splits):
@@ -136,12 +138,12 @@ def plot_arena_latency(records: list[dict], path: Path) -> Path:
         ax.set_title(split)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 def plot_latency(records: list[dict], path: Path) -> Path:
     """Box plots of latency.py samples: one box per (path, context), one panel per mode."""
-    plt = _plt()
+    plt = pyplot()
     modes = list(dict.fromkeys(r["mode"] for r in records))
     fig, axes = plt.subplots(1, max(1, len(modes)), figsize=(6 * max(1, len(modes)), 4), squeeze=False)
     for ax, mode in zip(axes[0], modes):
@@ -153,7 +155,7 @@ def plot_latency(records: list[dict], path: Path) -> Path:
         ax.set_ylabel("latency (ms)")
         ax.set_title(f"{mode}-line")
         ax.grid(True, axis="y", alpha=0.3)
-    return _save(plt, fig, path)
+    return save(plt, fig, path)
 
 
 # -------------------------------------------------------------------------------------- tables

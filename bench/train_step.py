@@ -27,7 +27,7 @@ import torch
 from dllm_complete.dllm.checkpoint import DEFAULT_MODEL
 from dllm_complete.dllm.model import ModelConfig, Transformer
 from dllm_complete.dllm.tokenizer import Tokenizer
-from dllm_complete.dllm.train.__main__ import SIZES
+from dllm_complete.dllm.train.sizes import SIZES
 from dllm_complete.dllm.train.corpus import collect
 from dllm_complete.dllm.train.objective import IGNORE, ar_batch, diffusion_batch, position_loss, weighted_loss
 

@@ -136,7 +136,7 @@ def lm_head_confidence_triton(hidden: torch.Tensor, weight: torch.Tensor, bias: 
                               num_warps: int = 4, num_stages: int = 4, programs_per_sm: int = 4) -> Confidence:
     """hidden (N, D), weight (V, D) of one dtype, bias (V,) float32 or None -> Confidence of N rows.
 
-    The default tiles won `bench/lm_head_tune.py` on an H100 over both Qwen2 head shapes and 32-128 rows."""
+    The default tiles won `python -m bench.kernels --tune` on an H100 over both Qwen2 head shapes and 32-128 rows."""
     N, D = hidden.shape
     V = weight.shape[0]
     if weight.dtype == torch.bfloat16 and not hidden.is_cuda:  # Triton 3.9's interpreter gets bf16 tl.dot wrong

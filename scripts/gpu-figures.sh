@@ -16,7 +16,7 @@ run() {  # name, then the bench command: its JSON last line becomes NAME.summary
   rm -f "$out/$name.out"
 }
 run kernels-cuda python3 -m bench.kernels --device cuda
-run lm-head-tune python3 -m bench.lm_head_tune
+run lm-head-tune python3 -m bench.kernels --tune
 run kernels-engine-cuda python3 -m bench.kernels --engine default --context 1000 --n 20
 # the shipped models served on the GPU as `dllm.load` serves them (CUDA graphs decided by the load probe)
 run latency-gpu python3 -m bench.latency --contexts 250,500 --n 20 --no-lsp --no-memory

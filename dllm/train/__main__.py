@@ -23,15 +23,8 @@ from ..tokenizer import Tokenizer
 from .bpe import train_bpe
 from .corpus import collect, default_roots, manifest, split_by_file, write_manifest
 from .objective import ar_batch, diffusion_batch
+from .sizes import SIZES
 from .trainer import TrainConfig, train
-
-SIZES = {  # name -> (dim, layers, heads, kv_heads, intermediate)
-    "tiny": (128, 4, 4, 2, 384),
-    "small": (256, 6, 4, 2, 768),
-    "small-deep": (256, 8, 4, 2, 768),
-    "medium": (320, 8, 4, 2, 1024),
-    "base": (384, 8, 6, 2, 1024),
-}
 
 
 def corpus_split(seed: int, heldout_fraction: float, out: Path | None = None, heldout_manifest: str | None = None):

@@ -1,9 +1,9 @@
 """bench/arena.py: pairwise counting, paired wait, frontier and reference comparison on synthetic
-results, and one tiny end-to-end run."""
+results, one tiny end-to-end run, and one backend on one split (the plain evaluation) with a stand-in."""
 
 import json
 
-from bench import arena, common
+from bench import arena, common, humaneval
 from bench_tiny import tiny_models
 
 
@@ -66,3 +66,35 @@ def test_arena_end_to_end_on_tiny_models(tmp_path, capsys):
     assert all(by["ar", t] == by["hf", t] for _, t in by)  # the fair-comparison property, again
     assert json.loads(common.summary_path(out).read_text())["splits"] == summary["splits"]
     assert {"cpu", "cores", "git"} <= set(last["stamp"]) and last["backends"]["ar"]["model"] == "tiny-ar"
+
+
+class Oracle:
+    """A stand-in backend (no torch): every hole's canonical middle, minus the trailing newline."""
+
+    label, spec, info = "oracle", "oracle", {"backend": "oracle", "model": "oracle"}
+
+    def __init__(self):
+        problems = humaneval.load_split("single-line")
+        self.answers = {(p["prompt"], p["suffix"]): p["canonical_solution"] for p in problems}
+
+    def complete(self, prefix, suffix, mode, max_tokens):
+        return self.answers[prefix, suffix].rstrip("\n"), {"latency_ms": 1.0, "nfe": 2, "tokens": 3, "steps": 2,
+                                                           "timings_ms": {"total": 1.0}}
+
+
+def test_one_backend_on_one_split_writes_jsonl_and_summary_last(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(arena.backends_mod, "make", lambda spec, engines=None: Oracle())
+    monkeypatch.setattr(common, "torch_info", lambda: {"torch": None, "gpu": None, "cuda": None})
+    out = tmp_path / "r.jsonl"
+    arena.main(["--backend", "oracle", "--split", "single-line", "--limit", "4", "--seed", "1", "--out", str(out),
+                "--warmup", "0"])
+    rows = common.read_jsonl(out)
+    assert len(rows) == 4 and all(r["passed"] and r["exact_match"] and r["mode"] == "single" for r in rows)
+    fields = {"task_id", "completion", "result", "syntax_valid", "latency_ms", "nfe", "timings_ms", "error"}
+    assert fields <= set(rows[0])
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    split = summary["splits"]["single-line"]
+    numbers = split["backends"]["oracle"]
+    assert split["mode"] == "single" and numbers["n"] == 4 and numbers["pass@1"] == 1.0
+    assert numbers["nfe_mean"] == 2 and numbers["latency_ms"]["p50"] == 1.0 and numbers["errors"] == 0
+    assert {"cpu", "cores", "git", "utc", "python"} <= set(summary["stamp"]) and not summary["typed_indent"]

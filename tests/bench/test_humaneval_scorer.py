@@ -1,8 +1,11 @@
 """HumanEval-infilling scorer: verdicts on real problems, and the sandbox's limits and guards."""
 
+import subprocess
+import sys
+
 import pytest
 
-from bench import humaneval
+from bench import common, humaneval
 
 TASKS = ("SingleLineInfilling/HumanEval/0/L0", "SingleLineInfilling/HumanEval/2/L0",
          "SingleLineInfilling/HumanEval/12/L3")
@@ -134,3 +137,14 @@ def test_early_exit_is_not_a_pass():
     for body in ("    raise SystemExit(0)\n", "    os._exit(0)\n"):
         problem, body = synthetic(body)
         assert humaneval.score(problem, body)["result"] == "error"
+
+
+def test_percentiles():
+    assert common.percentiles(range(101)) == {"p50": 50, "p95": 95, "p99": 99}
+    assert common.percentile([], 50) is None
+    assert common.percentile([1.0, 3.0], 50) == 2.0
+
+
+def test_scorer_and_common_do_not_import_torch():
+    code = "import sys; from bench import common, humaneval; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=common.REPO_ROOT, check=True)

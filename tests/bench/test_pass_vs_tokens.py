@@ -32,6 +32,13 @@ def test_lineages_keep_adapted_diffusion_models_apart():
     assert [len(groups[k]) for k in ("ar", "diffusion-adapted", "diffusion-from-scratch")] == [1, 1, 1]
 
 
+def test_numbers_come_from_the_one_backend_of_an_arena_summary():
+    numbers = {"n": 4, "pass@1": 0.25, "exact_match": 0.0, "syntax_valid": 1.0}
+    arena_summary = {"bench": "arena", "splits": {"single-line": {"backends": {"dllm?syntax=1": numbers}}}}
+    assert pass_vs_tokens.backend_numbers(arena_summary, "single-line") == numbers
+    assert pass_vs_tokens.backend_numbers(numbers, "single-line") == numbers  # an older cached summary
+
+
 def test_unknown_split_is_a_usage_error():
     with pytest.raises(SystemExit) as err:
         pass_vs_tokens.main(["--splits", "random-span"])

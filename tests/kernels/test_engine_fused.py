@@ -187,14 +187,14 @@ def test_bench_gpu_smoke_and_clean_exit_without_cuda():
     assert all(c["diffusion_step"]["filled"] == c["length"] for c in summary["cells"])
 
 
-def test_bench_lm_head_tune_checks_every_tile_against_the_reference():
+def test_bench_kernels_tune_checks_every_tile_against_the_reference():
     import torch
 
     if not torch.cuda.is_available():
-        assert "no CUDA" in _run("lm_head_tune")["skipped"]
+        assert "no CUDA" in _run("kernels", "--tune")["skipped"]
     pytest.importorskip("triton", reason="the --smoke sweep runs the Triton kernel (interpreted on the CPU); "
                         "Triton is the optional [gpu] extra")
-    summary = _run("lm_head_tune", "--smoke", interpret="1")
+    summary = _run("kernels", "--tune", "--smoke", interpret="1")
     for r in summary["results"]:
         assert r["default"]["same_tokens"] == r["shape"]["rows"]
         assert r["best"]["ok"] and len(r["tried"]) == 2 and all(t["ok"] for t in r["tried"])

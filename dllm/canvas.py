@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from .contract import JUDGED_CHARS
 from .tokenizer import Tokenizer
 
 PREFIX_SHARE = 0.75
 CHARS_PER_TOKEN_BOUND = 12  # slice at most this many characters per budget token before encoding
-JUDGED_CHARS = 8_000  # text each side of the cursor the syntax constraint parses, at most (compile cost)
 _TOP_LEVEL = re.compile(r"(?<=\n)\S")  # a line starting at column 0
 _WORD_TOKEN = re.compile(r" ?\w+")
 

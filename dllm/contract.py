@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+JUDGED_CHARS = 8_000  # text each side of the cursor the syntax constraint parses, at most (compile cost)
 MODES = ("single", "multi")  # who picks one: `lsp_server.trigger.decide`, or the caller
 CONFIDENCES = ("probability", "margin", "entropy")  # defined in `kernels/reference.py`
 

@@ -2,7 +2,7 @@
 
 A Llama/Qwen2-style decoder stack (RMSNorm, rotary embeddings, SwiGLU MLP, grouped-query attention)
 that is bidirectional by default, as masked-diffusion models are, and causal on request (the
-autoregressive twin). It knows nothing of tokenizers, sampling or checkpoints on disk: `load.py` maps
+autoregressive twin). It knows nothing of tokenizers, sampling or checkpoints on disk: `checkpoint.py` maps
 weights onto it and `engine.py` decides what to feed it.
 
 A forward pass takes token ids and their canvas positions; when given a `KVCache` it writes the new

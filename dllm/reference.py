@@ -13,19 +13,12 @@ import math
 
 import torch
 
+from dllm_complete.kernels.reference import confidence
+
 from .contract import Completion
 from .engine import Engine
 from .infill import begin, end
 from .schedule import block_size, blocks, canvas_lengths, step_budget
-
-
-def _confidence(probs: list[float], token: int, kind: str) -> float:
-    if kind == "probability":
-        return probs[token]
-    if kind == "margin":
-        first, second = sorted(probs, reverse=True)[:2]
-        return first - second
-    return math.exp(sum(p * math.log(p) for p in probs if p > 1e-12))
 
 
 @dataclasses.dataclass
@@ -71,7 +64,8 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "sing
                         continue
                     probs = torch.softmax(logits[P + j - shift], -1).tolist()
                     best = max(range(len(probs)), key=probs.__getitem__)
-                    proposals[j] = (best, _confidence(probs, best, cfg.confidence))
+                    row, token = logits[P + j - shift][None], torch.tensor([best])
+                    proposals[j] = (best, float(confidence(row, token, cfg.confidence)))
                 need = max(1, math.ceil(len(proposals) / max(1, step_cap - steps)))
                 eligible = list(proposals)
                 if cfg.ordered_end:  # an end proposal commits only at the leftmost masked slot

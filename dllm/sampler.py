@@ -1,6 +1,6 @@
 """Which masked slots to commit at a denoising step: pure tensor functions and their settings.
 
-Confidence of a slot (all in (0, 1], higher = surer):
+Confidence of a slot (all in (0, 1], higher = surer; defined once, in `kernels/reference.py`):
   probability  top-1 probability (LLaDA low-confidence remasking)
   margin       top-1 minus top-2 probability (Kim et al., 2025)
   entropy      exp(-H) of the predictive distribution
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from dllm_complete.kernels.reference import confidence
+
 from .contract import SamplerConfig
 
 
@@ -20,20 +22,11 @@ def propose(logits: torch.Tensor, cfg: SamplerConfig, generator: torch.Generator
     """Candidate token and its confidence for every row. logits: (N, V) -> tokens (N,), conf (N,)."""
     logits = logits.float()
     if cfg.temperature > 0:
-        probs = torch.softmax(logits / cfg.temperature, dim=-1)  # (N, V)
-        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (N,)
+        logits = logits / cfg.temperature
+        tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)  # (N,)
     else:
-        probs = torch.softmax(logits, dim=-1)
-        tokens = probs.argmax(-1)
-    if cfg.confidence == "probability":
-        conf = probs.gather(-1, tokens[:, None]).squeeze(-1)
-    elif cfg.confidence == "margin":
-        top2 = probs.topk(2, dim=-1).values  # (N, 2)
-        conf = top2[:, 0] - top2[:, 1]
-    else:
-        entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1)
-        conf = torch.exp(-entropy)
-    return tokens, conf
+        tokens = logits.argmax(-1)
+    return tokens, confidence(logits, tokens, cfg.confidence)
 
 
 def select(conf: torch.Tensor, eligible: torch.Tensor, threshold: float, need: int) -> torch.Tensor:

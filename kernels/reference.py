@@ -11,7 +11,8 @@ row the greedy token and the three confidences the sampler can rank by:
     entropy = -sum p log p, in nats                  # the sampler's confidence is exp(-entropy)
 
 This module materialises the (N, V) logits on purpose: it is the slow twin every fast
-implementation (`lm_head_torch.py`, `lm_head_triton.py`) is tested against.
+implementation (`lm_head_torch.py`, `lm_head_triton.py`) is tested against. `confidence` is the one
+definition of the three scores: the sampler's plain path and the engine's slow twin call it too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ class Confidence(NamedTuple):
         raise ValueError(f"unknown confidence kind {kind!r}")
 
 
+def confidence(logits: torch.Tensor, token: torch.Tensor, kind: str) -> torch.Tensor:
+    """The confidence of `token` (N,) under each row of `logits` (N, V): probability p[token]; margin
+    top-1 minus top-2 probability (of the distribution, whichever token was drawn); entropy exp(-H)."""
+    p = torch.softmax(logits.float(), dim=-1)  # (N, V)
+    if kind == "probability":
+        return p.gather(-1, token[:, None]).squeeze(-1)
+    if kind == "margin":
+        top2 = p.topk(min(2, p.shape[-1]), dim=-1).values  # (N, 2)
+        return top2[:, 0] - top2[:, 1] if top2.shape[-1] > 1 else top2[:, 0]
+    if kind == "entropy":
+        return torch.exp((p * p.clamp_min(1e-12).log()).sum(-1))
+    raise ValueError(f"unknown confidence kind {kind!r}")
+
+
 def ban_bias(vocab_size: int, banned: torch.Tensor | list[int] | None, device=None) -> torch.Tensor | None:
     """(V,) float32 additive bias: -inf on banned ids, 0 elsewhere (None when nothing is banned)."""
     if banned is None or len(banned) == 0:
@@ -56,9 +71,5 @@ def lm_head_confidence_reference(hidden: torch.Tensor, weight: torch.Tensor,
         logits = logits + bias.float()
     token = logits.argmax(-1)  # (N,)
     logp = torch.log_softmax(logits, -1)  # (N, V)
-    p = logp.exp()
-    top2 = p.topk(min(2, p.shape[-1]), dim=-1).values  # (N, 2)
-    prob = p.gather(-1, token[:, None]).squeeze(-1)
-    second = top2[:, 1] if top2.shape[-1] > 1 else torch.zeros_like(prob)
-    entropy = -torch.where(p > 0, p * logp, torch.zeros_like(p)).sum(-1)
-    return Confidence(token, prob, prob - second, entropy)
+    entropy = -torch.where(logp > float("-inf"), logp.exp() * logp, torch.zeros_like(logp)).sum(-1)
+    return Confidence(token, confidence(logits, token, "probability"), confidence(logits, token, "margin"), entropy)

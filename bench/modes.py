@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from dllm_complete.lsp_server import context, trigger
+from dllm_complete.lsp_server import trigger
 
 from . import common, humaneval
 
@@ -23,9 +23,7 @@ PRESENTATIONS = {"as-cut": lambda p: p, "after-enter": humaneval.typed_indent}
 
 
 def decision(problem: dict) -> trigger.Decision:
-    text, offset = problem["prompt"] + problem["suffix"], len(problem["prompt"])
-    at = context.build(text, offset, 256, 256)
-    return trigger.decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True)
+    return trigger.decide_at(problem["prompt"] + problem["suffix"], len(problem["prompt"]), invoked=True)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -1,16 +1,14 @@
-"""Command-line entry points: `dllm-complete FILE:LINE[:COL]` and `dllm-lsp`.
+"""The `dllm-complete FILE:LINE[:COL]` command (`dllm-lsp` starts in `launch.py`).
 
-The only place that parses arguments. Bad input ends with a one-line error on stderr and exit
-status 2, never a traceback; stdout carries only the completion (or JSON). Ctrl-C (SIGINT) or
-SIGTERM stops `dllm-complete` with one line on stderr and the shell's status for a signal, 130 or
-143, so that a script can tell an interrupted batch from a finished one (`dllm-lsp` exits 0 on them:
-see launch.py).
+Bad input ends with a one-line error on stderr and exit status 2, never a traceback; stdout carries
+only the completion (or JSON). Ctrl-C (SIGINT) or SIGTERM stops `dllm-complete` with one line on
+stderr and the shell's status for a signal, 130 or 143, so that a script can tell an interrupted
+batch from a finished one (`dllm-lsp` exits 0 on them: see launch.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import time
@@ -19,8 +17,12 @@ from pathlib import Path
 
 import msgspec
 
-from . import context, postprocess, telemetry, trigger
+from dllm_complete import grammars
+from dllm_complete.dllm.contract import Constraint
+
+from . import postprocess, telemetry, trigger, window
 from .config import ServerConfig
+from .signals import stop_signals_raise
 
 EXIT_USAGE = 2
 MAX_FILE_BYTES = 8_000_000
@@ -28,34 +30,6 @@ MAX_FILE_BYTES = 8_000_000
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Interrupted(KeyboardInterrupt):
-    """A stop signal (SIGINT or SIGTERM), raised in the main thread like Ctrl-C's KeyboardInterrupt."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.name = signal.Signals(signum).name
-
-
-def _interrupt(signum: int, frame) -> None:
-    raise Interrupted(signum)
-
-
-@contextlib.contextmanager
-def stop_signals_raise() -> Iterator[None]:
-    """Inside the block SIGINT and SIGTERM raise `Interrupted` in the main thread; the handlers
-    that were there before come back after it."""
-    before = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
 
 
 class BatchRecord(msgspec.Struct, forbid_unknown_fields=False):
@@ -118,18 +92,13 @@ def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:
 
 
 def language_of(path: Path | None, language: str | None) -> str | None:
-    from dllm_complete.grammars import language_for
-
-    found = language_for(language, str(path) if path else None)
+    found = grammars.language_for(language, str(path) if path else None)
     return found.name if found is not None else language
 
 
-def constraint_of(language: str | None, path: Path | None, enabled: bool):
-    if not enabled:
-        return None
-    from dllm_complete.grammars import constraint_for
-
-    return constraint_for(language, str(path) if path else None)
+def constraint_of(language: str | None, path: Path | None, enabled: bool) -> Constraint | None:
+    """The syntax constraint for the file (`grammars.constraint_for`), unless --no-syntax."""
+    return grammars.constraint_for(language, str(path) if path else None) if enabled else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,13 +152,13 @@ def load_engine(args):
     return engine
 
 
-def window(text: str, offset: int) -> context.Context:
+def window_at(text: str, offset: int) -> window.Window:
     """The window around `offset` as the language server cuts it, with its default settings."""
     cfg = ServerConfig()
-    return context.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens, context.SYNTAX_CHARS)
+    return window.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
 
 
-def as_shown(raw: str, at: context.Context, mode: str, eol: str) -> str:
+def as_shown(raw: str, at: window.Window, mode: str, eol: str) -> str:
     """The completion as the language server would show it at the cursor (one line, or the cursor's
     block; text the file already has after the cursor dropped)."""
     shown = postprocess.suggestions([raw], at, mode=mode, eol=eol, max_lines=ServerConfig().max_lines)
@@ -204,7 +173,7 @@ def run_one(args) -> int:
         raise UsageError("--max-tokens must be >= 1")
     engine = load_engine(args)
     language = language_of(path, None)
-    at = window(source, len(prefix))
+    at = window_at(source, len(prefix))
     mode = trigger.mode_at(source, len(prefix), args.mode)
     result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=args.max_tokens,
                            constraint=constraint_of(language, path, not args.no_syntax))
@@ -273,12 +242,6 @@ def complete_main(argv: list[str] | None = None) -> int:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(f"dllm-complete: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         return 128 + signum
-
-
-def lsp_main(argv: list[str] | None = None) -> int:
-    from .launch import main
-
-    return main(argv)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import context as contextmod
-from . import postprocess, telemetry, trigger
+from . import postprocess, telemetry, trigger, window
 from .cache import SuggestionCache
 from .config import ServerConfig, enabled_for
 from .documents import DocumentStore, uri_path
@@ -124,12 +123,12 @@ class Completer:
         trace.fields["language"] = doc.language
         text, revision, index = doc.text, doc.revision, doc.index
         offset = index.offset_at(req.line, req.character)
-        ctx = contextmod.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens, contextmod.SYNTAX_CHARS)
+        ctx = window.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
         replace_from, lead = offset, ""
         if req.selected is not None:
             (sl, sc), _end, lead = req.selected
             replace_from = min(index.offset_at(sl, sc), offset)
-            ctx = contextmod.with_selection(ctx, offset - replace_from, lead)
+            ctx = window.with_selection(ctx, offset - replace_from, lead)
         decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, ctx.next_line,
                                   invoked=req.invoked, mode=cfg.mode, max_line=cfg.max_line_chars)
         trace.fields.update(mode=decision.mode, reason=decision.reason)
@@ -181,7 +180,7 @@ class Completer:
         return out
 
     def _anchor(self, req: Request, doc: Any, revision: int, offset: int, replace_from: int, lead: str,
-                texts: list[str], ctx: contextmod.Context) -> list[Suggestion]:
+                texts: list[str], ctx: window.Window) -> list[Suggestion]:
         """Suggestions placed on the document as it is now, or [] if it changed elsewhere."""
         typed = doc.typed_since(revision, offset)
         if typed is None:

@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 import msgspec
 
-from dllm_complete.dllm.contract import CancelToken, Constraint, Infiller, SamplerConfig, Stats
+from dllm_complete import grammars
+from dllm_complete.dllm.contract import CancelToken, Infiller, SamplerConfig, Stats
 
 ENGINE_ENV = "DLLM_LSP_ENGINE"
 
@@ -105,21 +106,11 @@ class EngineHost:
             base = msgspec.structs.replace(base, temperature=max(base.temperature, 0.8), seed=base.seed + alternative)
         return base
 
-    @staticmethod
-    def constraint(job: Job) -> Constraint | None:
-        if not job.syntax:
-            return None
-        try:
-            from dllm_complete import grammars
-            return grammars.constraint_for(job.language, job.path)
-        except Exception:  # grammars not there yet, or no grammar for this language
-            return None
-
     def infill(self, job: Job, token: CancelToken, overrides: dict) -> list[tuple[str, Stats]]:
         """Run the job's infill calls: (text, stats) for the best answer and its alternatives."""
         if self.engine is None:
             raise LoadError(self.error or "model not loaded")
-        constraint = self.constraint(job)
+        constraint = grammars.constraint_for(job.language, job.path) if job.syntax else None
         out = []
         for i in range(job.alternatives):
             res = self.engine.infill(job.prefix, job.suffix, language=job.language, mode=job.mode,

@@ -32,7 +32,7 @@ import threading
 from typing import Any, BinaryIO
 
 from . import __version__, telemetry
-from .cli import STOP_SIGNALS, Interrupted, stop_signals_raise
+from .signals import STOP_SIGNALS, Interrupted, stop_signals_raise
 from .engine_host import EngineHost, LoadError
 
 JOIN_TIMEOUT_S = 60.0  # a running job stops within one denoising step; a model load cannot be stopped

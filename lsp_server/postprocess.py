@@ -134,7 +134,7 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
 
 
 def suggestions(raws: list[str], ctx, *, mode: str, eol: str = "\n", max_lines: int = 12) -> list[str]:
-    """`finish` of each raw middle at the cursor of `ctx` (a `context.Context`): the non-empty, distinct
+    """`finish` of each raw middle at the cursor of `ctx` (a `window.Window`): the non-empty, distinct
     texts, best first; the indentation style is the window's."""
     indent = detect_indent(ctx.prefix + ctx.suffix)
     texts: list[str] = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from . import context
+from . import window
 
 OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then", "\\")
 CLOSERS = set(")]}>\"'`;:,. \t")
@@ -75,8 +75,13 @@ def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = 
     return Decision("single", "mid-statement")
 
 
+def decide_at(text: str, offset: int, *, invoked: bool, mode: str = "auto") -> Decision:
+    """`decide` at `offset` of a whole text (the CLI, the benchmarks)."""
+    at = window.build(text, offset, 0, 0)
+    return decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=invoked, mode=mode)
+
+
 def mode_at(text: str, offset: int, mode: str = "auto") -> str:
-    """The mode an explicit request gets at `offset` of `text` (the CLI's and the benchmarks' `auto`):
-    as `decide` says, and one line where it would show nothing (an over-long line)."""
-    at = context.build(text, offset, 256, 256)
-    return decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True, mode=mode).mode or "single"
+    """The mode an explicit request gets at `offset` (the CLI's and the benchmarks' `auto`), and one
+    line where the editor would show nothing (an over-long line)."""
+    return decide_at(text, offset, invoked=True, mode=mode).mode or "single"

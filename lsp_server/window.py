@@ -1,24 +1,26 @@
-"""The window of text around the cursor that the model sees.
+"""The window of text around the cursor: what the server hands the engine, and the cursor's line and
+its neighbours that the trigger and post-processing look at.
 
 Owns: cutting a prefix and a suffix out of the document within a budget, at line boundaries, and
 never inside the cursor's own line (the cursor's line is the most informative text there is).
 Budgets are in model tokens; without the tokenizer at hand they are turned into characters with a
 deliberately generous ratio, so the engine (which counts real tokens) gets at least its budget and
-makes the exact cut itself. The server asks for at least what the engine's syntax constraint parses
-around the cursor (SYNTAX_CHARS a side). Pure: strings in, strings out.
+makes the exact cut itself. The window always holds at least what the engine's syntax constraint
+parses around the cursor (`dllm.contract.JUDGED_CHARS` a side). Pure: strings in, strings out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dllm_complete.dllm.contract import JUDGED_CHARS
+
 CHARS_PER_TOKEN = 4  # code averages 3-4 characters per BPE token; err on the long side
 LINE_LIMIT = 10_000  # how far to look for the cursor line's ends (longer lines are not completed)
-SYNTAX_CHARS = 8_000  # the engine's syntax constraint parses this much a side (dllm.canvas.JUDGED_CHARS)
 
 
 @dataclass(frozen=True)
-class Context:
+class Window:
     prefix: str  # text before the cursor, starting at a line start
     suffix: str  # text after the cursor, ending at a line end
     line_prefix: str  # the cursor's line up to the cursor
@@ -49,7 +51,7 @@ def _after_terminator(text: str, end: int) -> int:
     return end + 1 if end < len(text) else end
 
 
-def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int, min_chars: int = 0) -> Context:
+def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int, min_chars: int = JUDGED_CHARS) -> Window:
     """Cut the window around `offset` (an index into `text`), at least `min_chars` a side where there is."""
     offset = min(max(offset, 0), len(text))
     line_start, line_end = _line_start(text, offset), _line_end(text, offset)
@@ -72,16 +74,16 @@ def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int, min_ch
     prev_line = next((ln for ln in reversed(head) if ln.strip()), "")
     tail = text[_after_terminator(text, line_end):end].splitlines()
     after = [ln for ln in tail if ln.strip()][:8]
-    return Context(prefix, suffix, text[line_start:offset], text[offset:line_end], prev_line,
+    return Window(prefix, suffix, text[line_start:offset], text[offset:line_end], prev_line,
                    tuple(ln.strip() for ln in after), after[0] if after else "", start > 0, end < len(text))
 
 
-def with_selection(ctx: Context, replaced: int, text: str) -> Context:
+def with_selection(ctx: Window, replaced: int, text: str) -> Window:
     """The window as if the last `replaced` characters before the cursor were `text`.
 
     Used for `selectedCompletionInfo`: the model must continue the item selected in the popup.
     """
     cut = min(replaced, len(ctx.line_prefix))
-    return Context(ctx.prefix[: len(ctx.prefix) - cut] + text, ctx.suffix,
+    return Window(ctx.prefix[: len(ctx.prefix) - cut] + text, ctx.suffix,
                    ctx.line_prefix[: len(ctx.line_prefix) - cut] + text, ctx.line_suffix,
                    ctx.prev_line, ctx.next_lines, ctx.next_line, ctx.prefix_cut, ctx.suffix_cut)

@@ -107,7 +107,7 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
 
 
 def test_shown_as_an_editor_shows_it():
-    from dllm_complete.lsp_server.cli import as_shown, window
+    from dllm_complete.lsp_server.cli import as_shown, window_at as window
 
     text = "def f(xs):\n    for x in xs:\n        \n    return xs\n"
     at = text.index("        \n") + 8

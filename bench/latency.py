@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import argparse
 import ast
+import asyncio
 import dataclasses
 import json
-import os
-import queue
 import random
 import re
 import resource
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import backends, common
+from . import backends, common, lsp_client
 
 DEFAULT_SOURCE = Path(argparse.__file__)
 ASSIGN = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\[[^\]\n]*\])? = )(\S.*)$")
@@ -172,101 +170,23 @@ def cache_ratio(backend, cases: list[tuple[str, str]], mode: str, max_tokens: in
 
 # ---------------------------------------------------------------------------------- LSP over stdio
 
-
-class LspClient:
-    """A minimal JSON-RPC client for `python -m dllm_complete.lsp_server` over stdio (a reader thread and
-    a queue)."""
-
-    def __init__(self, model: str | None, log_file: str | None = None) -> None:
-        cmd = [sys.executable, "-m", "dllm_complete.lsp_server", *(["--model", model] if model else []),
-               *(["--log-file", log_file] if log_file else [])]
-        self.proc = subprocess.Popen(cmd, cwd=common.REPO_ROOT, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.inbox: queue.Queue = queue.Queue()
-        self.next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        while True:
-            length = None
-            while True:
-                line = out.readline()
-                if not line:
-                    self.inbox.put(None)
-                    return
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-                elif line.strip() == b"" and length is not None:
-                    break
-            self.inbox.put(json.loads(out.read(length)))
-
-    def send(self, message: dict) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.proc.stdin.flush()
-
-    def notify(self, method: str, params: dict) -> None:
-        self.send({"method": method, "params": params})
-
-    def request(self, method: str, params: dict, timeout: float = 120.0) -> tuple[object, float]:
-        """(result, milliseconds from sending the request to reading its response)."""
-        self.next_id += 1
-        rid = self.next_id
-        t0 = time.perf_counter()
-        self.send({"id": rid, "method": method, "params": params})
-        deadline = t0 + timeout
-        while True:
-            msg = self.inbox.get(timeout=max(0.001, deadline - time.perf_counter()))
-            if msg is None:
-                raise RuntimeError(f"the LSP server exited (code {self.proc.poll()}) during {method}")
-            if "method" in msg:  # a server request (register capability, progress...): accept it
-                if "id" in msg:
-                    self.send({"id": msg["id"], "result": None})
-                continue
-            if msg.get("id") == rid:
-                ms = (time.perf_counter() - t0) * 1e3
-                if "error" in msg:
-                    raise RuntimeError(f"{method} failed: {msg['error']}")
-                return msg.get("result"), ms
-
-    def start(self, settings: dict, timeout: float = 300.0) -> dict:
-        self.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {},
-                                    "initializationOptions": settings})
-        self.notify("initialized", {})
-        deadline = time.perf_counter() + timeout
-        while time.perf_counter() < deadline:
-            stats, _ = self.request("dllm/stats", {})
-            if stats.get("model_error"):
-                raise RuntimeError(f"the LSP server could not load the model: {stats['model_error']}")
-            if stats.get("model"):
-                return stats
-            time.sleep(0.05)
-        raise TimeoutError("the LSP server did not load its model in time")
-
-    def close(self) -> None:
-        try:
-            self.request("shutdown", None, timeout=10)
-            self.notify("exit", None)
-            self.proc.wait(timeout=10)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait()
+LSP_LOAD_TIMEOUT_S, LSP_REQUEST_TIMEOUT_S = 300.0, 120.0
 
 
-def utf16_position(prefix: str) -> dict:
-    line = prefix.count("\n")
-    last = prefix[prefix.rfind("\n") + 1:]
-    return {"line": line, "character": len(last.encode("utf-16-le")) // 2}
-
-
-def lsp_complete(client: LspClient, uri: str, prefix: str, suffix: str) -> tuple[str, float]:
-    """didOpen a document, ask for an inline completion at the cursor; (first item text, ms)."""
-    client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
-                                                            "text": prefix + suffix}})
-    result, ms = client.request("textDocument/inlineCompletion", {
-        "textDocument": {"uri": uri}, "position": utf16_position(prefix), "context": {"triggerKind": 2}})
-    client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+async def lsp_complete(conn: lsp_client.Conn, uri: str, prefix: str, suffix: str) -> tuple[str, float]:
+    """didOpen a document, ask for an inline completion at the cursor; (first item text, ms from sending
+    the request to reading its response)."""
+    await conn.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                                "text": prefix + suffix}})
+    params = {"textDocument": {"uri": uri}, "position": lsp_client.utf16_position(prefix),
+              "context": {"triggerKind": 2}}
+    t0 = time.perf_counter()
+    msg = await conn.request("textDocument/inlineCompletion", params, LSP_REQUEST_TIMEOUT_S)
+    ms = (time.perf_counter() - t0) * 1e3
+    if "error" in msg:
+        raise RuntimeError(f"textDocument/inlineCompletion failed: {msg['error']}")
+    await conn.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    result = msg.get("result")
     items = (result or {}).get("items", []) if isinstance(result, dict) else (result or [])
     return (items[0].get("insertText", "") if items else ""), ms
 
@@ -282,22 +202,36 @@ def lsp_settings(spec: backends.Spec, max_tokens: dict) -> dict:
 def run_lsp(spec: backends.Spec, cases: dict, max_tokens: dict, warmup: int,
             log_file: str | None = None) -> tuple[dict, dict]:
     """Per (mode, context) rows through the server, and the server's own counters at the end."""
-    client = LspClient(spec.model, log_file)
+    return asyncio.run(_run_lsp(spec, cases, max_tokens, warmup, log_file))
+
+
+async def _run_lsp(spec: backends.Spec, cases: dict, max_tokens: dict, warmup: int,
+                   log_file: str | None) -> tuple[dict, dict]:
+    proc, _ = await lsp_client.spawn("stdio", spec.model, *(["--log-file", log_file] if log_file else []))
+    conn = await lsp_client.connect("stdio", proc, None, LSP_LOAD_TIMEOUT_S)
     rows: dict = {}
     try:
-        client.start(lsp_settings(spec, max_tokens))
+        await conn.initialize(lsp_settings(spec, max_tokens), LSP_LOAD_TIMEOUT_S, LSP_REQUEST_TIMEOUT_S)
         for mode, by_ctx in cases.items():
-            client.notify("workspace/didChangeConfiguration", {"settings": {"dllm": {"mode": mode}}})
+            await conn.notify("workspace/didChangeConfiguration", {"settings": {"dllm": {"mode": mode}}})
             for budget, pairs in by_ctx.items():
                 for k, (prefix, suffix) in enumerate(pairs[:warmup]):
-                    lsp_complete(client, f"file:///bench/warmup-{mode}-{budget}-{k}.py", prefix, suffix)
+                    await lsp_complete(conn, f"file:///bench/warmup-{mode}-{budget}-{k}.py", prefix, suffix)
                 rows[mode, budget] = []
                 for i, (prefix, suffix) in enumerate(pairs):
-                    text, ms = lsp_complete(client, f"file:///bench/{mode}-{budget}-{i}.py", prefix, suffix)
+                    text, ms = await lsp_complete(conn, f"file:///bench/{mode}-{budget}-{i}.py", prefix, suffix)
                     rows[mode, budget].append({"i": i, "text": text, "latency_ms": ms})
-        stats, _ = client.request("dllm/stats", {})
+        stats = await conn.call("dllm/stats", {}, LSP_REQUEST_TIMEOUT_S)
     finally:
-        client.close()
+        try:  # shutdown + exit, else kill
+            await conn.call("shutdown", None, 10)
+            await conn.notify("exit", None)
+            await asyncio.wait_for(proc.wait(), 10)
+        except Exception:  # noqa: BLE001
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+        await conn.close()
     return rows, stats
 
 

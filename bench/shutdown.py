@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import sys
 import tempfile
 import time
@@ -28,8 +26,8 @@ from collections import Counter
 from pathlib import Path
 
 from . import common
+from .lsp_client import TRANSPORTS, Conn, connect, spawn, utf16_position
 
-TRANSPORTS = ("stdio", "tcp", "ws")
 SOURCE = '''import os
 
 
@@ -55,87 +53,10 @@ def largest_file(paths):
     '''
 
 
-def position(text: str, offset: int) -> dict:
-    """LSP position (UTF-16 columns; the text is ASCII) of a character offset."""
-    line = text.count("\n", 0, offset)
-    return {"line": line, "character": offset - (text.rfind("\n", 0, offset) + 1)}
-
-
-SINGLE_AT = position(SOURCE, SOURCE.index("total = ") + len("total = "))  # one line: an expression
-MULTI_AT = position(SOURCE, len(SOURCE))  # an empty function body: several lines
+SINGLE_AT = utf16_position(SOURCE[:SOURCE.index("total = ") + len("total = ")])  # one line: an expression
+MULTI_AT = utf16_position(SOURCE)  # an empty function body: several lines
 CANCEL_DELAYS_S = (0.0, 0.01, 0.02, 0.04, 0.08)
 FATAL_MARKS = ("Fatal Python error", "terminate called")  # the interpreter's and C++'s last words
-
-
-class Conn:
-    """JSON-RPC to the server: Content-Length frames over a stream pair, or one message per WebSocket
-    message."""
-
-    def __init__(self, reader=None, writer=None, ws=None) -> None:
-        self.reader, self.writer, self.ws = reader, writer, ws
-        self.ids = iter(range(1, 1 << 30))
-
-    async def send(self, message: dict) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
-        if self.ws is not None:
-            await self.ws.send(body.decode())
-        else:
-            self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            await self.writer.drain()
-
-    async def _read(self) -> dict:
-        if self.ws is not None:
-            return json.loads(await self.ws.recv())
-        return await common.read_lsp_message(self.reader)
-
-    async def response(self, msg_id: int, timeout: float) -> dict:
-        """The response to `msg_id`; server requests are answered with null, notifications skipped."""
-        async def wait() -> dict:
-            while True:
-                msg = await self._read()
-                if "method" in msg:
-                    if "id" in msg:
-                        await self.send({"id": msg["id"], "result": None})
-                elif msg.get("id") == msg_id:
-                    return msg
-        return await asyncio.wait_for(wait(), timeout)
-
-    async def request(self, method: str, params, timeout: float) -> dict:
-        msg_id = next(self.ids)
-        await self.send({"id": msg_id, "method": method, "params": params})
-        return await self.response(msg_id, timeout)
-
-    async def close(self) -> None:
-        try:
-            if self.ws is not None:
-                await asyncio.wait_for(self.ws.close(), 10)
-            elif self.writer is not None:
-                self.writer.close()
-        except (OSError, asyncio.TimeoutError):
-            pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def connect(transport: str, proc, port: int | None, timeout: float) -> Conn:
-    if transport == "stdio":
-        return Conn(proc.stdout, proc.stdin)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if transport == "ws":
-                from websockets.asyncio.client import connect as ws_connect
-
-                return Conn(ws=await ws_connect(f"ws://127.0.0.1:{port}", max_size=None))
-            return Conn(*await asyncio.open_connection("127.0.0.1", port))
-        except OSError:
-            if proc.returncode is not None or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
 
 
 def stderr_problems(text: str) -> dict[str, list[str]]:
@@ -163,52 +84,34 @@ def inline(uri: str, at: dict, invoked: bool) -> dict:
 async def talk(conn: Conn, i: int, timeouts: dict) -> str:
     """One session's protocol steps; returns what became of the request it cancelled: answered (done
     first), cancelled (before it reached the model) or cancelled while running."""
-    await conn.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {},
-                                      "initializationOptions": {"dllm": {"debounceMs": 0}}}, timeouts["load"])
-    await conn.send({"method": "initialized", "params": {}})
-    deadline = time.monotonic() + timeouts["load"]
-    while True:
-        stats = (await conn.request("dllm/stats", {}, timeouts["request"]))["result"]
-        if stats.get("model_error"):
-            raise RuntimeError(f"the model did not load: {stats['model_error']}")
-        if stats.get("model"):
-            break
-        if time.monotonic() > deadline:
-            raise TimeoutError("the model did not load in time")
-        await asyncio.sleep(0.05)
+    await conn.initialize({"dllm": {"debounceMs": 0}}, timeouts["load"], timeouts["request"])
     uri = f"file:///bench/shutdown-{i}.py"
-    await conn.send({"method": "textDocument/didOpen", "params": {
-        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SOURCE}}})
+    await conn.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SOURCE}})
     first = await conn.request("textDocument/inlineCompletion", inline(uri, SINGLE_AT, False), timeouts["request"])
     if "error" in first:
         raise RuntimeError(f"inline completion failed: {first['error']}")
     msg_id = next(conn.ids)
     await conn.send({"id": msg_id, "method": "textDocument/inlineCompletion", "params": inline(uri, MULTI_AT, True)})
     await asyncio.sleep(CANCEL_DELAYS_S[i % len(CANCEL_DELAYS_S)])
-    await conn.send({"method": "$/cancelRequest", "params": {"id": msg_id}})
+    await conn.notify("$/cancelRequest", {"id": msg_id})
     second = await conn.response(msg_id, timeouts["request"])
     code = second.get("error", {}).get("code")
     outcome = "answered" if "result" in second else "cancelled" if code == -32800 else f"error {code}"
-    stats = (await conn.request("dllm/stats", {}, timeouts["request"]))["result"]
+    stats = await conn.call("dllm/stats", {}, timeouts["request"])
     if outcome == "cancelled" and stats["scheduler"]["stopped"]:
         outcome = "cancelled while running"  # stopped on the model thread, between denoising steps
-    shutdown = await conn.request("shutdown", None, timeouts["request"])
-    if "error" in shutdown:
-        raise RuntimeError(f"shutdown failed: {shutdown['error']}")
-    await conn.send({"method": "exit", "params": None})
+    await conn.call("shutdown", None, timeouts["request"])
+    await conn.notify("exit", None)
     return outcome
 
 
 async def cycle(transport: str, i: int, model: str | None, timeouts: dict, scratch: Path) -> dict:
     """Start a server, run one session, wait for the exit; the cycle's record."""
-    port = free_port() if transport != "stdio" else None
-    cmd = [sys.executable, "-m", "dllm_complete.lsp_server", *([f"--{transport}", "--port", str(port)] if port else []),
-           *(["--model", model] if model else [])]
     err_path = scratch / f"{transport}-{i}.stderr"
-    pipe = asyncio.subprocess.PIPE if transport == "stdio" else asyncio.subprocess.DEVNULL
     t0 = time.monotonic()
     with err_path.open("wb") as err:
-        proc = await asyncio.create_subprocess_exec(*cmd, cwd=common.REPO_ROOT, stdin=pipe, stdout=pipe, stderr=err)
+        proc, port = await spawn(transport, model, stderr=err)
     rec = {"transport": transport, "i": i, "failure": None, "hang": False, "cancel": None}
     conn = None
     try:

@@ -45,10 +45,6 @@ def test_multi_line_holes_are_function_bodies():
     assert latency.pick(holes, 2, seed=0) == latency.pick(holes, 2, seed=0)
 
 
-def test_utf16_position():
-    assert latency.utf16_position("a\nbé😀") == {"line": 1, "character": 4}
-
-
 def test_latency_end_to_end_on_a_tiny_model(tmp_path, capsys):
     out = tmp_path / "lat.jsonl"
     summary = latency.main(["--model", str(tiny_models()["diffusion"]), "--contexts", "64,128", "--n", "2",

@@ -3,18 +3,24 @@
 stdio is the default transport; `--tcp --port N` (debugging) and `--ws --port N` (the browser
 client) listen on `--host` for one client. In stdio mode the real stdout is kept for the protocol
 alone and file descriptor 1 is pointed at stderr, so a stray print (ours, a library's, or C code's)
-can never corrupt the LSP stream. `--check` loads the model, runs a warm-up infill, prints what it
-found and exits: 0 when the model works, 1 when it does not.
+can never corrupt the LSP stream. On stdio and TCP, `framing.MessageReader` cuts the byte stream
+into messages (lenient headers, resync past a malformed header block, at most
+`--max-message-bytes` a message); WebSocket carries one message per frame. Each message goes to
+`DllmProtocol.receive`. `--check` loads the model, runs a warm-up infill, prints what it found and
+exits: 0 when the model works, 1 when it does not.
 
-How the process ends. The transports are served here (with pygls' message loop), not by pygls'
-`start_*`, so that every way out goes through one place: LSP `exit` (pygls raises SystemExit for it,
-which ends only the session here), end of input or a closed connection, or SIGINT / SIGTERM (taken
-by the event loop). Then the model thread is stopped: its running job is cancelled between
-denoising steps, queued ones are dropped, and the thread is joined before the interpreter exits
-(a thread still inside torch at exit aborts the process). One `stop` log line says why and how.
+How the process ends. The transports are served here, not by pygls' `start_*`, so that every way
+out goes through one place: LSP `exit` (pygls raises SystemExit for it, which ends only the session
+here), end of input or a closed connection, a stream that cannot be read any further (one
+`framing.error` line: the editor restarts a dead server, where a deaf one would hang it), a client
+that no longer reads our answers, or SIGINT / SIGTERM (taken by the event loop). Then the model
+thread is stopped: its running job is cancelled between denoising steps, queued ones are dropped,
+and the thread is joined before the interpreter exits (a thread still inside torch at exit aborts
+the process). One `stop` log line says why and how.
 Exit status: 0 after `shutdown` + `exit` or a stop signal (stopping a server is its normal end, and
-supervisors such as systemd count 0 as clean), 1 when the client left without `shutdown` (as LSP
-says). A second signal while the model thread is being joined exits at once, with 128 + N.
+supervisors such as systemd count 0 as clean), 1 when the session ended without `shutdown` (as LSP
+says for `exit`; broken framing and a lost client count the same). A second signal while the model
+thread is being joined exits at once, with 128 + N.
 The heavy imports (pygls, lsprotocol, torch) happen inside `main`, once its signal handlers are in
 place, so that even a Ctrl-C during start-up ends with one line and no traceback.
 """
@@ -24,18 +30,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
 import threading
 from typing import Any, BinaryIO
 
-from . import __version__, telemetry
+from . import __version__, framing, telemetry
 from .signals import STOP_SIGNALS, Interrupted, stop_signals_raise
 from .engine_host import EngineHost, LoadError
 
 JOIN_TIMEOUT_S = 60.0  # a running job stops within one denoising step; a model load cannot be stopped
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of bytes, got {text!r}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=2087, help="port for --tcp / --ws (default 2087)")
     p.add_argument("--model", metavar="DIR", help="checkpoint directory (default: the packaged model)")
     p.add_argument("--device", help="cpu, cuda, cuda:N ... (default: the engine decides)")
+    p.add_argument("--max-message-bytes", type=_positive, default=framing.DEFAULT_MAX_BYTES, metavar="N",
+                   help=f"largest message accepted over stdio / TCP; a longer one ends the session "
+                        f"(default {framing.DEFAULT_MAX_BYTES})")
     p.add_argument("--log-file", metavar="PATH", help="append JSON logs here instead of stderr")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--check", action="store_true", help="load the model, warm it up, report and exit")
@@ -141,30 +159,33 @@ def _stdin_stream(fd: int) -> asyncio.StreamReader:
     return stream
 
 
-async def _session(server: Any, reader: asyncio.StreamReader) -> str:
-    """Serve Content-Length framed messages until `exit` ("exit") or the end of input ("eof")."""
-    from pygls.io_ import run_async
-
+async def _session(server: Any, reader: asyncio.StreamReader, max_bytes: int) -> str:
+    """Serve Content-Length framed messages until `exit` ("exit"), the end of input ("eof") or a
+    stream that cannot be read any further ("bad-framing")."""
+    messages = framing.MessageReader(reader, max_bytes)
     try:
-        await run_async(stop_event=threading.Event(), reader=reader, protocol=server.protocol,
-                        error_handler=server.report_server_error)
+        while (body := await messages.read()) is not None:
+            server.protocol.receive(body)
     except SystemExit:  # pygls' answer to `exit`: here it ends the session, not the process
         return "exit"
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except framing.FramingError as exc:
+        telemetry.get().error("framing.error", error=str(exc))
+        return "bad-framing"
+    except ConnectionError:
         pass
     finally:
         server.protocol.set_writer(_Dropped())
     return "eof"
 
 
-async def _serve_stdio(server: Any, stdin_fd: int, channel: BinaryIO) -> str:
+async def _serve_stdio(server: Any, stdin_fd: int, channel: BinaryIO, max_bytes: int) -> str:
     from pygls.io_ import StdoutWriter
 
     server.protocol.set_writer(StdoutWriter(channel))
-    return await _session(server, _stdin_stream(stdin_fd))
+    return await _session(server, _stdin_stream(stdin_fd), max_bytes)
 
 
-async def _serve_tcp(server: Any, host: str, port: int) -> str:
+async def _serve_tcp(server: Any, host: str, port: int, max_bytes: int) -> str:
     loop = asyncio.get_running_loop()
     client: asyncio.Future = loop.create_future()
 
@@ -185,25 +206,20 @@ async def _serve_tcp(server: Any, host: str, port: int) -> str:
         listener.close()  # one client
     server.protocol.set_writer(writer)
     try:
-        return await _session(server, reader)
+        return await _session(server, reader, max_bytes)
     finally:
         writer.close()
 
 
 async def _ws_session(server: Any, ws: Any) -> str:
     """Serve one JSON-RPC message per WebSocket message until `exit` or the socket closes."""
-    from pygls.exceptions import JsonRpcException
     from websockets.exceptions import ConnectionClosed
 
     protocol = server.protocol
     protocol.set_writer(_WsWriter(ws), include_headers=False)
     try:
         while True:
-            data = await ws.recv(decode=False)
-            try:
-                protocol.handle_message(json.loads(data, object_hook=protocol.structure_message))
-            except Exception as exc:  # as in pygls' loops: a bad message never ends the session
-                server.report_server_error(exc, JsonRpcException)
+            protocol.receive(await ws.recv(decode=False))
     except SystemExit:
         return "exit"
     except ConnectionClosed:
@@ -212,7 +228,7 @@ async def _ws_session(server: Any, ws: Any) -> str:
         protocol.set_writer(_Dropped())
 
 
-async def _serve_ws(server: Any, host: str, port: int) -> str:
+async def _serve_ws(server: Any, host: str, port: int, max_bytes: int) -> str:
     from websockets.asyncio.server import serve
 
     ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -229,7 +245,7 @@ async def _serve_ws(server: Any, host: str, port: int) -> str:
             ended.set_result(reason)
 
     try:
-        listener = await serve(connection, host, port)
+        listener = await serve(connection, host, port, max_size=max_bytes)
     except OSError as exc:
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     telemetry.get().info("listening", transport="ws", host=host, port=port)
@@ -242,19 +258,22 @@ async def _serve(server: Any, transport: str, args: argparse.Namespace, channel:
     loop = asyncio.get_running_loop()
     stop: asyncio.Future[str] = loop.create_future()
 
-    def on_signal(sig: signal.Signals) -> None:
+    def stop_for(reason: str) -> None:
         if not stop.done():
-            stop.set_result(sig.name)
+            stop.set_result(reason)
+
+    # the client no longer reads our answers: end, as for a hang-up (may be called from any thread)
+    server.protocol.on_output_lost = lambda: loop.call_soon_threadsafe(stop_for, "output-closed")
 
     for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows: Ctrl-C raises
-            loop.add_signal_handler(sig, on_signal, sig)
+            loop.add_signal_handler(sig, stop_for, sig.name)
     if transport == "tcp":
-        serving = _serve_tcp(server, args.host, args.port)
+        serving = _serve_tcp(server, args.host, args.port, args.max_message_bytes)
     elif transport == "ws":
-        serving = _serve_ws(server, args.host, args.port)
+        serving = _serve_ws(server, args.host, args.port, args.max_message_bytes)
     else:
-        serving = _serve_stdio(server, sys.stdin.fileno(), channel)
+        serving = _serve_stdio(server, sys.stdin.fileno(), channel, args.max_message_bytes)
     session = asyncio.ensure_future(serving)
     try:
         await asyncio.wait({session, stop}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,20 +1,30 @@
 """pygls' protocol and server classes, adjusted where this server needs different behaviour.
 
-Owns three adjustments, nothing else:
+Owns these adjustments, nothing else:
   - document sync goes only to our `DocumentStore` (pygls' own workspace copy is skipped, so one
     store holds the text and a bad edit cannot stop our handler from running);
-  - malformed JSON-RPC gets a proper error response instead of only a log line: a body that is not
-    JSON -> Parse error (-32700, id null); a request whose params do not fit its method -> Invalid
-    params (-32602) for that id; a message that is not JSON-RPC at all -> Invalid request (-32600);
+  - `receive` takes one message body from a transport (JSON parsed with the protocol's object hook,
+    then dispatched), and nothing a client sends makes it raise, except pygls' SystemExit for `exit`;
+  - every request gets the answer JSON-RPC and LSP prescribe, and notifications never get one:
+    a body that is not JSON -> Parse error (-32700, id null); JSON that is not JSON-RPC -> Invalid
+    request (-32600); a request before `initialize` -> Server not initialized (-32002), after
+    `shutdown` -> Invalid request (-32600) (notifications then are dropped, `exit` excepted);
+    params that do not fit the method -> Invalid params (-32602), an unknown method -> Method not
+    found (-32601); a message without `params` (legal JSON-RPC) is read as `params: null`;
+  - the writer is guarded: once the client's end is gone, answers are dropped after one log line
+    and `on_output_lost` is called (no "Error sending data" for every late answer);
+  - the futures pygls keeps per handler run are released when the run is over (pygls keeps those
+    of notifications for good);
   - server-side errors are logged as JSON (never popped up on the user's screen for input noise).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Callable
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -27,11 +37,41 @@ PARSE_ERROR = -32700
 class _BadRequest:
     """A request whose params could not be read; answered with its error, never dispatched."""
 
-    def __init__(self, msg_id: Any, error: JsonRpcException) -> None:
-        self.id, self.error = msg_id, error
+    def __init__(self, msg_id: Any, method: Any, error: JsonRpcException) -> None:
+        self.id, self.method, self.error = msg_id, method, error
+
+
+class _GuardedWriter:
+    """The transport's writer; the first write that fails (a closed pipe, file or socket) turns
+    it into a sink, with one log line."""
+
+    def __init__(self, writer: Any, lost: Callable[[Exception], None]) -> None:
+        self.writer, self._lost, self.dead = writer, lost, False
+
+    def write(self, data: bytes) -> Any:
+        if self.dead:
+            return None
+        try:
+            if getattr(self.writer, "is_closing", lambda: False)():  # an asyncio socket after a hang-up
+                raise ConnectionResetError("the connection is closed")
+            return self.writer.write(data)
+        except (OSError, ValueError) as exc:  # ValueError: a write to a closed file
+            self.close()
+            self._lost(exc)
+            return None
+
+    def close(self) -> Any:
+        self.dead = True  # closed by `exit` or after a failure: later answers go nowhere
+        try:
+            return self.writer.close()
+        except (OSError, ValueError):  # flushing what a dead pipe did not take
+            return None
 
 
 class DllmProtocol(LanguageServerProtocol):
+    on_output_lost: Callable[[], None] | None = None
+    _initialize_seen = False
+
     def _forward(self, method: str, params: Any):
         if (handler := self.fm.features.get(method)) is not None:
             yield handler, (params,), None
@@ -48,35 +88,84 @@ class DllmProtocol(LanguageServerProtocol):
     def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams):
         yield from self._forward(lsp.TEXT_DOCUMENT_DID_CLOSE, params)
 
+    # reading ------------------------------------------------------------------------------------
+
+    def receive(self, body: bytes) -> None:
+        """Handle one message body as pygls' own loops do; errors are reported, never raised."""
+        try:
+            self.handle_message(json.loads(body, object_hook=self.structure_message))
+        except Exception as exc:
+            self._server._report_server_error(exc, JsonRpcException)
+
     def structure_message(self, data: dict[str, Any]):
+        if "jsonrpc" in data and "method" in data and "params" not in data:
+            data["params"] = None  # JSON-RPC lets a message leave `params` out; pygls' types need it
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
             if isinstance(data, dict) and "id" in data and "method" in data:
-                return _BadRequest(data["id"], exc)
+                return _BadRequest(data["id"], data["method"], exc)
             raise
 
     def handle_message(self, message: Any):
-        if isinstance(message, _BadRequest):
-            telemetry.get().warning("jsonrpc.invalid_params", id=message.id)
-            self._send_response(message.id, error=message.error.to_response_error())
-            return
-        if not hasattr(message, "jsonrpc"):  # valid JSON, but not a JSON-RPC message
+        is_request = hasattr(message, "id") and hasattr(message, "method")
+        if not isinstance(message, _BadRequest) and getattr(message, "jsonrpc", None) != self.VERSION:
             telemetry.get().warning("jsonrpc.invalid_request", message=repr(message)[:200])
-            msg_id = message.get("id") if isinstance(message, dict) else None
-            self._send_data({"jsonrpc": "2.0", "id": msg_id,
-                             "error": {"code": JsonRpcInvalidRequest.CODE, "message": "Invalid request"}})
+            msg_id = message.get("id") if isinstance(message, dict) else getattr(message, "id", None)
+            self._send_error(msg_id, JsonRpcInvalidRequest.CODE, "Invalid request")
+            return
+        if not hasattr(message, "method"):  # a response to a request of ours
+            super().handle_message(message)
+            return
+        if message.method == lsp.INITIALIZE and is_request and not isinstance(message, _BadRequest):
+            self._initialize_seen = True
+        refusal = self._refusal(message.method)
+        if refusal is not None or isinstance(message, _BadRequest):
+            if is_request:  # a notification is dropped without an answer
+                error = refusal or message.error
+                telemetry.get().warning("jsonrpc.refused", id=message.id, method=str(message.method)[:100],
+                                        code=error.code)
+                self._send_response(message.id, error=error.to_response_error())
             return
         super().handle_message(message)
+
+    def _refusal(self, method: str) -> JsonRpcException | None:
+        """The error for a message that the server's state forbids (LSP life cycle), or None."""
+        if method == lsp.EXIT:
+            return None
+        if not self._initialize_seen and method != lsp.INITIALIZE:
+            return JsonRpcServerNotInitialized("Server not initialized")
+        if self._shutdown:
+            return JsonRpcInvalidRequest("Invalid request: the server is shutting down")
+        return None
+
+    # writing and bookkeeping ----------------------------------------------------------------------
+
+    def _send_error(self, msg_id: Any, code: int, message: str) -> None:
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+
+    def set_writer(self, writer: Any, include_headers: bool = True) -> None:
+        super().set_writer(_GuardedWriter(writer, self._output_lost), include_headers)
+
+    def _output_lost(self, error: Exception) -> None:
+        telemetry.get().warning("transport.closed", error=f"{type(error).__name__}: {error}")
+        if self.on_output_lost is not None:
+            self.on_output_lost()
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        def finished(future: Any) -> None:
+            if self._request_futures.get(msg_id) is future:
+                self._request_futures.pop(msg_id, None)
+            callback(future)
+
+        super()._execute_handler(msg_id, handler, finished, args, kwargs)
 
 
 class DllmLanguageServer(LanguageServer):
     def report_server_error(self, error: Exception, source: Any) -> None:
         name = getattr(source, "__name__", str(source))
-        level = "warning" if isinstance(error, JsonRpcException) else "error"
+        not_json = isinstance(error, (json.JSONDecodeError, UnicodeDecodeError))
+        level = "warning" if not_json or isinstance(error, JsonRpcException) else "error"  # the client's or ours
         getattr(telemetry.get(), level)("server.error", source=name, error=f"{type(error).__name__}: {error}")
-        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):
-            # json.JSONDecodeError / UnicodeDecodeError: the body was not JSON
-            self.protocol._send_data({"jsonrpc": "2.0", "id": None,
-                                      "error": {"code": PARSE_ERROR, "message": f"Parse error: {error}"}})
-
+        if not_json:
+            self.protocol._send_error(None, PARSE_ERROR, f"Parse error: {error}")

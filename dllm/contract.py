@@ -10,6 +10,7 @@ torch, so a server can hold tokens, settings and constraints before (or without)
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -51,8 +52,10 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"confidence must be one of {', '.join(CONFIDENCES)}, got {self.confidence!r}")
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if min(self.temperature, self.context_tokens, self.remask_budget, self.block_size or 0) < 0:
-            raise ValueError("block_size, temperature, context_tokens and remask_budget must be >= 0")
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
+        if min(self.context_tokens, self.remask_budget, self.block_size or 0) < 0:
+            raise ValueError("block_size, context_tokens and remask_budget must be >= 0")
 
     def with_overrides(self, overrides: dict[str, Any]) -> SamplerConfig:
         """These settings with `overrides` (field name -> value, from a user); ValueError in one line."""

@@ -1,7 +1,11 @@
 """The `dllm-complete FILE:LINE[:COL]` command (`dllm-lsp` starts in `launch.py`).
 
 Bad input ends with a one-line error on stderr and exit status 2, never a traceback; stdout carries
-only the completion (or JSON). Ctrl-C (SIGINT) or SIGTERM stops `dllm-complete` with one line on
+only the completion (or JSON). Sampler options and --max-tokens are checked before the model loads
+(with `SamplerConfig.with_overrides`, the engine's own rules), and so is FILE:LINE's file or --batch's
+file. `--batch` answers every good record and reports each bad line as it meets it (one line on stderr:
+`dllm-complete: error: FILE:N: ...`, with the record's id where it can be read), then exits 2 if any
+line was bad. Ctrl-C (SIGINT) or SIGTERM stops `dllm-complete` with one line on
 stderr and the shell's status for a signal, 130 or 143, so that a script can tell an interrupted
 batch from a finished one (`dllm-lsp` exits 0 on them: see launch.py).
 """
@@ -9,7 +13,10 @@ batch from a finished one (`dllm-lsp` exits 0 on them: see launch.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -18,7 +25,7 @@ from pathlib import Path
 import msgspec
 
 from dllm_complete import grammars
-from dllm_complete.dllm.contract import Constraint
+from dllm_complete.dllm.contract import Constraint, SamplerConfig
 
 from . import postprocess, telemetry, trigger, window
 from .config import ServerConfig
@@ -59,14 +66,42 @@ def parse_location(spec: str) -> tuple[Path, int, int | None]:
     return Path(":".join(parts)), line, col
 
 
+FILE_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISFIFO, "a FIFO"),
+              (stat.S_ISSOCK, "a socket"), (stat.S_ISBLK, "a block device"))
+
+
+def kind_of(mode: int) -> str:
+    """What a file that is neither a regular file nor a directory is, in words."""
+    return next((name for test, name in FILE_KINDS if test(mode)), "a special file")
+
+
+def stat_input(path: Path) -> os.stat_result:
+    """The file's status (symlinks followed); a missing or unreachable file is a UsageError."""
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
+
+
 def read_source(path: Path) -> str:
-    if path.is_dir():
+    """A regular UTF-8 text file (FILE of FILE:LINE); anything else is a UsageError that says what it is."""
+    st = stat_input(path)
+    if stat.S_ISDIR(st.st_mode):
         raise UsageError(f"{path} is a directory, not a file")
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    if path.stat().st_size > MAX_FILE_BYTES:
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{path} is not a regular file ({kind_of(st.st_mode)})")
+    if st.st_size > MAX_FILE_BYTES:
         raise UsageError(f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
-    data = path.read_bytes()
+    data = read_bytes(path)
     if b"\0" in data[:8192]:
         raise UsageError(f"{path} looks like a binary file")
     try:
@@ -102,21 +137,26 @@ def constraint_of(language: str | None, path: Path | None, enabled: bool) -> Con
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dllm-complete",
-                                description="Fill in code at FILE:LINE[:COL] with a masked-diffusion model.")
+    p = argparse.ArgumentParser(
+        prog="dllm-complete", description="Fill in code at FILE:LINE[:COL] with a masked-diffusion model.",
+        epilog="Bad input (an option, the file, the location, any --batch line) exits with status 2; "
+               "options and files are checked before the model loads.")
     p.add_argument("location", nargs="?", help="FILE:LINE[:COL], 1-based; no column = end of the line")
     p.add_argument("--batch", metavar="IN.jsonl",
-                   help='records {"id", "prefix", "suffix", "language"}, one a line; '
-                        '"-" reads them from stdin and answers each as it comes')
+                   help='records {"id", "prefix", "suffix", "language"}, one a line, answered one JSON '
+                        'line each; "-" (stdin), a FIFO or a character device such as /dev/null is read '
+                        'as a stream and each record answered as it comes (/dev/null: an empty batch). '
+                        'A bad line is reported on stderr (FILE:N and its id) and skipped; the others '
+                        'are answered, and the exit status is then 2')
     p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
-    p.add_argument("--max-tokens", type=int)
-    p.add_argument("--steps", type=int, help="hard cap on denoising steps")
+    p.add_argument("--max-tokens", type=int, help="at most this many tokens (>= 1)")
+    p.add_argument("--steps", type=int, help="hard cap on denoising steps (>= 1)")
     p.add_argument("--threshold", type=float, help="commit slots at least this confident (0..1)")
     p.add_argument("--block-size", type=int,
-                   help="semi-autoregressive block size (0 = whole span; default 4 single-line, 16 multi-line)")
-    p.add_argument("--temperature", type=float)
+                   help="semi-autoregressive block size (0 = whole span; default 4 single-line, 16 multi-line; >= 0)")
+    p.add_argument("--temperature", type=float, help="0 = greedy (the default); >= 0")
     p.add_argument("--seed", type=int)
     p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
@@ -130,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+OPTION_OF = {"max_steps": "--steps", "threshold": "--threshold", "block_size": "--block-size",
+             "temperature": "--temperature", "seed": "--seed", "use_cache": "--no-cache"}
+
+
 def sampler_overrides(args) -> dict:
     fields = {"max_steps": args.steps, "threshold": args.threshold, "block_size": args.block_size,
               "temperature": args.temperature, "seed": args.seed}
@@ -137,6 +181,23 @@ def sampler_overrides(args) -> dict:
     if args.no_cache:
         out["use_cache"] = False
     return out
+
+
+def check_options(args) -> None:
+    """The options a request uses, checked before any model loads: the sampler's with
+    `SamplerConfig.with_overrides` (one option at a time, so the message can name it), then together."""
+    overrides = sampler_overrides(args)
+    try:
+        for field, value in overrides.items():
+            try:
+                SamplerConfig().with_overrides({field: value})
+            except ValueError as exc:
+                raise UsageError(f"{OPTION_OF.get(field, field)} {value}: {exc}") from None
+        SamplerConfig().with_overrides(overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise UsageError(f"--max-tokens {args.max_tokens}: must be >= 1")
 
 
 def load_engine(args):
@@ -169,8 +230,6 @@ def run_one(args) -> int:
     path, line, col = parse_location(args.location)
     source = read_source(path)
     prefix, suffix = split_at(source, line, col)
-    if args.max_tokens is not None and args.max_tokens < 1:
-        raise UsageError("--max-tokens must be >= 1")
     engine = load_engine(args)
     language = language_of(path, None)
     at = window_at(source, len(prefix))
@@ -188,31 +247,92 @@ def run_one(args) -> int:
     return 0
 
 
-def parse_batch(lines: Iterable[bytes], name: str) -> Iterator[BatchRecord]:
-    """Batch records, one JSON object a line; a bad line is a UsageError naming it."""
+def report(message: str) -> None:
+    print(f"dllm-complete: error: {message}", file=sys.stderr, flush=True)
+
+
+def record_id(raw: bytes) -> str | int | None:
+    """The "id" of a line that is not a good record, where it can be read."""
+    try:
+        obj = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    return rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
+
+
+def parse_batch(lines: Iterable[bytes], name: str) -> Iterator[BatchRecord | str]:
+    """Batch records, one JSON object a line; a bad line gives the message that names it
+    (`NAME:N: ...`, with its id where it can be read) in place of a record."""
     decoder = msgspec.json.Decoder(BatchRecord)
     for n, raw in enumerate(lines, start=1):
         if not raw.strip():
-            raise UsageError(f"{name}:{n}: empty line")
+            yield f"{name}:{n}: empty line"
+            continue
         try:
             yield decoder.decode(raw)
         except msgspec.ValidationError as exc:
-            raise UsageError(f"{name}:{n}: {exc}") from None
+            rid = record_id(raw)
+            where = f"{name}:{n}" if rid is None else f"{name}:{n}: id {msgspec.json.encode(rid).decode()}"
+            yield f"{where}: {exc}"
         except msgspec.DecodeError as exc:
-            raise UsageError(f"{name}:{n}: not JSON ({exc})") from None
+            yield f"{name}:{n}: not JSON ({exc})"
+
+
+def batch_input(spec: str) -> tuple[str, list[bytes] | None, Path | None]:
+    """(name, every line of a regular file, or None with the path of a stream: None for stdin).
+    Checked before the model loads: a missing, unreadable or unsuitable file is a UsageError."""
+    if spec == "-":
+        return "<stdin>", None, None
+    path = Path(spec)
+    mode = stat_input(path).st_mode
+    if stat.S_ISREG(mode):
+        return str(path), read_bytes(path).splitlines(), None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{path} is a directory, not a file")
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        raise UsageError(f"{path} is not a regular file, a FIFO or a character device ({kind_of(mode)})")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read {path}: permission denied")
+    return str(path), None, path
+
+
+def open_stream(path: Path | None):
+    """The stream's lines as they arrive: stdin (left open), or a FIFO or device opened now, after the
+    model has loaded (opening a FIFO waits for its writer)."""
+    if path is None:
+        return contextlib.nullcontext(sys.stdin.buffer)
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
 
 
 def run_batch(args) -> int:
-    if args.batch == "-":  # a stream: each record is answered as soon as its line arrives
-        records: Iterable[BatchRecord] = parse_batch(sys.stdin.buffer, "<stdin>")
-    else:  # a file: every record is checked before the model loads
-        path = Path(args.batch)
-        if not path.is_file():
-            raise UsageError(f"no such file: {path}")
-        records = list(parse_batch(path.read_bytes().splitlines(), str(path)))
+    """Every good record answered, every bad line reported; 2 at the end if any line was bad. A
+    regular file is read and checked before the model loads (its bad lines reported then); a stream
+    is answered line by line as it arrives. The model loads once, whatever the number of records."""
+    name, lines, stream = batch_input(args.batch)
+    if lines is not None:
+        items = list(parse_batch(lines, name))
+        bad = [item for item in items if isinstance(item, str)]
+        for message in bad:
+            report(message)
+        return answer(load_engine(args), [r for r in items if not isinstance(r, str)], args, len(bad))
     engine = load_engine(args)
+    with open_stream(stream) as source:
+        return answer(engine, parse_batch(source, name), args, 0)
+
+
+def answer(engine, items: Iterable[BatchRecord | str], args, bad: int) -> int:
+    """One `BatchResult` JSON line (flushed) for each record, one error line for each bad one; the
+    exit status once `items` is exhausted (`bad`: lines already reported)."""
     encoder = msgspec.json.Encoder()
-    for rec in records:
+    for rec in items:
+        if isinstance(rec, str):
+            report(rec)
+            bad += 1
+            continue
         language = language_of(None, rec.language)
         t0 = time.perf_counter()
         mode = trigger.mode_at(rec.prefix + rec.suffix, len(rec.prefix), args.mode)
@@ -224,7 +344,7 @@ def run_batch(args) -> int:
         out = BatchResult(rec.id, result.text, mode, result.stats.nfe, round(latency, 2))
         sys.stdout.write(encoder.encode(out).decode() + "\n")
         sys.stdout.flush()
-    return 0
+    return EXIT_USAGE if bad else 0
 
 
 def complete_main(argv: list[str] | None = None) -> int:
@@ -234,9 +354,10 @@ def complete_main(argv: list[str] | None = None) -> int:
         with stop_signals_raise():
             if (args.location is None) == (args.batch is None):
                 raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")
+            check_options(args)
             return run_batch(args) if args.batch else run_one(args)
     except UsageError as exc:
-        print(f"dllm-complete: error: {exc}", file=sys.stderr)
+        report(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)

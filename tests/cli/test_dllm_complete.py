@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -98,12 +99,125 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         args = [f"{blob}:1"]
     if case in ("empty_batch_line", "bad_batch"):
         batch = tmp_path / "in.jsonl"
-        batch.write_text('{"id": 1, "prefix": "a"}\n\n' if case == "empty_batch_line" else '{"id": 1}\n')
+        batch.write_text(' \n' if case == "empty_batch_line" else '{"id": 1}\n')
         args = ["--batch", str(batch)]
     out = run(*args, "--model", model) if case != "model" else run(*args)
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+GOOD_AND_BAD = ('{"id": "a", "prefix": "x = ", "suffix": "\\n", "language": "python"}\n'
+                '{"id": "b", "suffix": ""}\n'  # no prefix: bad, but its id can be read
+                'not json\n'
+                '{"id": 4, "prefix": "def g():\\n"}\n')
+
+
+def assert_good_answered_bad_reported(out, name):
+    assert out.returncode == 2, out.stderr
+    assert [json.loads(line)["id"] for line in out.stdout.splitlines()] == ["a", 4]
+    errors = out.stderr.strip().splitlines()
+    assert len(errors) == 2 and all(e.startswith("dllm-complete: error: ") for e in errors), out.stderr
+    assert f'{name}:2: id "b": ' in errors[0] and "prefix" in errors[0]
+    assert f"{name}:3: not JSON" in errors[1]
+    assert "Traceback" not in out.stderr
+
+
+def test_batch_answers_every_good_line_and_reports_each_bad_one(model, tmp_path):
+    batch = tmp_path / "in.jsonl"
+    batch.write_text(GOOD_AND_BAD)
+    out = run("--batch", str(batch), "--model", model, "--max-tokens", "4", "--steps", "2")
+    assert_good_answered_bad_reported(out, str(batch))
+
+
+def test_batch_stream_answers_and_reports_each_line_as_it_arrives(model):
+    """stdin: an answer (or an error) comes back while the next line has not been written yet."""
+    proc = subprocess.Popen([sys.executable, "-m", "dllm_complete.lsp_server.cli", "--batch", "-", "--model", model,
+                             "--max-tokens", "4", "--steps", "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1,
+                            env={k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"})
+    watchdog = threading.Timer(120, proc.kill)  # a hang fails the reads below instead of the whole run
+    watchdog.start()
+    try:
+        lines = GOOD_AND_BAD.splitlines(keepends=True)
+        proc.stdin.write(lines[0])
+        proc.stdin.flush()
+        assert json.loads(proc.stdout.readline())["id"] == "a"
+        for line, where in ((lines[1], "<stdin>:2: id \"b\""), (lines[2], "<stdin>:3: not JSON")):
+            proc.stdin.write(line)
+            proc.stdin.flush()
+            error = proc.stderr.readline()
+            assert error.startswith("dllm-complete: error: ") and where in error, error
+        proc.stdin.write(lines[3])
+        proc.stdin.close()
+        assert json.loads(proc.stdout.readline())["id"] == 4
+        assert proc.wait() == 2
+        assert proc.stdout.read() == "" and proc.stderr.read() == ""
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture()
+def fifo(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+def test_special_files_are_named_for_what_they_are(model, fifo):
+    for path, kind in ((os.devnull, "a character device"), (fifo, "a FIFO")):
+        out = run(f"{path}:1", "--model", model)
+        assert out.returncode == 2 and out.stdout == ""
+        assert out.stderr.strip() == f"dllm-complete: error: {path} is not a regular file ({kind})"
+
+
+def test_batch_from_dev_null_is_an_empty_batch(model):
+    out = run("--batch", os.devnull, "--model", model)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "", "")
+
+
+def test_batch_from_a_fifo_is_read_as_a_stream(model, fifo):
+    def write() -> None:
+        with open(fifo, "w") as f:  # waits for the command to open it for reading
+            f.write(GOOD_AND_BAD)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        out = run("--batch", str(fifo), "--model", model, "--max-tokens", "4", "--steps", "2")
+    finally:
+        if writer.is_alive():  # the command never opened it: let the writer go
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(10)
+    assert_good_answered_bad_reported(out, str(fifo))
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--threshold", "1.5"], "--threshold 1.5: sampler: threshold must be in [0, 1]"),
+    (["--threshold", "nan"], "--threshold nan: sampler: threshold must be in [0, 1]"),
+    (["--steps", "0"], "--steps 0: sampler: max_steps must be >= 1"),
+    (["--block-size", "-1"], "--block-size -1: sampler: "),
+    (["--temperature", "-0.5"], "--temperature -0.5: sampler: "),
+    (["--max-tokens", "0"], "--max-tokens 0: must be >= 1"),
+])
+@pytest.mark.parametrize("where", ["location", "batch"])
+def test_bad_options_are_rejected_before_the_model_loads(source, tmp_path, option, message, where):
+    """With a model directory that does not exist, loading would fail first: the option's error wins.
+    Run in a process that reports whether torch (which the model loader needs) was ever imported."""
+    batch = tmp_path / "in.jsonl"
+    batch.write_text('{"id": 1, "prefix": "x = "}\n')
+    target = [f"{source}:2"] if where == "location" else ["--batch", str(batch)]
+    probe = ("import sys; from dllm_complete.lsp_server.cli import complete_main; "
+             "rc = complete_main(sys.argv[1:]); print('torch' in sys.modules); sys.exit(rc)")
+    out = subprocess.run([sys.executable, "-c", probe, *target, "--model", str(tmp_path / "no-model"), *option],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"dllm-complete: error: {message}") and len(out.stderr.strip().splitlines()) == 1
+    assert out.stdout == "False\n"  # torch never imported: no model was loaded
 
 
 def test_shown_as_an_editor_shows_it():

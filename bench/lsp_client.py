@@ -2,7 +2,8 @@
 
 asyncio throughout; stdio or TCP (Content-Length frames, `common.read_lsp_message`) or a WebSocket (one
 message per WebSocket message). Server requests are answered with null, notifications skipped, every wait
-bounded. Used by bench/latency.py (stdio) and bench/shutdown.py (all three transports).
+bounded. Used by bench/latency.py and bench/pressure.py (stdio) and bench/shutdown.py (all three
+transports).
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ def utf16_position(prefix: str) -> dict:
 
 
 async def spawn(transport: str = "stdio", model: str | None = None, *extra: str,
-                stderr=asyncio.subprocess.DEVNULL) -> tuple[asyncio.subprocess.Process, int | None]:
-    """Start a server on `transport` (tcp and ws on a free localhost port); (process, port or None)."""
+                stderr=asyncio.subprocess.DEVNULL,
+                env: dict | None = None) -> tuple[asyncio.subprocess.Process, int | None]:
+    """Start a server on `transport` (tcp and ws on a free localhost port), in `env` (default: ours);
+    (process, port or None)."""
     port = free_port() if transport != "stdio" else None
     cmd = [sys.executable, "-m", "dllm_complete.lsp_server", *([f"--{transport}", "--port", str(port)] if port else []),
            *(["--model", model] if model else []), *extra]
     pipe = asyncio.subprocess.PIPE if transport == "stdio" else asyncio.subprocess.DEVNULL
-    proc = await asyncio.create_subprocess_exec(*cmd, cwd=common.REPO_ROOT, stdin=pipe, stdout=pipe, stderr=stderr)
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=common.REPO_ROOT, stdin=pipe, stdout=pipe, stderr=stderr,
+                                                env=env)
     return proc, port
 
 
@@ -61,7 +65,8 @@ class Conn:
     async def notify(self, method: str, params) -> None:
         await self.send({"method": method, "params": params})
 
-    async def _read(self) -> dict:
+    async def read(self) -> dict:
+        """The next message, whatever it is."""
         if self.ws is not None:
             return json.loads(await self.ws.recv())
         return await common.read_lsp_message(self.reader)
@@ -70,7 +75,7 @@ class Conn:
         """The response to `msg_id`; server requests are answered with null, notifications skipped."""
         async def wait() -> dict:
             while True:
-                msg = await self._read()
+                msg = await self.read()
                 if "method" in msg:
                     if "id" in msg:
                         await self.send({"id": msg["id"], "result": None})

@@ -49,6 +49,7 @@ class ARDecoder:
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         """The middle between `prefix` and `suffix` (`contract.Infiller`), one token per model call."""
+        self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
         start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
                       self.context_tokens)
         cfg, stats, ctx, cap = start.cfg, start.stats, start.ctx, start.cap

@@ -4,7 +4,8 @@ A checkpoint is a Hugging Face-layout directory: config.json, model.safetensors 
 index), tokenizer.json. Understood families: our own checkpoints and Llama (no logit shift), the
 Qwen2 family of diffusion coders (Dream, Dream-Coder, DiffuCoder, Open-dCoder: logits shifted by one),
 and LLaDA (its own tensor names, no shift). Weights are read with safetensors only; `trust_remote_code`
-does not exist here. Device and dtype are decided once, in `choose_device`.
+does not exist here. Device and dtype are decided once, in `choose_device`; the CPU thread policy in
+`threads.choose`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from . import allocator
+from . import allocator, threads
 from .model import ModelConfig, Transformer
 from .tokenizer import SpecialIds, Tokenizer, own_special_ids
 
@@ -47,6 +48,7 @@ class Loaded:
     model: Transformer
     tokenizer: Tokenizer
     spec: ModelSpec
+    threads: threads.Threads = dataclasses.field(default_factory=threads.Threads)  # set before each infill
 
     @property
     def info(self) -> dict:
@@ -55,6 +57,9 @@ class Loaded:
                 "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
         if p.device.type == "cpu":  # a process-wide setting the load made (`allocator.py`)
             info["malloc"] = "glibc thresholds pinned" if allocator.keep_temporaries_mapped() else "default"
+            info["onednn_primitive_cache"] = allocator.cap_primitive_cache()
+            info["ideep_cache"] = allocator.cap_ideep_cache()
+            info.update(self.threads.info)
         return info
 
 
@@ -257,12 +262,14 @@ def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | No
     dev, dt = choose_device(device, dtype, None if dtype else stored_dtype(path))
     if dev.type == "cpu":
         allocator.keep_temporaries_mapped()
+        allocator.cap_primitive_cache()
+        allocator.cap_ideep_cache()
     with torch.device("meta"):
         model = Transformer(mc)
     load_weights(model, path, spec.family, dt, dev)
     model.eval().requires_grad_(False)
     model.make_rope(dev)
-    return Loaded(model, tokenizer, spec)
+    return Loaded(model, tokenizer, spec, threads.choose(dev))
 
 
 def hf_config(mc: ModelConfig, special: SpecialIds, kind: str, name: str, extra: dict | None = None) -> dict:

@@ -86,6 +86,7 @@ class Engine:
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         """The middle between `prefix` and `suffix` (`contract.Infiller`)."""
+        self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
         start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
                       self.context_tokens)
         cfg = start.cfg

@@ -68,7 +68,7 @@ class Tokenizer:
         """Ids whose piece does not begin with `text`: what may not start a completion whose prompt was
         backed up by `text` (see `canvas.typed_before_cursor`)."""
         if text not in self._not_starting:
-            if len(self._not_starting) >= 256:
+            if len(self._not_starting) >= 32:  # a list of about the vocabulary's size each
                 self._not_starting.clear()
             self._not_starting[text] = [i for i, piece in enumerate(self.pieces()) if not piece.startswith(text)]
         return self._not_starting[text]

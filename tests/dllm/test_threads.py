@@ -1,0 +1,70 @@
+"""The CPU thread policy (`dllm/threads.py`): a user's choice is kept; otherwise the count follows the free cores."""
+
+import pytest
+import torch
+
+from dllm_complete import dllm
+from dllm_complete.dllm import threads
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def unset(monkeypatch):
+    for name in threads.USER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    torch.set_num_threads(max(threads.torch_would_pick()))  # as torch leaves it by itself
+
+
+@pytest.mark.parametrize("name", threads.USER_ENV)
+def test_an_environment_setting_is_the_users_choice(unset, monkeypatch, name):
+    assert not threads.user_chose()
+    monkeypatch.setenv(name, "1")
+    assert threads.user_chose() and threads.choose(torch.device("cpu")).policy == "fixed"
+
+
+def test_a_count_torch_would_not_pick_is_the_users_choice(unset):
+    torch.set_num_threads(max(threads.torch_would_pick()) + 1)
+    assert threads.user_chose()
+    pol = threads.choose(torch.device("cpu"))
+    assert pol.policy == "fixed" and pol.settle() == max(threads.torch_would_pick()) + 1  # never touched
+
+
+def test_gpu_models_keep_torch_threads(unset):
+    assert threads.choose(torch.device("cuda")).policy == "fixed"
+
+
+def test_free_cores():
+    assert threads.free_cores(200, 150, 50, 2) == 2  # only we were busy
+    assert threads.free_cores(200, 0, 100, 2) == 1  # another process held one core
+    assert threads.free_cores(200, 0, 0, 2) == 0  # others held both
+    assert threads.free_cores(0, 0, 0, 4) == 4
+
+
+def test_adaptive_count_follows_the_free_cores_and_stops_when_someone_else_sets_it(unset, monkeypatch):
+    most = torch.get_num_threads()
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    ticks = iter([(0, 0), (200, 0), (400, 150)])  # (all, idle): 1 s on 2 cores, then another 1 s
+    own = iter([0, 100, 150])  # this process: one core, then a quarter of the time
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(ticks))
+    monkeypatch.setattr(threads, "_own_ticks", lambda: next(own))
+    pol = threads.Threads("adaptive")
+    pol.most, pol._cpus = 2, 2  # as on a 2-core machine
+    assert pol.settle() == most  # the first look only starts a window
+    assert pol.settle() == 1 and torch.get_num_threads() == 1  # another process held the other core
+    assert pol.settle() == 2 and torch.get_num_threads() == 2
+    assert pol.info == {"threads": 2, "thread_policy": "adaptive"}
+    torch.set_num_threads(1)  # a user's own setting after load
+    assert pol.settle() == 1 and pol.policy == "fixed" and torch.get_num_threads() == 1
+
+
+def test_loaded_engine_reports_its_threads(unset, tiny_dir):
+    eng = dllm.load(str(tiny_dir))
+    assert eng.info["thread_policy"] == "adaptive" and eng.info["threads"] >= 1
+    eng.infill("x = ", "\n", mode="single", max_tokens=4)
+    assert 1 <= eng.info["threads"] <= max(threads.torch_would_pick())

@@ -1,16 +1,19 @@
-"""Clean exits of `dllm-lsp`: N start / complete / cancel / shutdown cycles per transport.
+"""Clean exits of `dllm-lsp`: N start / complete / cancel / end cycles per transport and way out.
 
 A cycle starts a real `python -m dllm_complete.lsp_server` process (stdio, `--tcp` or `--ws` on a free
 localhost port; the embedded default model, or --model DIR), initializes, waits for the model, opens
 a document, asks for an inline completion, sends a second, multi-line one and cancels it
 (`$/cancelRequest`) a few milliseconds later (0-80 ms, varied by cycle, so that it is queued, running
-or done), then `shutdown` + `exit`, and waits for the process to exit by itself. Counted per
-transport: exit codes, aborts (status 134 or death by a signal), hangs (no exit in time: killed),
+or done), then sends four more multi-line requests without waiting and leaves by one way out
+(`--paths`): `shutdown` + `exit`, `exit` alone, end of input (hang-up), SIGTERM or SIGINT, and waits
+for the process to exit by itself with the status that way out has (LSP: 1 for `exit` without
+`shutdown` and for a hang-up; 0 otherwise). Counted per transport and way out: exit codes, aborts (status 134 or death by a signal), hangs (no exit in time: killed),
 cycles whose protocol steps failed, and stderr lines with a traceback, with a fatal error (Python's
 or C++'s `terminate called`), or an error-level JSON log; a clean cycle has exit 0 and none of
 these. Every wait is bounded. Progress goes to stderr; the JSON summary is the last stdout line.
 
     python -m bench.shutdown --n 50
+    python -m bench.shutdown --n 100 --transports stdio --paths shutdown-exit,exit,eof,sigterm,sigint
     python -m bench.shutdown --n 5 --transports tcp --model runs/dllm-code-small/model
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -56,6 +60,7 @@ def largest_file(paths):
 SINGLE_AT = utf16_position(SOURCE[:SOURCE.index("total = ") + len("total = ")])  # one line: an expression
 MULTI_AT = utf16_position(SOURCE)  # an empty function body: several lines
 CANCEL_DELAYS_S = (0.0, 0.01, 0.02, 0.04, 0.08)
+PATHS = {"shutdown-exit": 0, "exit": 1, "eof": 1, "sigterm": 0, "sigint": 0}  # way out -> exit status
 FATAL_MARKS = ("Fatal Python error", "terminate called")  # the interpreter's and C++'s last words
 
 
@@ -81,9 +86,10 @@ def inline(uri: str, at: dict, invoked: bool) -> dict:
     return {"textDocument": {"uri": uri}, "position": at, "context": {"triggerKind": 1 if invoked else 2}}
 
 
-async def talk(conn: Conn, i: int, timeouts: dict) -> str:
-    """One session's protocol steps; returns what became of the request it cancelled: answered (done
-    first), cancelled (before it reached the model) or cancelled while running."""
+async def talk(conn: Conn, proc, i: int, path: str, timeouts: dict) -> str:
+    """One session's protocol steps, ending by `path` with requests in flight; returns what became of
+    the request it cancelled: answered (done first), cancelled (before it reached the model) or
+    cancelled while running."""
     await conn.initialize({"dllm": {"debounceMs": 0}}, timeouts["load"], timeouts["request"])
     uri = f"file:///bench/shutdown-{i}.py"
     await conn.notify("textDocument/didOpen", {
@@ -101,22 +107,31 @@ async def talk(conn: Conn, i: int, timeouts: dict) -> str:
     stats = await conn.call("dllm/stats", {}, timeouts["request"])
     if outcome == "cancelled" and stats["scheduler"]["stopped"]:
         outcome = "cancelled while running"  # stopped on the model thread, between denoising steps
-    await conn.call("shutdown", None, timeouts["request"])
-    await conn.notify("exit", None)
+    for _ in range(4):  # in flight when the session ends
+        await conn.send({"id": next(conn.ids), "method": "textDocument/inlineCompletion",
+                         "params": inline(uri, MULTI_AT, True)})
+    if path == "shutdown-exit":
+        await conn.call("shutdown", None, timeouts["request"])
+    if path in ("shutdown-exit", "exit"):
+        await conn.notify("exit", None)
+    elif path == "eof":
+        await conn.close()
+    else:
+        proc.send_signal(signal.SIGTERM if path == "sigterm" else signal.SIGINT)
     return outcome
 
 
-async def cycle(transport: str, i: int, model: str | None, timeouts: dict, scratch: Path) -> dict:
+async def cycle(transport: str, path: str, i: int, model: str | None, timeouts: dict, scratch: Path) -> dict:
     """Start a server, run one session, wait for the exit; the cycle's record."""
-    err_path = scratch / f"{transport}-{i}.stderr"
+    err_path = scratch / f"{transport}-{path}-{i}.stderr"
     t0 = time.monotonic()
     with err_path.open("wb") as err:
         proc, port = await spawn(transport, model, stderr=err)
-    rec = {"transport": transport, "i": i, "failure": None, "hang": False, "cancel": None}
+    rec = {"transport": transport, "path": path, "i": i, "failure": None, "hang": False, "cancel": None}
     conn = None
     try:
         conn = await connect(transport, proc, port, timeouts["load"])
-        rec["cancel"] = await talk(conn, i, timeouts)
+        rec["cancel"] = await talk(conn, proc, i, path, timeouts)
     except Exception as exc:  # noqa: BLE001 - a failed step is a result here
         rec["failure"] = f"{type(exc).__name__}: {exc}"[:300]
         if conn is not None:
@@ -134,7 +149,7 @@ async def cycle(transport: str, i: int, model: str | None, timeouts: dict, scrat
     found = stderr_problems(err_path.read_text(encoding="utf-8", errors="replace"))
     rec["problems"] = {kind: len(lines) for kind, lines in found.items()}
     rec["problem_lines"] = sorted({line[:200] for lines in found.values() for line in lines})[:3]
-    rec["clean"] = proc.returncode == 0 and not rec["failure"] and not any(rec["problems"].values())
+    rec["clean"] = proc.returncode == PATHS[path] and not rec["failure"] and not any(rec["problems"].values())
     return rec
 
 
@@ -155,6 +170,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=50, help="cycles per transport")
     p.add_argument("--transports", default=",".join(TRANSPORTS), help="comma separated: stdio,tcp,ws")
+    p.add_argument("--paths", default="shutdown-exit", help=f"comma separated ways out: {','.join(PATHS)}")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the embedded model)")
     p.add_argument("--load-timeout", type=float, default=300.0, help="seconds to connect and load the model")
     p.add_argument("--request-timeout", type=float, default=120.0, help="seconds for one response")
@@ -165,22 +181,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     transports = [t for t in args.transports.split(",") if t]
-    unknown = set(transports) - set(TRANSPORTS)
+    paths = [p for p in args.paths.split(",") if p]
+    unknown = (set(transports) - set(TRANSPORTS)) | (set(paths) - set(PATHS))
     if unknown:
-        raise SystemExit(f"unknown transport(s): {', '.join(sorted(unknown))}")
+        raise SystemExit(f"unknown transport(s) or path(s): {', '.join(sorted(unknown))}")
     timeouts = {"load": args.load_timeout, "request": args.request_timeout, "exit": args.exit_timeout}
     by_transport, records = {}, []
     with tempfile.TemporaryDirectory(prefix="bench-shutdown-") as scratch:
         for transport in transports:
-            rows = []
-            for i in range(args.n):
-                rec = await cycle(transport, i, args.model, timeouts, Path(scratch))
-                rows.append(rec)
-                flag = "" if rec["clean"] else f"  <-- {rec['failure'] or rec['problem_lines'] or 'exit status'}"
-                print(f"[{transport} {i + 1}/{args.n}] exit {rec['returncode']} in {rec['seconds']:.1f} s, "
-                      f"second request {rec['cancel']}{flag}", file=sys.stderr, flush=True)
-            by_transport[transport] = summarize(rows)
-            records += rows
+            for path in paths:
+                rows = []
+                for i in range(args.n):
+                    rec = await cycle(transport, path, i, args.model, timeouts, Path(scratch))
+                    rows.append(rec)
+                    flag = "" if rec["clean"] else f"  <-- {rec['failure'] or rec['problem_lines'] or 'exit status'}"
+                    print(f"[{transport} {path} {i + 1}/{args.n}] exit {rec['returncode']} in {rec['seconds']:.1f} s,"
+                          f" second request {rec['cancel']}{flag}", file=sys.stderr, flush=True)
+                by_transport[f"{transport}/{path}" if len(paths) > 1 else transport] = summarize(rows)
+                records += rows
     return by_transport, records
 
 

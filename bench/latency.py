@@ -223,15 +223,7 @@ async def _run_lsp(spec: backends.Spec, cases: dict, max_tokens: dict, warmup: i
                     rows[mode, budget].append({"i": i, "text": text, "latency_ms": ms})
         stats = await conn.call("dllm/stats", {}, LSP_REQUEST_TIMEOUT_S)
     finally:
-        try:  # shutdown + exit, else kill
-            await conn.call("shutdown", None, 10)
-            await conn.notify("exit", None)
-            await asyncio.wait_for(proc.wait(), 10)
-        except Exception:  # noqa: BLE001
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
-        await conn.close()
+        await lsp_client.stop(conn, proc, 10)
     return rows, stats
 
 

@@ -139,3 +139,17 @@ async def connect(transport: str, proc: asyncio.subprocess.Process, port: int | 
             if proc.returncode is not None or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def stop(conn: Conn, proc: asyncio.subprocess.Process, timeout: float = 30.0) -> None:
+    """`shutdown` + `exit` and wait for the process; kill it where that fails."""
+    try:
+        await conn.call("shutdown", None, timeout)
+        await conn.notify("exit", None)
+        await asyncio.wait_for(proc.wait(), timeout)
+    except Exception:  # noqa: BLE001 - whatever went wrong, the process must end
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+    await conn.close()
+

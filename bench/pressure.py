@@ -50,7 +50,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import common, latency
+from . import common, latency, lsp_client
 from .lsp_client import Conn, connect, spawn, utf16_position
 from .shutdown import stderr_problems
 
@@ -220,7 +220,7 @@ async def storm_arm(args: argparse.Namespace, arm: str, scratch: Path) -> tuple[
         stats = await conn.call("dllm/stats", {}, args.request_timeout)
     finally:
         await stop_pump(pump)
-        await stop_server(conn, proc)
+        await lsp_client.stop(conn, proc, 60)
     after = [r for r in t.records if r["k"] > args.warmup]
     kinds = Counter(r["kind"] for r in after)
     problems = stderr_problems(err_path.read_text(encoding="utf-8", errors="replace"))
@@ -244,18 +244,6 @@ async def stop_pump(pump: asyncio.Future | None) -> None:
     if pump is not None and not pump.done():
         pump.cancel()
         await asyncio.gather(pump, return_exceptions=True)
-
-
-async def stop_server(conn: Conn, proc: asyncio.subprocess.Process) -> None:
-    try:  # shutdown + exit, else kill
-        await conn.call("shutdown", None, 30)
-        await conn.notify("exit", None)
-        await asyncio.wait_for(proc.wait(), 60)
-    except Exception:  # noqa: BLE001
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-    await conn.close()
 
 
 def storm(args: argparse.Namespace) -> tuple[dict, list[dict]]:

@@ -233,7 +233,7 @@ def run_one(args) -> int:
     engine = load_engine(args)
     language = language_of(path, None)
     at = window_at(source, len(prefix))
-    mode = trigger.mode_at(source, len(prefix), args.mode)
+    mode = trigger.mode_in(at, args.mode)
     result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=args.max_tokens,
                            constraint=constraint_of(language, path, not args.no_syntax))
     telemetry.get().info("completion", file=str(path), line=line, mode=mode, **msgspec.to_builtins(result.stats))

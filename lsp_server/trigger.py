@@ -81,7 +81,13 @@ def decide_at(text: str, offset: int, *, invoked: bool, mode: str = "auto") -> D
     return decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=invoked, mode=mode)
 
 
+def mode_in(at: window.Window, mode: str = "auto") -> str:
+    """The mode an explicit request gets at the cursor of a window (the CLI's and the benchmarks'
+    `auto`), and one line where the editor would show nothing (an over-long line)."""
+    decided = decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True, mode=mode)
+    return decided.mode or "single"
+
+
 def mode_at(text: str, offset: int, mode: str = "auto") -> str:
-    """The mode an explicit request gets at `offset` (the CLI's and the benchmarks' `auto`), and one
-    line where the editor would show nothing (an over-long line)."""
-    return decide_at(text, offset, invoked=True, mode=mode).mode or "single"
+    """`mode_in` at `offset` of a whole text."""
+    return mode_in(window.build(text, offset, 0, 0), mode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -255,3 +256,27 @@ def log_events(text: str, event: str) -> list[dict]:
         if isinstance(record, dict) and record.get("event") == event:
             out.append(record)
     return out
+
+
+# --- a server ready to serve ---------------------------------------------------------------------
+
+INIT = {"processId": None, "rootUri": None, "capabilities": {},
+        "initializationOptions": {"dllm": {"debounceMs": 0}}}
+_stats_ids = itertools.count(1_000_000)  # apart from the ids a test numbers itself
+
+
+async def stats(client: RawClient, key: str):
+    """One section of the server's `dllm/stats`."""
+    return (await client.request(next(_stats_ids), "dllm/stats", {}))["result"][key]
+
+
+async def start_ready(transport: str, tmp_path: Path, *args: str, fake: bool = True) -> tuple[RawClient, Path]:
+    """A server on `transport`, initialized, with its model loaded; and the file its stderr goes to."""
+    log = tmp_path / f"{transport}.stderr"
+    with log.open("wb") as stderr:
+        client = await RawClient.start(*args, fake=fake, transport=transport, stderr=stderr)
+    assert "capabilities" in (await client.request(1, "initialize", INIT))["result"]
+    client.notify("initialized", {})
+    await eventually(lambda: stats(client, "model"))
+    return client, log
+

@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from lsp_helpers import TRANSPORTS, WAIT_S, RawClient, eventually, log_events, server_env, stderr_problems
+from lsp_helpers import (TRANSPORTS, WAIT_S, RawClient, eventually, log_events, server_env, start_ready, stats,
+                         stderr_problems)
 
 from dllm_complete.lsp_server.scheduler import Scheduler, Superseded
 
 pytestmark = pytest.mark.asyncio
-INIT = {"processId": None, "rootUri": None, "capabilities": {},
-        "initializationOptions": {"dllm": {"debounceMs": 0}}}
 URI = "file:///exit/a.py"
 SLOW = "#fake:slow\nx = "  # the fake engine takes 3 s, polling the cancel token every 10 ms
 _ids = itertools.count(1000)
@@ -32,21 +31,6 @@ _ids = itertools.count(1000)
 def tiny(tmp_path_factory) -> str:
     testing = pytest.importorskip("dllm_complete.dllm.testing")
     return str(testing.tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "ckpt"))
-
-
-async def start(transport: str, tmp_path: Path, *args: str, fake: bool = True) -> tuple[RawClient, Path]:
-    """A server on `transport`, initialized, with its model loaded; and the file its stderr goes to."""
-    log = tmp_path / f"{transport}.stderr"
-    with log.open("wb") as stderr:
-        client = await RawClient.start(*args, fake=fake, transport=transport, stderr=stderr)
-    assert "capabilities" in (await client.request(1, "initialize", INIT))["result"]
-    client.notify("initialized", {})
-    await eventually(lambda: stats(client, "model"))
-    return client, log
-
-
-async def stats(client: RawClient, key: str):
-    return (await client.request(next(_ids), "dllm/stats", {}))["result"][key]
 
 
 def inline(msg_id: int, line: int, character: int) -> dict:
@@ -109,7 +93,7 @@ async def test_closing_the_scheduler_stops_the_job_drops_the_queue_and_joins():
 async def test_a_stop_signal_ends_the_server_cleanly(transport, sig, tmp_path):
     if transport == "ws":
         pytest.importorskip("websockets")
-    client, log = await start(transport, tmp_path)
+    client, log = await start_ready(transport, tmp_path)
     await slow_request_in_flight(client, 10)
     client.proc.send_signal(sig)
     assert await client.wait() == 0
@@ -120,7 +104,7 @@ async def test_a_stop_signal_ends_the_server_cleanly(transport, sig, tmp_path):
 async def test_shutdown_and_exit_after_a_cancelled_request(transport, tmp_path):
     if transport == "ws":
         pytest.importorskip("websockets")
-    client, log = await start(transport, tmp_path)
+    client, log = await start_ready(transport, tmp_path)
     open_document(client, "x = ")
     client.send(inline(10, 0, 4))
     assert (await client.response(10))["result"]["items"][0]["insertText"] == "value + 1"
@@ -134,7 +118,7 @@ async def test_shutdown_and_exit_after_a_cancelled_request(transport, tmp_path):
 
 
 async def test_shutdown_with_a_request_running_then_exit(tmp_path):
-    client, log = await start("stdio", tmp_path)
+    client, log = await start_ready("stdio", tmp_path)
     await slow_request_in_flight(client, 10)
     assert (await client.request(11, "shutdown", None))["result"] is None
     client.notify("exit")
@@ -143,7 +127,7 @@ async def test_shutdown_with_a_request_running_then_exit(tmp_path):
 
 
 async def test_the_real_engine_shuts_down_over_tcp(tiny, tmp_path):
-    client, log = await start("tcp", tmp_path, "--model", tiny, fake=False)
+    client, log = await start_ready("tcp", tmp_path, "--model", tiny, fake=False)
     open_document(client, "def add(a, b):\n    return \n")
     client.send(inline(10, 1, 11))
     assert "result" in await client.response(10)

@@ -12,31 +12,15 @@ import json
 from pathlib import Path
 
 import pytest
-from lsp_helpers import RawClient, eventually, log_events, stderr_problems
+from lsp_helpers import RawClient, eventually, log_events, start_ready, stats, stderr_problems
 
 pytestmark = pytest.mark.asyncio
-INIT = {"processId": None, "rootUri": None, "capabilities": {},
-        "initializationOptions": {"dllm": {"debounceMs": 0}}}
 DOCUMENTS = 4
 SLOW = "#fake:delay=3000\nx = "  # 3 s per request, polling the cancel token every 10 ms
 # the lines a clean run writes: start, listening (TCP), initialize, model.loaded, shutdown, stop,
 # transport.closed, and at most one `completion` line per request
 QUIET = 7
 _ids = itertools.count(1000)
-
-
-async def start(transport: str, tmp_path: Path) -> tuple[RawClient, Path]:
-    log = tmp_path / "server.stderr"
-    with log.open("wb") as stderr:
-        client = await RawClient.start(transport=transport, stderr=stderr)
-    assert "capabilities" in (await client.request(1, "initialize", INIT))["result"]
-    client.notify("initialized", {})
-    await eventually(lambda: stats(client, "model"))
-    return client, log
-
-
-async def stats(client: RawClient, key: str):
-    return (await client.request(next(_ids), "dllm/stats", {}))["result"][key]
 
 
 async def requests_in_flight(client: RawClient) -> int:
@@ -73,7 +57,7 @@ def assert_quiet(log: Path, requests: int, reason: str, exit_code: int) -> str:
 @pytest.mark.parametrize("shutdown", [False, True], ids=["exit", "shutdown+exit"])
 @pytest.mark.parametrize("transport", ["stdio", "tcp"])
 async def test_exit_with_requests_in_flight_is_quiet(transport, shutdown, tmp_path):
-    client, log = await start(transport, tmp_path)
+    client, log = await start_ready(transport, tmp_path)
     try:
         requests = await requests_in_flight(client)
         if shutdown:
@@ -86,7 +70,7 @@ async def test_exit_with_requests_in_flight_is_quiet(transport, shutdown, tmp_pa
 
 
 async def test_a_client_that_stops_reading_ends_the_session_quietly(tmp_path):
-    client, log = await start("stdio", tmp_path)
+    client, log = await start_ready("stdio", tmp_path)
     try:
         requests = await requests_in_flight(client)
         client.proc._transport.get_pipe_transport(1).close()  # we stop reading: the server's writes fail
@@ -100,7 +84,7 @@ async def test_a_client_that_stops_reading_ends_the_session_quietly(tmp_path):
 
 
 async def test_a_client_that_stops_reading_then_exits(tmp_path):
-    client, log = await start("stdio", tmp_path)
+    client, log = await start_ready("stdio", tmp_path)
     try:
         requests = await requests_in_flight(client)
         client.proc._transport.get_pipe_transport(1).close()

@@ -17,7 +17,7 @@ calls are bounded: a block still masked after its step cap (a step committed [MA
 from __future__ import annotations
 
 import dataclasses
-import time
+from collections.abc import Generator
 
 import torch
 
@@ -31,6 +31,17 @@ from .infill import begin, end
 from .sampler import propose, select
 from .schedule import block_size, blocks, canvas_lengths, min_commits, step_budget
 from .tokenizer import end_ids
+
+
+@dataclasses.dataclass
+class Need:
+    """What a denoising step needs from the model: the hidden states of the `window` slots (L,) of
+    `canvas` (1, N), from a `full` forward over the canvas (which refills the cache unless not
+    `keep_cache`) or from the window alone against the cache of the last full one."""
+    full: bool
+    canvas: torch.Tensor
+    window: torch.Tensor
+    keep_cache: bool = True
 
 
 @dataclasses.dataclass
@@ -87,21 +98,44 @@ class Engine:
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         """The middle between `prefix` and `suffix` (`contract.Infiller`)."""
         self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
+        with torch.inference_mode():
+            return self.run(self.steps(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens,
+                                       cancel=cancel, constraint=constraint, sampler=sampler))
+
+    def steps(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
+              max_tokens: int | None = None, cancel: CancelToken | None = None,
+              constraint: Constraint | None = None,
+              sampler: SamplerConfig | None = None) -> Generator[Need, torch.Tensor, Completion]:
+        """The infill as the model calls it needs: yields each step's `Need`, is sent the hidden states
+        of its window (L, dim), returns the completion. `run` answers them one infill at a time with
+        this engine's forwards; `batch.Batcher` answers many infills' needs with shared forwards."""
         start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
                       self.context_tokens)
         cfg = start.cfg
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
         run = Run(start.ctx, cfg, mode, start.stats, cancel, constraint, gen, remask_left=cfg.remask_budget)
         middle = torch.empty((0,), dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            for length in canvas_lengths(start.first, start.cap):  # grown while the canvas fills up with real code
-                pad = torch.full((length - middle.numel(),), self.mask_id, dtype=torch.long, device=self.device)
-                middle = self._denoise(run, torch.cat([middle, pad]))
-                if bool(self._ends(middle, mode).any()):
-                    break
+        for length in canvas_lengths(start.first, start.cap):  # grown while the canvas fills up with real code
+            pad = torch.full((length - middle.numel(),), self.mask_id, dtype=torch.long, device=self.device)
+            middle = yield from self._denoise(run, torch.cat([middle, pad]))
+            if bool(self._ends(middle, mode).any()):
+                break
         kept = self._kept(middle.tolist())
         run.stats.canvas, run.stats.tokens = length, len(kept)
         return end(start, self.tokenizer.decode(kept))
+
+    def run(self, steps: Generator[Need, torch.Tensor, Completion]):
+        """Answer one infill's needs with this engine's forwards, in order; what `steps` returns."""
+        try:
+            need = next(steps)
+            while True:
+                if need.full:
+                    hidden = self.forward.full(need.canvas, need.window, keep_cache=need.keep_cache)
+                else:
+                    hidden = self.forward.cached(need.canvas, need.window)
+                need = steps.send(hidden)
+        except StopIteration as done:
+            return done.value
 
     def fill_ids(self, prefix_ids: list[int], suffix_ids: list[int], length: int,
                  sampler: SamplerConfig | None = None, mode: str = "multi") -> tuple[torch.Tensor, Stats]:
@@ -109,7 +143,8 @@ class Engine:
         `suffix_ids`, one canvas (no growth, no text, no constraint). For benchmarks on random weights."""
         run = Run(Context(prefix_ids, suffix_ids, "", ""), sampler or self.sampler, mode, Stats())
         with torch.inference_mode():
-            middle = self._denoise(run, torch.full((length,), self.mask_id, dtype=torch.long, device=self.device))
+            middle = self.run(self._denoise(run, torch.full((length,), self.mask_id, dtype=torch.long,
+                                                            device=self.device)))
         run.stats.canvas = length
         return middle, run.stats
 
@@ -118,8 +153,8 @@ class Engine:
         ends = torch.isin(tokens, self.stop_ids)
         return ends | self.newline[tokens] if mode == "single" else ends
 
-    def _denoise(self, run: Run, middle: torch.Tensor) -> torch.Tensor:
-        """`middle` (L,) with its masked slots filled, block after block."""
+    def _denoise(self, run: Run, middle: torch.Tensor) -> Generator[Need, torch.Tensor, torch.Tensor]:
+        """`middle` (L,) with its masked slots filled, block after block (the forwards as `Need`s)."""
         ctx, cfg, mode = run.ctx, run.cfg, run.mode
         P, L = len(ctx.prefix_ids), middle.numel()
         shift = int(self.spec.logits_shift)
@@ -142,11 +177,9 @@ class Engine:
                                        f"({cap} steps, slots {b0}-{b1} of {L}): a step committed the mask token")
                 if run.cancel is not None:
                     run.cancel.check()
-                if not cfg.use_cache or stale or (steps == 0 and cfg.refresh_each_block):
-                    hidden = self.forward.full(canvas, window, keep_cache=cfg.use_cache)  # (L, D)
-                    stale = False
-                else:
-                    hidden = self.forward.cached(canvas, window)  # (L, D)
+                full = not cfg.use_cache or stale or (steps == 0 and cfg.refresh_each_block)
+                hidden = yield Need(full, canvas, window, keep_cache=cfg.use_cache)  # (L, D)
+                stale = False
                 run.stats.nfe += 1
                 bans = {slot: sorted(ids) for slot, ids in run.rejected.items()}
                 if ctx.first_banned and masked[0]:  # the first token continues what was typed

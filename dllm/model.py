@@ -117,6 +117,8 @@ class Attention(nn.Module):
                                   causal=self.cfg.causal).transpose(1, 2)
         else:
             is_causal = self.cfg.causal and mask is None
+            if mask is not None and mask.dim() == 3:
+                mask = mask[:, None]  # (B, 1, T, S): one mask per row, for every head
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
                                                  enable_gqa=H != Hkv)  # (B, H, T, D)
         return self.o_proj(out.transpose(1, 2).reshape(B, T, H * hd))
@@ -208,13 +210,15 @@ class Transformer(nn.Module):
 
     def hidden(self, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
                mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Final hidden states (B, T, dim) of `tokens` (B, T) at canvas `positions` (T,).
+        """Final hidden states (B, T, dim) of `tokens` (B, T) at canvas `positions` (T,), or (B, T): each
+        row its own (a batch of canvases).
 
         With a cache, keys/values go to the slots `positions` and attention covers every slot;
-        `mask` (T, S) of booleans (True = may attend) restricts it, e.g. causally.
+        `mask` (T, S) of booleans (True = may attend), or (B, T, S) per row, restricts it, e.g. causally.
         """
-        cos = self.rope_cos[positions][None, None]  # (1, 1, T, D)
-        sin = self.rope_sin[positions][None, None]
+        rows = slice(None) if positions.dim() == 2 else None
+        cos = self.rope_cos[positions][rows, None]  # (1 or B, 1, T, D)
+        sin = self.rope_sin[positions][rows, None]
         x = self.embed_tokens(tokens)  # (B, T, dim)
         for layer in self.layers:
             x = layer(x, cos, sin, positions, cache, mask)

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 
 def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                         mask: torch.Tensor | None = None) -> torch.Tensor:
-    """q (B, H, T, D), k/v (B, Hkv, S, D), mask (T, S) bool (True = may attend) -> (B, H, T, D).
+    """q (B, H, T, D), k/v (B, Hkv, S, D), mask (T, S) or (B, T, S) bool (True = may attend) -> (B, H, T, D).
 
     Query head h reads KV head h // (H / Hkv).
     """
+    mask = mask[:, None] if mask is not None and mask.dim() == 3 else mask
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
@@ -48,16 +49,18 @@ def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     for s in range(0, T, chunk):
         e = min(T, s + chunk)
         rows = grouped[:, :, :, s:e].reshape(B, Hkv, G * (e - s), D)
-        part = _stacked(rows, k, v, None if mask is None else mask[s:e], G)
+        part = _stacked(rows, k, v, None if mask is None else mask[..., s:e, :], G)
         grouped_out[:, :, :, s:e] = part.view(B, Hkv, G, e - s, D)
     return out
 
 
 def _stacked(rows: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
              G: int) -> torch.Tensor:
-    """rows (B, Hkv, G*T, D): the queries of one KV head's group stacked (head-major); mask (T, S)."""
+    """rows (B, Hkv, G*T, D): the queries of one KV head's group stacked (head-major); mask (T, S) or
+    (B, T, S)."""
     scores = torch.matmul(rows, k.transpose(-1, -2)).float() * rows.shape[-1] ** -0.5  # (B, Hkv, G*T, S)
     if mask is not None:
-        scores = scores.masked_fill(~mask.repeat(G, 1), float("-inf"))
+        stacked = mask.repeat(G, 1) if mask.dim() == 2 else mask.repeat(1, G, 1)[:, None]  # (G*T, S) / (B, 1, G*T, S)
+        scores = scores.masked_fill(~stacked, float("-inf"))
     probs = torch.softmax(scores, dim=-1).to(v.dtype)
     return torch.matmul(probs, v)  # (B, Hkv, G*T, D)

@@ -39,7 +39,7 @@ class Backend:
     lm_head_confidence(hidden (N, D), weight (V, D), bias (V,) | None) -> Confidence (all three scores)
     lm_head_score(hidden, weight, bias, kind) -> (token (N,), confidence (N,)): what a step needs; an
     implementation may compute only that kind.
-    attention(q (B, H, T, D), k (B, Hkv, S, D), v, mask (T, S) | None) -> (B, H, T, D): attention over a
+    attention(q (B, H, T, D), k (B, Hkv, S, D), v, mask (T, S) | (B, T, S) | None) -> (B, H, T, D): attention over a
     cache, bidirectional or with an explicit mask.
     """
     name: str  # "triton" | "torch"

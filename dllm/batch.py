@@ -1,0 +1,264 @@
+"""Many infills at once on one engine: their denoising steps share the model's forwards.
+
+Each infill runs as the engine's step generator (`Engine.steps`), exactly as alone; the batcher only
+answers the steps' needs. It owns one thread and a key/value slab with a row per running infill.
+Every round it admits waiting infills (up to `max_batch` running), runs the steps that need a full
+forward (a new canvas) as one padded forward and those that need only their window against their
+cache as another, sends each infill its hidden states, and retires the finished ones: infills join
+and leave between steps. Rows of different lengths share a forward through per-row positions and a
+mask that hides each row's padding, so every row attends to exactly what it would alone.
+
+A cancelled infill (its `CancelToken`) stops at its next step, as alone, and one whose future is
+cancelled while it waits never starts; a failing one fails alone.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import torch
+
+from .contract import Cancelled, CancelToken, Completion
+from .engine import Engine, Need
+
+SLOT_ROUND = 256  # the slab's slots grow in steps of this
+
+
+@dataclasses.dataclass(eq=False)
+class Job:
+    steps: Generator[Need, torch.Tensor, Completion]
+    future: Future
+    need: Need | None = None
+    row: int = -1  # the slab row holding this infill's keys/values (set by its first full forward)
+
+
+class _Rows:
+    """Some of the slab's rows and slots as the model's key/value cache (`update` as `KVCache`'s)."""
+
+    def __init__(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        self.k, self.v = k, v  # (n_layers, B, Hkv, S, D) views of the slab
+
+    def update(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        K, V = self.k[layer], self.v[layer]
+        if slots.dim() == 1:  # the same slots in every row
+            K.index_copy_(2, slots, k)
+            V.index_copy_(2, slots, v)
+        else:  # (B, T): each row its own
+            at = slots[:, None, :, None].expand_as(k)
+            K.scatter_(2, at, k)
+            V.scatter_(2, at, v)
+        return K, V
+
+
+class Slab:
+    """The batch's forwards over key/value rows (n_layers, rows, Hkv, slots, D), slots grown on demand.
+
+    A group's rows must be one contiguous view, so each round the cached group takes rows 0.. and
+    the full group the rows after it (`arrange`): moving a cached infill is one row copy; the full
+    group's rows are rewritten anyway."""
+
+    def __init__(self, model, rows: int) -> None:
+        self.model, self.rows = model, rows
+        p, c = model.embed_tokens.weight, model.cfg
+        self.shape = (c.n_layers, rows, c.n_kv_heads, 0, c.head_dim)
+        self.k = torch.zeros(self.shape, dtype=p.dtype, device=p.device)
+        self.v = torch.zeros_like(self.k)
+
+    def reserve(self, slots: int) -> None:
+        have = self.k.shape[3]
+        if slots <= have:
+            return
+        grown = min(max(-(-slots // SLOT_ROUND) * SLOT_ROUND, 2 * have), max(slots, self.model.cfg.max_seq_len))
+        k = self.k.new_zeros(self.shape[:3] + (grown,) + self.shape[4:])
+        v = torch.zeros_like(k)
+        k[:, :, :, :have], v[:, :, :, :have] = self.k, self.v
+        self.k, self.v = k, v
+
+    def arrange(self, cached: list[Job], full: list[Job]) -> list[Job]:
+        """Rows 0..n-1 to the cached group, the next ones to the full group; the jobs in row order."""
+        n = len(cached)
+        held = {job.row for job in cached if 0 <= job.row < n}
+        free = iter(r for r in range(n) if r not in held)
+        for job in cached:
+            if not 0 <= job.row < n:
+                r = next(free)
+                self.k[:, r], self.v[:, r] = self.k[:, job.row], self.v[:, job.row]
+                job.row = r
+        for i, job in enumerate(full):
+            job.row = n + i
+        return sorted(cached, key=lambda job: job.row) + full
+
+    def _view(self, first: int, count: int, slots: int) -> _Rows:
+        rows = slice(first, first + count)
+        return _Rows(self.k[:, rows, :, :slots], self.v[:, rows, :, :slots])
+
+    def full(self, jobs: list[Job]) -> list[torch.Tensor]:
+        """Each job's canvas from scratch (into its row); each job's window hidden states (L, dim)."""
+        dev = self.k.device
+        lengths = torch.tensor([job.need.canvas.shape[1] for job in jobs], device=dev)
+        n = int(lengths.max())
+        ids = torch.zeros(len(jobs), n, dtype=torch.long, device=dev)
+        for i, job in enumerate(jobs):
+            ids[i, :job.need.canvas.shape[1]] = job.need.canvas[0]
+        slots = torch.arange(n, device=dev)
+        mask = (slots[None, None, :] < lengths[:, None, None]).expand(len(jobs), n, n)
+        hidden = self.model.hidden(ids, slots, self._view(jobs[0].row, len(jobs), n), mask)
+        return [hidden[i, job.need.window] for i, job in enumerate(jobs)]
+
+    def cached(self, jobs: list[Job]) -> list[torch.Tensor]:
+        """Each job's window against its row; each job's window hidden states (L, dim)."""
+        dev = self.k.device
+        lengths = torch.tensor([job.need.canvas.shape[1] for job in jobs], device=dev)
+        widths = [job.need.window.numel() for job in jobs]
+        w, n = max(widths), int(lengths.max())
+        # a short window is padded with its last slot again: the same token at the same position
+        # writes the same keys/values, and attends as that slot does
+        positions = torch.stack([torch.cat([job.need.window, job.need.window[-1:].expand(w - width)])
+                                 for job, width in zip(jobs, widths)])  # (B, w)
+        ids = torch.stack([job.need.canvas[0, pos] for job, pos in zip(jobs, positions)])  # (B, w)
+        mask = (torch.arange(n, device=dev)[None, None, :] < lengths[:, None, None]).expand(len(jobs), w, n)
+        hidden = self.model.hidden(ids, positions, self._view(jobs[0].row, len(jobs), n), mask)
+        return [hidden[i, :width] for i, width in enumerate(widths)]
+
+
+class Batcher:
+    """Infills on one engine, batched across callers (`submit` from any thread). `contract.Infiller`."""
+
+    def __init__(self, engine: Engine, max_batch: int = 16,
+                 observe: Callable[[int, int], None] | None = None) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.engine, self.max_batch = engine, max_batch
+        self.observe = observe  # called each round with (running infills, forwards run)
+        self.slab = Slab(engine.model, max_batch)
+        self.waiting: collections.deque[Job] = collections.deque()
+        self.running: list[Job] = []
+        self.wake = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._loop, name="dllm-batcher", daemon=True)
+        self.thread.start()
+
+    @property
+    def info(self) -> dict:
+        return {**self.engine.info, "max_batch": self.max_batch}
+
+    @property
+    def depth(self) -> tuple[int, int]:
+        """(waiting, running) infills."""
+        return len(self.waiting), len(self.running)
+
+    def submit(self, prefix: str, suffix: str, **options) -> Future:
+        """A future of the `Completion` (`Engine.infill`'s options; `cancel` stops it between steps)."""
+        job = Job(self.engine.steps(prefix, suffix, **options), Future())
+        with self.wake:
+            if self.closed:
+                raise RuntimeError("the batcher is closed")
+            self.waiting.append(job)
+            self.wake.notify()
+        return job.future
+
+    def infill(self, prefix: str, suffix: str, **options) -> Completion:
+        return self.submit(prefix, suffix, **options).result()
+
+    def close(self) -> None:
+        """Stop: running and waiting infills end `Cancelled`; the thread is joined."""
+        with self.wake:
+            self.closed = True
+            self.wake.notify()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        with torch.inference_mode():
+            while True:
+                with self.wake:
+                    while not (self.waiting or self.running or self.closed):
+                        self.wake.wait()
+                    if self.closed:
+                        break
+                    room = self.max_batch - len(self.running)
+                    joining = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
+                if joining:
+                    self.engine.loaded.threads.settle()
+                self.running += [job for job in joining if self._advance(job, None)]
+                if self.running:
+                    self._round()
+        for job in self.running:
+            job.steps.close()
+            job.future.set_exception(Cancelled())
+        for job in self.waiting:
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(Cancelled())
+
+    def _round(self) -> None:
+        """One step of every running infill: a forward for the cached group, one for the full group."""
+        cached = [job for job in self.running if not job.need.full]
+        full = [job for job in self.running if job.need.full]
+        try:
+            self.slab.reserve(max(job.need.canvas.shape[1] for job in self.running))
+            jobs = self.slab.arrange(cached, full)
+            answers = (self.slab.cached(jobs[:len(cached)]) if cached else []) + (
+                self.slab.full(jobs[len(cached):]) if full else [])
+        except Exception as exc:  # noqa: BLE001 - e.g. out of memory: this round's infills fail, the batcher goes on
+            for job in self.running:
+                job.steps.close()
+                job.future.set_exception(exc)
+            self.running = []
+            return
+        if self.observe is not None:
+            self.observe(len(jobs), bool(cached) + bool(full))
+        self.running = [job for job, hidden in zip(jobs, answers) if self._advance(job, hidden)]
+
+    @staticmethod
+    def _advance(job: Job, hidden: torch.Tensor | None) -> bool:
+        """Give the job its hidden states (None: start it); True while it needs more."""
+        if job.need is None and not job.future.set_running_or_notify_cancel():
+            return False  # cancelled while it waited
+        try:
+            job.need = next(job.steps) if hidden is None else job.steps.send(hidden)
+            return True
+        except StopIteration as done:
+            job.future.set_result(done.value)
+        except Exception as exc:  # noqa: BLE001 - Cancelled, bad options, ...: this infill's own end
+            job.future.set_exception(exc)
+        return False
+
+
+class Serial:
+    """`Batcher`'s interface, one infill at a time on a worker thread: for autoregressive models and as
+    the baseline that batching is measured against."""
+
+    max_batch = 1
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="dllm-serial")
+        self.waiting = self.running = 0
+
+    @property
+    def info(self) -> dict:
+        return {**self.engine.info, "max_batch": 1}
+
+    @property
+    def depth(self) -> tuple[int, int]:
+        return self.waiting, self.running
+
+    def submit(self, prefix: str, suffix: str, **options) -> Future:
+        self.waiting += 1
+        return self.pool.submit(self._one, prefix, suffix, options)
+
+    def _one(self, prefix: str, suffix: str, options: dict) -> Completion:
+        self.waiting, self.running = self.waiting - 1, 1
+        try:
+            return self.engine.infill(prefix, suffix, **options)
+        finally:
+            self.running = 0
+
+    def infill(self, prefix: str, suffix: str, **options) -> Completion:
+        return self.submit(prefix, suffix, **options).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,139 @@
+"""Batched infills (`dllm.batch.Batcher`) against their slow twin, the engine one infill at a time."""
+
+import threading
+from concurrent.futures import wait
+from pathlib import Path
+
+import pytest
+import torch
+
+from dllm_complete import dllm
+from dllm_complete.dllm.batch import Batcher, Job, Serial, Slab
+from dllm_complete.dllm.contract import Cancelled, CancelToken
+from dllm_complete.dllm.engine import Need
+from dllm_complete.dllm.forward import EagerForward
+from dllm_complete.grammars import constraint_for
+
+SOURCE = (Path(__file__).parents[2] / "examples" / "stack.py").read_text()
+
+
+def holes() -> list[tuple[str, str, str]]:
+    """(prefix, suffix, mode) at the middle of every other line of a real file, both modes."""
+    lines = SOURCE.split("\n")
+    out = []
+    for i in range(3, len(lines) - 1, 2):
+        cut = len(lines[i]) // 2
+        out.append(("\n".join(lines[:i] + [lines[i][:cut]]), "\n".join([lines[i][cut:]] + lines[i + 1:]),
+                    "single" if i % 4 else "multi"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def exact():
+    """The trained default model in float32: padded rows then give the same numbers as alone."""
+    return dllm.load(dtype="float32")
+
+
+def alone(engine, cases, **options):
+    return [engine.infill(p, s, mode=m, constraint=constraint_for("python"), **options).text for p, s, m in cases]
+
+
+def test_batched_completions_are_the_one_at_a_time_ones(exact):
+    cases = holes()
+    assert len(cases) >= 8
+    rounds = []
+    batcher = Batcher(exact, max_batch=4, observe=lambda n, forwards: rounds.append(n))
+    try:
+        futures = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]
+        got = [f.result(timeout=120).text for f in futures]
+    finally:
+        batcher.close()
+    assert got == alone(exact, cases)
+    assert max(rounds) == 4 and any(n < 4 for n in rounds)  # full batches, and rows leaving between steps
+    assert any(text for text in got)
+
+
+def test_infills_join_a_running_batch(exact):
+    cases = holes()
+    started = threading.Event()
+    batcher = Batcher(exact, max_batch=8, observe=lambda n, forwards: started.set())
+    try:
+        first = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases[:3]]
+        assert started.wait(60)
+        later = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases[3:]]
+        got = [f.result(timeout=120).text for f in first + later]
+    finally:
+        batcher.close()
+    assert got == alone(exact, cases)
+
+
+def test_a_cancelled_or_failing_infill_ends_alone(exact):
+    cases = holes()[:4]
+    token = CancelToken()
+    token.cancel()
+    batcher = Batcher(exact, max_batch=8)
+    try:
+        futures = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]
+        cancelled = batcher.submit(*cases[0][:2], mode="multi", cancel=token)
+        bad = batcher.submit(*cases[0][:2], mode="auto")
+        with pytest.raises(Cancelled):
+            cancelled.result(timeout=60)
+        with pytest.raises(ValueError, match="mode"):
+            bad.result(timeout=60)
+        got = [f.result(timeout=120).text for f in futures]
+    finally:
+        batcher.close()
+    assert got == alone(exact, cases)
+
+
+def test_closing_ends_waiting_and_running_infills_cancelled(exact):
+    batcher = Batcher(exact, max_batch=1)
+    futures = [batcher.submit(p, s, mode="multi") for p, s, _ in holes()[:6]]
+    batcher.close()
+    wait(futures, timeout=60)
+    outcomes = {type(f.exception()).__name__ if f.exception() else "done" for f in futures}
+    assert "Cancelled" in outcomes and outcomes <= {"Cancelled", "done"}
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.submit("x = ", "\n")
+
+
+def test_serial_answers_as_the_engine(exact):
+    cases = holes()[:3]
+    serial = Serial(exact)
+    try:
+        got = [f.result(timeout=60).text for f in
+               [serial.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]]
+    finally:
+        serial.close()
+    assert got == alone(exact, cases)
+
+
+def test_padded_rows_see_what_they_would_alone(exact):
+    """Full and cached forwards of canvases of different lengths in one slab, against each alone."""
+    model = exact.model
+    gen = torch.Generator().manual_seed(0)
+    canvases = [torch.randint(3, 8000, (1, n), generator=gen) for n in (120, 300, 77)]
+    windows = [torch.arange(40, 40 + width) for width in (16, 32, 8)]
+    with torch.inference_mode():
+        want_full, want_cached, masked = [], [], []
+        for canvas, window in zip(canvases, windows):
+            forward = EagerForward(model)
+            want_full.append(forward.full(canvas, window).clone())
+            blank = canvas.clone()
+            blank[0, window] = exact.mask_id
+            masked.append(blank)
+            want_cached.append(forward.cached(blank, window).clone())
+        slab = Slab(model, rows=4)
+        jobs = [Job(None, None, Need(True, c, w)) for c, w in zip(canvases, windows)]
+        slab.reserve(300)
+        jobs = slab.arrange([], jobs)
+        got_full = slab.full(jobs)
+        for job, blank, window in zip(jobs, masked, windows):
+            job.need = Need(False, blank, window)
+        jobs = slab.arrange(list(reversed(jobs)), [])
+        got_cached = dict(zip(map(id, jobs), slab.cached(jobs)))
+    for got, want in zip(got_full, want_full):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    by_length = {int(c.shape[1]): w for c, w in zip(canvases, want_cached)}
+    for job in jobs:
+        torch.testing.assert_close(got_cached[id(job)], by_length[int(job.need.canvas.shape[1])], atol=1e-4, rtol=1e-4)

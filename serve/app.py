@@ -1,0 +1,342 @@
+"""The team server's ASGI app (FastAPI): the routes, the model loaded in the background, API-key
+checks, limits, cancellation when a client goes away, and metrics.
+
+Routes: `POST /infill` (llama.cpp), `POST /v1/completions` and `GET /v1/models` (OpenAI),
+`POST /dllm/infill` (ours, for `dllm-lsp --remote`), `GET /health` (llama.cpp's: 503 while loading,
+200 `{"status": "ok"}`), `GET /metrics` (Prometheus). Every refused request gets a 4xx JSON error
+in llama.cpp's shape; source text is never logged unless `log_text`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, Request
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response, StreamingResponse
+
+from dllm_complete.dllm.contract import Cancelled, CancelToken, SamplerConfig
+from dllm_complete.dllm.schedule import canvas_sizes
+from dllm_complete.lsp_server import telemetry
+
+from . import api
+from .api import BadRequest, Limits
+from .fill import Answer, Fill, complete
+from .metrics import Metrics
+
+PUBLIC = ("/health",)  # no API key needed (as llama.cpp)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    model: str | None = None
+    device: str | None = None
+    max_batch: int = 16  # 1: one infill at a time
+    api_key: str | None = None
+    language: str | None = None  # for requests that name none (None: no syntax constraint)
+    log_text: bool = False
+    limits: Limits = Limits()
+
+
+def compact(body: Any, status: int = 200) -> Response:
+    """JSON as llama.cpp writes it: no spaces (llama.vim matches `"content":"`), UTF-8, never NaN."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return Response(text, status_code=status, media_type="application/json")
+
+
+def failure(status: int, message: str, kind: str = "invalid_request_error") -> Response:
+    return compact(api.error_body(status, message, kind), status)
+
+
+def sse(events) -> StreamingResponse:
+    async def lines():
+        for event in events:
+            yield "data: " + (event if isinstance(event, str) else json.dumps(event, separators=(",", ":"),
+                                                                                ensure_ascii=False)) + "\n\n"
+    return StreamingResponse(lines(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+async def parse(request: Request, schema):
+    """The request's JSON body as `schema` (whatever its Content-Type, as llama.cpp); BadRequest if not."""
+    raw = await request.body()
+    try:
+        return schema.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise BadRequest("invalid JSON body") from None
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequest(f"{where}: {first['msg']}") from None
+
+
+class Model:
+    """The engine behind the app: loaded on a thread at start-up; `status` loading / ok / error."""
+
+    def __init__(self, settings: Settings, load=None) -> None:
+        self.settings, self.load = settings, load
+        self.batcher = None
+        self.error: str | None = None
+        self.base = SamplerConfig()
+        self.thread = threading.Thread(target=self._load, name="dllm-serve-load", daemon=True)
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.batcher is not None else "error" if self.error else "loading"
+
+    def _load(self) -> None:
+        try:
+            from dllm_complete import dllm
+            from dllm_complete.dllm.batch import Batcher, Serial
+            from dllm_complete.dllm.engine import Engine
+
+            engine = (self.load or dllm.load)(self.settings.model, device=self.settings.device)
+            self.base = engine.sampler
+            batched = isinstance(engine, Engine) and self.settings.max_batch > 1
+            batcher = Batcher(engine, self.settings.max_batch, observe=self.observe) if batched else Serial(engine)
+            batcher.infill("def add(a, b):\n    return ", "\n", mode="single", max_tokens=8)  # warm-up
+            self.batcher = batcher
+            telemetry.get().info("model_loaded", **batcher.info)
+        except Exception as exc:  # noqa: BLE001 - a bad directory, a missing file...: /health says so
+            self.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            telemetry.get().error("model_failed", error=self.error)
+
+    observe = None  # set by the app: (running infills, forwards) per batch round
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+
+
+class Clients:
+    """Requests in flight per client (a cap), and the newest request per client id (a newer one
+    cancels the older, as an editor that typed on would)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.in_flight: dict[str, int] = {}
+        self.latest: dict[str, CancelToken] = {}
+
+    def enter(self, client: str, client_id: str | None) -> CancelToken:
+        if self.in_flight.get(client, 0) >= self.cap:
+            raise BadRequest(f"too many requests in flight from this client (limit {self.cap})", 429,
+                             "rate_limit_error")
+        self.in_flight[client] = self.in_flight.get(client, 0) + 1
+        token = CancelToken()
+        if client_id:
+            older = self.latest.get(client_id)
+            if older is not None:
+                older.cancel()
+            self.latest[client_id] = token
+        return token
+
+    def leave(self, client: str, client_id: str | None, token: CancelToken) -> None:
+        self.in_flight[client] -= 1
+        if not self.in_flight[client]:
+            del self.in_flight[client]
+        if client_id and self.latest.get(client_id) is token:
+            del self.latest[client_id]
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets 413 before it is read any further."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await failure(413, f"request body over {self.limit} bytes", "invalid_request_error")(
+                scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise BadRequest(f"request body over {self.limit} bytes", 413)
+            return message
+        return await self.app(scope, counted, send)
+
+
+class Gate:
+    """ASGI middleware: the API key (all routes but /health), 503 while the model loads, and each
+    request's status and latency into the metrics. (Pure ASGI: a request's disconnect still reaches
+    the route, which cancels on it.)"""
+
+    def __init__(self, app, settings: Settings, model: Model, metrics: Metrics) -> None:
+        self.app, self.settings, self.model, self.metrics = app, settings, model, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, headers = scope["path"], dict(scope.get("headers") or [])
+        key = self.settings.api_key
+        if path not in PUBLIC and key:
+            given = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ").strip() or \
+                headers.get(b"x-api-key", b"").decode("latin-1")
+            if not hmac.compare_digest(given.encode(), key.encode()):
+                return await failure(401, "Invalid API Key", "authentication_error")(scope, receive, send)
+        status = self.model.status
+        if path not in (*PUBLIC, "/metrics") and status != "ok":
+            message = "Loading model" if status == "loading" else f"model failed: {self.model.error}"
+            return await failure(503, message, "unavailable_error")(scope, receive, send)
+        t0, answered = time.perf_counter(), {}
+
+        async def sent(message):
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+            await send(message)
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            self.metrics.request(path, answered.get("status", 500), time.perf_counter() - t0)
+
+
+def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
+    """The app; the model starts loading when the app starts (`load`: a `dllm.load`-like factory)."""
+    model = Model(settings, load)
+    metrics = Metrics(lambda: model.batcher.depth if model.batcher is not None else (0, 0))
+    model.observe = metrics.observe_round
+    clients = Clients(settings.limits.per_client)
+    log = telemetry.get()
+
+    async def lifespan(app):
+        model.thread.start()
+        yield
+        await asyncio.to_thread(model.close)
+
+    app = FastAPI(title="dllm-serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.model = model
+
+    @app.exception_handler(BadRequest)
+    async def refused(request: Request, exc: BadRequest):
+        return failure(exc.status, str(exc), exc.kind)
+
+    @app.exception_handler(HTTPException)
+    async def routing(request: Request, exc: HTTPException):  # no such route, wrong method
+        return failure(exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else
+                       "invalid_request_error")
+
+    async def run(request: Request, fill: Fill, client_id: str | None, base: SamplerConfig | None = None) -> Answer:
+        """The fill through the batcher, cancelled if the client goes away first."""
+        settings.limits.check(fill)
+        client = request.client.host if request.client else "local"
+        token = clients.enter(client, client_id)
+        task = asyncio.ensure_future(complete(model.batcher, base or model.base, fill, token))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=0.05)
+                if done:
+                    return task.result()
+                if await request.is_disconnected():
+                    token.cancel()
+        except ValueError as exc:  # a bad setting (mode, temperature, ...)
+            raise BadRequest(str(exc)) from None
+        except Cancelled:
+            metrics.cancelled.inc()
+            raise BadRequest("cancelled: the client went away or sent a newer request", 499,
+                             "cancelled") from None
+        finally:
+            clients.leave(client, client_id, token)
+            if task.done() and not task.cancelled() and task.exception() is None:
+                answer = task.result()
+                metrics.completed(answer.stats)
+                log.info("request", path=request.url.path, mode=answer.mode, n=fill.n,
+                         prefix_chars=len(fill.prefix), suffix_chars=len(fill.suffix),
+                         **({"prefix": fill.prefix[-200:], "texts": answer.texts} if settings.log_text else {}))
+
+    def generation_settings(fill: Fill) -> dict:
+        info = model.batcher.info
+        return {"n_ctx": model.base.context_tokens or 512, "n_predict": fill.max_tokens or -1,
+                "temperature": fill.temperature if fill.temperature is not None else model.base.temperature,
+                "seed": fill.seed if fill.seed is not None else model.base.seed, "stop": list(fill.stop),
+                "max_batch": info.get("max_batch", 1), "model": info.get("model", "")}
+
+    @app.get("/health")
+    async def health():
+        if model.status == "ok":
+            return compact({"status": "ok"})
+        if model.status == "loading":
+            return failure(503, "Loading model", "unavailable_error")
+        return failure(500, f"model failed: {model.error}", "server_error")
+
+    @app.get("/metrics")
+    async def prometheus():
+        return Response(metrics.text(), media_type=metrics.content_type)
+
+    @app.post("/infill")
+    async def infill(request: Request):
+        body = await parse(request, api.InfillRequest)
+        if why := body.misleading():
+            raise BadRequest(why)
+        fill = api.infill_fill(body, settings.language)
+        if fill.max_tokens == 0:  # a client warming its cache: nothing to generate
+            settings.limits.check(dataclasses.replace(fill, max_tokens=None))
+            answer = None
+        else:
+            answer = await run(request, fill, request.headers.get("x-client-id"))
+        results = api.infill_results(answer, fill, model.batcher.info, generation_settings(fill))
+        if body.response_fields:
+            results = [api.pick_fields(r, body.response_fields) for r in results]
+        if body.stream:
+            finals = [{**r, "content": ""} for r in results]
+            return sse([{**r, "stop": False} for r in results] + finals)
+        return compact(results[0] if len(results) == 1 else results)
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        body = await parse(request, api.CompletionRequest)
+        if why := body.misleading():
+            raise BadRequest(why)
+        fill = api.completion_fill(body, settings.language)
+        answer = await run(request, fill, request.headers.get("x-client-id") or body.user)
+        cap = canvas_sizes(answer.mode, fill.max_tokens)[1]
+        name = model.batcher.info.get("model", "")
+        head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
+                "model": name}
+        choices = [{"text": text, "index": i, "logprobs": None,
+                    "finish_reason": "length" if stats.tokens >= cap and not stopped else "stop"}
+                   for i, (text, stats, stopped) in enumerate(zip(answer.texts, answer.stats, answer.stopped))]
+        used = answer.stats[0].context_tokens
+        usage = {"prompt_tokens": used, "completion_tokens": sum(s.tokens for s in answer.stats),
+                 "total_tokens": used + sum(s.tokens for s in answer.stats)}
+        if body.stream:  # the whole span is ready at once: a chunk of text per choice, then its end
+            chunks = [{**head, "choices": [{**c, "finish_reason": None}]} for c in choices]
+            ends = [{**head, "choices": [{**c, "text": ""}]} for c in choices]
+            return sse(chunks + ends + ["[DONE]"])
+        return compact({**head, "choices": choices, "usage": usage})
+
+    @app.get("/v1/models")
+    async def models():
+        info = model.batcher.info
+        return compact({"object": "list", "data": [{"id": info.get("model", ""), "object": "model", "created": 0,
+                                                   "owned_by": "dllm-complete", "meta": info}]})
+
+    @app.post("/dllm/infill")
+    async def native(request: Request):
+        body = await parse(request, api.NativeRequest)
+        try:
+            base = model.base.with_overrides(body.sampler)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax)
+        answer = await run(request, fill, request.headers.get("x-client-id"), base)
+        return compact({"text": answer.raws[0], "stats": msgspec.to_builtins(answer.stats[0]),
+                        "model": model.batcher.info})
+
+    app.add_middleware(Gate, settings=settings, model=model, metrics=metrics)
+    app.add_middleware(BodyLimit, limit=settings.limits.body_bytes)
+    return app

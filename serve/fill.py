@@ -1,0 +1,90 @@
+"""One completion request, whatever API it came by: the window at the cursor, the mode, the syntax
+constraint and the post-processing as the language server does them, the alternatives asked for, then
+the HTTP APIs' own cuts (stop strings, llama.cpp's `n_indent`). Pure over an `Infiller`-like batcher:
+`submit(prefix, suffix, **options) -> concurrent.futures.Future[Completion]`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import msgspec
+
+from dllm_complete import grammars
+from dllm_complete.dllm.contract import CancelToken, SamplerConfig, Stats
+from dllm_complete.lsp_server import postprocess, trigger, window
+from dllm_complete.lsp_server.config import ServerConfig
+
+DEFAULTS = ServerConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class Fill:
+    prefix: str
+    suffix: str
+    language: str | None = None
+    mode: str = "auto"  # auto | single | multi
+    max_tokens: int | None = None
+    n: int = 1  # the best answer, then sampled alternatives
+    temperature: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    n_indent: int | None = None
+    syntax: bool = True
+
+
+@dataclasses.dataclass
+class Answer:
+    texts: list[str]  # one per alternative, shown as an editor shows it ("" if nothing useful)
+    raws: list[str]  # the engine's middles
+    stats: list[Stats]
+    mode: str
+    stopped: list[bool]  # cut by a stop string or the indent
+
+
+def samplers(base: SamplerConfig, fill: Fill) -> list[SamplerConfig]:
+    """The settings of each alternative: the request's, then sampled ones with their own seeds (as the
+    language server's several suggestions). Raises ValueError on a bad setting."""
+    overrides = {k: v for k, v in (("temperature", fill.temperature), ("seed", fill.seed)) if v is not None}
+    first = base.with_overrides(overrides)
+    return [first] + [msgspec.structs.replace(first, temperature=max(first.temperature, 0.8), seed=first.seed + i)
+                      for i in range(1, fill.n)]
+
+
+def cut(text: str, stop: tuple[str, ...], n_indent: int | None) -> tuple[str, bool]:
+    """`text` before its first stop string, and before its first later line indented less than
+    `n_indent` (llama.cpp's rule); whether anything was cut."""
+    end = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
+    if n_indent:
+        offset = 0
+        for i, line in enumerate(text[:end].split("\n")):
+            if i and line.strip() and len(line) - len(line.lstrip(" \t")) < n_indent:
+                end = offset - 1  # the line break before it goes too
+                break
+            offset += len(line) + 1
+    return text[:end], end < len(text)
+
+
+async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken) -> Answer:
+    """The request's completions; raises ValueError on bad settings, `Cancelled` when cancelled."""
+    text = fill.prefix + fill.suffix
+    at = window.build(text, len(fill.prefix), DEFAULTS.prefix_tokens, DEFAULTS.suffix_tokens)
+    mode = trigger.mode_in(at, fill.mode)
+    settings = samplers(base, fill)
+    futures = [batcher.submit(at.prefix, at.suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
+                              cancel=cancel, sampler=sampler,
+                              constraint=grammars.constraint_for(fill.language) if fill.syntax else None)
+               for sampler in settings]
+    try:
+        results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+    except BaseException:
+        cancel.cancel()  # a failed or abandoned request stops its other alternatives too
+        raise
+    eol = "\r\n" if "\r\n" in text else "\n"
+    texts, stopped = [], []
+    for res in results:
+        shown = postprocess.suggestions([res.text], at, mode=mode, eol=eol, max_lines=DEFAULTS.max_lines)
+        kept, was_cut = cut(shown[0] if shown else "", fill.stop, fill.n_indent)
+        texts.append(kept)
+        stopped.append(was_cut)
+    return Answer(texts, [r.text for r in results], [r.stats for r in results], mode, stopped)

@@ -1,0 +1,186 @@
+"""dllm-serve end to end over real HTTP: llama.vscode's and llama.vim's request shapes, the official
+`openai` client, health, metrics, limits and bad input (4xx JSON, never a 500 or a dead server)."""
+
+import json
+
+import httpx
+import openai
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+
+from serve_helpers import start, stop
+
+PREFIX = "import os\n\n\ndef count_lines(path):\n    \"\"\"Return the number of lines in the file.\"\"\"\n"
+LINE = "    with open(path) as f:\n        return "
+SUFFIX = "\n\n\ndef main():\n    print(count_lines('a.txt'))\n"
+TIMINGS = {"prompt_n", "prompt_ms", "prompt_per_token_ms", "prompt_per_second", "predicted_n", "predicted_ms",
+           "predicted_per_token_ms", "predicted_per_second"}
+
+
+def vscode_request(**extra) -> dict:
+    """llama.vscode's FIM request (src/llama-server.ts)."""
+    return {"id_slot": 0, "input_prefix": PREFIX + "    with open(path) as f:\n", "input_suffix": SUFFIX,
+            "input_extra": [{"text": "def helper():\n    pass\n", "time": 1765000000000, "filename": "util.py"}],
+            "prompt": "        return ", "n_predict": 128, "n_cmpl": 3, "top_k": 40, "top_p": 0.99, "stream": False,
+            "samplers": ["top_k", "top_p", "infill"], "cache_prompt": True, "t_max_prompt_ms": 500,
+            "t_max_predict_ms": 500, "n_indent": 8, **extra}
+
+
+def test_health_and_models(server):
+    url, _ = server
+    assert httpx.get(url + "/health").json() == {"status": "ok"}
+    models = httpx.get(url + "/v1/models").json()
+    assert models["object"] == "list" and models["data"][0]["id"] == "dllm-code-small"
+
+
+def test_llama_vscode_completion_and_cache_warming(server):
+    url, _ = server
+    r = httpx.post(url + "/infill", json=vscode_request(language="python"), timeout=60)
+    assert r.status_code == 200, r.text
+    results = r.json()
+    assert isinstance(results, list) and len(results) == 3  # n_cmpl: an array, as llama.cpp
+    assert results[0]["content"].strip() and "\n" not in results[0]["content"]
+    for res in results:
+        assert TIMINGS <= set(res["timings"]) and "n_ctx" in res["generation_settings"]
+        assert isinstance(res["tokens_cached"], int) and res["truncated"] is False
+    warm = {"id_slot": 0, "input_prefix": "", "input_suffix": "", "input_extra": [{"text": "x = 1\n", "filename": "a.py"}],
+            "prompt": "", "n_predict": 0, "samplers": [], "cache_prompt": True, "t_max_prompt_ms": 500,
+            "t_max_predict_ms": 1}
+    r = httpx.post(url + "/infill", json=warm)
+    assert r.status_code == 200 and r.json()["content"] == "" and r.json()["tokens_predicted"] == 0
+
+
+def test_llama_vim_request_shape_and_compact_body(server):
+    url, _ = server
+    fields = ["content", "timings/prompt_n", "timings/prompt_ms", "timings/prompt_per_token_ms",
+              "timings/prompt_per_second", "timings/predicted_n", "timings/predicted_ms",
+              "timings/predicted_per_token_ms", "timings/predicted_per_second", "truncated", "tokens_cached"]
+    body = {"id_slot": 0, "input_prefix": PREFIX + "    with open(path) as f:\n", "input_suffix": SUFFIX,
+            "input_extra": [], "prompt": "        return ", "n_predict": 128, "stop": [], "n_indent": 8,
+            "top_k": 40, "top_p": 0.90, "samplers": ["top_k", "top_p", "infill"], "stream": False,
+            "cache_prompt": True, "t_max_prompt_ms": 500, "t_max_predict_ms": 250, "response_fields": fields,
+            "model": ""}
+    r = httpx.post(url + "/infill", content=json.dumps(body),  # llama.vim: an empty key, always
+                   headers={"Content-Type": "application/json", "Authorization": "Bearer"}, timeout=60)
+    assert r.status_code == 200
+    assert r.text.lstrip().startswith("{") and '"content":"' in r.text  # what llama.vim matches
+    assert set(r.json()) == set(fields)
+
+
+def test_a_stop_string_cuts_the_text(server):
+    url, _ = server
+    body = {"input_prefix": "def total(items):\n", "prompt": "", "input_suffix": "\n", "n_predict": 96}
+    full = httpx.post(url + "/infill", json=body, timeout=60).json()["content"]
+    assert len(full.strip()) >= 4
+    stop = full.strip()[2:4]
+    cut = httpx.post(url + "/infill", json={**body, "stop": ["never there", stop]}, timeout=60).json()
+    assert cut["content"] == full[:full.index(stop)] and cut["stop_type"] == "word"
+
+
+def test_openai_client_completions_streaming_and_models(server):
+    url, _ = server
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+    out = client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, suffix=SUFFIX, max_tokens=32,
+                                    n=2, temperature=0)
+    assert len(out.choices) == 2 and out.choices[0].text.strip()
+    assert out.choices[0].finish_reason in ("stop", "length") and out.usage.prompt_tokens > 0
+    chunks = list(client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, suffix=SUFFIX,
+                                            max_tokens=32, stream=True))
+    assert "".join(c.choices[0].text for c in chunks) == out.choices[0].text
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    assert [m.id for m in client.models.list()] == ["dllm-code-small"]
+    with pytest.raises(openai.BadRequestError, match="logprobs"):
+        client.completions.create(model="x", prompt="a", suffix="b", logprobs=2)
+
+
+BAD = [
+    ("/infill", b"{not json", 400, "invalid JSON"),
+    ("/infill", b"[]", 400, ""),
+    ("/infill", json.dumps({"input_suffix": ""}).encode(), 400, "input_prefix"),
+    ("/infill", json.dumps({"input_prefix": 5, "input_suffix": ""}).encode(), 400, "input_prefix"),
+    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "n_cmpl": 99}).encode(), 400, "n_cmpl"),
+    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "n_predict": 10 ** 6}).encode(), 400, "n_predict"),
+    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "temperature": -1}).encode(), 400, "temperature"),
+    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "mode": "wide"}).encode(), 400, "mode"),
+    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "grammar": "root ::= x"}).encode(), 400, "grammar"),
+    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "input_extra": [{"filename": "a"}]}).encode(),
+     400, "text"),
+    ("/infill", json.dumps({"input_prefix": "x" * 250_000, "input_suffix": ""}).encode(), 400, "limit"),
+    ("/infill", b"{" + b" " * (2 << 20) + b"}", 413, "bytes"),
+    ("/infill", b'{"input_prefix": "", "input_suffix": "", "temperature": Infinity}', 400, ""),
+    ("/infill", b'{"input_prefix": "", "input_suffix": "", "temperature": 1e999}', 400, "temperature"),
+    ("/v1/completions", json.dumps({"suffix": "x"}).encode(), 400, "prompt"),
+    ("/v1/completions", json.dumps({"prompt": ["a", "b"]}).encode(), 400, "one prompt"),
+    ("/v1/completions", json.dumps({"prompt": "a", "max_tokens": 0}).encode(), 400, "max_tokens"),
+    ("/v1/completions", json.dumps({"prompt": "a", "echo": True}).encode(), 400, "echo"),
+    ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"threshold": 7}}).encode(), 400, "threshold"),
+    ("/nowhere", b"{}", 404, ""),
+]
+
+
+@pytest.mark.parametrize("path,body,status,words", BAD, ids=[f"{p}-{i}" for i, (p, *_) in enumerate(BAD)])
+def test_bad_input_gets_a_4xx_json_error(server, path, body, status, words):
+    url, _ = server
+    r = httpx.post(url + path, content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] == status and words in error["message"] and "\n" not in error["message"]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-10 ** 12, 10 ** 12) | st.floats(allow_nan=False, allow_infinity=False)
+                           | st.text(max_size=40), lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+FIELDS = ["input_prefix", "input_suffix", "prompt", "input_extra", "n_predict", "n_cmpl", "n", "stop", "n_indent",
+          "temperature", "seed", "stream", "response_fields", "language", "mode", "prefix", "suffix", "max_tokens",
+          "sampler", "syntax", "logprobs", "echo", "best_of", "user"]
+bodies = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(["/infill", "/v1/completions", "/dllm/infill"]), body=bodies,
+       base=st.sampled_from([{}, {"input_prefix": "x = ", "input_suffix": "\n"}, {"prompt": "x = ", "suffix": ""},
+                             {"prefix": "x = ", "suffix": "\n"}]))
+def test_fuzzed_requests_never_break_the_server(server, path, body, base):
+    url, proc = server
+    r = httpx.post(url + path, json={**base, **body}, timeout=120)
+    assert r.status_code in (200, 400, 413, 429), r.text
+    if r.status_code != 200:
+        assert r.json()["error"]["message"]
+    assert proc.poll() is None
+
+
+def test_metrics_in_prometheus_text(server):
+    url, _ = server
+    httpx.post(url + "/infill", json={"input_prefix": "x = ", "input_suffix": "\n"}, timeout=60)
+    families = {f.name: f for f in text_string_to_metric_families(httpx.get(url + "/metrics").text)}
+    assert {"dllm_requests", "dllm_request_seconds", "dllm_queue_waiting", "dllm_queue_running", "dllm_batch_size",
+            "dllm_forwards", "dllm_infill_model_calls", "dllm_infills", "dllm_cancellations"} <= set(families)
+    served = [s for s in families["dllm_requests"].samples if s.labels == {"route": "/infill", "status": "200"}]
+    assert served and served[0].value >= 1
+
+
+def test_an_api_key_guards_everything_but_health():
+    proc, url = start("--api-key", "s3cret")
+    try:
+        body = {"input_prefix": "x = ", "input_suffix": "\n"}
+        assert httpx.get(url + "/health").status_code == 200
+        refused = httpx.post(url + "/infill", json=body)
+        assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+        assert httpx.post(url + "/infill", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.post(url + "/infill", json=body, headers={"Authorization": "Bearer s3cret"},
+                          timeout=60).status_code == 200
+        assert httpx.get(url + "/metrics", headers={"X-Api-Key": "s3cret"}).status_code == 200
+    finally:
+        code, err = stop(proc)
+    assert "Traceback" not in err
+
+
+def test_binding_beyond_localhost_needs_a_key():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dllm_complete.serve", "--host", "0.0.0.0"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "api-key" in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -1,7 +1,8 @@
 """The in-process engine as the server sees it: loading, sampler settings, syntax constraints.
 
 Owns: finding the engine factory (`dllm.load`, or `DLLM_LSP_ENGINE=module:func` /
-`path/to/file.py:func` for tests and benchmarks), loading once per (model, device), applying the
+`path/to/file.py:func` for tests and benchmarks; with `remote`, a `remote.RemoteInfiller` for a
+team server instead of a model), loading once per (model, device), applying the
 server's sampler overrides to the engine's `SamplerConfig`, asking `grammars` for a constraint, and
 running the infill calls of one request. The engine is reached only through `dllm.contract.Infiller`
 (torch-free: importing this module loads no model code). All the methods that touch the engine run
@@ -64,26 +65,43 @@ def _one_line(exc: BaseException) -> str:
 
 
 class EngineHost:
-    def __init__(self) -> None:
+    def __init__(self, remote: str | None = None, api_key: str | None = None) -> None:
         self.engine: Infiller | None = None
         self.key: tuple[str | None, str | None] | None = None
         self.error: str | None = None
+        self.remote, self.api_key = remote, api_key  # a `dllm-serve` URL: no local model
 
     @property
     def ready(self) -> bool:
         return self.engine is not None
 
     def load(self, model: str | None, device: str | None) -> dict:
-        """Load (or keep) the engine for (model, device); raises LoadError with the reason."""
-        if self.engine is not None and self.key == (model, device):
+        """Load (or keep) the engine for (model, device), or connect to the `remote` server (whose model
+        is the server's choice); raises LoadError with the reason."""
+        if self.engine is not None and (self.key == (model, device) or self.remote is not None):
             return self.info
         self.engine, self.key, self.error = None, None, None
+        if self.remote is not None:
+            return self._connect(model, device)
         try:
             self.engine = _factory()(model=model, device=device)
         except Exception as exc:  # a bad directory, a missing file, an out-of-memory device...
             self.error = f"{type(exc).__name__}: {_one_line(exc)}"
             raise LoadError(self.error) from exc
         self.key = (model, device)
+        return self.info
+
+    def _connect(self, model: str | None, device: str | None) -> dict:
+        """The team server at `remote` (model and device are the server's business)."""
+        from .remote import RemoteInfiller
+
+        try:
+            engine = RemoteInfiller(self.remote, self.api_key)
+            engine.connect()
+        except Exception as exc:  # down, still loading after a minute, a wrong key...: the message names the URL
+            self.error = _one_line(exc)
+            raise LoadError(self.error) from exc
+        self.engine, self.key = engine, (model, device)
         return self.info
 
     @property

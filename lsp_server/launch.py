@@ -7,7 +7,9 @@ can never corrupt the LSP stream. On stdio and TCP, `framing.MessageReader` cuts
 into messages (lenient headers, resync past a malformed header block, at most
 `--max-message-bytes` a message); WebSocket carries one message per frame. Each message goes to
 `DllmProtocol.receive`. `--check` loads the model, runs a warm-up infill, prints what it found and
-exits: 0 when the model works, 1 when it does not.
+exits: 0 when the model works, 1 when it does not. `--remote URL` (with `--api-key KEY` or
+`DLLM_API_KEY`) loads no model: completions come from a team server, `dllm-serve`
+(`remote.RemoteInfiller`); `--check --remote URL` checks that server.
 
 How the process ends. The transports are served here, not by pygls' `start_*`, so that every way
 out goes through one place: LSP `exit` (pygls raises SystemExit for it, which ends only the session
@@ -53,6 +55,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _url(text: str) -> str:
+    from .remote import check_url
+
+    try:
+        return check_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dllm-lsp", description="Inline code completions from a diffusion LM, over LSP.")
     way = p.add_mutually_exclusive_group()
@@ -61,7 +72,11 @@ def parser() -> argparse.ArgumentParser:
     way.add_argument("--ws", action="store_true", help="listen on a WebSocket (browser clients)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=2087, help="port for --tcp / --ws (default 2087)")
-    p.add_argument("--model", metavar="DIR", help="checkpoint directory (default: the packaged model)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="DIR", help="checkpoint directory (default: the packaged model)")
+    source.add_argument("--remote", metavar="URL", type=_url,
+                        help="complete with a team server (dllm-serve, e.g. http://host:8012) instead of a local model")
+    p.add_argument("--api-key", metavar="KEY", help="the --remote server's API key (default: env DLLM_API_KEY)")
     p.add_argument("--device", help="cpu, cuda, cuda:N ... (default: the engine decides)")
     p.add_argument("--max-message-bytes", type=_positive, default=framing.DEFAULT_MAX_BYTES, metavar="N",
                    help=f"largest message accepted over stdio / TCP; a longer one ends the session "
@@ -73,10 +88,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def check(model: str | None, device: str | None) -> int:
-    """Print version, model, device and warm-up latency; 0 if the model works."""
+def check(model: str | None, device: str | None, remote: str | None = None, api_key: str | None = None) -> int:
+    """Print version, model, device and warm-up latency; 0 if the model (or the remote server) works."""
     print(f"dllm-lsp {__version__}")
-    host = EngineHost()
+    host = EngineHost(remote, api_key)
     try:
         info = host.load(model, device)
         first, second = host.warm_up()
@@ -91,6 +106,8 @@ def check(model: str | None, device: str | None) -> int:
     print(f"model: {info.get('model', model or 'default')}{size}")
     print(f"device: {info.get('device', device or '?')} ({info.get('dtype', '?')})")
     print(f"warm-up: {second:.1f} ms (first call {first:.1f} ms)")
+    if remote:
+        print(f"server: {remote}")
     return 0
 
 
@@ -292,7 +309,7 @@ def _run(args: argparse.Namespace, transport: str) -> int:
     from .server import create
 
     log = telemetry.get()
-    server = create(model=args.model, device=args.device)
+    server = create(model=args.model, device=args.device, remote=args.remote, api_key=args.api_key)
     log.info("start", version=__version__, transport=transport, pid=os.getpid())
     channel = protect_stdout() if transport == "stdio" else None
     reason = "error"  # stays so only if something unexpected propagates
@@ -318,13 +335,18 @@ def _run(args: argparse.Namespace, transport: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.api_key and not args.remote:
+        p.error("--api-key needs --remote")
+    if args.remote:
+        args.api_key = args.api_key or os.environ.get("DLLM_API_KEY") or None
     telemetry.configure(args.log_file, args.log_level)
     transport = "tcp" if args.tcp else "ws" if args.ws else "stdio"
     try:
         with stop_signals_raise():
             if args.check:
-                return check(args.model, args.device)
+                return check(args.model, args.device, args.remote, args.api_key)
             if (args.tcp or args.ws) and not 0 < args.port < 65536:
                 print(f"dllm-lsp: error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
                 return 2

@@ -22,12 +22,14 @@ from .service import Service
 COMPLETION_TRIGGERS = [".", "(", "[", ",", ":", "="]
 
 
-def create(model: str | None = None, device: str | None = None) -> DllmLanguageServer:
-    """A server with every handler registered (not started)."""
+def create(model: str | None = None, device: str | None = None, remote: str | None = None,
+           api_key: str | None = None) -> DllmLanguageServer:
+    """A server with every handler registered (not started); `remote`: a dllm-serve URL to complete
+    with instead of a local model."""
     ls = DllmLanguageServer("dllm-lsp", __version__, protocol_cls=DllmProtocol,
                             text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
     ls.service = svc = Service(lambda kind, text: ls.window_show_message(lsp.ShowMessageParams(type=kind, message=text)),
-                               model=model, device=device)
+                               model=model, device=device, remote=remote, api_key=api_key)
 
     async def fetch_settings() -> Any:
         result = await ls.workspace_configuration_async(

@@ -27,12 +27,13 @@ Show = Callable[[lsp.MessageType, str], None]
 
 
 class Service:
-    def __init__(self, show: Show, *, model: str | None = None, device: str | None = None) -> None:
+    def __init__(self, show: Show, *, model: str | None = None, device: str | None = None,
+                 remote: str | None = None, api_key: str | None = None) -> None:
         self.show = show
         self.config = ServerConfig(model=model, device=device)
         self.store = DocumentStore()
         self.cache = SuggestionCache()
-        self.host = EngineHost()
+        self.host = EngineHost(remote, api_key)
         self.scheduler = Scheduler()
         self.completer = Completer(self.store, self.cache, self.host, self.scheduler, lambda: self.config)
         self.completer.on_model_error = self._model_error

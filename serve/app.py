@@ -86,6 +86,7 @@ class Model:
         self.batcher = None
         self.error: str | None = None
         self.base = SamplerConfig()
+        self.observe = None  # the batcher's callback per round (the app's metrics)
         self.thread = threading.Thread(target=self._load, name="dllm-serve-load", daemon=True)
 
     @property
@@ -108,8 +109,6 @@ class Model:
         except Exception as exc:  # noqa: BLE001 - a bad directory, a missing file...: /health says so
             self.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
             telemetry.get().error("model_failed", error=self.error)
-
-    observe = None  # set by the app: (running infills, forwards) per batch round
 
     def close(self) -> None:
         if self.batcher is not None:
@@ -332,7 +331,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
             base = model.base.with_overrides(body.sampler)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax)
+        fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax, whole=True)
         answer = await run(request, fill, request.headers.get("x-client-id"), base)
         return compact({"text": answer.raws[0], "stats": msgspec.to_builtins(answer.stats[0]),
                         "model": model.batcher.info})

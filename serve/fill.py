@@ -31,6 +31,7 @@ class Fill:
     stop: tuple[str, ...] = ()
     n_indent: int | None = None
     syntax: bool = True
+    whole: bool = False  # the prefix and suffix go to the engine as they are (a client that cut its own window)
 
 
 @dataclasses.dataclass
@@ -71,7 +72,8 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
     at = window.build(text, len(fill.prefix), DEFAULTS.prefix_tokens, DEFAULTS.suffix_tokens)
     mode = trigger.mode_in(at, fill.mode)
     settings = samplers(base, fill)
-    futures = [batcher.submit(at.prefix, at.suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
+    prefix, suffix = (fill.prefix, fill.suffix) if fill.whole else (at.prefix, at.suffix)
+    futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
                               cancel=cancel, sampler=sampler,
                               constraint=grammars.constraint_for(fill.language) if fill.syntax else None)
                for sampler in settings]

@@ -1,0 +1,224 @@
+"""`RemoteInfiller`: a `dllm.contract.Infiller` that asks a team server (`dllm-serve`) instead of a
+local model, for `dllm-lsp --remote URL`. Standard library only (http.client), no torch.
+
+Each infill is one `POST {url}/dllm/infill`. While it waits for the answer it polls the request's
+`CancelToken`; a cancelled request closes its connection (the server notices the disconnect and
+stops the model work between denoising steps) and raises `Cancelled`. Every request carries this
+process's `X-Client-Id`, so the server also cancels an older request of ours when a newer one
+arrives. Errors are one line and name the server: `ValueError` for a request the server refuses
+(400), `ConnectionError` when it cannot be reached, `TimeoutError`, else `RuntimeError`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import select
+import ssl
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from dllm_complete.dllm.contract import Cancelled, CancelToken, Completion, Constraint, SamplerConfig, Stats
+
+from . import __version__
+
+CLIENT_ID = uuid.uuid4().hex  # one per process: the server keeps only our newest request running
+POLL_S = 0.02  # how often a waiting request looks at its CancelToken
+CONNECT_S = 5.0
+LOAD_WAIT_S = 60.0  # how long `connect` waits for a server that is still loading its model
+
+
+def check_url(url: str) -> str:
+    """`url` without a trailing slash; ValueError (one line) unless it is http(s)://host[:port][/path]."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"bad server URL {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"bad server URL {url!r}: expected http://host[:port] or https://host[:port]")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"bad server URL {url!r}: no query, fragment or user:password@ (use --api-key)")
+    return url.strip().rstrip("/")
+
+
+def _reason(exc: BaseException) -> str:
+    lines = str(getattr(exc, "strerror", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class RemoteInfiller:
+    """Infills from a `dllm-serve` at `url` (`Authorization: Bearer api_key` when a key is given)."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 30.0) -> None:
+        self.url = check_url(url)
+        parts = urlsplit(self.url)
+        self._https = parts.scheme == "https"
+        self._host, self._port, self._base = parts.hostname, parts.port, parts.path
+        self.api_key = api_key or None
+        self.timeout_s = timeout_s
+        self.sampler = SamplerConfig()  # the server's defaults are the same measured ones
+        self._meta: dict[str, Any] | None = None
+        self._idle: list[http.client.HTTPConnection] = []  # kept alive between requests
+        self._lock = threading.Lock()
+
+    # --- the Infiller protocol ----------------------------------------------------------------
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The server's model (`GET /v1/models`, asked once), and `remote`: the server's URL."""
+        if self._meta is None:
+            try:
+                self._meta = self._models()
+            except Exception:  # noqa: BLE001 - info is descriptive; `connect` reports failures
+                return {"remote": self.url}
+        return {**self._meta, "remote": self.url}
+
+    def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
+               max_tokens: int | None = None, cancel: CancelToken | None = None,
+               constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
+        body = {"prefix": prefix, "suffix": suffix, "language": language, "mode": mode, "max_tokens": max_tokens,
+                "sampler": msgspec.to_builtins(sampler) if sampler is not None else {},
+                "syntax": constraint is not None}
+        answer = self._call("POST", "/dllm/infill", body, cancel)
+        try:
+            return Completion(text=answer["text"], stats=msgspec.convert(answer["stats"], Stats))
+        except (KeyError, TypeError, msgspec.ValidationError) as exc:
+            raise RuntimeError(f"{self.url}: not a dllm-serve answer ({_reason(exc)})") from None
+
+    # --- start-up -----------------------------------------------------------------------------
+
+    def connect(self, wait_s: float = LOAD_WAIT_S) -> dict[str, Any]:
+        """Check that the server is up (waiting up to `wait_s` while it loads its model) and that it
+        takes our key; the `info`. Raises ConnectionError / RuntimeError with one line."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            status, answer = self._exchange("GET", "/health", None, None)
+            if status == 200:
+                break
+            if status == 500:
+                raise RuntimeError(f"{self.url}: the server could not load its model: {self._message(status, answer)}")
+            if status != 503:
+                raise RuntimeError(f"{self.url}: not a dllm-serve server? GET /health: {self._message(status, answer)}")
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{self.url}: the server is still loading its model after {wait_s:g} s")
+            time.sleep(0.5)
+        self._meta = self._models()
+        return self.info
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def _models(self) -> dict[str, Any]:
+        answer = self._call("GET", "/v1/models", None, None)
+        try:
+            return dict(answer["data"][0]["meta"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise RuntimeError(f"{self.url}: GET /v1/models did not describe a model") from None
+
+    def _call(self, method: str, path: str, body: Any, cancel: CancelToken | None) -> Any:
+        """The answer's JSON; raises on an HTTP error (`Cancelled` for 499, the server's cancel)."""
+        status, answer = self._exchange(method, path, body, cancel)
+        if status == 200:
+            return answer
+        if status == 499:
+            raise Cancelled()
+        message = self._message(status, answer)
+        raise (ValueError if status == 400 else RuntimeError)(f"{self.url}: {message}")
+
+    @staticmethod
+    def _message(status: int, answer: Any) -> str:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        text = error.get("message") if isinstance(error, dict) else None
+        if text is None and isinstance(answer, dict):
+            text = answer.get("detail")  # FastAPI's own 404 / 405
+        line = str(text).strip().splitlines()[0] if text and str(text).strip() else "no reason given"
+        return f"{line} (HTTP {status})"
+
+    def _exchange(self, method: str, path: str, body: Any, cancel: CancelToken | None) -> tuple[int, Any]:
+        """(status, JSON body or None) of one request, on a kept-alive connection where there is one
+        (retried once on a fresh one if the server had closed it meanwhile)."""
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"X-Client-Id": CLIENT_ID, "User-Agent": f"dllm-lsp/{__version__}", "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        for attempt in range(2):
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            conn, reused = self._connection()
+            try:
+                conn.request(method, self._base + path, body=data, headers=headers)
+                self._wait(conn, cancel, time.monotonic() + self.timeout_s)
+                resp = conn.getresponse()
+                raw = resp.read()
+            except Cancelled:
+                conn.close()  # the server sees the disconnect and stops the model work
+                raise
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()
+                if reused and attempt == 0:
+                    continue  # an idle connection the server had closed
+                raise ConnectionError(f"{self.url}: the server closed the connection ({_reason(exc)})") from None
+            except TimeoutError:
+                connected = conn.sock is not None
+                conn.close()
+                if not connected:
+                    raise ConnectionError(f"cannot reach the dllm server at {self.url}: timed out") from None
+                raise TimeoutError(f"{self.url}: no answer within {self.timeout_s:g} s") from None
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise ConnectionError(f"cannot reach the dllm server at {self.url}: {_reason(exc)}") from None
+            if resp.will_close:
+                conn.close()
+            else:
+                self._keep(conn)
+            try:
+                return resp.status, json.loads(raw) if raw else None
+            except ValueError:
+                kind = resp.getheader("Content-Type", "no content type")
+                raise RuntimeError(f"{self.url}: not a dllm-serve answer (HTTP {resp.status}, {kind})") from None
+        raise AssertionError("unreachable")
+
+    def _wait(self, conn: http.client.HTTPConnection, cancel: CancelToken | None, deadline: float) -> None:
+        """Until the answer starts to arrive; Cancelled / TimeoutError."""
+        while True:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError()
+            readable, _, _ = select.select([conn.sock], [], [], min(POLL_S, left))
+            if readable:
+                conn.sock.settimeout(max(left, 1.0))  # the rest of the answer
+                return
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        if self._https:
+            conn = http.client.HTTPSConnection(self._host, self._port, timeout=CONNECT_S,
+                                               context=ssl.create_default_context())
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=CONNECT_S)
+        return conn, False
+
+    def _keep(self, conn: http.client.HTTPConnection) -> None:
+        conn.sock.settimeout(CONNECT_S)
+        with self._lock:
+            if len(self._idle) < 2:
+                self._idle.append(conn)
+                return
+        conn.close()

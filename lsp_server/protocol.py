@@ -88,6 +88,12 @@ class DllmProtocol(LanguageServerProtocol):
     def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams):
         yield from self._forward(lsp.TEXT_DOCUMENT_DID_CLOSE, params)
 
+    def _handle_cancel_notification(self, msg_id):
+        """A cancel for a request already answered is routine (an editor cancels what it superseded,
+        answered or not): it is dropped without pygls' warning line, one per keystroke otherwise."""
+        if msg_id in self._request_futures:
+            super()._handle_cancel_notification(msg_id)
+
     # reading ------------------------------------------------------------------------------------
 
     def receive(self, body: bytes) -> None:

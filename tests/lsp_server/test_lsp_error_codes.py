@@ -143,3 +143,18 @@ async def test_exit_before_initialize_ends_with_1():
     client = await RawClient.start()
     client.notify("exit")
     assert await client.wait() == 1
+
+
+async def test_late_cancels_are_dropped_without_a_log_line(tmp_path):
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as err:
+        client = await RawClient.start(stderr=err)
+        assert "capabilities" in (await answer(client, "initialize", INIT))["result"]
+        send(client, "initialized", {})
+        for _ in range(50):  # answered first, cancelled after: what an editor sends all day
+            msg = await answer(client, "dllm/stats", {})
+            send(client, "$/cancelRequest", {"id": msg["id"]})
+        assert "result" in await answer(client, "dllm/stats", {})
+        send(client, "exit", with_params=False)
+        await client.wait()
+    assert "Cancel notification" not in log.read_text()

@@ -10,7 +10,8 @@ fast as torch's own (1.03x), 1.18x and 1.9x its idle beside one and two busy pro
 
 So on the CPU the count follows the free cores (`Threads.settle`, before each infill): the cores
 minus what other processes used over the last WINDOW_S or more (/proc/stat less this process's own
-time), never above the count torch had at load, never below one. Not per step: a call keeps its
+time), never above the count torch had at load nor the CPUs a container's cgroup quota allows (torch
+counts the host's cores there), never below one. Not per step: a call keeps its
 count. A user's choice is left alone: OMP_NUM_THREADS or MKL_NUM_THREADS in the environment, a
 count set with torch.set_num_threads that torch does not pick by itself, or any change of the count
 after load by someone else (from then on the engine never sets it again). Completions do not change
@@ -63,6 +64,24 @@ def torch_would_pick() -> set[int]:
     return picks
 
 
+def quota_cpus(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The CPUs a cgroup CPU quota allows this process (a container's `--cpus`), rounded up; None
+    without a quota. cgroup v2 `cpu.max` ("200000 100000"), else v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except ValueError:  # "max": no quota
+        return None
+    return max(1, -(-quota_us // period_us)) if quota_us > 0 and period_us > 0 else None
+
+
 def free_cores(all_ticks: float, idle_ticks: float, own_ticks: float, cpus: int) -> float:
     """The cores other processes left free over a stretch of `all_ticks` CPU ticks (all CPUs together), of
     which `idle_ticks` were idle and `own_ticks` this process's."""
@@ -83,7 +102,8 @@ class Threads:
     def __init__(self, policy: str = "fixed") -> None:
         self.policy = policy
         self.most = self.current = torch.get_num_threads()
-        self._cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else self.most
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else self.most
+        self._cpus = min(usable, quota_cpus() or usable)  # a container's quota: /proc/stat shows the host's cores
         self._last: tuple[int, int, float] | None = None
 
     def settle(self) -> int:

@@ -46,6 +46,23 @@ def test_free_cores():
     assert threads.free_cores(0, 0, 0, 4) == 4
 
 
+@pytest.mark.parametrize("files, cpus", [
+    ({"cpu.max": "200000 100000\n"}, 2), ({"cpu.max": "150000 100000\n"}, 2), ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None), ({}, None),
+], ids=["v2 two", "v2 one and a half", "v2 none", "v1 half", "v1 none", "no cgroup"])
+def test_a_containers_cpu_quota_is_read_from_its_cgroup(tmp_path, files, cpus):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert threads.quota_cpus(tmp_path) == cpus
+
+
+def test_a_quota_caps_the_adaptive_count(unset, monkeypatch):
+    monkeypatch.setattr(threads, "quota_cpus", lambda: 1)
+    assert threads.Threads("adaptive")._cpus == 1
+
+
 def test_adaptive_count_follows_the_free_cores_and_stops_when_someone_else_sets_it(unset, monkeypatch):
     most = torch.get_num_threads()
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)

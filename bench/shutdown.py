@@ -5,7 +5,8 @@ localhost port; the embedded default model, or --model DIR), initializes, waits 
 a document, asks for an inline completion, sends a second, multi-line one and cancels it
 (`$/cancelRequest`) a few milliseconds later (0-80 ms, varied by cycle, so that it is queued, running
 or done), then sends four more multi-line requests without waiting and leaves by one way out
-(`--paths`): `shutdown` + `exit`, `exit` alone, end of input (hang-up), SIGTERM or SIGINT, and waits
+(`--paths`): `shutdown` + `exit`, `exit` alone, end of input (hang-up), SIGTERM or SIGINT; or
+`loading`: a hang-up right after `initialize`, with requests queued while the model still loads. It waits
 for the process to exit by itself with the status that way out has (LSP: 1 for `exit` without
 `shutdown` and for a hang-up; 0 otherwise). Counted per transport and way out: exit codes, aborts (status 134 or death by a signal), hangs (no exit in time: killed),
 cycles whose protocol steps failed, and stderr lines with a traceback, with a fatal error (Python's
@@ -13,7 +14,7 @@ or C++'s `terminate called`), or an error-level JSON log; a clean cycle has exit
 these. Every wait is bounded. Progress goes to stderr; the JSON summary is the last stdout line.
 
     python -m bench.shutdown --n 50
-    python -m bench.shutdown --n 100 --transports stdio --paths shutdown-exit,exit,eof,sigterm,sigint
+    python -m bench.shutdown --n 100 --transports stdio --paths shutdown-exit,exit,eof,sigterm,sigint,loading
     python -m bench.shutdown --n 5 --transports tcp --model runs/dllm-code-small/model
 """
 
@@ -60,7 +61,7 @@ def largest_file(paths):
 SINGLE_AT = utf16_position(SOURCE[:SOURCE.index("total = ") + len("total = ")])  # one line: an expression
 MULTI_AT = utf16_position(SOURCE)  # an empty function body: several lines
 CANCEL_DELAYS_S = (0.0, 0.01, 0.02, 0.04, 0.08)
-PATHS = {"shutdown-exit": 0, "exit": 1, "eof": 1, "sigterm": 0, "sigint": 0}  # way out -> exit status
+PATHS = {"shutdown-exit": 0, "exit": 1, "eof": 1, "sigterm": 0, "sigint": 0, "loading": 1}  # way out -> exit status
 FATAL_MARKS = ("Fatal Python error", "terminate called")  # the interpreter's and C++'s last words
 
 
@@ -89,7 +90,9 @@ def inline(uri: str, at: dict, invoked: bool) -> dict:
 async def talk(conn: Conn, proc, i: int, path: str, timeouts: dict) -> str:
     """One session's protocol steps, ending by `path` with requests in flight; returns what became of
     the request it cancelled: answered (done first), cancelled (before it reached the model) or
-    cancelled while running."""
+    cancelled while running; "loading" for the way out before the model is ready."""
+    if path == "loading":
+        return await hang_up_while_loading(conn, i, timeouts)
     await conn.initialize({"dllm": {"debounceMs": 0}}, timeouts["load"], timeouts["request"])
     uri = f"file:///bench/shutdown-{i}.py"
     await conn.notify("textDocument/didOpen", {
@@ -119,6 +122,22 @@ async def talk(conn: Conn, proc, i: int, path: str, timeouts: dict) -> str:
     else:
         proc.send_signal(signal.SIGTERM if path == "sigterm" else signal.SIGINT)
     return outcome
+
+
+async def hang_up_while_loading(conn: Conn, i: int, timeouts: dict) -> str:
+    """initialize, open a document, queue four requests and hang up before the model has loaded."""
+    await conn.call("initialize", {"processId": None, "rootUri": None, "capabilities": {},
+                                   "initializationOptions": {"dllm": {"debounceMs": 0}}}, timeouts["load"])
+    await conn.notify("initialized", {})
+    uri = f"file:///bench/shutdown-{i}.py"
+    await conn.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SOURCE}})
+    for _ in range(4):
+        await conn.send({"id": next(conn.ids), "method": "textDocument/inlineCompletion",
+                         "params": inline(uri, MULTI_AT, True)})
+    stats = await conn.call("dllm/stats", {}, timeouts["request"])
+    await conn.close()
+    return "loading" if not stats.get("model") else "loaded"
 
 
 async def cycle(transport: str, path: str, i: int, model: str | None, timeouts: dict, scratch: Path) -> dict:

@@ -244,6 +244,10 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
                     token.cancel()
         except ValueError as exc:  # a bad setting (mode, temperature, ...)
             raise BadRequest(str(exc)) from None
+        except asyncio.CancelledError:  # Ray Serve cancels the handler when its client goes away
+            token.cancel()
+            metrics.cancelled.inc()
+            raise
         except Cancelled:
             metrics.cancelled.inc()
             raise BadRequest("cancelled: the client went away or sent a newer request", 499,

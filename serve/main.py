@@ -39,15 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", action="store_true", help="run as a Ray Serve application")
     p.add_argument("--replicas", type=int, default=1, help="Ray Serve: replicas at start (one model each)")
     p.add_argument("--max-replicas", type=int, default=None, help="Ray Serve: autoscale up to this many")
+    p.add_argument("--replica-cpus", type=int, default=1, help="Ray Serve: CPU cores per replica (torch threads)")
     p.add_argument("--ray-address", default=None, help="Ray Serve: a running cluster (default: start one here)")
     return p
 
 
 def check(args) -> str | None:
     """The first thing wrong with the options, in one line."""
-    for name in ("max_batch", "max_body_bytes", "max_context_chars", "max_tokens", "max_n", "max_per_client", "replicas"):
+    for name in ("max_batch", "max_body_bytes", "max_context_chars", "max_tokens", "max_n", "max_per_client", "replicas",
+                 "replica_cpus"):
         if getattr(args, name) < 1:
             return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
+    if args.max_replicas is not None and args.max_replicas < args.replicas:
+        return f"--max-replicas ({args.max_replicas}) must be >= --replicas ({args.replicas})"
     if not 0 < args.port < 65536:
         return f"--port must be 1-65535, got {args.port}"
     if args.host not in LOCAL and not args.api_key:
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.ray:
         from .ray_app import run
 
-        run(settings_of(args), args.host, args.port, args.replicas, args.max_replicas, args.ray_address)
+        run(settings_of(args), args.host, args.port, args.replicas, args.max_replicas, args.ray_address,
+            args.replica_cpus)
         return
     import uvicorn
 

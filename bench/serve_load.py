@@ -17,6 +17,7 @@ p50 at 1 client, same model, same machine). Everything is bounded in count and t
 
     python -m bench.serve_load --out bench/results/serve-load.jsonl
     python -m bench.serve_load --clients 1,4,16 --rounds 3 --per-client 8 --ray
+    python -m bench.serve_load --prefix-chars 400 --suffix-chars 130 --out bench/results/serve-load-short.jsonl
 """
 
 from __future__ import annotations
@@ -37,15 +38,17 @@ ARMS = {"batched": ["--max-batch", "16"], "serial": ["--max-batch", "1"],
         "ray1": ["--ray", "--replicas", "1", "--replica-cpus", "2"], "ray2": ["--ray", "--replicas", "2"]}
 
 
-def holes(n: int, seed: int = 0) -> list[dict]:
+def holes(n: int, seed: int = 0, prefix_chars: int = 6000, suffix_chars: int = 2000) -> list[dict]:
     """n /infill bodies at single-line holes of argparse.py, as llama.vscode sends them (the cursor's
-    line before the cursor as `prompt`)."""
+    line before the cursor as `prompt`; whole lines of context up to the given characters)."""
     text = latency.DEFAULT_SOURCE.read_text()
     bodies = []
     for hole in latency.pick(latency.single_holes(text), n, seed):
         line_start = hole.prefix.rfind("\n") + 1
-        bodies.append({"input_prefix": hole.prefix[max(0, line_start - 6000):line_start],
-                       "prompt": hole.prefix[line_start:], "input_suffix": hole.suffix[:2000],
+        before = hole.prefix[max(0, line_start - prefix_chars):line_start]
+        after = hole.suffix[:suffix_chars]
+        bodies.append({"input_prefix": before[before.find("\n") + 1:] if len(before) == prefix_chars else before,
+                       "prompt": hole.prefix[line_start:], "input_suffix": after[:after.rfind("\n") + 1] or after,
                        "n_predict": 128, "n_cmpl": 1, "cache_prompt": True, "samplers": ["top_k", "top_p", "infill"],
                        "language": "python"})
     return bodies
@@ -71,7 +74,7 @@ def start(arm: str, model: str | None, load_s: float) -> tuple[subprocess.Popen,
 
 async def client(url: str, bodies: list[dict], n: int, offset: int, deadline: float, timeout: float) -> list[dict]:
     rows = []
-    async with httpx.AsyncClient(base_url=url, timeout=timeout) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, headers={"X-Client-Id": f"bench-{offset}"}) as http:
         for i in range(n):
             if time.monotonic() > deadline:
                 break
@@ -155,6 +158,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--per-client", type=int, default=8, help="requests per client per cell")
     p.add_argument("--holes", type=int, default=64, help="distinct holes the clients cycle through")
+    p.add_argument("--prefix-chars", type=int, default=6000, help="context before the cursor's line (whole lines)")
+    p.add_argument("--suffix-chars", type=int, default=2000, help="context after the cursor (whole lines)")
     p.add_argument("--cell-s", type=float, default=120.0, help="a cell stops sending after this long")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds for one response")
     p.add_argument("--load-s", type=float, default=300.0, help="seconds for a server to become healthy")
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown := set(arms) - set(ARMS):
         raise SystemExit(f"unknown arm(s): {', '.join(sorted(unknown))}")
     levels = [int(c) for c in args.clients.split(",") if c]
-    bodies = holes(args.holes)
+    bodies = holes(args.holes, prefix_chars=args.prefix_chars, suffix_chars=args.suffix_chars)
     servers = {}
     t0 = time.monotonic()
     try:
@@ -195,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
             except subprocess.TimeoutExpired:
                 proc.kill()
     summary = {"bench": "serve_load", "arms": arms, "clients": levels, "rounds": args.rounds,
+               "context_chars": [args.prefix_chars, args.suffix_chars],
                "per_client": args.per_client, "model": args.model or "default", "cores": common.cpu_cores(),
                **summarize(records, arms, levels), "wall_s": round(time.monotonic() - t0, 1),
                "stamp": common.stamp()}

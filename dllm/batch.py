@@ -54,6 +54,14 @@ class _Rows:
         return K, V
 
 
+def _padding_mask(lengths: torch.Tensor, queries: int, slots: int) -> torch.Tensor | None:
+    """(B, queries, slots): each row attends to its own `lengths` slots; None when no row is padded."""
+    if bool((lengths == slots).all()):
+        return None
+    keys = torch.arange(slots, device=lengths.device)
+    return (keys[None, None, :] < lengths[:, None, None]).expand(lengths.numel(), queries, slots)
+
+
 class Slab:
     """The batch's forwards over key/value rows (n_layers, rows, Hkv, slots, D), slots grown on demand.
 
@@ -105,7 +113,7 @@ class Slab:
         for i, job in enumerate(jobs):
             ids[i, :job.need.canvas.shape[1]] = job.need.canvas[0]
         slots = torch.arange(n, device=dev)
-        mask = (slots[None, None, :] < lengths[:, None, None]).expand(len(jobs), n, n)
+        mask = _padding_mask(lengths, n, n)
         hidden = self.model.hidden(ids, slots, self._view(jobs[0].row, len(jobs), n), mask)
         return [hidden[i, job.need.window] for i, job in enumerate(jobs)]
 
@@ -117,10 +125,15 @@ class Slab:
         w, n = max(widths), int(lengths.max())
         # a short window is padded with its last slot again: the same token at the same position
         # writes the same keys/values, and attends as that slot does
-        positions = torch.stack([torch.cat([job.need.window, job.need.window[-1:].expand(w - width)])
-                                 for job, width in zip(jobs, widths)])  # (B, w)
-        ids = torch.stack([job.need.canvas[0, pos] for job, pos in zip(jobs, positions)])  # (B, w)
-        mask = (torch.arange(n, device=dev)[None, None, :] < lengths[:, None, None]).expand(len(jobs), w, n)
+        first = jobs[0].need.window
+        if all(torch.equal(job.need.window, first) for job in jobs[1:]):
+            positions = first  # (w,): the same slots in every row
+        else:
+            positions = torch.stack([torch.cat([job.need.window, job.need.window[-1:].expand(w - width)])
+                                     for job, width in zip(jobs, widths)])  # (B, w)
+        rows = positions.expand(len(jobs), w)
+        ids = torch.stack([job.need.canvas[0, pos] for job, pos in zip(jobs, rows)])  # (B, w)
+        mask = _padding_mask(lengths, w, n)
         hidden = self.model.hidden(ids, positions, self._view(jobs[0].row, len(jobs), n), mask)
         return [hidden[i, :width] for i, width in enumerate(widths)]
 

@@ -116,8 +116,8 @@ class Model:
 
 
 class Clients:
-    """Requests in flight per client (a cap), and the newest request per client id (a newer one
-    cancels the older, as an editor that typed on would)."""
+    """Requests in flight per client (a cap; a client is its `X-Client-Id`, else its address), and the
+    newest request per client id (a newer one cancels the older, as an editor that typed on would)."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -232,7 +232,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     async def run(request: Request, fill: Fill, client_id: str | None, base: SamplerConfig | None = None) -> Answer:
         """The fill through the batcher, cancelled if the client goes away first."""
         settings.limits.check(fill)
-        client = request.client.host if request.client else "local"
+        client = client_id or (request.client.host if request.client else "local")
         token = clients.enter(client, client_id)
         task = asyncio.ensure_future(complete(model.batcher, base or model.base, fill, token))
         try:

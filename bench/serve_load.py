@@ -12,8 +12,9 @@ reversed every other round). A cell is closed-loop: C clients (httpx, one connec
 of a stdlib file (`bench.latency`: the right-hand sides of assignments in argparse.py). Per cell:
 p50/p95 latency (request to response), completions per second (answered / wall time), errors.
 Reported per (arm, clients): medians over rounds; the batched/serial throughput ratio at each level,
-batched p95 at 16 clients over its p95 at 1, and the Ray Serve overhead (ray1's p50 minus batched's
-p50 at 1 client, same model, same machine). Everything is bounded in count and time.
+batched p95 at 16 clients over its p95 at 1, and the Ray Serve overhead: ray1's p50 minus batched's
+p50, on --empty sequential requests that generate nothing (`n_predict` 0: HTTP, validation, routing)
+each round, and on infills at 1 client (same model, same machine, noisier). Everything is bounded in count and time.
 
     python -m bench.serve_load --out bench/results/serve-load.jsonl
     python -m bench.serve_load --clients 1,4,16 --rounds 3 --per-client 8 --ray
@@ -24,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,11 +57,24 @@ def holes(n: int, seed: int = 0, prefix_chars: int = 6000, suffix_chars: int = 2
     return bodies
 
 
+def haproxy_env(arm: str) -> dict:
+    """Files and ports of Serve's HAProxy ingress for one Ray instance of its own (two arms' instances
+    on one machine would share the defaults)."""
+    base = Path(tempfile.mkdtemp(prefix=f"haproxy-{arm}-"))
+    return {"RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(base / "haproxy.cfg"),
+            "RAY_SERVE_HAPROXY_SOCKET_PATH": str(base / "admin.sock"),
+            "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(base),
+            "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(base / "server-state"),
+            "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(base / "metrics.sock"),
+            "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()), "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port())}
+
+
 def start(arm: str, model: str | None, load_s: float) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, "-m", "dllm_complete.serve", "--port", str(port), *ARMS[arm],
            *(["--model", model] if model else [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=common.REPO_ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=common.REPO_ROOT,
+                            env={**os.environ, **(haproxy_env(arm) if arm.startswith("ray") else {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + load_s
     while time.monotonic() < deadline and proc.poll() is None:
@@ -104,6 +120,19 @@ async def cell(url: str, bodies: list[dict], clients: int, per_client: int, cell
             "p50_ms": common.percentile(answered, 50), "p95_ms": common.percentile(answered, 95)}
 
 
+async def overhead(url: str, n: int, timeout: float) -> float | None:
+    """p50 ms of n sequential `/infill` requests that generate nothing (n_predict 0, a client's cache
+    warm-up): the HTTP path, validation and routing without the model."""
+    body = {"input_prefix": "x = 1\n", "input_suffix": "\n", "n_predict": 0}
+    times = []
+    async with httpx.AsyncClient(base_url=url, timeout=timeout) as http:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            if (await http.post("/infill", json=body)).status_code == 200:
+                times.append((time.perf_counter() - t0) * 1e3)
+    return common.percentile(times, 50)
+
+
 def median(values: list[float | None]) -> float | None:
     values = sorted(v for v in values if v is not None)
     return values[len(values) // 2] if values else None
@@ -126,10 +155,14 @@ def summarize(records: list[dict], arms: list[str], levels: list[int]) -> dict:
     if "batched" in arms and levels:
         hi, lo = max(levels), min(levels)
         out[f"batched_p95_{hi}_over_p95_{lo}"] = ratio(table[f"batched/{hi}"]["p95_ms"], table[f"batched/{lo}"]["p95_ms"])
+    empty = {arm: median([r["p50_ms"] for r in records if r["arm"] == arm and r["clients"] == 0]) for arm in arms}
+    out["empty_request_p50_ms"] = empty
     if {"batched", "ray1"} <= set(arms) and levels:
         lo = min(levels)
         a, b = table[f"ray1/{lo}"]["p50_ms"], table[f"batched/{lo}"]["p50_ms"]
-        out["ray_overhead_p50_ms"] = round(a - b, 2) if a is not None and b is not None else None
+        out["ray_overhead_p50_ms"] = {  # through the proxy and a replica handle, per request
+            "empty_request": round(empty["ray1"] - empty["batched"], 2) if empty["ray1"] and empty["batched"] else None,
+            f"infill_{lo}_client": round(a - b, 2) if a is not None and b is not None else None}
     return out
 
 
@@ -157,6 +190,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", default="1,4,16", help="concurrency levels")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--per-client", type=int, default=8, help="requests per client per cell")
+    p.add_argument("--empty", type=int, default=50, help="requests per round that generate nothing (overhead)")
     p.add_argument("--holes", type=int, default=64, help="distinct holes the clients cycle through")
     p.add_argument("--prefix-chars", type=int, default=6000, help="context before the cursor's line (whole lines)")
     p.add_argument("--suffix-chars", type=int, default=2000, help="context after the cursor (whole lines)")
@@ -184,6 +218,9 @@ def main(argv: list[str] | None = None) -> dict:
             asyncio.run(cell(url, bodies, 2, 2, args.cell_s, args.timeout))
         records = []
         for r in range(args.rounds):
+            for arm in (arms if r % 2 == 0 else arms[::-1]):
+                records.append({"round": r, "clients": 0, "arm": arm, "answers": {}, "errors": 0, "per_s": None,
+                                "p50_ms": asyncio.run(overhead(servers[arm][1], args.empty, args.timeout))})
             for c in levels:
                 for arm in (arms if r % 2 == 0 else arms[::-1]):
                     rec = {"round": r, "clients": c, "arm": arm,

@@ -200,6 +200,9 @@ class Gate:
             await send(message)
         try:
             await self.app(scope, receive, sent)
+        except asyncio.CancelledError:  # the client went away (Ray Serve cancels the handler)
+            answered.setdefault("status", 499)
+            raise
         finally:
             self.metrics.request(path, answered.get("status", 500), time.perf_counter() - t0)
 

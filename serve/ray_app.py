@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -98,6 +99,9 @@ def run(settings: Settings, host: str, port: int, replicas: int = 1, max_replica
     SIGINT/SIGTERM; then delete the app (a cluster) or shut Ray down (ours)."""
     import ray
 
+    # Serve's HAProxy ingress: measured 0.4 ms a request over the replica's own, against 6.6 ms through
+    # Serve's Python proxy (docs/serving.md); a cluster's nodes need it in their environment too
+    os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
     ray.init(address=address or "local")  # "local": a new instance, never one found by chance
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: stop, also while deploying
     try:

@@ -154,7 +154,8 @@ def summarize(records: list[dict], arms: list[str], levels: list[int]) -> dict:
                                                  for c in levels}
     if "batched" in arms and levels:
         hi, lo = max(levels), min(levels)
-        out[f"batched_p95_{hi}_over_p95_{lo}"] = ratio(table[f"batched/{hi}"]["p95_ms"], table[f"batched/{lo}"]["p95_ms"])
+        out[f"batched_p95_{hi}_over_p95_{lo}"] = ratio(table[f"batched/{hi}"]["p95_ms"],
+                                                       table[f"batched/{lo}"]["p95_ms"])
     empty = {arm: median([r["p50_ms"] for r in records if r["arm"] == arm and r["clients"] == 0]) for arm in arms}
     out["empty_request_p50_ms"] = empty
     if {"batched", "ray1"} <= set(arms) and levels:

@@ -32,6 +32,7 @@ SLOT_ROUND = 256  # the slab's slots grow in steps of this
 class Job:
     steps: Generator[Need, torch.Tensor, Completion]
     future: Future
+    cancel: CancelToken | None = None
     need: Need | None = None
     row: int = -1  # the slab row holding this infill's keys/values (set by its first full forward)
 
@@ -166,9 +167,9 @@ class Batcher:
 
     def submit(self, prefix: str, suffix: str, **options) -> Future:
         """A future of the `Completion` (`Engine.infill`'s options; `cancel` stops it between steps)."""
-        job = Job(self.engine.steps(prefix, suffix, **options), Future())
+        job = Job(self.engine.steps(prefix, suffix, **options), Future(), options.get("cancel"))
         with self.wake:
-            if self.closed:
+            if self.closed or not self.thread.is_alive():
                 raise RuntimeError("the batcher is closed")
             self.waiting.append(job)
             self.wake.notify()
@@ -194,11 +195,14 @@ class Batcher:
                         break
                     room = self.max_batch - len(self.running)
                     joining = [self.waiting.popleft() for _ in range(min(room, len(self.waiting)))]
-                if joining:
-                    self.engine.loaded.threads.settle()
-                self.running += [job for job in joining if self._advance(job, None)]
-                if self.running:
-                    self._round()
+                try:
+                    if joining:
+                        self.engine.loaded.threads.settle()
+                    self.running += [job for job in joining if self._advance(job, None)]
+                    if self.running:
+                        self._round()
+                except Exception as exc:  # noqa: BLE001 - a bug of ours: these infills fail, the batcher goes on
+                    self._fail(self.running, exc)
         for job in self.running:
             job.steps.close()
             job.future.set_exception(Cancelled())
@@ -208,28 +212,41 @@ class Batcher:
 
     def _round(self) -> None:
         """One step of every running infill: a forward for the cached group, one for the full group."""
+        most = self.engine.model.cfg.max_seq_len
+        too_long = [job for job in self.running if job.need.canvas.shape[1] > most]
+        if too_long:  # beyond the model's positions: that infill fails alone, before the shared forward
+            self._fail(too_long, ValueError(f"the canvas is longer than the model's {most} positions"))
         cached = [job for job in self.running if not job.need.full]
         full = [job for job in self.running if job.need.full]
+        if not self.running:
+            return
         try:
             self.slab.reserve(max(job.need.canvas.shape[1] for job in self.running))
             jobs = self.slab.arrange(cached, full)
             answers = (self.slab.cached(jobs[:len(cached)]) if cached else []) + (
                 self.slab.full(jobs[len(cached):]) if full else [])
         except Exception as exc:  # noqa: BLE001 - e.g. out of memory: this round's infills fail, the batcher goes on
-            for job in self.running:
-                job.steps.close()
-                job.future.set_exception(exc)
-            self.running = []
+            self._fail(self.running, exc)
             return
         if self.observe is not None:
             self.observe(len(jobs), bool(cached) + bool(full))
         self.running = [job for job, hidden in zip(jobs, answers) if self._advance(job, hidden)]
 
+    def _fail(self, jobs: list[Job], exc: Exception) -> None:
+        for job in jobs:
+            job.steps.close()
+            if not job.future.done():
+                job.future.set_exception(exc)
+        self.running = [job for job in self.running if job not in jobs]
+
     @staticmethod
     def _advance(job: Job, hidden: torch.Tensor | None) -> bool:
         """Give the job its hidden states (None: start it); True while it needs more."""
         if job.need is None and not job.future.set_running_or_notify_cancel():
-            return False  # cancelled while it waited
+            return False  # its future was cancelled while it waited
+        if job.need is None and job.cancel is not None and job.cancel.cancelled:
+            job.future.set_exception(Cancelled())  # cancelled while it waited: not even begun
+            return False
         try:
             job.need = next(job.steps) if hidden is None else job.steps.send(hidden)
             return True
@@ -249,7 +266,8 @@ class Serial:
     def __init__(self, engine) -> None:
         self.engine = engine
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="dllm-serial")
-        self.waiting = self.running = 0
+        self.pending: set[Future] = set()  # submitted and not done
+        self.lock = threading.Lock()
 
     @property
     def info(self) -> dict:
@@ -257,18 +275,20 @@ class Serial:
 
     @property
     def depth(self) -> tuple[int, int]:
-        return self.waiting, self.running
+        with self.lock:
+            running = sum(f.running() for f in self.pending)
+            return len(self.pending) - running, running
 
     def submit(self, prefix: str, suffix: str, **options) -> Future:
-        self.waiting += 1
-        return self.pool.submit(self._one, prefix, suffix, options)
+        future = self.pool.submit(self.engine.infill, prefix, suffix, **options)
+        with self.lock:
+            self.pending.add(future)
+        future.add_done_callback(self._done)
+        return future
 
-    def _one(self, prefix: str, suffix: str, options: dict) -> Completion:
-        self.waiting, self.running = self.waiting - 1, 1
-        try:
-            return self.engine.infill(prefix, suffix, **options)
-        finally:
-            self.running = 0
+    def _done(self, future: Future) -> None:
+        with self.lock:
+            self.pending.discard(future)
 
     def infill(self, prefix: str, suffix: str, **options) -> Completion:
         return self.submit(prefix, suffix, **options).result()

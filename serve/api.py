@@ -64,7 +64,8 @@ class InfillRequest(_Body):
 
     def misleading(self) -> str | None:
         if self.grammar or self.json_schema:
-            return "grammar / json_schema: constrained sampling by a grammar is not supported (the syntax constraint is by `language`)"
+            return ("grammar / json_schema: constrained sampling by a grammar is not supported "
+                    "(the syntax constraint is by `language`)")
         if self.n_probs:
             return "n_probs: token probabilities are not available from a diffusion model's parallel steps"
         if self.logit_bias:

@@ -34,6 +34,7 @@ from .fill import Answer, Fill, complete
 from .metrics import Metrics
 
 PUBLIC = ("/health",)  # no API key needed (as llama.cpp)
+LOAD_JOIN_S = 300.0  # a model load cannot be stopped: at exit, wait this long for one under way
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +48,13 @@ class Settings:
     limits: Limits = Limits()
 
 
-def compact(body: Any, status: int = 200) -> Response:
+def dumps(body: Any) -> str:
     """JSON as llama.cpp writes it: no spaces (llama.vim matches `"content":"`), UTF-8, never NaN."""
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return Response(text, status_code=status, media_type="application/json")
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def compact(body: Any, status: int = 200) -> Response:
+    return Response(dumps(body), status_code=status, media_type="application/json")
 
 
 def failure(status: int, message: str, kind: str = "invalid_request_error") -> Response:
@@ -60,8 +64,7 @@ def failure(status: int, message: str, kind: str = "invalid_request_error") -> R
 def sse(events) -> StreamingResponse:
     async def lines():
         for event in events:
-            yield "data: " + (event if isinstance(event, str) else json.dumps(event, separators=(",", ":"),
-                                                                                ensure_ascii=False)) + "\n\n"
+            yield "data: " + (event if isinstance(event, str) else dumps(event)) + "\n\n"
     return StreamingResponse(lines(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
 
@@ -93,6 +96,10 @@ class Model:
     def status(self) -> str:
         return "ok" if self.batcher is not None else "error" if self.error else "loading"
 
+    def unavailable(self) -> str:
+        """Why requests cannot be served yet (llama.cpp's words while loading)."""
+        return "Loading model" if self.status == "loading" else f"model failed: {self.error}"
+
     def _load(self) -> None:
         try:
             from dllm_complete import dllm
@@ -103,7 +110,11 @@ class Model:
             self.base = engine.sampler
             batched = isinstance(engine, Engine) and self.settings.max_batch > 1
             batcher = Batcher(engine, self.settings.max_batch, observe=self.observe) if batched else Serial(engine)
-            batcher.infill("def add(a, b):\n    return ", "\n", mode="single", max_tokens=8)  # warm-up
+            try:
+                batcher.infill("def add(a, b):\n    return ", "\n", mode="single", max_tokens=8)  # warm-up
+            except BaseException:
+                batcher.close()
+                raise
             self.batcher = batcher
             telemetry.get().info("model_loaded", **batcher.info)
         except Exception as exc:  # noqa: BLE001 - a bad directory, a missing file...: /health says so
@@ -111,13 +122,16 @@ class Model:
             telemetry.get().error("model_failed", error=self.error)
 
     def close(self) -> None:
+        """Wait for a load under way (the interpreter must not exit inside torch), then stop the batcher."""
+        if self.thread.is_alive():
+            self.thread.join(LOAD_JOIN_S)
         if self.batcher is not None:
             self.batcher.close()
 
 
 class Clients:
-    """Requests in flight per client (a cap; a client is its `X-Client-Id`, else its address), and the
-    newest request per client id (a newer one cancels the older, as an editor that typed on would)."""
+    """Requests in flight per client (a cap; a client is its address and `X-Client-Id`), and the newest
+    request per client id (a newer one cancels the older, as an editor that typed on would)."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -184,15 +198,15 @@ class Gate:
         path, headers = scope["path"], dict(scope.get("headers") or [])
         key = self.settings.api_key
         if path not in PUBLIC and key:
-            given = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ").strip() or \
-                headers.get(b"x-api-key", b"").decode("latin-1")
-            if not hmac.compare_digest(given.encode(), key.encode()):
+            bearer = headers.get(b"authorization", b"").removeprefix(b"Bearer ").strip()
+            given = bearer or headers.get(b"x-api-key", b"")
+            if not hmac.compare_digest(given, key.encode()):
+                self.metrics.request(path, 401, 0.0)
                 return await failure(401, "Invalid API Key", "authentication_error")(scope, receive, send)
-        status = self.model.status
-        if path not in (*PUBLIC, "/metrics") and status != "ok":
-            message = "Loading model" if status == "loading" else f"model failed: {self.model.error}"
-            return await failure(503, message, "unavailable_error")(scope, receive, send)
         t0, answered = time.perf_counter(), {}
+        if path not in (*PUBLIC, "/metrics") and self.model.status != "ok":
+            self.metrics.request(path, 503, 0.0)
+            return await failure(503, self.model.unavailable(), "unavailable_error")(scope, receive, send)
 
         async def sent(message):
             if message["type"] == "http.response.start":
@@ -227,6 +241,11 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     async def refused(request: Request, exc: BadRequest):
         return failure(exc.status, str(exc), exc.kind)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # a bug: still one JSON line, and logged
+        log.error("server_error", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300])
+        return failure(500, f"internal error: {type(exc).__name__}", "server_error")
+
     @app.exception_handler(HTTPException)
     async def routing(request: Request, exc: HTTPException):  # no such route, wrong method
         return failure(exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else
@@ -235,8 +254,9 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     async def run(request: Request, fill: Fill, client_id: str | None, base: SamplerConfig | None = None) -> Answer:
         """The fill through the batcher, cancelled if the client goes away first."""
         settings.limits.check(fill)
-        client = client_id or (request.client.host if request.client else "local")
-        token = clients.enter(client, client_id)
+        address = request.client.host if request.client else "local"
+        client = f"{address} {client_id}" if client_id else address
+        token = clients.enter(client, client_id and client)
         task = asyncio.ensure_future(complete(model.batcher, base or model.base, fill, token))
         try:
             while True:
@@ -249,6 +269,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
             raise BadRequest(str(exc)) from None
         except asyncio.CancelledError:  # Ray Serve cancels the handler when its client goes away
             token.cancel()
+            task.cancel()
             metrics.cancelled.inc()
             raise
         except Cancelled:
@@ -256,7 +277,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
             raise BadRequest("cancelled: the client went away or sent a newer request", 499,
                              "cancelled") from None
         finally:
-            clients.leave(client, client_id, token)
+            clients.leave(client, client_id and client, token)
             if task.done() and not task.cancelled() and task.exception() is None:
                 answer = task.result()
                 metrics.completed(answer.stats)
@@ -266,7 +287,8 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
 
     def generation_settings(fill: Fill) -> dict:
         info = model.batcher.info
-        return {"n_ctx": model.base.context_tokens or 512, "n_predict": fill.max_tokens or -1,
+        return {"n_ctx": model.base.context_tokens or model.batcher.engine.context_tokens,
+                "n_predict": fill.max_tokens or -1,
                 "temperature": fill.temperature if fill.temperature is not None else model.base.temperature,
                 "seed": fill.seed if fill.seed is not None else model.base.seed, "stop": list(fill.stop),
                 "max_batch": info.get("max_batch", 1), "model": info.get("model", "")}
@@ -275,9 +297,8 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     async def health():
         if model.status == "ok":
             return compact({"status": "ok"})
-        if model.status == "loading":
-            return failure(503, "Loading model", "unavailable_error")
-        return failure(500, f"model failed: {model.error}", "server_error")
+        return failure(503 if model.status == "loading" else 500, model.unavailable(),
+                       "unavailable_error" if model.status == "loading" else "server_error")
 
     @app.get("/metrics")
     async def prometheus():
@@ -308,7 +329,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         if why := body.misleading():
             raise BadRequest(why)
         fill = api.completion_fill(body, settings.language)
-        answer = await run(request, fill, request.headers.get("x-client-id") or body.user)
+        answer = await run(request, fill, request.headers.get("x-client-id"))
         cap = canvas_sizes(answer.mode, fill.max_tokens)[1]
         name = model.batcher.info.get("model", "")
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
@@ -338,6 +359,9 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
             base = model.base.with_overrides(body.sampler)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
+        most = model.batcher.engine.context_tokens
+        if base.context_tokens > most:
+            raise BadRequest(f"context_tokens: at most {most} (the model's context), got {base.context_tokens}")
         fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax, whole=True)
         answer = await run(request, fill, request.headers.get("x-client-id"), base)
         return compact({"text": answer.raws[0], "stats": msgspec.to_builtins(answer.stats[0]),

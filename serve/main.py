@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=os.environ.get("DLLM_API_KEY"),
                    help="bearer token every request but /health must carry (env DLLM_API_KEY); required off localhost")
     p.add_argument("--language", default=None, help="language id for requests that name none (syntax constraint)")
-    p.add_argument("--log-text", action="store_true", help="log the source text around each request (off: lengths only)")
+    p.add_argument("--log-text", action="store_true",
+                   help="log the source text around each request (off: lengths only)")
     p.add_argument("--log-file", default=None, help="JSON log lines here (default stderr)")
     p.add_argument("--max-body-bytes", type=int, default=Limits.body_bytes)
     p.add_argument("--max-context-chars", type=int, default=Limits.context_chars, help="prefix and suffix, each")
@@ -46,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check(args) -> str | None:
     """The first thing wrong with the options, in one line."""
-    for name in ("max_batch", "max_body_bytes", "max_context_chars", "max_tokens", "max_n", "max_per_client", "replicas",
-                 "replica_cpus"):
+    for name in ("max_batch", "max_body_bytes", "max_context_chars", "max_tokens", "max_n", "max_per_client",
+                 "replicas", "replica_cpus"):
         if getattr(args, name) < 1:
             return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
     if args.max_replicas is not None and args.max_replicas < args.replicas:

@@ -79,7 +79,8 @@ def application(settings: Settings, replicas: int = 1, max_replicas: int | None 
     scaling = {"num_replicas": replicas} if max_replicas in (None, replicas) else {"autoscaling_config": {
         "min_replicas": replicas, "initial_replicas": replicas, "max_replicas": max_replicas,
         "target_ongoing_requests": batch}}
-    return serve.deployment(Replica, name="dllm", max_ongoing_requests=2 * batch,  # a batch running, one waiting
+    # max_ongoing_requests counts requests: a full batch running and as many waiting
+    return serve.deployment(Replica, name="dllm", max_ongoing_requests=2 * batch,
                             ray_actor_options={"num_cpus": cpus, **({"num_gpus": 1} if gpu else {})},
                             **scaling).bind(settings)
 

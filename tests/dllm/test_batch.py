@@ -86,6 +86,22 @@ def test_a_cancelled_or_failing_infill_ends_alone(exact):
     assert got == alone(exact, cases)
 
 
+def test_a_canvas_beyond_the_models_positions_fails_alone(exact):
+    cases = holes()[:2]
+    huge = "x = 1\n" * 6000  # ~18,000 tokens, kept whole by a context budget that large
+    batcher = Batcher(exact, max_batch=4)
+    try:
+        wide = exact.sampler.with_overrides({"context_tokens": 20_000})
+        too_long = batcher.submit(huge, "\n", mode="single", sampler=wide)
+        futures = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]
+        with pytest.raises(ValueError, match="positions"):
+            too_long.result(timeout=120)
+        got = [f.result(timeout=120).text for f in futures]
+    finally:
+        batcher.close()
+    assert got == alone(exact, cases)
+
+
 def test_closing_ends_waiting_and_running_infills_cancelled(exact):
     batcher = Batcher(exact, max_batch=1)
     futures = [batcher.submit(p, s, mode="multi") for p, s, _ in holes()[:6]]
@@ -124,7 +140,7 @@ def test_padded_rows_see_what_they_would_alone(exact):
             masked.append(blank)
             want_cached.append(forward.cached(blank, window).clone())
         slab = Slab(model, rows=4)
-        jobs = [Job(None, None, Need(True, c, w)) for c, w in zip(canvases, windows)]
+        jobs = [Job(None, None, need=Need(True, c, w)) for c, w in zip(canvases, windows)]
         slab.reserve(300)
         jobs = slab.arrange([], jobs)
         got_full = slab.full(jobs)

@@ -45,7 +45,8 @@ def test_llama_vscode_completion_and_cache_warming(server):
     for res in results:
         assert TIMINGS <= set(res["timings"]) and "n_ctx" in res["generation_settings"]
         assert isinstance(res["tokens_cached"], int) and res["truncated"] is False
-    warm = {"id_slot": 0, "input_prefix": "", "input_suffix": "", "input_extra": [{"text": "x = 1\n", "filename": "a.py"}],
+    warm = {"id_slot": 0, "input_prefix": "", "input_suffix": "",
+            "input_extra": [{"text": "x = 1\n", "filename": "a.py"}],
             "prompt": "", "n_predict": 0, "samplers": [], "cache_prompt": True, "t_max_prompt_ms": 500,
             "t_max_predict_ms": 1}
     r = httpx.post(url + "/infill", json=warm)
@@ -116,6 +117,8 @@ BAD = [
     ("/v1/completions", json.dumps({"prompt": "a", "max_tokens": 0}).encode(), 400, "max_tokens"),
     ("/v1/completions", json.dumps({"prompt": "a", "echo": True}).encode(), 400, "echo"),
     ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"threshold": 7}}).encode(), 400, "threshold"),
+    ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"context_tokens": 10 ** 6}}).encode(), 400,
+     "context_tokens"),
     ("/nowhere", b"{}", 404, ""),
 ]
 
@@ -129,8 +132,9 @@ def test_bad_input_gets_a_4xx_json_error(server, path, body, status, words):
     assert error["code"] == status and words in error["message"] and "\n" not in error["message"]
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-10 ** 12, 10 ** 12) | st.floats(allow_nan=False, allow_infinity=False)
-                           | st.text(max_size=40), lambda inner: st.lists(inner, max_size=4)
+scalars = (st.none() | st.booleans() | st.integers(-10 ** 12, 10 ** 12)
+           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40))
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
 FIELDS = ["input_prefix", "input_suffix", "prompt", "input_extra", "n_predict", "n_cmpl", "n", "stop", "n_indent",
           "temperature", "seed", "stream", "response_fields", "language", "mode", "prefix", "suffix", "max_tokens",

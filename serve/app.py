@@ -1,5 +1,5 @@
-"""The team server's ASGI app (FastAPI): the routes, the model loaded in the background, API-key
-checks, limits, cancellation when a client goes away, and metrics.
+"""The team server's ASGI app (FastAPI): the routes, limits per client, cancellation when a client
+goes away (the model is `model.py`'s, the key and the body cap `middleware.py`'s).
 
 Routes: `POST /infill` (llama.cpp), `POST /v1/completions` and `GET /v1/models` (OpenAI),
 `POST /dllm/infill` (ours, for `dllm-lsp --remote`), `GET /health` (llama.cpp's: 503 while loading,
@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
-import json
-import threading
 import time
 import uuid
-from typing import Any
 
 import msgspec
 from fastapi import FastAPI, Request
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from dllm_complete.dllm.contract import Cancelled, CancelToken, SamplerConfig
 from dllm_complete.dllm.schedule import canvas_sizes
@@ -32,9 +27,9 @@ from . import api
 from .api import BadRequest, Limits
 from .fill import Answer, Fill, complete
 from .metrics import Metrics
-
-PUBLIC = ("/health",)  # no API key needed (as llama.cpp)
-LOAD_JOIN_S = 300.0  # a model load cannot be stopped: at exit, wait this long for one under way
+from .middleware import BodyLimit, Gate
+from .model import Model
+from .wire import compact, failure, parse, sse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,87 +41,6 @@ class Settings:
     language: str | None = None  # for requests that name none (None: no syntax constraint)
     log_text: bool = False
     limits: Limits = Limits()
-
-
-def dumps(body: Any) -> str:
-    """JSON as llama.cpp writes it: no spaces (llama.vim matches `"content":"`), UTF-8, never NaN."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def compact(body: Any, status: int = 200) -> Response:
-    return Response(dumps(body), status_code=status, media_type="application/json")
-
-
-def failure(status: int, message: str, kind: str = "invalid_request_error") -> Response:
-    return compact(api.error_body(status, message, kind), status)
-
-
-def sse(events) -> StreamingResponse:
-    async def lines():
-        for event in events:
-            yield "data: " + (event if isinstance(event, str) else dumps(event)) + "\n\n"
-    return StreamingResponse(lines(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
-
-
-async def parse(request: Request, schema):
-    """The request's JSON body as `schema` (whatever its Content-Type, as llama.cpp); BadRequest if not."""
-    raw = await request.body()
-    try:
-        return schema.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        if first["type"] == "json_invalid":
-            raise BadRequest("invalid JSON body") from None
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequest(f"{where}: {first['msg']}") from None
-
-
-class Model:
-    """The engine behind the app: loaded on a thread at start-up; `status` loading / ok / error."""
-
-    def __init__(self, settings: Settings, load=None) -> None:
-        self.settings, self.load = settings, load
-        self.batcher = None
-        self.error: str | None = None
-        self.base = SamplerConfig()
-        self.observe = None  # the batcher's callback per round (the app's metrics)
-        self.thread = threading.Thread(target=self._load, name="dllm-serve-load", daemon=True)
-
-    @property
-    def status(self) -> str:
-        return "ok" if self.batcher is not None else "error" if self.error else "loading"
-
-    def unavailable(self) -> str:
-        """Why requests cannot be served yet (llama.cpp's words while loading)."""
-        return "Loading model" if self.status == "loading" else f"model failed: {self.error}"
-
-    def _load(self) -> None:
-        try:
-            from dllm_complete import dllm
-            from dllm_complete.dllm.batch import Batcher, Serial
-            from dllm_complete.dllm.engine import Engine
-
-            engine = (self.load or dllm.load)(self.settings.model, device=self.settings.device)
-            self.base = engine.sampler
-            batched = isinstance(engine, Engine) and self.settings.max_batch > 1
-            batcher = Batcher(engine, self.settings.max_batch, observe=self.observe) if batched else Serial(engine)
-            try:
-                batcher.infill("def add(a, b):\n    return ", "\n", mode="single", max_tokens=8)  # warm-up
-            except BaseException:
-                batcher.close()
-                raise
-            self.batcher = batcher
-            telemetry.get().info("model_loaded", **batcher.info)
-        except Exception as exc:  # noqa: BLE001 - a bad directory, a missing file...: /health says so
-            self.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            telemetry.get().error("model_failed", error=self.error)
-
-    def close(self) -> None:
-        """Wait for a load under way (the interpreter must not exit inside torch), then stop the batcher."""
-        if self.thread.is_alive():
-            self.thread.join(LOAD_JOIN_S)
-        if self.batcher is not None:
-            self.batcher.close()
 
 
 class Clients:
@@ -159,71 +73,9 @@ class Clients:
             del self.latest[client_id]
 
 
-class BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes gets 413 before it is read any further."""
-
-    def __init__(self, app, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await failure(413, f"request body over {self.limit} bytes", "invalid_request_error")(
-                scope, receive, send)
-        seen = 0
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise BadRequest(f"request body over {self.limit} bytes", 413)
-            return message
-        return await self.app(scope, counted, send)
-
-
-class Gate:
-    """ASGI middleware: the API key (all routes but /health), 503 while the model loads, and each
-    request's status and latency into the metrics. (Pure ASGI: a request's disconnect still reaches
-    the route, which cancels on it.)"""
-
-    def __init__(self, app, settings: Settings, model: Model, metrics: Metrics) -> None:
-        self.app, self.settings, self.model, self.metrics = app, settings, model, metrics
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path, headers = scope["path"], dict(scope.get("headers") or [])
-        key = self.settings.api_key
-        if path not in PUBLIC and key:
-            bearer = headers.get(b"authorization", b"").removeprefix(b"Bearer ").strip()
-            given = bearer or headers.get(b"x-api-key", b"")
-            if not hmac.compare_digest(given, key.encode()):
-                self.metrics.request(path, 401, 0.0)
-                return await failure(401, "Invalid API Key", "authentication_error")(scope, receive, send)
-        t0, answered = time.perf_counter(), {}
-        if path not in (*PUBLIC, "/metrics") and self.model.status != "ok":
-            self.metrics.request(path, 503, 0.0)
-            return await failure(503, self.model.unavailable(), "unavailable_error")(scope, receive, send)
-
-        async def sent(message):
-            if message["type"] == "http.response.start":
-                answered["status"] = message["status"]
-            await send(message)
-        try:
-            await self.app(scope, receive, sent)
-        except asyncio.CancelledError:  # the client went away (Ray Serve cancels the handler)
-            answered.setdefault("status", 499)
-            raise
-        finally:
-            self.metrics.request(path, answered.get("status", 500), time.perf_counter() - t0)
-
-
 def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     """The app; the model starts loading when the app starts (`load`: a `dllm.load`-like factory)."""
-    model = Model(settings, load)
+    model = Model(settings.model, settings.device, settings.max_batch, load)
     metrics = Metrics(lambda: model.batcher.depth if model.batcher is not None else (0, 0))
     model.observe = metrics.observe_round
     clients = Clients(settings.limits.per_client)
@@ -367,6 +219,6 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         return compact({"text": answer.raws[0], "stats": msgspec.to_builtins(answer.stats[0]),
                         "model": model.batcher.info})
 
-    app.add_middleware(Gate, settings=settings, model=model, metrics=metrics)
+    app.add_middleware(Gate, api_key=settings.api_key, model=model, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.limits.body_bytes)
     return app

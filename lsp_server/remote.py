@@ -1,8 +1,8 @@
 """`RemoteInfiller`: a `dllm.contract.Infiller` that asks a team server (`dllm-serve`) instead of a
 local model, for `dllm-lsp --remote URL`. Standard library only (http.client), no torch.
 
-Each infill is one `POST {url}/dllm/infill`. While it waits for the answer it polls the request's
-`CancelToken`; a cancelled request closes its connection (the server notices the disconnect and
+Each infill is one `POST {url}/dllm/infill`. While it waits for the answer a watcher polls the
+request's `CancelToken`; a cancelled request shuts its connection down (the server notices the disconnect and
 stops the model work between denoising steps) and raises `Cancelled`. Every request carries this
 process's `X-Client-Id`, so the server also cancels an older request of ours when a newer one
 arrives. Errors are one line and name the server: `ValueError` for a request the server refuses
@@ -11,9 +11,10 @@ arrives. Errors are one line and name the server: `ValueError` for a request the
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
-import select
+import socket
 import ssl
 import threading
 import time
@@ -45,6 +46,33 @@ def check_url(url: str) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"bad server URL {url!r}: no query, fragment or user:password@ (use --api-key)")
     return url.strip().rstrip("/")
+
+
+@contextlib.contextmanager
+def _shut_on_cancel(conn: http.client.HTTPConnection, cancel: CancelToken | None):
+    """While the body runs, a cancelled token shuts the connection's socket down, so that a read
+    blocked on it ends at once (plain or TLS alike)."""
+    if cancel is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(POLL_S):
+            if cancel.cancelled:
+                if conn.sock is not None:
+                    try:
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+    watcher = threading.Thread(target=watch, name="dllm-remote-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _reason(exc: BaseException) -> str:
@@ -159,26 +187,24 @@ class RemoteInfiller:
                 raise Cancelled()
             conn, reused = self._connection()
             try:
-                conn.request(method, self._base + path, body=data, headers=headers)
-                self._wait(conn, cancel, time.monotonic() + self.timeout_s)
-                resp = conn.getresponse()
-                raw = resp.read()
-            except Cancelled:
-                conn.close()  # the server sees the disconnect and stops the model work
-                raise
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-                conn.close()
-                if reused and attempt == 0:
-                    continue  # an idle connection the server had closed
-                raise ConnectionError(f"{self.url}: the server closed the connection ({_reason(exc)})") from None
-            except TimeoutError:
+                with _shut_on_cancel(conn, cancel):
+                    conn.request(method, self._base + path, body=data, headers=headers)
+                    conn.sock.settimeout(self.timeout_s)
+                    resp = conn.getresponse()
+                    raw = resp.read()
+            except (OSError, http.client.HTTPException) as exc:
                 connected = conn.sock is not None
                 conn.close()
-                if not connected:
-                    raise ConnectionError(f"cannot reach the dllm server at {self.url}: timed out") from None
-                raise TimeoutError(f"{self.url}: no answer within {self.timeout_s:g} s") from None
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled() from None  # the server sees the disconnect and stops the model work
+                if isinstance(exc, TimeoutError):
+                    if not connected:
+                        raise ConnectionError(f"cannot reach the dllm server at {self.url}: timed out") from None
+                    raise TimeoutError(f"{self.url}: no answer within {self.timeout_s:g} s") from None
+                if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+                    if reused and attempt == 0:
+                        continue  # an idle connection the server had closed
+                    raise ConnectionError(f"{self.url}: the server closed the connection ({_reason(exc)})") from None
                 raise ConnectionError(f"cannot reach the dllm server at {self.url}: {_reason(exc)}") from None
             if resp.will_close:
                 conn.close()
@@ -190,19 +216,6 @@ class RemoteInfiller:
                 kind = resp.getheader("Content-Type", "no content type")
                 raise RuntimeError(f"{self.url}: not a dllm-serve answer (HTTP {resp.status}, {kind})") from None
         raise AssertionError("unreachable")
-
-    def _wait(self, conn: http.client.HTTPConnection, cancel: CancelToken | None, deadline: float) -> None:
-        """Until the answer starts to arrive; Cancelled / TimeoutError."""
-        while True:
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError()
-            readable, _, _ = select.select([conn.sock], [], [], min(POLL_S, left))
-            if readable:
-                conn.sock.settimeout(max(left, 1.0))  # the rest of the answer
-                return
 
     def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:

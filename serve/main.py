@@ -79,8 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     telemetry.configure(args.log_file)
     if args.ray:
-        from .ray_app import run
-
+        try:
+            from .ray_app import run
+        except ImportError as exc:
+            print(f"dllm-serve: --ray needs Ray Serve (pip install 'dllm-complete[ray]'): {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         run(settings_of(args), args.host, args.port, args.replicas, args.max_replicas, args.ray_address,
             args.replica_cpus)
         return

@@ -21,3 +21,4 @@ def test_alternatives_are_sampled_with_their_own_seeds():
     first, second, third = samplers(SamplerConfig(), Fill("a", "b", n=3, temperature=0.0, seed=5))
     assert first.temperature == 0.0 and first.seed == 5
     assert second.temperature >= 0.8 and {second.seed, third.seed} == {6, 7}
+

@@ -188,3 +188,16 @@ def test_binding_beyond_localhost_needs_a_key():
     out = subprocess.run([sys.executable, "-m", "dllm_complete.serve", "--host", "0.0.0.0"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 2 and "api-key" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_ray_missing_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import sys
+
+    from dllm_complete.serve import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
+    monkeypatch.delitem(sys.modules, "dllm_complete.serve.ray_app", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        main.main(["--ray"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and "dllm-complete[ray]" in err and len(err.splitlines()) == 1

@@ -96,12 +96,15 @@ class Conn:
             raise RuntimeError(f"{method} failed: {msg['error']}")
         return msg.get("result")
 
-    async def initialize(self, options: dict, load_timeout: float, request_timeout: float) -> dict:
-        """initialize (with these initializationOptions) + initialized, then poll `dllm/stats` until the
-        model is loaded; those stats."""
+    async def initialize(self, options: dict, load_timeout: float, request_timeout: float,
+                         wait: bool = True) -> dict | None:
+        """initialize (with these initializationOptions) + initialized, then (`wait`) poll `dllm/stats`
+        until the model is loaded; those stats."""
         await self.call("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {},
                                        "initializationOptions": options}, load_timeout)
         await self.notify("initialized", {})
+        if not wait:
+            return None
         deadline = time.monotonic() + load_timeout
         while True:
             stats = await self.call("dllm/stats", {}, request_timeout)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from . import common, latency
+from . import common, latency, serve_client
 from .lsp_client import free_port
 
 ARMS = {"batched": ["--max-batch", "16"], "serial": ["--max-batch", "1"],
@@ -70,22 +69,14 @@ def haproxy_env(arm: str) -> dict:
 
 
 def start(arm: str, model: str | None, load_s: float) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "dllm_complete.serve", "--port", str(port), *ARMS[arm],
-           *(["--model", model] if model else [])]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=common.REPO_ROOT,
-                            env={**os.environ, **(haproxy_env(arm) if arm.startswith("ray") else {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + load_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(url + "/health", timeout=5).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    proc.kill()
-    raise RuntimeError(f"{arm}: dllm-serve did not become healthy (exit {proc.poll()})")
+    proc, url = serve_client.spawn(*ARMS[arm], *(["--model", model] if model else []),
+                                   env=haproxy_env(arm) if arm.startswith("ray") else None)
+    try:
+        serve_client.wait_healthy(url, load_s, proc)
+    except RuntimeError as exc:
+        proc.kill()
+        raise RuntimeError(f"{arm}: {exc}") from None
+    return proc, url
 
 
 async def client(url: str, bodies: list[dict], n: int, offset: int, deadline: float, timeout: float) -> list[dict]:

@@ -87,6 +87,21 @@ def inline(uri: str, at: dict, invoked: bool) -> dict:
     return {"textDocument": {"uri": uri}, "position": at, "context": {"triggerKind": 1 if invoked else 2}}
 
 
+async def open_document(conn: Conn, i: int) -> str:
+    """didOpen of SOURCE as cycle i's document; its URI."""
+    uri = f"file:///bench/shutdown-{i}.py"
+    await conn.notify("textDocument/didOpen", {
+        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SOURCE}})
+    return uri
+
+
+async def send_in_flight(conn: Conn, uri: str, n: int = 4) -> None:
+    """n multi-line requests sent without waiting: in flight when the session ends."""
+    for _ in range(n):
+        await conn.send({"id": next(conn.ids), "method": "textDocument/inlineCompletion",
+                         "params": inline(uri, MULTI_AT, True)})
+
+
 async def talk(conn: Conn, proc, i: int, path: str, timeouts: dict) -> str:
     """One session's protocol steps, ending by `path` with requests in flight; returns what became of
     the request it cancelled: answered (done first), cancelled (before it reached the model) or
@@ -94,9 +109,7 @@ async def talk(conn: Conn, proc, i: int, path: str, timeouts: dict) -> str:
     if path == "loading":
         return await hang_up_while_loading(conn, i, timeouts)
     await conn.initialize({"dllm": {"debounceMs": 0}}, timeouts["load"], timeouts["request"])
-    uri = f"file:///bench/shutdown-{i}.py"
-    await conn.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SOURCE}})
+    uri = await open_document(conn, i)
     first = await conn.request("textDocument/inlineCompletion", inline(uri, SINGLE_AT, False), timeouts["request"])
     if "error" in first:
         raise RuntimeError(f"inline completion failed: {first['error']}")
@@ -110,9 +123,7 @@ async def talk(conn: Conn, proc, i: int, path: str, timeouts: dict) -> str:
     stats = await conn.call("dllm/stats", {}, timeouts["request"])
     if outcome == "cancelled" and stats["scheduler"]["stopped"]:
         outcome = "cancelled while running"  # stopped on the model thread, between denoising steps
-    for _ in range(4):  # in flight when the session ends
-        await conn.send({"id": next(conn.ids), "method": "textDocument/inlineCompletion",
-                         "params": inline(uri, MULTI_AT, True)})
+    await send_in_flight(conn, uri)
     if path == "shutdown-exit":
         await conn.call("shutdown", None, timeouts["request"])
     if path in ("shutdown-exit", "exit"):
@@ -126,15 +137,8 @@ async def talk(conn: Conn, proc, i: int, path: str, timeouts: dict) -> str:
 
 async def hang_up_while_loading(conn: Conn, i: int, timeouts: dict) -> str:
     """initialize, open a document, queue four requests and hang up before the model has loaded."""
-    await conn.call("initialize", {"processId": None, "rootUri": None, "capabilities": {},
-                                   "initializationOptions": {"dllm": {"debounceMs": 0}}}, timeouts["load"])
-    await conn.notify("initialized", {})
-    uri = f"file:///bench/shutdown-{i}.py"
-    await conn.notify("textDocument/didOpen", {
-        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SOURCE}})
-    for _ in range(4):
-        await conn.send({"id": next(conn.ids), "method": "textDocument/inlineCompletion",
-                         "params": inline(uri, MULTI_AT, True)})
+    await conn.initialize({"dllm": {"debounceMs": 0}}, timeouts["load"], timeouts["request"], wait=False)
+    await send_in_flight(conn, await open_document(conn, i))
     stats = await conn.call("dllm/stats", {}, timeouts["request"])
     await conn.close()
     return "loading" if not stats.get("model") else "loaded"

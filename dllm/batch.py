@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
 
-from .contract import Cancelled, CancelToken, Completion
+from .contract import Cancelled, CancelToken, Completion, Infiller
 from .engine import Engine, Need
 
 SLOT_ROUND = 256  # the slab's slots grow in steps of this
@@ -139,7 +139,21 @@ class Slab:
         return [hidden[i, :width] for i, width in enumerate(widths)]
 
 
-class Batcher:
+class _Submitting:
+    """What `Batcher` and `Serial` share: their `submit` returns a future; `infill` waits for it."""
+
+    engine: Infiller
+    max_batch: int
+
+    @property
+    def info(self) -> dict:
+        return {**self.engine.info, "max_batch": self.max_batch}
+
+    def infill(self, prefix: str, suffix: str, **options) -> Completion:
+        return self.submit(prefix, suffix, **options).result()
+
+
+class Batcher(_Submitting):
     """Infills on one engine, batched across callers (`submit` from any thread). `contract.Infiller`."""
 
     def __init__(self, engine: Engine, max_batch: int = 16,
@@ -157,10 +171,6 @@ class Batcher:
         self.thread.start()
 
     @property
-    def info(self) -> dict:
-        return {**self.engine.info, "max_batch": self.max_batch}
-
-    @property
     def depth(self) -> tuple[int, int]:
         """(waiting, running) infills."""
         return len(self.waiting), len(self.running)
@@ -174,9 +184,6 @@ class Batcher:
             self.waiting.append(job)
             self.wake.notify()
         return job.future
-
-    def infill(self, prefix: str, suffix: str, **options) -> Completion:
-        return self.submit(prefix, suffix, **options).result()
 
     def close(self) -> None:
         """Stop: running and waiting infills end `Cancelled`; the thread is joined."""
@@ -216,10 +223,10 @@ class Batcher:
         too_long = [job for job in self.running if job.need.canvas.shape[1] > most]
         if too_long:  # beyond the model's positions: that infill fails alone, before the shared forward
             self._fail(too_long, ValueError(f"the canvas is longer than the model's {most} positions"))
-        cached = [job for job in self.running if not job.need.full]
-        full = [job for job in self.running if job.need.full]
         if not self.running:
             return
+        cached = [job for job in self.running if not job.need.full]
+        full = [job for job in self.running if job.need.full]
         try:
             self.slab.reserve(max(job.need.canvas.shape[1] for job in self.running))
             jobs = self.slab.arrange(cached, full)
@@ -257,7 +264,7 @@ class Batcher:
         return False
 
 
-class Serial:
+class Serial(_Submitting):
     """`Batcher`'s interface, one infill at a time on a worker thread: for autoregressive models and as
     the baseline that batching is measured against."""
 
@@ -268,10 +275,6 @@ class Serial:
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="dllm-serial")
         self.pending: set[Future] = set()  # submitted and not done
         self.lock = threading.Lock()
-
-    @property
-    def info(self) -> dict:
-        return {**self.engine.info, "max_batch": 1}
 
     @property
     def depth(self) -> tuple[int, int]:
@@ -289,9 +292,6 @@ class Serial:
     def _done(self, future: Future) -> None:
         with self.lock:
             self.pending.discard(future)
-
-    def infill(self, prefix: str, suffix: str, **options) -> Completion:
-        return self.submit(prefix, suffix, **options).result()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

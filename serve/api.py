@@ -31,6 +31,10 @@ def error_body(status: int, message: str, kind: str) -> dict:
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strict=True)
 
+    def misleading(self) -> str | None:
+        """Why a field asked for would mislead if it were ignored (a 400), else None."""
+        return None
+
 
 class Chunk(_Body):
     text: str

@@ -103,9 +103,10 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         return failure(exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else
                        "invalid_request_error")
 
-    async def run(request: Request, fill: Fill, client_id: str | None, base: SamplerConfig | None = None) -> Answer:
-        """The fill through the batcher, cancelled if the client goes away first."""
+    async def run(request: Request, fill: Fill, base: SamplerConfig | None = None) -> Answer:
+        """The fill through the batcher, cancelled if the client goes away (or sends a newer request) first."""
         settings.limits.check(fill)
+        client_id = request.headers.get("x-client-id")
         address = request.client.host if request.client else "local"
         client = f"{address} {client_id}" if client_id else address
         token = clients.enter(client, client_id and client)
@@ -159,14 +160,12 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     @app.post("/infill")
     async def infill(request: Request):
         body = await parse(request, api.InfillRequest)
-        if why := body.misleading():
-            raise BadRequest(why)
         fill = api.infill_fill(body, settings.language)
         if fill.max_tokens == 0:  # a client warming its cache: nothing to generate
             settings.limits.check(dataclasses.replace(fill, max_tokens=None))
             answer = None
         else:
-            answer = await run(request, fill, request.headers.get("x-client-id"))
+            answer = await run(request, fill)
         results = api.infill_results(answer, fill, model.batcher.info, generation_settings(fill))
         if body.response_fields:
             results = [api.pick_fields(r, body.response_fields) for r in results]
@@ -178,10 +177,8 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     @app.post("/v1/completions")
     async def completions(request: Request):
         body = await parse(request, api.CompletionRequest)
-        if why := body.misleading():
-            raise BadRequest(why)
         fill = api.completion_fill(body, settings.language)
-        answer = await run(request, fill, request.headers.get("x-client-id"))
+        answer = await run(request, fill)
         cap = canvas_sizes(answer.mode, fill.max_tokens)[1]
         name = model.batcher.info.get("model", "")
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
@@ -215,10 +212,11 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         if base.context_tokens > most:
             raise BadRequest(f"context_tokens: at most {most} (the model's context), got {base.context_tokens}")
         fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax, whole=True)
-        answer = await run(request, fill, request.headers.get("x-client-id"), base)
+        answer = await run(request, fill, base)
         return compact({"text": answer.raws[0], "stats": msgspec.to_builtins(answer.stats[0]),
                         "model": model.batcher.info})
 
+    metrics.routes = {route.path for route in app.routes}
     app.add_middleware(Gate, api_key=settings.api_key, model=model, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.limits.body_bytes)
     return app

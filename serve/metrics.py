@@ -32,11 +32,11 @@ class Metrics:
         self.model_calls = Counter("dllm_infill_model_calls", "model calls (denoising steps) per infill, summed",
                                    registry=r)
         self.infills = Counter("dllm_infills", "infills completed", registry=r)
+        self.routes: set[str] = set()  # the app's routes; any other path is counted as "other"
         self.cancelled = Counter("dllm_cancellations", "requests cancelled (client gone or superseded)", registry=r)
 
     def request(self, route: str, status: int, seconds: float) -> None:
-        known = route if route in ("/infill", "/v1/completions", "/dllm/infill", "/health", "/metrics",
-                                   "/v1/models") else "other"
+        known = route if route in self.routes else "other"
         self.requests.labels(known, str(status)).inc()
         self.latency.labels(known).observe(seconds)
 

@@ -35,13 +35,17 @@ def sse(events) -> StreamingResponse:
 
 
 async def parse(request: Request, schema):
-    """The request's JSON body as `schema` (whatever its Content-Type, as llama.cpp); BadRequest if not."""
+    """The request's JSON body as `schema` (whatever its Content-Type, as llama.cpp); BadRequest if it
+    is not one, or asks for something it would mislead to ignore."""
     raw = await request.body()
     try:
-        return schema.model_validate_json(raw)
+        body = schema.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
             raise BadRequest("invalid JSON body") from None
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise BadRequest(f"{where}: {first['msg']}") from None
+    if why := body.misleading():
+        raise BadRequest(why)
+    return body

@@ -38,14 +38,22 @@ def alone(engine, cases, **options):
     return [engine.infill(p, s, mode=m, constraint=constraint_for("python"), **options).text for p, s, m in cases]
 
 
+def submit(batcher, cases) -> list:
+    """Each case's future, with the syntax constraint as `alone` has it."""
+    return [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]
+
+
+def texts(futures) -> list[str]:
+    return [f.result(timeout=120).text for f in futures]
+
+
 def test_batched_completions_are_the_one_at_a_time_ones(exact):
     cases = holes()
     assert len(cases) >= 8
     rounds = []
     batcher = Batcher(exact, max_batch=4, observe=lambda n, forwards: rounds.append(n))
     try:
-        futures = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]
-        got = [f.result(timeout=120).text for f in futures]
+        got = texts(submit(batcher, cases))
     finally:
         batcher.close()
     assert got == alone(exact, cases)
@@ -58,10 +66,10 @@ def test_infills_join_a_running_batch(exact):
     started = threading.Event()
     batcher = Batcher(exact, max_batch=8, observe=lambda n, forwards: started.set())
     try:
-        first = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases[:3]]
+        first = submit(batcher, cases[:3])
         assert started.wait(60)
-        later = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases[3:]]
-        got = [f.result(timeout=120).text for f in first + later]
+        later = submit(batcher, cases[3:])
+        got = texts(first + later)
     finally:
         batcher.close()
     assert got == alone(exact, cases)
@@ -73,14 +81,14 @@ def test_a_cancelled_or_failing_infill_ends_alone(exact):
     token.cancel()
     batcher = Batcher(exact, max_batch=8)
     try:
-        futures = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]
+        futures = submit(batcher, cases)
         cancelled = batcher.submit(*cases[0][:2], mode="multi", cancel=token)
         bad = batcher.submit(*cases[0][:2], mode="auto")
         with pytest.raises(Cancelled):
             cancelled.result(timeout=60)
         with pytest.raises(ValueError, match="mode"):
             bad.result(timeout=60)
-        got = [f.result(timeout=120).text for f in futures]
+        got = texts(futures)
     finally:
         batcher.close()
     assert got == alone(exact, cases)
@@ -93,10 +101,10 @@ def test_a_canvas_beyond_the_models_positions_fails_alone(exact):
     try:
         wide = exact.sampler.with_overrides({"context_tokens": 20_000})
         too_long = batcher.submit(huge, "\n", mode="single", sampler=wide)
-        futures = [batcher.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]
+        futures = submit(batcher, cases)
         with pytest.raises(ValueError, match="positions"):
             too_long.result(timeout=120)
-        got = [f.result(timeout=120).text for f in futures]
+        got = texts(futures)
     finally:
         batcher.close()
     assert got == alone(exact, cases)
@@ -117,8 +125,7 @@ def test_serial_answers_as_the_engine(exact):
     cases = holes()[:3]
     serial = Serial(exact)
     try:
-        got = [f.result(timeout=60).text for f in
-               [serial.submit(p, s, mode=m, constraint=constraint_for("python")) for p, s, m in cases]]
+        got = texts(submit(serial, cases))
     finally:
         serial.close()
     assert got == alone(exact, cases)

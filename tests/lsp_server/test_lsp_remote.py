@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 import pytest_lsp
+from bench.serve_client import wait_healthy
 from lsp_helpers import change_params, free_port, inline_params, open_params, server_command, server_env
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
@@ -60,17 +61,10 @@ def serve(tmp_path_factory):
         proc = subprocess.Popen([sys.executable, "-m", "dllm_complete.serve", "--port", str(PORT), "--api-key", KEY],
                                 env=server_env(fake=False), stdout=subprocess.DEVNULL, stderr=err)
     try:
-        deadline = time.monotonic() + START_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{URL}/health", timeout=5) as resp:
-                    if resp.status == 200:
-                        break
-            except (OSError, urllib.error.URLError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"dllm-serve did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+        try:
+            wait_healthy(URL, START_S, proc)
+        except RuntimeError:
+            pytest.fail(f"dllm-serve did not start: {log.read_text()[-2000:]}")
         yield URL
     finally:
         proc.terminate()

@@ -1,33 +1,20 @@
 """Start and stop a real `dllm-serve` process on a free localhost port."""
 
-import os
 import subprocess
-import sys
-import time
 
-import httpx
-from bench.lsp_client import free_port
+from bench.serve_client import spawn, wait_healthy
 
 LOAD_S = 120  # loads torch and the model, then a warm-up infill
 
 
 def start(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dllm_complete.serve", "--port", str(port), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + LOAD_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dllm-serve exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=5).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("dllm-serve did not become healthy")
+    proc, url = spawn(*args, env=env, stderr=subprocess.PIPE)
+    try:
+        wait_healthy(url, LOAD_S, proc)
+    except RuntimeError as exc:
+        proc.kill()
+        raise RuntimeError(f"{exc}: {proc.communicate()[1].decode()[-2000:]}") from None
+    return proc, url
 
 
 def stop(proc: subprocess.Popen) -> tuple[int, str]:

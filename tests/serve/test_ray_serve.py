@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
+from bench.lsp_client import free_port
+from bench.serve_client import wait_healthy
 
 ray = pytest.importorskip("ray", reason="ray[serve] is not installed (pip install 'dllm-complete[ray]')")
 serve = pytest.importorskip("ray.serve", reason="ray[serve] is not installed (pip install 'dllm-complete[ray]')")
@@ -26,29 +26,6 @@ from dllm_complete.serve.app import Settings  # noqa: E402
 PREFIX, SUFFIX = "def add(a, b):\n    return ", "\n"
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None) -> list[int]:
-    """Poll GET /health until 200; the statuses seen on the way (no answer: 0)."""
-    seen, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"dllm-serve exited with {proc.returncode} before it was healthy")
-        try:
-            status = httpx.get(url + "/health", timeout=5).status_code
-        except httpx.TransportError:
-            status = 0
-        seen.append(status)
-        if status == 200:
-            return seen
-        time.sleep(0.25)
-    raise AssertionError(f"/health never answered 200 in {seconds} s: {seen[-5:]}")
 
 
 @pytest.fixture(scope="module")

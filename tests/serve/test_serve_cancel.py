@@ -10,6 +10,7 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.lsp_client import free_port
+from bench.serve_client import wait_healthy
 from dllm_complete import dllm
 from dllm_complete.serve.app import Settings, create_app
 
@@ -33,14 +34,7 @@ def slow_server(tiny_dir):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    wait_healthy(url, 120)
     yield url
     server.should_exit = True
     thread.join(30)

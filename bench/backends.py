@@ -1,7 +1,7 @@
 """Completion backends for the benchmarks, each built from one spec string.
 
     dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1
-               &dtype=float32|bfloat16]                           diffusion engine
+               &canvas=16&confidence=entropy&dtype=float32|bfloat16]  diffusion engine (any family, docs/models.md)
     ar:<dir>[?empty=0|1&fill=0|1&syntax=0|1&dtype=...]                    our AR twin, static KV cache
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
@@ -33,6 +33,7 @@ KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),
                "cache": ("use_cache", lambda v: _flag(v)),
                "refresh": ("refresh_each_block", lambda v: _flag(v)), "confidence": ("confidence", str),
+               "canvas": ("canvas", int),
                "context": ("context_tokens", int), "ordered": ("ordered_end", lambda v: _flag(v)),
                "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v))}
 AR_PARAMS = {"empty", "fill"}  # the sampler settings our AR decoder honours

@@ -24,6 +24,10 @@ without graphs, to check the script itself).
 
     python -m bench.gpu                      # both models, all cells
     python -m bench.gpu --models open-dcoder-0.5b --contexts 1024 --lengths 64
+    python -m bench.gpu --checkpoint ~/models/Dream-Coder-v0-Base-7B   # a real checkpoint (docs/models.md)
+
+With `--checkpoint DIR` the weights are a real checkpoint's (any family `dllm.load` reads), its mask
+and end tokens banned as above so that the schedule stays the same; the context is still random ids.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import torch
 
 from dllm_complete.kernels.dispatch import Backend, select_backend
 from dllm_complete.kernels.reference import ban_bias
-from dllm_complete.dllm.checkpoint import Loaded, ModelSpec
+from dllm_complete.dllm.checkpoint import Loaded, ModelSpec, load_checkpoint
 from dllm_complete.dllm.contract import SamplerConfig
 from dllm_complete.dllm.engine import Engine
 from dllm_complete.dllm.forward import capture_graphs
@@ -64,13 +68,13 @@ class RandomTokenizer:
     """Just what `Engine` asks of a tokenizer. The end-of-middle id is banned with the mask, so random
     weights never end an infill early and every run commits the full length."""
 
-    def __init__(self, vocab_size: int) -> None:
+    def __init__(self, vocab_size: int, special: SpecialIds | None = None) -> None:
         self.vocab_size = vocab_size
-        self.special = SpecialIds(mask=vocab_size - 1, eom=vocab_size - 2, bos=vocab_size - 3)
+        self.special = special or SpecialIds(mask=vocab_size - 1, eom=vocab_size - 2, bos=vocab_size - 3)
 
     def never_generated(self) -> list[int]:
         sp = self.special
-        return [sp.mask, sp.eom, sp.bos]
+        return [i for i in (sp.mask, sp.eom, sp.bos) if i is not None]
 
     def stop_ids(self) -> list[int]:
         return [self.special.eom]
@@ -240,11 +244,18 @@ class ARDecode:
 # ------------------------------------------------------------------------------------------ main
 
 
-def run_model(name: str, cfg: ModelConfig, args, device: torch.device, dtype: torch.dtype) -> list[dict]:
+def run_model(name: str, cfg: ModelConfig | None, args, device: torch.device, dtype: torch.dtype) -> list[dict]:
+    """Every cell for one model: random weights in `cfg`'s shape, or (cfg None) the checkpoint `name`."""
     t0 = time.perf_counter()
-    model = random_model(cfg, device, dtype)
-    tok = RandomTokenizer(cfg.vocab_size)
-    spec = ModelSpec(name=name, kind="diffusion", logits_shift=False, family="qwen2", context_tokens=cfg.max_seq_len)
+    if cfg is None:
+        loaded = load_checkpoint(name, device=str(device), dtype=str(dtype).removeprefix("torch."))
+        model, cfg, spec = loaded.model, loaded.model.cfg, loaded.spec
+        tok = RandomTokenizer(cfg.vocab_size, loaded.tokenizer.special)
+    else:
+        model = random_model(cfg, device, dtype)
+        tok = RandomTokenizer(cfg.vocab_size)
+        spec = ModelSpec(name=name, kind="diffusion", logits_shift=False, family="random",
+                         context_tokens=cfg.max_seq_len)
     engine = Engine(Loaded(model, tok, spec), kernels=args.kernels, graphs="off")
     bias = ban_bias(cfg.vocab_size, tok.never_generated(), device)
     print(f"{name}: {model.num_params() / 1e9:.2f}B params, built in {time.perf_counter() - t0:.1f}s, "
@@ -297,6 +308,7 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--smoke", action="store_true", help="tiny shapes on the CPU: checks the script, not the GPU")
+    p.add_argument("--checkpoint", metavar="DIR", help="a real checkpoint's weights instead of --models' random ones")
     args = p.parse_args(argv)
     if args.smoke:
         args.models, args.contexts, args.lengths = "smoke", "96", "16,32"
@@ -323,14 +335,15 @@ def main(argv: list[str] | None = None) -> dict:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     rows = []
     with torch.inference_mode():
-        for name in args.models:
-            rows += run_model(name, MODELS[name], args, device, dtype)
+        for name in [args.checkpoint] if args.checkpoint else args.models:
+            rows += run_model(name, None if args.checkpoint else MODELS[name], args, device, dtype)
     target = [r["diffusion_over_ar"] for r in rows if r["length"] == 64]
     summary = {"bench": "gpu", "device": str(device), "dtype": str(dtype).removeprefix("torch."),
-               "settings": {"models": args.models, "contexts": args.contexts, "lengths": args.lengths,
+               "settings": {"models": [args.checkpoint] if args.checkpoint else args.models, "contexts": args.contexts, "lengths": args.lengths,
                             "tokens_per_step": args.tokens_per_step, "kernels": args.kernels,
                             "graphs": device.type == "cuda" and not args.no_graphs,
-                            "note": "random weights: a fixed number of tokens is committed per step"},
+                            "note": f"{'checkpoint' if args.checkpoint else 'random'} weights: a fixed number of "
+                                    "tokens is committed per step"},
                "cells": rows,
                "targets": {"diffusion_over_ar_64_min": min(target) if target else None,
                            "diffusion_over_ar_64_ok": all(t >= 3 for t in target) if target else None},

@@ -1,11 +1,11 @@
 """Local checkpoint directories <-> `Transformer` + `Tokenizer`, without running any repo code.
 
 A checkpoint is a Hugging Face-layout directory: config.json, model.safetensors (or shards with an
-index), tokenizer.json. Understood families: our own checkpoints and Llama (no logit shift), the
-Qwen2 family of diffusion coders (Dream, Dream-Coder, DiffuCoder, Open-dCoder: logits shifted by one),
-and LLaDA (its own tensor names, no shift). Weights are read with safetensors only; `trust_remote_code`
-does not exist here. Device and dtype are decided once, in `choose_device`; the CPU thread policy in
-`threads.choose`.
+index), and tokenizer.json (or a byte-level BPE's vocab.json + merges.txt with tokenizer_config.json,
+as Dream's family publishes it). Its family (`families.py`: ours, Dream / Dream-Coder / DiffuCoder /
+DreamOn, Open-dCoder, LLaDA, CoDA) decides the tensor names, the logit shift and the special tokens.
+Weights are read with safetensors only; `trust_remote_code` does not exist here. Device and dtype
+are decided once, in `choose_device`; the CPU thread policy in `threads.choose`.
 """
 
 from __future__ import annotations
@@ -19,14 +19,21 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tokenizers
+from tokenizers import Tokenizer as HFTokenizer
 
 from . import allocator, threads
+from .families import Family, UnsupportedCheckpoint, detect, first_id
 from .model import ModelConfig, Transformer
 from .tokenizer import SpecialIds, Tokenizer, own_special_ids
 
 EMBEDDED = Path(__file__).parent / "weights"
 DEFAULT_MODEL = EMBEDDED / "dllm-code-small"
-QWEN2_TYPES = {"qwen2", "dream", "diffucoder", "open_dcoder"}
+QWEN2_TYPES = {"qwen2", "dream"}
+QWEN3_TYPES = {"qwen3", "coda"}
+# Qwen2's pre-tokenizer (transformers' Qwen2Tokenizer), for directories that ship vocab.json + merges.txt only
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+               r"\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
 class CheckpointError(ValueError):
@@ -38,9 +45,10 @@ class ModelSpec:
     """What the engine needs to know about a checkpoint beyond the tensor shapes."""
     name: str
     kind: str  # "diffusion" or "ar"
-    logits_shift: bool  # position i predicts token i+1 (Dream / Qwen2 family)
+    logits_shift: bool  # position i predicts token i+1 (Dream's convention, `families.py`)
     family: str
     context_tokens: int  # prefix + canvas + suffix length the model was trained for
+    layout: str = "llama"  # tensor names and block shape (`model_config`)
 
 
 @dataclasses.dataclass
@@ -53,7 +61,7 @@ class Loaded:
     @property
     def info(self) -> dict:
         p = self.model.embed_tokens.weight
-        info = {"model": self.spec.name, "kind": self.spec.kind, "device": str(p.device),
+        info = {"model": self.spec.name, "kind": self.spec.kind, "family": self.spec.family, "device": str(p.device),
                 "dtype": str(p.dtype).removeprefix("torch."), "params": self.model.num_params()}
         if p.device.type == "cpu":  # a process-wide setting the load made (`allocator.py`)
             info["malloc"] = "glibc thresholds pinned" if allocator.keep_temporaries_mapped() else "default"
@@ -114,7 +122,7 @@ def _read_config(path: Path) -> dict:
 
 
 def model_config(cfg: dict) -> tuple[ModelConfig, str]:
-    """(ModelConfig, family) from a Hugging Face config dict."""
+    """(ModelConfig, layout) from a Hugging Face config dict; layout: llama, qwen2, qwen3 or llada."""
     mtype = str(cfg.get("model_type", "llama")).lower()
     try:
         if mtype == "llada":
@@ -126,17 +134,18 @@ def model_config(cfg: dict) -> tuple[ModelConfig, str]:
                              tie_embeddings=bool(cfg.get("weight_tying", False)),
                              max_seq_len=cfg.get("max_sequence_length", 4096))
             return mc, "llada"
-        family = "qwen2" if mtype in QWEN2_TYPES else "llama"
+        layout = "qwen2" if mtype in QWEN2_TYPES else "qwen3" if mtype in QWEN3_TYPES else "llama"
         mc = ModelConfig(vocab_size=cfg["vocab_size"], dim=cfg["hidden_size"], n_layers=cfg["num_hidden_layers"],
                          n_heads=cfg["num_attention_heads"],
                          n_kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
                          intermediate_size=cfg["intermediate_size"], rope_theta=cfg.get("rope_theta", 10000.0),
                          norm_eps=cfg.get("rms_norm_eps", 1e-6),
-                         qkv_bias=family == "qwen2" or bool(cfg.get("attention_bias", False)),
+                         qkv_bias=layout == "qwen2" or bool(cfg.get("attention_bias", False)),
                          tie_embeddings=bool(cfg.get("tie_word_embeddings", False)),
                          causal=cfg.get("dllm", {}).get("kind") == "ar",
-                         max_seq_len=cfg.get("max_position_embeddings", 4096))
-        return mc, family
+                         max_seq_len=cfg.get("max_position_embeddings", 4096),
+                         head_size=cfg.get("head_dim"), qk_norm=layout == "qwen3")
+        return mc, layout
     except KeyError as exc:
         raise CheckpointError(f"config.json lacks {exc.args[0]!r}") from None
 
@@ -155,9 +164,9 @@ _LLADA_NAMES = [
 ]
 
 
-def our_name(name: str, family: str) -> str:
+def our_name(name: str, layout: str) -> str:
     """Map a checkpoint tensor name onto `Transformer`'s parameter names."""
-    if family == "llada":
+    if layout == "llada":
         for pattern, repl in _LLADA_NAMES:
             new, n = re.subn(pattern, repl, name)
             if n:
@@ -191,7 +200,7 @@ def stored_dtype(path: Path) -> torch.dtype | None:
     return None
 
 
-def load_weights(model: Transformer, path: Path, family: str, dtype: torch.dtype, device: torch.device) -> None:
+def load_weights(model: Transformer, path: Path, layout: str, dtype: torch.dtype, device: torch.device) -> None:
     """The checkpoint's tensors become the model's parameters (so `model` may live on the meta device)."""
     expected = dict(model.named_parameters())
     state: dict[str, torch.Tensor] = {}
@@ -201,7 +210,7 @@ def load_weights(model: Transformer, path: Path, family: str, dtype: torch.dtype
         try:
             with safe_open(str(file), framework="pt", device="cpu") as f:
                 for key in f.keys():
-                    name = our_name(key, family)
+                    name = our_name(key, layout)
                     if name not in expected:
                         if "rotary_emb" in name:
                             continue
@@ -225,34 +234,77 @@ def load_weights(model: Transformer, path: Path, family: str, dtype: torch.dtype
         model.lm_head.weight = model.embed_tokens.weight
 
 
-def special_ids(cfg: dict, hf_tok) -> SpecialIds:
-    dllm_cfg = cfg.get("dllm")
-    if dllm_cfg is not None or "mask_token_id" not in cfg:
-        return own_special_ids(hf_tok)
-    eom = cfg.get("pad_token_id") if cfg.get("pad_token_id") is not None else cfg.get("eos_token_id")
-    if isinstance(eom, list):
-        eom = eom[0]
-    return SpecialIds(mask=cfg["mask_token_id"], eom=eom, bos=cfg.get("bos_token_id"),
-                      eos=cfg.get("eos_token_id") if isinstance(cfg.get("eos_token_id"), int) else None)
+def read_tokenizer(path: Path) -> HFTokenizer:
+    """tokenizer.json; or, where a family ships Qwen2's slow tokenizer files only, the same byte-level BPE
+    rebuilt from vocab.json + merges.txt and the added tokens of tokenizer_config.json at their ids."""
+    fast = (path / "tokenizer.json").is_file()
+    if not fast and not ((path / "vocab.json").is_file() and (path / "merges.txt").is_file()):
+        raise CheckpointError(f"{path} has no tokenizer.json (nor vocab.json + merges.txt)")
+    try:
+        return HFTokenizer.from_file(str(path / "tokenizer.json")) if fast else _rebuilt_bpe(path)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exceptions
+        what = "tokenizer.json" if fast else "vocab.json + merges.txt"
+        raise CheckpointError(f"cannot read {what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _rebuilt_bpe(path: Path) -> HFTokenizer:
+    config_path = path / "tokenizer_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    kind = config.get("tokenizer_class") or "unnamed"
+    if kind not in ("Qwen2Tokenizer", "Qwen2TokenizerFast", "DreamTokenizer"):
+        raise CheckpointError(f"{path} has no tokenizer.json, and its {kind} tokenizer is not Qwen2's byte-level BPE")
+    tok = HFTokenizer(models.BPE.from_file(str(path / "vocab.json"), str(path / "merges.txt")))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_SPLIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    added = {int(i): d["content"] for i, d in config.get("added_tokens_decoder", {}).items()}
+    if not added and (path / "added_tokens.json").is_file():
+        added = {i: text for text, i in json.loads((path / "added_tokens.json").read_text()).items()}
+    for i, text in sorted(added.items()):
+        tok.add_special_tokens([AddedToken(text, special=True, normalized=False)])
+        if tok.token_to_id(text) != i:
+            raise CheckpointError(f"added token {text!r} has id {i} in {path.name}, {tok.token_to_id(text)} rebuilt")
+    return tok
+
+
+def special_ids(cfg: dict, hf: HFTokenizer, family: Family) -> SpecialIds:
+    """The ids the engine needs, by the family's conventions (config.json's ids first where it has them)."""
+    if family.name == "dllm-complete":
+        return own_special_ids(hf)
+    vocab = hf.get_vocab(with_added_tokens=True)
+    mask = cfg.get("mask_token_id")
+    mask = mask if isinstance(mask, int) else first_id(family.mask, vocab)
+    eom = first_id(family.filler, vocab)
+    if mask is None or eom is None:
+        raise UnsupportedCheckpoint(f"{family.name} checkpoint without its mask token {family.mask[0]} "
+                                    f"or its padding token {family.filler[0]} in the tokenizer")
+    stops = tuple(vocab[t] for t in family.stops if t in vocab)
+    expand = vocab.get(family.expand) if family.expand else None
+    bos, eos = first_id(family.bos, vocab), first_id(family.eos, vocab)
+    added = {i for i, t in hf.get_added_tokens_decoder().items() if t.special}  # chat, FIM, tool, reserved tokens
+    control = tuple(sorted(added - {eom, eos, expand, *stops}))
+    return SpecialIds(mask=mask, eom=eom, bos=bos, eos=eos, stops=stops, expand=expand, control=control)
 
 
 def describe(path: str | Path) -> tuple[ModelConfig, Tokenizer, ModelSpec]:
-    """Everything about a checkpoint except its weights (cheap: reads config.json and tokenizer.json)."""
+    """Everything about a checkpoint except its weights (cheap: reads config.json and the tokenizer)."""
     path = resolve(path)
     cfg = _read_config(path)
-    mc, family = model_config(cfg)
-    tok_path = path / "tokenizer.json"
-    if not tok_path.is_file():
-        raise CheckpointError(f"{path} has no tokenizer.json")
+    hf = read_tokenizer(path)
     try:
-        hf = Tokenizer.from_file(tok_path).hf
-        tokenizer = Tokenizer(hf, special_ids(cfg, hf))
-    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exceptions
-        raise CheckpointError(f"cannot read {tok_path.name}: {str(exc).splitlines()[0]}") from None
+        family = detect(cfg, hf.get_vocab(with_added_tokens=True))
+        tokenizer = Tokenizer(hf, special_ids(cfg, hf, family))
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+    mc, layout = model_config(cfg)
     ours = cfg.get("dllm", {})
     spec = ModelSpec(name=ours.get("name", path.name), kind=ours.get("kind", "diffusion"),
-                     logits_shift=ours.get("logits_shift", family == "qwen2"), family=family,
-                     context_tokens=ours.get("context_tokens", min(mc.max_seq_len, 4096)))
+                     logits_shift=family.logits_shift, family=family.name,
+                     context_tokens=ours.get("context_tokens", min(mc.max_seq_len, 4096)), layout=layout)
     return mc, tokenizer, spec
 
 
@@ -266,7 +318,7 @@ def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | No
         allocator.cap_ideep_cache()
     with torch.device("meta"):
         model = Transformer(mc)
-    load_weights(model, path, spec.family, dt, dev)
+    load_weights(model, path, spec.layout, dt, dev)
     model.eval().requires_grad_(False)
     model.make_rope(dev)
     return Loaded(model, tokenizer, spec, threads.choose(dev))

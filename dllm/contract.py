@@ -40,6 +40,9 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     # and 1.30x faster on multi-line HumanEval-infilling (500 holes: 10 passes each, p50 81 -> 62 ms)
     refresh_each_block: bool = False
     context_tokens: int = 0  # prefix + suffix budget; 0 = the model's trained context
+    # a fixed canvas of this many slots, never grown (the published fixed-length protocols, bench/humaneval_infill.py);
+    # 0 = start small and grow while it fills with real code (`schedule.py`)
+    canvas: int = 0
     remask_budget: int = 48  # tokens a syntax constraint may re-mask per request
     ordered_end: bool = False  # an end commits only at the leftmost masked slot (measured: slower, no gain yet)
     allow_empty: bool = True  # False: no end (single-line: no newline) before the first non-blank token
@@ -54,8 +57,8 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
         if not math.isfinite(self.temperature) or self.temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
-        if min(self.context_tokens, self.remask_budget, self.block_size or 0) < 0:
-            raise ValueError("block_size, context_tokens and remask_budget must be >= 0")
+        if min(self.context_tokens, self.remask_budget, self.block_size or 0, self.canvas) < 0:
+            raise ValueError("block_size, canvas, context_tokens and remask_budget must be >= 0")
 
     def with_overrides(self, overrides: dict[str, Any]) -> SamplerConfig:
         """These settings with `overrides` (field name -> value, from a user); ValueError in one line."""

@@ -9,7 +9,8 @@ every masked slot and commits the confident ones (`sampler.py`), at least enough
 the step cap (`schedule.py`); greedy steps score the masked rows only, with the fused LM-head and
 confidence op of `kernels/` (backend chosen once, in the constructor). An end-of-middle token ends
 the completion early (all later slots become padding); if the canvas fills with real code it grows,
-up to a cap. Between steps the loop polls the cancel token and asks the constraint which committed
+up to a cap; or, for a family whose model edits its canvas (DreamOn), a committed <|expand|> becomes two
+masks and a committed end-of-middle is deleted, so the model sets the length itself. Between steps the loop polls the cancel token and asks the constraint which committed
 slots to mask again; a re-masked slot is never offered the token it was rejected for again. Model
 calls are bounded: a block still masked after its step cap (a step committed [MASK]) raises.
 """
@@ -29,7 +30,7 @@ from .contract import CancelToken, Completion, Constraint, SamplerConfig, Stats
 from .forward import choose, fast_path
 from .infill import begin, end
 from .sampler import propose, select
-from .schedule import block_size, blocks, canvas_lengths, min_commits, step_budget
+from .schedule import block_size, blocks, min_commits, step_budget
 from .tokenizer import end_ids
 
 
@@ -58,6 +59,8 @@ class Run:
     gen: torch.Generator | None = None
     remask_left: int = 0
     rejected: dict[int, set[int]] = dataclasses.field(default_factory=dict)
+    cap: int = 0  # most slots the middle may have
+    expand_left: int = 0  # expansions left (families that edit their canvas)
 
 
 class Engine:
@@ -71,7 +74,7 @@ class Engine:
         self.context_tokens = loaded.spec.context_tokens
         self.device = self.model.embed_tokens.weight.device
         sp = self.tokenizer.special
-        self.mask_id, self.eom_id = sp.mask, sp.eom
+        self.mask_id, self.eom_id, self.expand_id = sp.mask, sp.eom, sp.expand
         V = self.model.cfg.vocab_size
         self.end_ids = {mode: end_ids(self.tokenizer, mode) for mode in ("single", "multi")}
         self.stop_ids = torch.tensor(self.tokenizer.stop_ids(), device=self.device)
@@ -80,7 +83,9 @@ class Engine:
         pieces = self.tokenizer.pieces()
         self.blank = torch.tensor([not p.strip() for p in pieces] + [True] * (V - len(pieces)),
                                   device=self.device)  # (V,) whitespace-only pieces (stops decode to "")
-        self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
+        # and the embedding rows past the tokenizer's last id (published vocabularies are padded)
+        self.banned = torch.tensor(self.tokenizer.never_generated() + list(range(len(pieces), V)),
+                                   dtype=torch.long, device=self.device)
         # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
         self.kernels = fast_path(self.model, kernels)
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf
@@ -113,15 +118,20 @@ class Engine:
                       self.context_tokens)
         cfg = start.cfg
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
-        run = Run(start.ctx, cfg, mode, start.stats, cancel, constraint, gen, remask_left=cfg.remask_budget)
+        run = Run(start.ctx, cfg, mode, start.stats, cancel, constraint, gen, remask_left=cfg.remask_budget,
+                  cap=start.cap, expand_left=start.cap)
         middle = torch.empty((0,), dtype=torch.long, device=self.device)
-        for length in canvas_lengths(start.first, start.cap):  # grown while the canvas fills up with real code
+        edits = self.expand_id is not None
+        # grown while the canvas fills up with real code; a canvas the model edits sets its own length
+        for length in [start.first] if edits else start.lengths:
             pad = torch.full((length - middle.numel(),), self.mask_id, dtype=torch.long, device=self.device)
             middle = yield from self._denoise(run, torch.cat([middle, pad]))
+            while edits and bool((middle == self.mask_id).any()):  # an edit changed the canvas: denoise the new one
+                middle = yield from self._denoise(run, middle)
             if bool(self._ends(middle, mode).any()):
                 break
         kept = self._kept(middle.tolist())
-        run.stats.canvas, run.stats.tokens = length, len(kept)
+        run.stats.canvas, run.stats.tokens = middle.numel(), len(kept)
         return end(start, self.tokenizer.decode(kept))
 
     def run(self, steps: Generator[Need, torch.Tensor, Completion]):
@@ -181,12 +191,15 @@ class Engine:
                 hidden = yield Need(full, canvas, window, keep_cache=cfg.use_cache)  # (L, D)
                 stale = False
                 run.stats.nfe += 1
-                bans = {slot: sorted(ids) for slot, ids in run.rejected.items()}
+                bans = {j: sorted(ids) for j, ids in run.rejected.items()}
                 if ctx.first_banned and masked[0]:  # the first token continues what was typed
                     bans[0] = bans.get(0, []) + ctx.first_banned
                 if not cfg.allow_empty:
-                    for slot in self._before_content(mid, masked):
-                        bans[slot] = bans.get(slot, []) + self.end_ids[mode]
+                    for j in self._before_content(mid, masked):
+                        bans[j] = bans.get(j, []) + self.end_ids[mode]
+                if self.expand_id is not None and (run.expand_left <= 0 or L >= run.cap):
+                    for j in masked.nonzero().squeeze(-1).tolist():
+                        bans[j] = bans.get(j, []) + [self.expand_id]
                 tokens, conf = self._propose(hidden, masked, cfg, run.gen, bans)
                 need = min_commits(n_masked, cap - steps)
                 eligible = self._end_in_order(tokens, masked, mode, need) if cfg.ordered_end else masked
@@ -194,6 +207,11 @@ class Engine:
                 mid = torch.where(commit, tokens, mid)
                 mid = self._pad_after_end(mid, mode)
                 steps += 1
+                if self.expand_id is not None:
+                    edited = self._edit(run, mid)
+                    if edited is not None:  # a new canvas: the caller denoises it from a full forward
+                        run.stats.steps += steps
+                        return edited
                 if run.constraint is not None and run.remask_left > 0 and steps < cap:
                     mid = self._remask(run, mid, b1)
                 canvas[0, P:P + L] = mid
@@ -263,6 +281,17 @@ class Engine:
         mid = mid.clone()
         mid[torch.tensor(bad, device=mid.device)] = self.mask_id
         return mid
+
+    def _edit(self, run: Run, mid: torch.Tensor) -> torch.Tensor | None:
+        """DreamOn's edits of a step's commits: each <|expand|> becomes two masks, each end-of-middle goes
+        (the padding after an end included); None when there is nothing to edit."""
+        expand, delete = mid == self.expand_id, mid == self.eom_id
+        if not bool((expand | delete).any()):
+            return None
+        run.expand_left -= int(expand.sum())
+        copies = torch.where(expand, 2, torch.where(delete, 0, 1))
+        edited = torch.repeat_interleave(mid, copies)
+        return torch.where(edited == self.expand_id, torch.full_like(edited, self.mask_id), edited)
 
     def _kept(self, ids: list[int]) -> list[int]:
         """The middle's tokens up to the first end token (the mode's line cut is `infill.end`'s)."""

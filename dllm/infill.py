@@ -13,7 +13,7 @@ import msgspec
 
 from .canvas import Context, build_context
 from .contract import MODES, Completion, Constraint, SamplerConfig, Stats
-from .schedule import canvas_sizes
+from .schedule import canvas_lengths, canvas_sizes
 from .tokenizer import Tokenizer
 
 
@@ -24,6 +24,7 @@ class Start:
     mode: str
     first: int  # first canvas length (diffusion)
     cap: int  # most tokens the middle may have
+    lengths: list[int]  # every length the canvas may have, in order (grown while it fills with real code)
     stats: Stats
     constraint: Constraint | None
     marks: list[float]  # perf_counter at the start, after the context, ...
@@ -37,12 +38,15 @@ def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens:
     if max_tokens is not None and max_tokens < 1:
         raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
     first, cap = canvas_sizes(mode, max_tokens)
+    if cfg.canvas:
+        first, cap = cfg.canvas, max(cap, cfg.canvas)
+    lengths = [first] if cfg.canvas else canvas_lengths(first, cap)
     ctx = build_context(tokenizer, prefix, suffix, max((cfg.context_tokens or context_tokens) - cap, 16))
     if (constraint is not None and cfg.fill_broken and cfg.allow_empty
             and constraint.needs_text(ctx.judged_prefix + ctx.typed, ctx.judged_suffix)):
         cfg = msgspec.structs.replace(cfg, allow_empty=False)  # the file is broken at the cursor: write something
     stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
-    return Start(ctx, cfg, mode, first, cap, stats, constraint, [t0, time.perf_counter()])
+    return Start(ctx, cfg, mode, first, cap, lengths, stats, constraint, [t0, time.perf_counter()])
 
 
 def end(start: Start, decoded: str) -> Completion:

@@ -42,16 +42,18 @@ class ModelConfig:
     tie_embeddings: bool = False
     causal: bool = False
     max_seq_len: int = 4096
+    head_size: int | None = None  # per-head width where it is not dim / n_heads (Qwen3)
+    qk_norm: bool = False  # RMSNorm over each head's queries and keys before rotary (Qwen3)
 
     def __post_init__(self) -> None:
-        if self.dim % self.n_heads:
+        if self.head_size is None and self.dim % self.n_heads:
             raise ValueError(f"dim {self.dim} is not a multiple of n_heads {self.n_heads}")
         if self.n_heads % self.n_kv_heads:
             raise ValueError(f"n_heads {self.n_heads} is not a multiple of n_kv_heads {self.n_kv_heads}")
 
     @property
     def head_dim(self) -> int:
-        return self.dim // self.n_heads
+        return self.head_size or self.dim // self.n_heads
 
 
 class RMSNorm(nn.Module):
@@ -92,6 +94,8 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
         self.v_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(cfg.n_heads * hd, cfg.dim, bias=False)
+        if cfg.qk_norm:
+            self.q_norm, self.k_norm = RMSNorm(hd, cfg.norm_eps), RMSNorm(hd, cfg.norm_eps)
         self.attend = None  # set by Transformer.use_attention
         self.qkv = None  # (weight, bias) of q/k/v stacked, set by Transformer.fuse_projections
 
@@ -102,10 +106,15 @@ class Attention(nn.Module):
             q = self.q_proj(x).view(B, T, H, hd).transpose(1, 2)  # (B, H, T, D)
             k = self.k_proj(x).view(B, T, Hkv, hd).transpose(1, 2)  # (B, Hkv, T, D)
             v = self.v_proj(x).view(B, T, Hkv, hd).transpose(1, 2)
+            if self.cfg.qk_norm:
+                q, k = self.q_norm(q), self.k_norm(k)
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         else:  # one GEMM for q, k and v, one rotary pass for q and k: the same numbers
             qkv = F.linear(x, *self.qkv).view(B, T, H + 2 * Hkv, hd).transpose(1, 2)  # (B, H + 2Hkv, T, D)
-            qk = apply_rope(qkv[:, :H + Hkv], cos, sin)
+            qk = qkv[:, :H + Hkv]
+            if self.cfg.qk_norm:
+                qk = torch.cat([self.q_norm(qk[:, :H]), self.k_norm(qk[:, H:])], dim=1)
+            qk = apply_rope(qk, cos, sin)
             q, k, v = qk[:, :H], qk[:, H:], qkv[:, H + Hkv:]
         if cache is not None:
             k, v = cache.update(self.layer, slots, k, v)  # (B, Hkv, S, D)

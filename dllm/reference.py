@@ -2,7 +2,7 @@
 
 No key/value cache, no tensor tricks: a full forward pass over the whole canvas every step and plain
 Python over the slots. It follows the same rules (threshold commit with the step-cap floor, blocks,
-padding after an end token, growth) so that the engine without its cache must agree with it exactly
+padding after an end token, growth, or a family's expand / delete edits) so that the engine without its cache must agree with it exactly
 (text, model calls, steps, tokens, canvas), and the cached engine can be measured against it.
 """
 
@@ -18,7 +18,7 @@ from dllm_complete.kernels.reference import confidence
 from .contract import Completion
 from .engine import Engine
 from .infill import begin, end
-from .schedule import block_size, blocks, canvas_lengths, step_budget
+from .schedule import block_size, blocks, step_budget
 
 
 @dataclasses.dataclass
@@ -43,11 +43,15 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "sing
     def is_end(token: int) -> bool:
         return token in ends or (mode == "single" and newline[token])
 
-    for length in canvas_lengths(first, cap):
-        middle += [mask] * (length - len(middle))
+    expand, expand_left = tok.special.expand, cap
+
+    def denoise() -> bool:
+        """Denoise `middle` block after block; True when an edit changed it (denoise the new canvas)."""
+        nonlocal middle, expand_left
+        length = len(middle)
         for b0, b1 in blocks(length, block_size(cfg.block_size, mode)):
             steps, step_cap = 0, step_budget(cfg.max_steps, b1 - b0, length)
-            while any(middle[j] == mask for j in range(b0, b1)):
+            while any(middle[j] == mask for j in range(b1)):
                 if steps == step_cap:
                     raise RuntimeError(f"reference: slots {b0}-{b1} still masked after {step_cap} steps")
                 canvas = ctx.prefix_ids + middle + ctx.suffix_ids
@@ -55,11 +59,14 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "sing
                     logits = model(torch.tensor([canvas]))[0].float()
                 stats.nfe += 1
                 logits[:, tok.never_generated()] = float("-inf")
+                logits[:, tok.vocab_size:] = float("-inf")  # padded embedding rows
                 P = len(ctx.prefix_ids)
                 if ctx.first_banned:  # the first token continues what was typed
                     logits[P - shift, ctx.first_banned] = float("-inf")
+                if expand is not None and (expand_left <= 0 or length >= cap):
+                    logits[:, expand] = float("-inf")
                 proposals = {}
-                for j in range(b0, b1):
+                for j in range(b1):
                     if middle[j] != mask:
                         continue
                     probs = torch.softmax(logits[P + j - shift], -1).tolist()
@@ -84,7 +91,21 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "sing
                     if middle[j] != mask and is_end(middle[j]):
                         ended = True
                 steps += 1
+                if expand is not None and any(t in (expand, eom) for t in middle):
+                    expand_left -= middle.count(expand)
+                    edited = []
+                    for t in middle:
+                        edited += [mask, mask] if t == expand else [] if t == eom else [t]
+                    middle = edited
+                    stats.steps += steps
+                    return True
             stats.steps += steps
+        return False
+
+    for length in [first] if expand is not None else start.lengths:
+        middle += [mask] * (length - len(middle))
+        while denoise():
+            pass
         if any(t != mask and is_end(t) for t in middle):
             break
     kept = []

@@ -1,8 +1,8 @@
 """Text <-> token ids, plus the special tokens the engine needs (mask, end-of-middle, file ends, FIM).
 
-Wraps a Hugging Face `tokenizers` tokenizer.json. It owns nothing about models or sampling; the ids of
-the special tokens come from the checkpoint's config (see `load.py`) or from our own tokenizer's
-names below.
+Wraps a Hugging Face `tokenizers` tokenizer. It owns nothing about models or sampling; the ids of
+the special tokens come from the checkpoint's family (`checkpoint.special_ids`, `families.py`) or from
+our own tokenizer's names below.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ class SpecialIds:
     fim_prefix: int | None = None
     fim_suffix: int | None = None
     fim_middle: int | None = None
+    stops: tuple[int, ...] = ()  # more ids that end a middle (an instruct model's end of turn)
+    expand: int | None = None  # DreamOn's <|expand|>: a committed one becomes two masks (`families.py`)
+    control: tuple[int, ...] = ()  # a family's other control tokens (chat, FIM): never in a completion
 
 
 class Tokenizer:
@@ -52,13 +55,13 @@ class Tokenizer:
         return self.hf.decode(list(ids), skip_special_tokens=False)
 
     def never_generated(self) -> list[int]:
-        """Ids a completion may never contain: the mask, file-start and FIM sentinel tokens."""
+        """Ids a completion may never contain: the mask, file-start, FIM sentinel and other control tokens."""
         sp = self.special
-        return [i for i in (sp.mask, sp.bos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle) if i is not None]
+        return [i for i in (sp.mask, sp.bos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle, *sp.control) if i is not None]
 
     def stop_ids(self) -> list[int]:
         """Ids that end a completion: end-of-middle and end-of-file."""
-        return sorted({i for i in (self.special.eom, self.special.eos) if i is not None})
+        return sorted({i for i in (self.special.eom, self.special.eos, *self.special.stops) if i is not None})
 
     def newline_ids(self) -> list[int]:
         """Ids whose text holds a newline (they end a single-line completion)."""
@@ -86,7 +89,9 @@ class Tokenizer:
     def pieces(self) -> list[str]:
         """Decoded text of every single token id (special tokens decode to "")."""
         if self._pieces is None:
-            specials = {i for i in dataclasses.astuple(self.special) if i is not None}
+            sp = self.special
+            specials = {i for i in (sp.mask, sp.eom, sp.bos, sp.eos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle,
+                                    sp.expand, *sp.stops, *sp.control) if i is not None}
             self._pieces = ["" if i in specials else self.hf.decode([i]) for i in range(self.vocab_size)]
         return self._pieces
 

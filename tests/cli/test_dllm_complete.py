@@ -234,3 +234,15 @@ def test_shown_as_an_editor_shows_it():
     before = text.index("    return xs")
     assert as_shown("        total += x", window(text, before), "single", "\n") == "        total += x\n"
     assert as_shown("   ", window(text, before), "single", "\n") == ""
+
+
+@pytest.mark.parametrize("family", ["dream", "diffucoder", "dreamon", "open-dcoder", "llada", "coda"])
+def test_completes_with_each_published_family(tmp_path, source, family):
+    # a checkpoint directory laid out as the family publishes it; its conventions come from the files
+    from dllm_complete.dllm.published import published_checkpoint
+
+    path = published_checkpoint(tmp_path / family, family)
+    out = run(f"{source}:2", "--model", str(path), "--json", "--mode", "multi", "--max-tokens", "16")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["model"]["family"] == family and result["stats"]["nfe"] >= 1

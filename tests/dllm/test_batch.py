@@ -160,3 +160,18 @@ def test_padded_rows_see_what_they_would_alone(exact):
     by_length = {int(c.shape[1]): w for c, w in zip(canvases, want_cached)}
     for job in jobs:
         torch.testing.assert_close(got_cached[id(job)], by_length[int(job.need.canvas.shape[1])], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["dreamon", "llada"])
+def test_published_families_batch_as_they_run_alone(tmp_path, family):
+    # DreamOn's canvas changes length between steps (a new full forward), LLaDA reads unshifted rows
+    from dllm_complete.dllm.published import published_checkpoint
+
+    engine = dllm.load(str(published_checkpoint(tmp_path / family, family)), dtype="float32")
+    cases = holes()[:6]
+    batcher = Batcher(engine, max_batch=3)
+    try:
+        got = texts(submit(batcher, cases))
+    finally:
+        batcher.close()
+    assert got == alone(engine, cases)

@@ -1,4 +1,6 @@
-"""Our Transformer (causal mode) reproduces transformers' Qwen2 and Llama logits on random tiny configs."""
+"""Our Transformer reproduces transformers' Qwen2, Qwen3 and Llama logits on random tiny configs: causal, and
+bidirectional (every position sees every other, as diffusion models run) against the same models given an
+all-visible attention mask."""
 
 import dataclasses
 import json
@@ -21,6 +23,9 @@ def _hf_model(kind: str, tie: bool):
     if kind == "qwen2":
         cfg = transformers.Qwen2Config(**TINY, tie_word_embeddings=tie)
         model = transformers.Qwen2ForCausalLM(cfg)
+    elif kind == "qwen3":  # its own head width, and RMSNorm over each head's queries and keys
+        cfg = transformers.Qwen3Config(**TINY, head_dim=24, tie_word_embeddings=tie)
+        model = transformers.Qwen3ForCausalLM(cfg)
     else:
         cfg = transformers.LlamaConfig(**TINY, tie_word_embeddings=tie, attention_bias=False)
         model = transformers.LlamaForCausalLM(cfg)
@@ -31,30 +36,39 @@ def _hf_model(kind: str, tie: bool):
     return model.eval(), cfg
 
 
-def _ours(tmp_path, hf_model, cfg_dict, family_tensors=None):
+def _ours(tmp_path, hf_model, cfg_dict, family_tensors=None, causal=True):
     state = family_tensors or {k: v.contiguous() for k, v in hf_model.state_dict().items()}
     if cfg_dict.get("tie_word_embeddings"):
         state.pop("lm_head.weight", None)
     save_file(state, str(tmp_path / "model.safetensors"))
     mc, family = model_config(cfg_dict)
-    model = Transformer(dataclasses.replace(mc, causal=True))
+    model = Transformer(dataclasses.replace(mc, causal=causal))
     load_weights(model, tmp_path, family, torch.float32, torch.device("cpu"))
     return model.eval()
 
 
-@pytest.mark.parametrize("kind", ["qwen2", "llama"])
+def all_visible(tokens: torch.Tensor) -> torch.Tensor:
+    """transformers' 4D boolean attention mask (B, 1, T, T) under which every position attends to every other."""
+    B, T = tokens.shape
+    return torch.ones(B, 1, T, T, dtype=torch.bool)
+
+
+@pytest.mark.parametrize("kind", ["qwen2", "qwen3", "llama"])
 @pytest.mark.parametrize("tie", [False, True])
-def test_causal_logits_match_transformers(tmp_path, kind, tie):
+@pytest.mark.parametrize("causal", [True, False])
+def test_logits_match_transformers(tmp_path, kind, tie, causal):
     hf, cfg = _hf_model(kind, tie)
-    ours = _ours(tmp_path, hf, json.loads(cfg.to_json_string()))
+    ours = _ours(tmp_path, hf, json.loads(cfg.to_json_string()), causal=causal)
     tokens = torch.randint(0, TINY["vocab_size"], (2, 37))
     with torch.no_grad():
-        expected = hf(tokens).logits
+        expected = hf(tokens, attention_mask=None if causal else all_visible(tokens)).logits
         got = ours(tokens)
+        if not causal:  # the mask reached transformers' attention: its causal logits differ
+            assert (hf(tokens).logits - expected).abs().max().item() > 1e-2
     assert (got - expected).abs().max().item() < 1e-4
 
 
-@pytest.mark.parametrize("kind", ["qwen2", "llama"])
+@pytest.mark.parametrize("kind", ["qwen2", "qwen3", "llama"])
 def test_stacked_projections_are_the_same_model(tmp_path, kind):
     hf, cfg = _hf_model(kind, False)
     cfg_dict = json.loads(cfg.to_json_string())

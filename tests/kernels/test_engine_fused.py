@@ -187,6 +187,16 @@ def test_bench_gpu_smoke_and_clean_exit_without_cuda():
     assert all(c["diffusion_step"]["filled"] == c["length"] for c in summary["cells"])
 
 
+def test_bench_gpu_takes_a_real_checkpoint_directory(tmp_path):
+    from dllm_complete.dllm.published import published_checkpoint
+
+    path = published_checkpoint(tmp_path / "dream", "dream")  # Dream's layout: bf16 shards, shifted logits
+    summary = _run("gpu", "--smoke", "--repeats", "1", "--warmup", "0", "--checkpoint", str(path))
+    assert summary["settings"]["models"] == [str(path)] and {c["model"] for c in summary["cells"]} == {str(path)}
+    assert all(c["diffusion_engine"]["filled"] == c["diffusion_step"]["filled"] == c["length"]
+               for c in summary["cells"])
+
+
 def test_bench_kernels_tune_checks_every_tile_against_the_reference():
     import torch
 

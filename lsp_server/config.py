@@ -18,6 +18,15 @@ Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
+class ArenaConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    """Copilot-Arena mode (`arena.py`): `dllm/arena` pairs two of `backends`, votes go to `log_file`."""
+    enabled: bool = False
+    backends: list[str] = []  # `[label@]kind[:target][?k=v]`: dllm, model:DIR, infill:URL, openai:URL?model=M
+    timeout_ms: Annotated[int, msgspec.Meta(ge=100, le=60_000)] = 4000
+    log_file: str | None = None  # None = $XDG_STATE_HOME/dllm-complete/arena-votes.jsonl
+    log_code: bool = False  # also log the prefix, suffix and both suggestions
+
+
 class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, rename="camel"):
     enabled: bool = True  # global switch: False cancels model work in flight and starts none
     model: str | None = None  # checkpoint directory; None = the packaged default model
@@ -36,6 +45,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     syntax: bool = True  # pass a tree-sitter constraint to the engine
     max_document_chars: Positive = 8_000_000
     max_line_chars: Positive = 2_000
+    arena: ArenaConfig = ArenaConfig()
 
 
 FIELDS = {f.encode_name: f.name for f in msgspec.structs.fields(ServerConfig)}

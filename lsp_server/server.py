@@ -3,7 +3,8 @@
 Advertised: incremental document sync, `textDocument/inlineCompletion` (with
 `InlineCompletionOptions`, without which pygls would not advertise it), `textDocument/completion`,
 `workspace/didChangeConfiguration`, the `dllm.accepted` command, and the custom notifications
-`dllm/shown`, `dllm/accepted`, `dllm/rejected` plus a `dllm/stats` request. Everything is
+`dllm/shown`, `dllm/accepted`, `dllm/rejected` plus the `dllm/stats`, `dllm/arena` and
+`dllm/arenaVote` requests (editor-clients/README.md). Everything is
 delegated to `Service`.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.capabilities import ServerCapabilitiesBuilder
+from pygls.exceptions import JsonRpcInvalidParams
 
 from . import __version__
 from .convert import ACCEPT_COMMAND
@@ -85,6 +87,20 @@ def create(model: str | None = None, device: str | None = None, remote: str | No
     @ls.command(ACCEPT_COMMAND)
     def accepted_command(*args):  # noqa: ANN002 - pygls reads the annotations
         svc.feedback("accepted", {"id": args[0] if args else None, "via": "command"})
+
+    @ls.feature("dllm/arena")
+    async def arena_round(params: Any) -> dict:
+        try:
+            return await svc.arena_round(params)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+
+    @ls.feature("dllm/arenaVote")
+    def arena_vote(params: Any) -> dict:
+        try:
+            return svc.arena_vote(params)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
 
     @ls.feature("dllm/stats")
     def stats(params: Any) -> dict:

@@ -13,9 +13,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from lsprotocol import types as lsp
 
-from . import convert, telemetry
+from . import arena, convert, telemetry
 from .cache import SuggestionCache
 from .completion import Completer
 from .config import ServerConfig, merge
@@ -37,6 +38,7 @@ class Service:
         self.scheduler = Scheduler()
         self.completer = Completer(self.store, self.cache, self.host, self.scheduler, lambda: self.config)
         self.completer.on_model_error = self._model_error
+        self.arena = arena.Arena(self.host, self.scheduler)
         self.fetch_settings: Callable[[], Awaitable[Any]] | None = None
         self.markdown = False  # the client renders markdown in completion documentation
         self._load_task: asyncio.Task | None = None
@@ -59,6 +61,12 @@ class Service:
         if (reason := self.host.check_sampler(new.sampler)) is not None:
             warnings.append(f"invalid sampler settings ({reason}); keeping the previous ones")
             new = merge(new, {"sampler": old.sampler})[0]
+        try:
+            for spec in new.arena.backends:
+                arena.parse(spec)
+        except ValueError as exc:
+            warnings.append(f"{exc}; keeping the previous arena settings")
+            new = merge(new, {"arena": msgspec.to_builtins(old.arena)})[0]
         for warning in warnings:
             self.log.warning("config.invalid", warning=warning)
             self.show(lsp.MessageType.Warning, f"dllm: {warning}")
@@ -129,6 +137,24 @@ class Service:
     async def completion(self, params: lsp.CompletionParams, request_id: Any) -> lsp.CompletionList:
         found = await self.completer.suggest(convert.completion_request(params, request_id))
         return convert.completion_result(found, self.markdown)
+
+    async def arena_round(self, params: Any) -> dict:
+        """`dllm/arena`: two backends' suggestions at the position, in random order, names hidden."""
+        cfg = self.config
+        try:
+            uri, line, character = params.textDocument.uri, int(params.position.line), int(params.position.character)
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError("dllm/arena takes {textDocument: {uri}, position: {line, character}}") from None
+        doc = self.store.get(uri)
+        if not (cfg.arena.enabled and len(cfg.arena.backends) >= 2 and doc is not None
+                and 0 <= line < doc.index.line_count and character >= 0):
+            return {"round": None, "suggestions": []}
+        return await self.arena.play(doc, doc.index.offset_at(line, character), cfg, cfg.arena)
+
+    def arena_vote(self, params: Any) -> dict:
+        """`dllm/arenaVote`: the user's pick of a round, appended to the local vote log."""
+        return self.arena.vote(getattr(params, "round", None), getattr(params, "choice", None),
+                               self.config.arena.log_file)
 
     def feedback(self, kind: str, params: Any) -> None:
         telemetry.feedback(kind, params)

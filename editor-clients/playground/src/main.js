@@ -3,6 +3,7 @@
 // exposes the pieces to the end-to-end test.
 import * as monaco from "monaco-editor";
 
+import { Arena } from "./arena.js";
 import { registerInline } from "./inline.js";
 import { LatencyProbe } from "./latency.js";
 import { Session } from "./lsp.js";
@@ -99,6 +100,8 @@ $("language").addEventListener("change", (e) => open(e.target.value));
 $("enabled").addEventListener("change", (e) => session.configure({ enabled: e.target.checked }));
 editor.addCommand(monaco.KeyMod.Alt | monaco.KeyCode.Backslash, () => editor.trigger("dllm", "editor.action.inlineSuggest.trigger", {}));
 
-window.dllmPlayground = { monaco, editor, session, probe, feedback: feedbackLog, get lastShown() { return lastShown; }, model: undefined };
+const arena = new Arena(session, editor, monaco, $("arena"));
+
+window.dllmPlayground = { monaco, editor, session, probe, arena, feedback: feedbackLog, get lastShown() { return lastShown; }, model: undefined };
 open(params.get("language") ?? "python");
 void session.connect();

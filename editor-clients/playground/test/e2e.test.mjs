@@ -5,65 +5,26 @@
 //
 //   DLLM_MODEL=/path/ckpt DLLM_LSP="python -m lsp_server" npm test
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 
-import { chromium } from "playwright-core";
+import { ARTIFACTS, openPlayground } from "./harness.mjs";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, "..");
-const ARTIFACTS = resolve(process.env.DLLM_ARTIFACTS ?? join(ROOT, "test-results"));
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TYPED = process.env.DLLM_TYPED ?? "a + b * 2";
 // the tiny random test model writes gibberish, which the syntax filter would cut to nothing
 const SETTINGS = process.env.DLLM_SETTINGS ?? JSON.stringify({ syntax: false, maxTokensSingle: 16 });
 
-let serve;
-let browser;
+let playground;
 let page;
-const consoleLines = [];
-
-function startPlayground() {
-  const args = ["serve.mjs", "--port", "0", "--settings", SETTINGS, "--rebuild"];
-  if (process.env.DLLM_MODEL) args.push("--model", process.env.DLLM_MODEL);
-  if (process.env.DLLM_LOG_FILE) args.push("--log-file", process.env.DLLM_LOG_FILE);
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
-  const exited = new Promise((resolveExit) => proc.on("exit", resolveExit));
-  return new Promise((resolveUrl, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`serve.mjs printed no address: ${out}`)), 60000);
-    proc.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/playground: (http:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolveUrl({ proc, url: m[1], exited });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`serve.mjs exited with ${code}: ${out}`)));
-  });
-}
 
 before(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  serve = await startPlayground();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-  });
-  page = await browser.newPage({ viewport: { width: 1100, height: 520 } });
-  page.on("console", (msg) => consoleLines.push(`${msg.type()}: ${msg.text()}`));
-  page.on("pageerror", (err) => consoleLines.push(`pageerror: ${err.message}`));
+  playground = await openPlayground(SETTINGS);
+  page = playground.page;
 });
 
 after(async () => {
-  await browser?.close();
-  serve?.proc.kill("SIGTERM");
+  await playground?.close();
 });
 
 const p = (xs, q) => {
@@ -72,11 +33,6 @@ const p = (xs, q) => {
 };
 
 test("type, see ghost text, accept it with Tab", { timeout: 150000 }, async () => {
-  await page.goto(serve.url);
-  await Promise.race([
-    page.waitForFunction(() => window.dllmPlayground?.session.ready && window.dllmPlayground.model, null, { timeout: 90000 }),
-    serve.exited.then((code) => { throw new Error(`serve.mjs exited with ${code} (is dllm-lsp --ws usable?)`); }),
-  ]).catch((err) => { throw new Error(`${err.message}\n${consoleLines.join("\n")}`); });
   const model = await page.evaluate(() => window.dllmPlayground.model.model);
   assert.equal(model, "tiny-diffusion");
 

@@ -3,7 +3,9 @@
  * `textDocument/inlineCompletion` answers into ghost text (Tab accepts; Ctrl+Right / the
  * "Accept Word" and "Accept Line" commands accept part of it, as VS Code offers). On top of the
  * library: the status-bar item, the on/off commands, settings sent to the server, and the
- * shown/accepted/rejected notifications. The decisions live in `core/` (tested without VS Code).
+ * shown/accepted/rejected notifications, and the arena mode (`dllm/arena`: two anonymous suggestions,
+ * shown one at a time as ghost text, the one accepted is the vote). The decisions live in `core/`
+ * (tested without VS Code).
  */
 
 import * as vscode from "vscode";
@@ -16,14 +18,19 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 
+import {
+  ARENA_KEYS, ARENA_KEYS_MAC, ArenaAction, arenaDetails, arenaHint, ArenaSession, Outcome, parseArenaResult, Slot, Vote,
+} from "./core/arena";
 import { FeedbackEvent, FeedbackTracker, Offered } from "./core/feedback";
 import { serverLaunch } from "./core/launch";
 import { enabledFor, serverSettings, switchesOf, toggleLanguage } from "./core/settings";
-import { modelOf, StatusState, statusView } from "./core/status";
+import { formatMs, modelOf, StatusState, statusView } from "./core/status";
 
 const SECTION = "dllm";
 const SERVER_ACCEPT = "dllm.accepted"; // the server's command on each item
 const CLIENT_ACCEPT = "dllm.client.accepted"; // ours: sends dllm/accepted instead
+const ARENA_ACCEPTED = "dllm.arena.accepted"; // command of the arena's ghost text: the vote
+const ARENA_OPEN = "dllm.arenaOpen"; // context key of the arena keybindings
 
 let client: LanguageClient | undefined;
 
@@ -53,6 +60,209 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const send = (events: FeedbackEvent[]) => {
     for (const e of events) void client?.sendNotification(`dllm/${e.kind}`, e.params);
   };
+
+  // Arena mode: one round on screen at a time (core/arena.ts decides; here it is shown and sent).
+  const arena = new ArenaSession();
+  const arenaStatus = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 101);
+  arenaStatus.name = "dllm arena";
+  arenaStatus.command = "dllm.arena.menu";
+  context.subscriptions.push(arenaStatus);
+  const arenaKeys = process.platform === "darwin" ? ARENA_KEYS_MAC : ARENA_KEYS;
+  let arenaSeq = 0; // the latest dllm/arena request: answers to older ones are dropped
+  let arenaContext = false;
+
+  const sendVotes = (votes: (Vote | undefined)[]) => {
+    for (const v of votes) {
+      if (!v) continue;
+      output.info(`arena: round ${v.round} voted ${v.choice}`);
+      if (!client || client.state !== State.Running) {
+        output.warn(`arena: vote of round ${v.round} not sent, dllm-lsp is not running`);
+        continue;
+      }
+      client.sendRequest("dllm/arenaVote", v).then(undefined, (err) => output.warn(`dllm/arenaVote failed: ${errorText(err)}`));
+    }
+  };
+
+  const renderArena = () => {
+    const open = arena.current;
+    if (arenaContext !== (open !== undefined)) {
+      arenaContext = open !== undefined;
+      void vscode.commands.executeCommand("setContext", ARENA_OPEN, arenaContext);
+    }
+    if (!open) return arenaStatus.hide();
+    arenaStatus.text = `$(versions) ${arenaHint(open, arenaKeys)}`;
+    const language = vscode.workspace.textDocuments.find((d) => d.uri.toString() === open.uri)?.languageId ?? "";
+    const tip = new vscode.MarkdownString("**dllm arena**: two anonymous suggestions; the one you accept is the vote.\n\n");
+    const details = arenaDetails(open.items, formatMs);
+    open.items.forEach((it, i) => {
+      tip.appendMarkdown(`${i === open.index ? "▸ " : ""}**${details[i]}**\n`);
+      if (it.acceptable) tip.appendCodeblock(it.text, language);
+      else tip.appendMarkdown("\n");
+    });
+    tip.appendMarkdown("\nClick for options");
+    arenaStatus.tooltip = tip;
+    arenaStatus.show();
+  };
+
+  const showArenaGhost = async () => {
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
+    const open = arena.current;
+    if (open && vscode.window.activeTextEditor?.document.uri.toString() === open.uri) {
+      await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+    }
+  };
+
+  const applyArena = async (out: Outcome) => {
+    if (out.refused) vscode.window.setStatusBarMessage(`dllm arena: ${out.refused}`, 4000);
+    sendVotes([out.vote]);
+    renderArena();
+    const ins = out.insert;
+    if (!ins) {
+      if (out.changed) await showArenaGhost();
+      return;
+    }
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
+    const range = new vscode.Range(ins.range.start.line, ins.range.start.character, ins.range.end.line, ins.range.end.character);
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === ins.uri);
+    let done: boolean;
+    if (editor) {
+      done = await editor.edit((b) => b.replace(range, ins.text));
+      if (done) {
+        const cursor = new vscode.Position(ins.cursor.line, ins.cursor.character);
+        editor.selection = new vscode.Selection(cursor, cursor);
+        editor.revealRange(new vscode.Range(cursor, cursor));
+      }
+    } else {
+      const edit = new vscode.WorkspaceEdit();
+      edit.replace(vscode.Uri.parse(ins.uri), range, ins.text);
+      done = await vscode.workspace.applyEdit(edit);
+    }
+    if (!done) void vscode.window.showWarningMessage("dllm arena: the suggestion could not be inserted (the document changed)");
+  };
+
+  const arenaAction = (action: ArenaAction) => () => applyArena(arena.act(action));
+
+  const requestArena = async () => {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) return;
+    if (!config().get<boolean>("arena.enabled")) {
+      const pick = await vscode.window.showInformationMessage("dllm: arena mode is off (dllm.arena.enabled).", "Turn it on");
+      if (pick) await update("arena.enabled", true);
+      return;
+    }
+    if (!client || client.state !== State.Running) return void vscode.window.showWarningMessage("dllm arena: dllm-lsp is not running");
+    const seq = ++arenaSeq;
+    const document = editor.document;
+    const version = document.version;
+    const at = editor.selection.active;
+    const uri = document.uri.toString();
+    arenaStatus.text = "$(sync~spin) Arena: waiting for A and B…";
+    arenaStatus.tooltip = "dllm arena: both backends are running on this cursor";
+    arenaStatus.show();
+    let result: unknown;
+    try {
+      result = await client.sendRequest("dllm/arena", { textDocument: { uri }, position: { line: at.line, character: at.character } });
+    } catch (err) {
+      if (seq !== arenaSeq) return;
+      renderArena();
+      output.warn(`dllm/arena failed: ${errorText(err)}`);
+      return void vscode.window.showWarningMessage(`dllm arena: ${errorText(err)}`);
+    }
+    if (seq !== arenaSeq) return; // a newer request is under way
+    const round = parseArenaResult(result, { line: at.line, character: at.character });
+    const now = vscode.window.activeTextEditor;
+    if (!round) {
+      renderArena();
+      vscode.window.setStatusBarMessage(
+        "dllm arena: no round here (arena off on the server, fewer than two backends, or nothing to complete)", 6000);
+      return;
+    }
+    if (document.version !== version || now?.document !== document || !now.selection.active.isEqual(at)) {
+      renderArena();
+      output.info(`arena: round ${round.round} dropped, the editor moved on while the backends ran`);
+      vscode.window.setStatusBarMessage("dllm arena: the editor moved on while the backends ran; round dropped", 4000);
+      return;
+    }
+    sendVotes(arena.open(round, uri));
+    output.info(`arena: round ${round.round}: ${arenaDetails(arena.current?.items ?? [], formatMs).join("; ")}`);
+    renderArena();
+    await showArenaGhost();
+  };
+
+  const arenaMenu = async () => {
+    const open = arena.current;
+    if (!open) return;
+    const picks: (vscode.QuickPickItem & { run: string })[] = [];
+    for (const it of [...open.items].sort((x, y) => x.slot.localeCompare(y.slot))) {
+      if (it.acceptable) picks.push({ label: `Accept ${it.slot}`, detail: it.text.split(/\r?\n/)[0], run: `dllm.arena.accept${it.slot}` });
+      else picks.push({ label: it.statusLabel ?? it.slot, description: "cannot be accepted", run: "" });
+    }
+    picks.push({ label: "Show the other suggestion", run: "dllm.arena.toggle" }, { label: "Dismiss both", run: "dllm.arena.dismiss" });
+    const pick = await vscode.window.showQuickPick(picks, { placeHolder: "dllm arena" });
+    if (pick?.run) await vscode.commands.executeCommand(pick.run);
+  };
+
+  const arenaProvider: vscode.InlineCompletionItemProvider = {
+    provideInlineCompletionItems: (document) => {
+      const open = arena.current;
+      if (!open || open.uri !== document.uri.toString() || !open.shown.acceptable || !open.shown.text.startsWith(open.typed)) {
+        return undefined;
+      }
+      const r = open.range;
+      return [new vscode.InlineCompletionItem(open.shown.text, new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character),
+        { command: ARENA_ACCEPTED, title: "dllm: arena pick", arguments: [open.round, open.shown.slot] })];
+    },
+  };
+
+  const endArena = () => {
+    sendVotes(arena.close());
+    renderArena();
+  };
+
+  let selectionTimer: NodeJS.Timeout | undefined;
+  context.subscriptions.push(
+    vscode.languages.registerInlineCompletionItemProvider([{ scheme: "file" }, { scheme: "untitled" }], arenaProvider),
+    vscode.commands.registerCommand("dllm.arena.request", requestArena),
+    vscode.commands.registerCommand("dllm.arena.acceptA", arenaAction("acceptA")),
+    vscode.commands.registerCommand("dllm.arena.acceptB", arenaAction("acceptB")),
+    vscode.commands.registerCommand("dllm.arena.toggle", arenaAction("toggle")),
+    vscode.commands.registerCommand("dllm.arena.dismiss", arenaAction("dismiss")),
+    vscode.commands.registerCommand("dllm.arena.menu", arenaMenu),
+    vscode.commands.registerCommand(ARENA_ACCEPTED, (round: string, slot: Slot) => {
+      const out = arena.accepted(String(round), slot); // usually voted already, by the edit that inserted it
+      sendVotes([out.vote]);
+      renderArena();
+    }),
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      const uri = e.document.uri.toString();
+      if (!arena.isOpenFor(uri) || e.contentChanges.length === 0) return;
+      const out = arena.edited(uri, e.contentChanges.map((c) => ({
+        range: { start: { line: c.range.start.line, character: c.range.start.character }, end: { line: c.range.end.line, character: c.range.end.character } },
+        text: c.text,
+      })));
+      sendVotes([out.vote]);
+      if (out.changed) renderArena();
+    }),
+    vscode.workspace.onDidCloseTextDocument((d) => {
+      if (arena.isOpenFor(d.uri.toString())) endArena();
+    }),
+    vscode.window.onDidChangeActiveTextEditor((editor) => {
+      const uri = editor?.document.uri;
+      if (arena.isOpen && uri && (uri.scheme === "file" || uri.scheme === "untitled") && !arena.isOpenFor(uri.toString())) endArena();
+    }),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      if (!arena.isOpenFor(e.textEditor.document.uri.toString())) return;
+      clearTimeout(selectionTimer); // checked once the document changes of the same keystroke are in
+      selectionTimer = setTimeout(() => {
+        const open = arena.current;
+        const sel = e.textEditor.selection;
+        if (!open || open.uri !== e.textEditor.document.uri.toString()) return;
+        const end = open.range.end;
+        if (!sel.isEmpty || sel.active.line !== end.line || sel.active.character !== end.character) endArena(); // moved away
+      }, 50);
+    }),
+    { dispose: () => clearTimeout(selectionTimer) },
+  );
 
   let statsTimer: NodeJS.Timeout | undefined;
   const refreshStats = (tries = 30) => {
@@ -85,6 +295,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       outputChannel: output,
       middleware: {
         provideInlineCompletionItems: async (document, position, ctx, token, next) => {
+          if (arena.isOpenFor(document.uri.toString())) return undefined; // the arena's pair is on screen
           const t0 = performance.now();
           const result = await next(document, position, ctx, token);
           if (token.isCancellationRequested) return result;
@@ -164,6 +375,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("dllm.toggleLanguage", toggleCurrentLanguage),
     vscode.commands.registerCommand("dllm.showStats", showStats),
     vscode.commands.registerCommand("dllm.restart", async () => {
+      endArena();
       await client?.stop();
       await start();
     }),
@@ -182,6 +394,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;
       render();
+      if (arena.isOpen && !config().get<boolean>("arena.enabled")) endArena();
       if (e.affectsConfiguration(`${SECTION}.server`)) {
         await vscode.commands.executeCommand("dllm.restart");
       } else if (client?.state === State.Running) {
@@ -197,6 +410,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
 
   render();
   await start();
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 export async function deactivate(): Promise<void> {

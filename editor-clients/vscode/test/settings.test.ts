@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { enabledFor, fromObject, SERVER_KEYS, serverSettings, switchesOf, toggleLanguage } from "../src/core/settings";
+import { ARENA_KEYS, enabledFor, fromObject, SERVER_KEYS, serverSettings, switchesOf, toggleLanguage } from "../src/core/settings";
 import { serverLaunch } from "../src/core/launch";
 
 const pkg = require("../../package.json");
@@ -63,4 +63,30 @@ test("the manifest declares every command the extension registers", () => {
     assert.ok(declared.has(c), c);
   }
   assert.equal(pkg.main, "./dist/extension.js");
+});
+
+test("the dllm.arena.* settings reach the server as its arena object, with its defaults", () => {
+  const props = pkg.contributes.configuration.properties;
+  const defaults: Record<string, unknown> = { enabled: false, backends: [], timeoutMs: 4000, logFile: null, logCode: false };
+  assert.deepEqual([...ARENA_KEYS].sort(), Object.keys(defaults).sort());
+  for (const key of ARENA_KEYS) {
+    assert.deepEqual(props[`dllm.arena.${key}`]?.default, defaults[key], key);
+    assert.ok(props[`dllm.arena.${key}`]?.description, key);
+  }
+  const out = serverSettings(fromObject({
+    enabled: true, "arena.enabled": true, "arena.backends": ["dllm", "ar@model:ar-code-small"], "arena.timeoutMs": 2000,
+    "arena.logFile": "", "arena.logCode": false,
+  }));
+  assert.deepEqual(out, { enabled: true, arena: { enabled: true, backends: ["dllm", "ar@model:ar-code-small"], timeoutMs: 2000, logFile: null, logCode: false } });
+  assert.deepEqual(serverSettings(fromObject({ "arena.logFile": "~/votes.jsonl" })), { arena: { logFile: "~/votes.jsonl" } });
+});
+
+test("the manifest declares the arena commands and their keys", () => {
+  const declared = new Set(pkg.contributes.commands.map((c: { command: string }) => c.command));
+  const keys = pkg.contributes.keybindings as { command: string; key: string; when: string }[];
+  for (const c of ["dllm.arena.request", "dllm.arena.acceptA", "dllm.arena.acceptB", "dllm.arena.toggle", "dllm.arena.dismiss"]) {
+    assert.ok(declared.has(c), c);
+    assert.ok(keys.some((k) => k.command === c), c);
+  }
+  for (const k of keys.filter((k) => k.command !== "dllm.arena.request")) assert.match(k.when, /dllm\.arenaOpen/, k.command);
 });

@@ -14,8 +14,12 @@ export const SERVER_KEYS = [
   "disabledLanguages", "syntax",
 ] as const;
 
+/** Keys of `dllm.arena.*`, sent as the server's `arena` object (arena mode, `core/arena.ts`). */
+export const ARENA_KEYS = ["enabled", "backends", "timeoutMs", "logFile", "logCode"] as const;
+
 export type ServerKey = (typeof SERVER_KEYS)[number];
-export type ServerSettings = Partial<Record<ServerKey, unknown>>;
+export type ArenaKey = (typeof ARENA_KEYS)[number];
+export type ServerSettings = Partial<Record<ServerKey, unknown>> & { arena?: Partial<Record<ArenaKey, unknown>> };
 
 /** Anything with `get(key)`: a `WorkspaceConfiguration` or a plain object in tests. */
 export interface SettingsSource {
@@ -26,7 +30,10 @@ export function fromObject(values: Record<string, unknown>): SettingsSource {
   return { get: <T>(key: string) => values[key] as T | undefined };
 }
 
-/** The `dllm` section the server gets: server keys only; blank model/device mean "default". */
+/**
+ * The `dllm` section the server gets: server keys only; blank model/device mean "default"; the
+ * `dllm.arena.*` settings as one `arena` object (a blank log file means the server's default).
+ */
 export function serverSettings(cfg: SettingsSource): ServerSettings {
   const out: ServerSettings = {};
   for (const key of SERVER_KEYS) {
@@ -35,6 +42,14 @@ export function serverSettings(cfg: SettingsSource): ServerSettings {
     if ((key === "model" || key === "device") && (value === "" || value === null)) value = null;
     out[key] = value;
   }
+  const arena: Partial<Record<ArenaKey, unknown>> = {};
+  for (const key of ARENA_KEYS) {
+    let value = cfg.get<unknown>(`arena.${key}`);
+    if (value === undefined) continue;
+    if (key === "logFile" && (value === "" || value === null)) value = null;
+    arena[key] = value;
+  }
+  if (Object.keys(arena).length) out.arena = arena;
   return out;
 }
 

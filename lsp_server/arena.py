@@ -1,0 +1,210 @@
+"""Copilot-Arena rounds in the editor: two backends answer the same request, the user's pick is the vote.
+
+Owns the contestants (`arena.backends`: the server's own engine at any sampler setting, another local
+checkpoint, a llama.cpp `/infill` or OpenAI `/v1/completions` endpoint), the draw of two per round,
+running both on the same context at once with a time limit (a backend that fails, times out or
+answers garbage loses the round visibly and never blocks the editor), the anonymous display order,
+and the vote log: local JSONL, never sent anywhere, the code only with `logCode`. The wire format is
+in editor-clients/README.md; `dllm-arena report` (`leaderboard.py`) ranks the votes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dllm_complete import grammars
+
+from . import postprocess, telemetry, trigger, window
+from .engine_host import _factory
+from .scheduler import Scheduler, Superseded
+
+KINDS = ("dllm", "model", "infill", "openai")
+KEPT_ROUNDS = 256  # rounds a vote may still name
+
+
+@dataclass(frozen=True)
+class Contestant:
+    label: str
+    kind: str  # one of KINDS
+    target: str | None  # checkpoint (model), URL (infill, openai)
+    options: dict  # sampler overrides (dllm, model); {"model": name} (openai)
+    spec: str
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse(spec: str) -> Contestant:
+    """`[label@]kind[:target][?k=v&...]` -> Contestant; ValueError with a one-line reason."""
+    label, at, body = spec.partition("@")
+    if not at:
+        label, body = "", spec
+    body, _, query = body.partition("?")
+    kind, _, target = body.partition(":")
+    if kind not in KINDS:
+        raise ValueError(f"arena backend {spec!r}: kind must be one of {', '.join(KINDS)}")
+    if (kind == "dllm") != (not target):
+        raise ValueError(f"arena backend {spec!r}: {'dllm takes no target' if kind == 'dllm' else kind + ' needs a target'}")
+    if kind in ("infill", "openai") and urllib.parse.urlsplit(target).scheme not in ("http", "https"):
+        raise ValueError(f"arena backend {spec!r}: expected an http(s):// URL")
+    options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query)}
+    return Contestant(label or body + (f"?{query}" if query else ""), kind, target or None, options, spec)
+
+
+@dataclass
+class Answer:
+    text: str = ""
+    status: str = "timeout"  # ok | empty | error | timeout
+    latency_ms: float | None = None  # from the round's start
+    error: str | None = None
+
+
+@dataclass
+class Round:
+    id: str
+    pair: tuple[Contestant, Contestant]  # draw order: a, b
+    first: int  # which of the pair is shown first (0 = a)
+    answers: tuple[Answer, Answer]
+    language: str
+    mode: str
+    code: dict | None
+    voted: bool = False
+    started: float = field(default_factory=time.time)
+
+
+def _post(url: str, body: dict, timeout: float) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint
+        return json.loads(response.read())
+
+
+def http_infill(c: Contestant, prefix: str, suffix: str, max_tokens: int, timeout: float) -> str:
+    """The middle from a llama.cpp `/infill` or an OpenAI `/v1/completions` endpoint (ValueError on garbage)."""
+    if c.kind == "infill":
+        out = _post(c.target.rstrip("/") + "/infill", {"input_prefix": prefix, "input_suffix": suffix,
+                                                       "n_predict": max_tokens, "temperature": 0}, timeout)
+        text = out.get("content") if isinstance(out, dict) else None
+    else:
+        out = _post(c.target.rstrip("/") + "/completions", {"model": c.options.get("model", ""), "prompt": prefix,
+                                                            "suffix": suffix, "max_tokens": max_tokens,
+                                                            "temperature": 0}, timeout)
+        choices = out.get("choices") if isinstance(out, dict) else None
+        text = choices[0].get("text") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+    if not isinstance(text, str):
+        raise ValueError(f"no completion text in the answer of {c.target}")
+    return text
+
+
+def default_log() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state) / "dllm-complete" / "arena-votes.jsonl"
+
+
+class Arena:
+    """Rounds between the configured backends; the engines it loads itself live on the model thread."""
+
+    def __init__(self, host: Any, scheduler: Scheduler, rng: random.Random | None = None) -> None:
+        self.host, self.scheduler = host, scheduler
+        self.rng = rng or random.Random()
+        self.rounds: OrderedDict[str, Round] = OrderedDict()
+        self.engines: dict[tuple[str, str | None], Any] = {}  # (checkpoint, device) -> engine
+
+    async def play(self, doc: Any, offset: int, cfg: Any, arena: Any) -> dict:
+        """One round at `offset` of `doc`: the two suggestions in display order, names hidden."""
+        pair = self.rng.sample([parse(s) for s in arena.backends], 2)
+        ctx = window.build(doc.text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
+        decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, ctx.next_line, invoked=True,
+                                  mode=cfg.mode, max_line=cfg.max_line_chars)
+        mode = decision.mode or "single"
+        max_tokens = cfg.max_tokens_multi if mode == "multi" else cfg.max_tokens_single
+        rid = "r" + uuid.uuid4().hex[:16]
+        t0, timeout = time.perf_counter(), arena.timeout_ms / 1000
+
+        async def answer(c: Contestant) -> Answer:
+            try:
+                if c.kind in ("infill", "openai"):
+                    raw = await asyncio.wait_for(asyncio.to_thread(http_infill, c, ctx.prefix, ctx.suffix, max_tokens,
+                                                                   timeout), timeout)
+                else:
+                    job = (ctx.prefix, ctx.suffix, doc.language, mode, max_tokens, cfg)
+                    raw = await asyncio.wait_for(self.scheduler.run(f"arena:{rid}:{c.label}",
+                                                                    lambda tok: self._local(c, job, tok)), timeout)
+            except (asyncio.TimeoutError, Superseded):
+                return Answer(status="timeout", error=f"no answer within {arena.timeout_ms} ms")
+            except Exception as exc:  # down, refused, garbage, a failed load: this backend loses the round
+                return Answer(status="error", latency_ms=(time.perf_counter() - t0) * 1e3,
+                              error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            texts = postprocess.suggestions([raw], ctx, mode=mode, eol=doc.eol, max_lines=cfg.max_lines)
+            return Answer(texts[0] if texts else "", "ok" if texts else "empty", (time.perf_counter() - t0) * 1e3)
+
+        answers = tuple(await asyncio.gather(*(answer(c) for c in pair)))
+        code = {"prefix": ctx.prefix, "suffix": ctx.suffix} if arena.log_code else None
+        r = Round(rid, tuple(pair), self.rng.randrange(2), answers, doc.language, mode, code)
+        self.rounds[rid] = r
+        while len(self.rounds) > KEPT_ROUNDS:
+            self.rounds.popitem(last=False)
+        order = (r.first, 1 - r.first)
+        line, character = doc.index.position_at(offset)
+        at = {"line": line, "character": character}
+        return {"round": rid, "timeoutMs": arena.timeout_ms, "suggestions": [
+            {"slot": slot, "insertText": answers[i].text, "range": {"start": at, "end": at},
+             "latencyMs": answers[i].latency_ms, "status": answers[i].status} for slot, i in zip("AB", order)]}
+
+    def _local(self, c: Contestant, job: tuple, token: Any) -> str:
+        """The raw middle from the server's engine or another local checkpoint (on the model thread)."""
+        prefix, suffix, language, mode, max_tokens, cfg = job
+        engine = self.host.engine if c.kind == "dllm" else self._engine(c.target, cfg.device)
+        if engine is None:
+            raise RuntimeError("model not loaded")
+        constraint = grammars.constraint_for(language) if cfg.syntax else None
+        sampler = engine.sampler.with_overrides({**cfg.sampler, **c.options} if c.kind == "dllm" else c.options)
+        return engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens, cancel=token,
+                             constraint=constraint, sampler=sampler).text
+
+    def _engine(self, model: str, device: str | None) -> Any:
+        key = (model, device)
+        if key not in self.engines:
+            self.engines[key] = _factory()(model=model, device=device)
+        return self.engines[key]
+
+    def vote(self, rid: Any, choice: Any, log_file: str | None) -> dict:
+        """Record the user's pick of round `rid` ("A", "B" or "none"); ValueError for a bad or spent round."""
+        if choice not in ("A", "B", "none"):
+            raise ValueError(f"choice must be A, B or none, got {choice!r}")
+        r = self.rounds.get(rid) if isinstance(rid, str) else None
+        if r is None or r.voted:
+            raise ValueError(f"no open arena round {rid!r}")
+        r.voted = True
+        shown = (r.first, 1 - r.first)
+        winner = "none" if choice == "none" else "ab"[shown["AB".index(choice)]]
+        a, b = r.answers
+        record = {"time": time.time(), "source": "editor", "round": r.id, "a": r.pair[0].label, "b": r.pair[1].label,
+                  "first": "ab"[r.first], "winner": winner,
+                  "latency_ms": {"a": a.latency_ms, "b": b.latency_ms}, "status": {"a": a.status, "b": b.status},
+                  "errors": {"a": a.error, "b": b.error}, "chars": {"a": len(a.text), "b": len(b.text)},
+                  "lines": {"a": len(a.text.splitlines()), "b": len(b.text.splitlines())},
+                  "language": r.language, "mode": r.mode, "specs": {"a": r.pair[0].spec, "b": r.pair[1].spec},
+                  "code": {**r.code, "a": a.text, "b": b.text} if r.code is not None else None}
+        path = Path(log_file).expanduser() if log_file else default_log()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        telemetry.get().info("arena.vote", round=r.id, winner=winner)
+        return {"recorded": True, "winner": choice}

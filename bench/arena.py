@@ -63,7 +63,8 @@ def generate(backend, problem: dict, mode: str, max_tokens: int | None, fail_fas
         text, stats = backend.complete(problem["prompt"], problem["suffix"], mode, max_tokens)
         return {"completion": text, "latency_ms": stats["latency_ms"], "nfe": stats["nfe"],
                 "tokens": stats["tokens"], "steps": stats["steps"], "timings_ms": stats.get("timings_ms"),
-                "error": None}
+                "remasked": stats.get("remasked"), "scope_remasked": stats.get("scope_remasked"),
+                "scope_cut": stats.get("scope_cut"), "scope_ms": stats.get("scope_ms"), "error": None}
     except Exception as exc:  # one broken problem must not end a long run
         if fail_fast:
             raise

@@ -1,7 +1,8 @@
 """Completion backends for the benchmarks, each built from one spec string.
 
     dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1
-               &canvas=16&confidence=entropy&dtype=float32|bfloat16]  diffusion engine (any family, docs/models.md)
+               &canvas=16&confidence=entropy&scope=0|1&dtype=float32|bfloat16]  diffusion engine (any family,
+                                                                  docs/models.md; scope: grammars/scope.py)
     ar:<dir>[?empty=0|1&fill=0|1&syntax=0|1&dtype=...]                    our AR twin, static KV cache
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
@@ -38,7 +39,7 @@ DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "
                "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v))}
 AR_PARAMS = {"empty", "fill"}  # the sampler settings our AR decoder honours
 LOAD_PARAMS = {"dtype"}  # how our engines load the weights (default: `dllm.load`'s choice)
-COMMON_PARAMS = {"syntax"}
+COMMON_PARAMS = {"syntax", "scope"}
 
 
 class Backend(Protocol):
@@ -117,12 +118,17 @@ def decided(prefix: str, suffix: str, mode: str) -> str:
     return mode_at(prefix + suffix, len(prefix))
 
 
-def _constraint(syntax: bool):
+def scope_on(spec: Spec) -> bool:
+    """Whether the scope check joins the syntax constraint (off unless asked: `scope=1`)."""
+    return _flag(spec.params.get("scope", "0"))
+
+
+def _constraint(syntax: bool, scope: bool = False, document: str | None = None):
     if not syntax:
         return None
     from dllm_complete import grammars
 
-    return grammars.constraint_for("python")
+    return grammars.constraint_for("python", scope=scope, document=document)
 
 
 # ---------------------------------------------------------------------------------- our engines
@@ -134,7 +140,7 @@ class EngineBackend:
     def __init__(self, spec: Spec, engine: Any) -> None:
         self.spec, self.label, self.engine = spec.text, spec.label, engine
         self.sampler = engine.sampler.with_overrides(sampler_overrides(spec))
-        self.syntax = syntax_on(spec)
+        self.syntax, self.scope = syntax_on(spec), scope_on(spec)
         self.kind = spec.kind
 
     @property
@@ -142,14 +148,16 @@ class EngineBackend:
         import msgspec
 
         return {"label": self.label, "spec": self.spec, "backend": self.kind, **self.engine.info,
-                "sampler": msgspec.structs.asdict(self.sampler), "syntax": self.syntax}
+                "sampler": msgspec.structs.asdict(self.sampler), "syntax": self.syntax, "scope": self.scope}
 
     def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:
         t0 = time.perf_counter()
         mode = decided(prefix, suffix, mode)
+        constraint = _constraint(self.syntax, self.scope, prefix + suffix)
         res = self.engine.infill(prefix, suffix, language="python", mode=mode, max_tokens=max_tokens,
-                                 constraint=_constraint(self.syntax), sampler=self.sampler)
-        return res.text, _stats_dict(res.stats, (time.perf_counter() - t0) * 1e3)
+                                 constraint=constraint, sampler=self.sampler)
+        stats = _stats_dict(res.stats, (time.perf_counter() - t0) * 1e3)
+        return res.text, {**stats, **getattr(constraint, "stats", {})}
 
 
 # ------------------------------------------------------------------------------- transformers

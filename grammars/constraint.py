@@ -159,7 +159,17 @@ def _pieces_at(item: Introduced, spans, pad: int | None, content_end: int) -> li
     return out
 
 
-def constraint_for(language_id: str | None, path: str | None = None) -> SyntaxConstraint | None:
-    """A fresh SyntaxConstraint for a languageId / path, or None when unsupported."""
+def constraint_for(language_id: str | None, path: str | None = None, scope: bool = False,
+                   document: str | None = None):
+    """A fresh constraint for a languageId / path, or None when unsupported: the syntax one, and with
+    `scope` (Python) also the names that resolve to nothing (`combined.Combined`); `document`, the
+    whole file around the cursor, lets the scope check see the names defined beyond the judged window."""
     grammar = language_for(language_id, path)
-    return None if grammar is None else SyntaxConstraint(grammar)
+    if grammar is None:
+        return None
+    if scope and grammar.name == "python":
+        from .combined import Combined
+        from .scope import ScopeConstraint
+
+        return Combined(SyntaxConstraint(grammar), ScopeConstraint(grammar.language, document))
+    return SyntaxConstraint(grammar)

@@ -131,9 +131,12 @@ def language_of(path: Path | None, language: str | None) -> str | None:
     return found.name if found is not None else language
 
 
-def constraint_of(language: str | None, path: Path | None, enabled: bool) -> Constraint | None:
-    """The syntax constraint for the file (`grammars.constraint_for`), unless --no-syntax."""
-    return grammars.constraint_for(language, str(path) if path else None) if enabled else None
+def constraint_of(language: str | None, path: Path | None, args, document: str) -> Constraint | None:
+    """The syntax constraint for the file (`grammars.constraint_for`), unless --no-syntax; with --scope
+    also the names that resolve to nothing (Python), judged against the whole `document`."""
+    if args.no_syntax:
+        return None
+    return grammars.constraint_for(language, str(path) if path else None, scope=args.scope, document=document)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
+    p.add_argument("--scope", action=argparse.BooleanOptionalAction, default=False,
+                   help="also re-mask Python names that resolve to nothing (grammars/scope.py; default off)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--kernels", choices=["auto", "triton", "torch", "off"], default="auto",
                    help="fast-path ops: fused LM head, attention, stacked projections "
@@ -234,13 +239,16 @@ def run_one(args) -> int:
     language = language_of(path, None)
     at = window_at(source, len(prefix))
     mode = trigger.mode_in(at, args.mode)
+    constraint = constraint_of(language, path, args, prefix + suffix)
     result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=args.max_tokens,
-                           constraint=constraint_of(language, path, not args.no_syntax))
+                           constraint=constraint)
     telemetry.get().info("completion", file=str(path), line=line, mode=mode, **msgspec.to_builtins(result.stats))
     shown = as_shown(result.text, at, mode, "\r\n" if "\r\n" in source else "\n")
     if args.json:
         out = {"completion": shown, "raw": result.text, "mode": mode, "stats": msgspec.to_builtins(result.stats),
                "model": engine.info, "language": language}
+        if hasattr(constraint, "stats"):
+            out["scope"] = constraint.stats
         sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
     else:
         sys.stdout.write(shown + "\n")
@@ -338,7 +346,7 @@ def answer(engine, items: Iterable[BatchRecord | str], args, bad: int) -> int:
         mode = trigger.mode_at(rec.prefix + rec.suffix, len(rec.prefix), args.mode)
         result = engine.infill(rec.prefix, rec.suffix, language=language, mode=mode,
                                max_tokens=args.max_tokens,
-                               constraint=constraint_of(language, None, not args.no_syntax))
+                               constraint=constraint_of(language, None, args, rec.prefix + rec.suffix))
         latency = (time.perf_counter() - t0) * 1e3
         telemetry.get().info("completion", id=rec.id, mode=mode, **msgspec.to_builtins(result.stats))
         out = BatchResult(rec.id, result.text, mode, result.stats.nfe, round(latency, 2))

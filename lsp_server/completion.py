@@ -1,7 +1,8 @@
 """One completion request from cursor to suggestions: the pipeline, in plain Python values.
 
 document -> guards (open? enabled? sane text and position?) -> context window -> trigger decision
--> cache -> scheduler (model thread) -> post-processing -> cache -> re-anchoring on the document
+-> cache -> scheduler (model thread) -> post-processing (with the scope check on, suggestions using a
+name that resolves to nothing ranked last) -> cache -> re-anchoring on the document
 as it is now (text typed while the model ran is replaced by the suggestion, anything else makes the
 answer stale and it is dropped). Every request ends in exactly one `completion` log event with its
 outcome and stage timings. Knows no LSP wire types; `service.py` converts.
@@ -15,6 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from dllm_complete import grammars
+from dllm_complete.grammars.scope import resolved_first
 
 from . import postprocess, telemetry, trigger, window
 from .cache import SuggestionCache
@@ -148,7 +152,8 @@ class Completer:
             return []
         job = Job(ctx.prefix, ctx.suffix, doc.language, uri_path(req.uri), decision.mode,
                   cfg.max_tokens_multi if decision.mode == "multi" else cfg.max_tokens_single,
-                  alternatives=alternatives, syntax=cfg.syntax)
+                  alternatives=alternatives, syntax=cfg.syntax, scope=cfg.scope,
+                  document=text if cfg.scope else None)
         try:
             results = await self.scheduler.run(req.uri, lambda tok: self.host.infill(job, tok, cfg.sampler),
                                                debounce_s=cfg.debounce_ms / 1000)
@@ -170,6 +175,9 @@ class Completer:
                             engine_ms=round(sum(s.timings_ms.get("total", 0.0) for s in stats), 3))
         texts = postprocess.suggestions([raw for raw, _ in results], ctx, mode=decision.mode, eol=doc.eol,
                                         max_lines=cfg.max_lines)
+        if cfg.scope and len(texts) > 1 and (grammar := grammars.language_for(doc.language, None)) is not None \
+                and grammar.name == "python":  # a suggestion using a name that resolves to nothing goes last
+            texts = resolved_first(texts, ctx.prefix, ctx.suffix, grammar.language, text)
         if req.selected is None:
             self.cache.put(req.uri, text, offset, texts)
         trace.mark("post")

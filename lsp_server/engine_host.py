@@ -41,6 +41,8 @@ class Job:
     max_tokens: int
     alternatives: int = 1
     syntax: bool = True
+    scope: bool = False
+    document: str | None = None  # the whole file without the middle, for the scope check
 
 
 def _factory() -> Callable[..., Infiller]:
@@ -70,6 +72,7 @@ class EngineHost:
         self.key: tuple[str | None, str | None] | None = None
         self.error: str | None = None
         self.remote, self.api_key = remote, api_key  # a `dllm-serve` URL: no local model
+        self.scope_totals = {"scope_remasked": 0, "scope_checks": 0, "scope_cut": 0, "scope_ms": 0.0}  # all requests
 
     @property
     def ready(self) -> bool:
@@ -128,13 +131,18 @@ class EngineHost:
         """Run the job's infill calls: (text, stats) for the best answer and its alternatives."""
         if self.engine is None:
             raise LoadError(self.error or "model not loaded")
-        constraint = grammars.constraint_for(job.language, job.path) if job.syntax else None
+        constraint = (grammars.constraint_for(job.language, job.path, scope=job.scope, document=job.document)
+                      if job.syntax else None)
         out = []
-        for i in range(job.alternatives):
-            res = self.engine.infill(job.prefix, job.suffix, language=job.language, mode=job.mode,
-                                     max_tokens=job.max_tokens, cancel=token, constraint=constraint,
-                                     sampler=self.sampler(overrides, i))
-            out.append((res.text, res.stats))
+        try:
+            for i in range(job.alternatives):
+                res = self.engine.infill(job.prefix, job.suffix, language=job.language, mode=job.mode,
+                                         max_tokens=job.max_tokens, cancel=token, constraint=constraint,
+                                         sampler=self.sampler(overrides, i))
+                out.append((res.text, res.stats))
+        finally:
+            for key, value in getattr(constraint, "stats", {}).items():
+                self.scope_totals[key] = self.scope_totals.get(key, 0) + value
         return out
 
     def warm_up(self) -> tuple[float, float]:

@@ -167,7 +167,7 @@ class Service:
                                                         "hits": self.cache.hits, "misses": self.cache.misses},
                 "scheduler": {"submitted": c.submitted, "skipped": c.skipped, "stopped": c.stopped,
                               "served": c.served, "failed": c.failed},
-                "enabled": self.config.enabled}
+                "enabled": self.config.enabled, "scope": self.host.scope_totals}
 
     def shutdown(self) -> None:
         self.scheduler.cancel_all()

@@ -246,3 +246,12 @@ def test_completes_with_each_published_family(tmp_path, source, family):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["model"]["family"] == family and result["stats"]["nfe"] >= 1
+
+
+def test_scope_check_reports_its_work(model, source):
+    out = run(f"{source}:2", "--model", model, "--json", "--scope", "--max-tokens", "8")
+    assert out.returncode == 0, out.stderr
+    scope = json.loads(out.stdout)["scope"]
+    assert scope["scope_checks"] >= 1 and scope["scope_remasked"] >= 0 and scope["scope_ms"] > 0
+    plain = json.loads(run(f"{source}:2", "--model", model, "--json", "--max-tokens", "8").stdout)
+    assert "scope" not in plain  # off unless asked

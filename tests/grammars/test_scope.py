@@ -1,0 +1,112 @@
+"""The scope constraint (grammars/scope.py): names a Python completion uses that resolve to nothing,
+through Python's scopes, `self` attributes and installed modules read without importing them."""
+
+import subprocess
+import sys
+
+import pytest
+
+from dllm_complete.grammars import constraint_for
+from dllm_complete.grammars.languages import language_for
+from dllm_complete.grammars.scope import ScopeConstraint, module_members
+
+CLASS = "class A:\n    def __init__(self):\n        self.items = []\n\n    def f(self):\n        return "
+
+
+@pytest.fixture(scope="module")
+def scope():
+    return ScopeConstraint(language_for("python").language)
+
+
+@pytest.mark.parametrize("prefix, middle, suffix, names", [
+    ("def f(s):\n    return ", "maxlen(s)", "\n", ["maxlen"]),  # no such function
+    ("def f(xs):\n    for i in xs:\n        print(", "j)", "\n", ["j"]),  # only i is bound
+    (CLASS, "self.xor", "\n", ["self.xor"]),  # no such attribute
+    ("def f(p):\n    return ", "(lambda z: z + w)(p)", "\n", ["w"]),
+    ("def f(p):\n    try:\n        pass\n    except ValueError as e:\n        ", "print(e, err)", "\n", ["err"]),
+    ("def f(p):\n    ", "x = [y for y in p]\n    return y", "\n", ["y"]),  # a comprehension's name stays in it
+    ("import collections\nx = ", "collections.Counterr()", "\n", ["collections.Counterr"]),
+    ("def g():\n    inner = 1\n\ndef f():\n    return ", "inner", "\n", ["inner"]),  # another function's local
+    ("def f(x):\n", "    y = y.isalpha()", "\n    return y\n", ["y"]),  # a local read before it is bound
+    ("def f(x):\n", "    e = [oprn]", "\n    for oprn in x:\n        pass\n", ["oprn"]),
+])
+def test_unresolved_names_are_found(scope, prefix, middle, suffix, names):
+    assert [name for _, _, name in scope.unresolved(prefix, middle, suffix)] == names
+
+
+@pytest.mark.parametrize("prefix, middle, suffix", [
+    ("def f(s):\n    return ", "len(s) + max(s)", "\n"),  # builtins
+    (CLASS, "self.items + self.f()", "\n"),  # attributes and methods of the class
+    ("from typing import List\ndef f(p: List[int]):\n    ", "total = sum(p)\n    return total", "\n"),  # its own names
+    ("def f(p):\n    return ", "helper(p)", "\n\ndef helper(q):\n    return q\n"),  # defined after the cursor
+    ("class B(Base):\n    def f(self):\n        return ", "self.anything", "\n"),  # unknown base: not judged
+    ("from os import *\ndef f():\n    return ", "whatever()", "\n"),  # star import: not judged
+    ("import os\ndef f():\n    return ", "os.anything", "\n"),  # os star-imports posix: members unknown
+    ("import math\ndef f():\n    return ", "math.anything", "\n"),  # no Python source: unknown
+    ("def f(n):\n    if (m := n + 1) > 2:\n        ", "return m", "\n"),  # walrus
+    ("def f(*args, key=None, **kw):\n    return ", "args, key, kw", "\n"),
+    ("def f(x):\n    global G\n    ", "G = x\n    return G", "\n"),
+    ("class C:\n    size = 3\n    double = ", "size * 2", "\n"),  # the class body sees its own names
+    ("def f(x):\n    return ", "f'{y}'", "\n"),  # inside a string: not judged
+    ("def f(x):\n    for i in x:\n        if i:\n            ", "print(last)", "\n        last = i\n"),  # a loop
+    ("def f(x):\n    def g(n):\n        return ", "g(n - 1)", "\n    return g\n"),  # recursion
+    ("def f(x):\n    y = 1\n    ", "y = y + 1", "\n"),
+])
+def test_resolved_or_unknown_names_are_left_alone(scope, prefix, middle, suffix):
+    assert scope.unresolved(prefix, middle, suffix) == []
+
+
+def test_a_name_still_being_written_is_not_judged(scope):
+    prefix = "def f(s):\n    return "
+    assert scope.remask(prefix, ["max", None, None], "\n") == []  # `max...` may become anything
+    assert scope.remask(prefix, ["max", "len", "(", None], "\n") == [0, 1]  # a call, still open: judged
+    assert scope.remask(prefix, ["len", "(", "s", ")", ""], "\n") == []
+
+
+def test_installed_modules_are_read_not_imported():
+    members = module_members("json")
+    assert {"dumps", "loads", "decoder"} <= members  # functions, and submodules of the package
+    code = ("import sys\nfrom dllm_complete.grammars.scope import module_members\n"
+            "assert 'dumps' not in module_members('colorsys')\nprint('colorsys' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_scope_joins_the_syntax_constraint_and_counts():
+    combined = constraint_for("python", scope=True)
+    prefix = "def f(s):\n    return "
+    assert combined.remask(prefix, ["maxlen", "(", "s", ")", ""], "\n") == [0]
+    assert combined.remask(prefix, ["len", "(", "s", ")", ""], "\n") == []
+    assert combined.stats["scope_remasked"] == 1 and combined.stats["scope_checks"] == 2
+    assert combined.finalize(prefix, "len(s)", "\n") == "len(s)"
+    assert combined.finalize(prefix, "len(s) + maxlen(s)", "\n") == "len(s)"  # cut before the name, then
+    assert combined.stats["scope_cut"] == 1  # back to valid text by the syntax constraint
+    assert type(constraint_for("python")).__name__ == "SyntaxConstraint"  # off unless asked
+    assert type(constraint_for("javascript", scope=True)).__name__ == "SyntaxConstraint"  # Python only
+
+
+def test_names_beyond_the_judged_window_count(scope):
+    # a long file: its imports are outside the text the constraint judges, not outside the file
+    head = "import os\nfrom typing import Any\n\n\nclass Big:\n    def f(self):\n        self.kept = 1\n"
+    filler = "".join(f"\ndef pad{i}(x):\n    return x + {i}\n" for i in range(400))
+    prefix, suffix = head + filler + "\n\ndef g(y: Any):\n    return ", "\n"
+    window = prefix[-2000:]
+    window = window[window.index("\ndef ") + 1:]  # cut at a top-level line, as the judged text is
+    assert [n for *_, n in scope.unresolved(window, "os.sep", suffix)] == ["os"]  # the window alone
+    whole = ScopeConstraint(language_for("python").language, document=prefix + suffix)
+    assert whole.unresolved(window, "os.sep", suffix) == []
+    assert [n for *_, n in whole.unresolved(window, "osx.sep", suffix)] == ["osx"]
+
+
+def test_suggestions_with_unresolved_names_rank_last():
+    from dllm_complete.grammars.scope import resolved_first
+
+    texts = ["maxlen(s)", "len(s)", "foo(s)", "max(s)"]
+    ranked = resolved_first(texts, "def f(s):\n    return ", "\n", language_for("python").language)
+    assert ranked == ["len(s)", "max(s)", "maxlen(s)", "foo(s)"]  # stable within each group
+
+
+def test_a_name_the_suffix_finishes_is_judged_whole(scope):
+    # a span cut mid-word: the middle writes the start of a name the suffix ends
+    assert [n for *_, n in scope.unresolved("def f(s):\n    return ", "maxl", "en(s)\n")] == ["maxlen"]
+    assert scope.unresolved("def f(s):\n    return ", "le", "n(s)\n") == []

@@ -13,7 +13,12 @@ per-hole latency ratio on/off (median). False re-masks: the scope check run on e
 middle (which passes its tests), where any name it flags would be a correct name re-masked; each one
 is listed. `--heldout N`: N single-line holes cut from the training corpus's held-out files (real
 repositories' code the model never trained on; `bench.heldout_sweep`), with the same measures but no
-pass@1 (no tests). Prints one JSON line last.
+pass@1 (no tests). `--resolvers ROWS.jsonl` instead compares our resolver with jedi (python-lsp-server's)
+on a run's `off` completions and on the canonical middles: how often each flags a completion, its
+precision and recall against pyflakes, its false flags on canonical middles, and its time per check.
+Prints one JSON line last.
+
+    python -m bench.scope --splits single-line --resolvers bench/results/scope-single.jsonl
 """
 
 from __future__ import annotations
@@ -72,6 +77,46 @@ def false_remasks(problems: list[dict]) -> list[dict]:
     return found
 
 
+def jedi_unresolved(problem: dict, completion: str) -> set[str]:
+    """Names on the completion's lines that jedi cannot take to a definition (it analyses, never runs)."""
+    import jedi
+
+    first = problem["prompt"].count("\n") + 1
+    last = first + humaneval.normalize_completion(problem, completion).rstrip("\n").count("\n")
+    script = jedi.Script(humaneval.infilled_source(problem, completion))
+    return {n.name for n in script.get_names(all_scopes=True, definitions=False, references=True)
+            if first <= n.line <= last and not n.goto()}
+
+
+def compare_resolvers(problems: dict, rows: list[dict]) -> dict:
+    """Ours and jedi against pyflakes on the completions of `rows`, and on the canonical middles."""
+    import time
+
+    from dllm_complete.grammars.languages import language_for
+    from dllm_complete.grammars.scope import ScopeConstraint
+
+    language = language_for("python").language
+
+    def ours(problem, completion):
+        check = ScopeConstraint(language, problem["prompt"] + problem["suffix"])
+        return {n for *_, n in check.unresolved(problem["prompt"], completion, problem["suffix"])}
+
+    out = {}
+    cases = [(problems[r["task_id"]], r["completion"]) for r in rows if r["completion"]]
+    truth = [bool(unresolved(p, c)) for p, c in cases]
+    for name, judge in (("ours", ours), ("jedi", jedi_unresolved)):
+        judge(*cases[0])  # warm-up (jedi's first call loads its caches)
+        t0 = time.perf_counter()
+        flags = [bool(judge(p, c)) for p, c in cases]
+        ms = (time.perf_counter() - t0) * 1e3 / len(cases)
+        hits = sum(f and t for f, t in zip(flags, truth))
+        canonical = [p for p in problems.values() if judge(p, p["canonical_solution"])]
+        out[name] = {"flagged_share": 100 * sum(flags) / len(flags), "precision": hits / max(1, sum(flags)),
+                     "recall": hits / max(1, sum(truth)), "false_flags_on_canonical": len(canonical),
+                     "canonical_examples": [p["task_id"] for p in canonical[:5]], "ms_per_check": ms}
+    return {"completions": len(cases), "pyflakes_share": 100 * sum(truth) / len(truth), **out}
+
+
 def summarize(rows: list[dict], problems: dict) -> dict:
     by = {arm: {r["task_id"]: r for r in rows if r["backend"] == arm} for arm in ARMS}
     out = {}
@@ -103,7 +148,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--heldout", type=int, default=0, help="also N single-line holes of held-out corpus files")
     p.add_argument("--out", default=None, help="per (arm, task) JSONL")
+    p.add_argument("--resolvers", default=None, metavar="ROWS", help="compare ours with jedi on a run's off rows")
     args = p.parse_args(argv)
+    if args.resolvers:
+        split = args.splits.split(",")[0]
+        problems = {q["task_id"]: q for q in humaneval.load_split(split)}
+        rows = [r for r in common.read_jsonl(args.resolvers) if r["backend"] == "off" and r["task_id"] in problems]
+        summary = {"bench": "scope-resolvers", "split": split, **compare_resolvers(problems, rows),
+                   "stamp": common.stamp()}
+        common.print_summary(summary)
+        return summary
     engines: dict = {}
     arms = [backends_mod.make(spec.format(model=args.model), engines) for spec in ARMS.values()]
     summary = {"bench": "scope", "model": args.model, "splits": {}, "stamp": common.stamp()}

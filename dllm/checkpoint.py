@@ -23,7 +23,7 @@ from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tok
 from tokenizers import Tokenizer as HFTokenizer
 
 from . import allocator, threads
-from .families import Family, UnsupportedCheckpoint, detect, first_id
+from .families import Family, UnsupportedCheckpoint, detect
 from .model import ModelConfig, Transformer
 from .tokenizer import SpecialIds, Tokenizer, own_special_ids
 
@@ -277,14 +277,13 @@ def special_ids(cfg: dict, hf: HFTokenizer, family: Family) -> SpecialIds:
         return own_special_ids(hf)
     vocab = hf.get_vocab(with_added_tokens=True)
     mask = cfg.get("mask_token_id")
-    mask = mask if isinstance(mask, int) else first_id(family.mask, vocab)
-    eom = first_id(family.filler, vocab)
+    mask = mask if isinstance(mask, int) else vocab.get(family.mask)
+    eom = vocab.get(family.filler)
     if mask is None or eom is None:
-        raise UnsupportedCheckpoint(f"{family.name} checkpoint without its mask token {family.mask[0]} "
-                                    f"or its padding token {family.filler[0]} in the tokenizer")
+        raise UnsupportedCheckpoint(f"{family.name} checkpoint without its mask token {family.mask} "
+                                    f"or its padding token {family.filler} in the tokenizer")
     stops = tuple(vocab[t] for t in family.stops if t in vocab)
-    expand = vocab.get(family.expand) if family.expand else None
-    bos, eos = first_id(family.bos, vocab), first_id(family.eos, vocab)
+    expand, bos, eos = (vocab.get(t) if t else None for t in (family.expand, family.bos, family.eos))
     added = {i for i, t in hf.get_added_tokens_decoder().items() if t.special}  # chat, FIM, tool, reserved tokens
     control = tuple(sorted(added - {eom, eos, expand, *stops}))
     return SpecialIds(mask=mask, eom=eom, bos=bos, eos=eos, stops=stops, expand=expand, control=control)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+
 class UnsupportedCheckpoint(ValueError):
     """A checkpoint of a family or layout this project does not run (one line, naming what was found)."""
 
@@ -20,35 +21,30 @@ class UnsupportedCheckpoint(ValueError):
 class Family:
     name: str
     logits_shift: bool  # position i predicts token i+1 (Dream's convention: logits[i - 1] scores slot i)
-    mask: tuple[str, ...]  # the mask token's text, where config.json gives no mask_token_id (first found)
-    filler: tuple[str, ...]  # what the model writes in unused slots of the middle: our end-of-middle (first found)
+    mask: str  # the mask token's text, where config.json gives no mask_token_id
+    filler: str  # what the model writes in unused slots of the middle: our end-of-middle
     stops: tuple[str, ...] = ()  # more tokens that end a middle (an instruct model's end of turn)
-    bos: tuple[str, ...] = ()  # before a prefix that starts the file (first found; none = nothing)
-    eos: tuple[str, ...] = ()  # after a suffix that ends the file
+    bos: str | None = None  # before a prefix that starts the file
+    eos: str | None = None  # after a suffix that ends the file
     expand: str | None = None  # DreamOn: a committed one becomes two masks; a committed filler is deleted
 
-    @property
-    def edits(self) -> bool:
-        """Whether the canvas changes length while denoised (expand / delete) instead of growing."""
-        return self.expand is not None
 
-
-DREAM = Family("dream", True, mask=("<|mask|>",), filler=("<|endoftext|>",),
-               stops=("<|im_end|>",), bos=("<|beginoftext|>",), eos=("<|endoftext|>",))
+DREAM = Family("dream", True, mask="<|mask|>", filler="<|endoftext|>",
+               stops=("<|im_end|>",), bos="<|beginoftext|>", eos="<|endoftext|>")
 FAMILIES = {
     "dream": DREAM,  # Dream-v0, Dream-Coder, DiffuCoder-Base: model_type "Dream"
-    "diffucoder": dataclasses.replace(DREAM, name="diffucoder", filler=("<|dlm_pad|>",),
+    "diffucoder": dataclasses.replace(DREAM, name="diffucoder", filler="<|dlm_pad|>",
                                       stops=("<|endoftext|>", "<|im_end|>")),  # its instruct models pad with <|dlm_pad|>
     "dreamon": dataclasses.replace(DREAM, name="dreamon", expand="<|expand|>"),  # delete = <|endoftext|>
-    "open-dcoder": Family("open-dcoder", True, mask=("<M>",), filler=("<|endoftext|>",),
-                          stops=("<|im_end|>",), eos=("<|endoftext|>",)),
-    "llada": Family("llada", False, mask=("<|mdm_mask|>",), filler=("<|endoftext|>",),
-                    stops=("<|eot_id|>",), bos=("<|startoftext|>",), eos=("<|endoftext|>",)),
-    "coda": Family("coda", True, mask=("<|mask|>",), filler=("<|endoftext|>",),
-                   stops=("<|im_end|>",), eos=("<|endoftext|>",)),
+    "open-dcoder": Family("open-dcoder", True, mask="<M>", filler="<|endoftext|>",
+                          stops=("<|im_end|>",), eos="<|endoftext|>"),
+    "llada": Family("llada", False, mask="<|mdm_mask|>", filler="<|endoftext|>",
+                    stops=("<|eot_id|>",), bos="<|startoftext|>", eos="<|endoftext|>"),
+    "coda": Family("coda", True, mask="<|mask|>", filler="<|endoftext|>",
+                   stops=("<|im_end|>",), eos="<|endoftext|>"),
 }
 # dllm-complete's own checkpoints (config.json's "dllm" section gives every id)
-OWN = Family("dllm-complete", False, mask=("<|mask|>",), filler=("<|eom|>",))
+OWN = Family("dllm-complete", False, mask="<|mask|>", filler="<|eom|>")
 SUPPORTED = "Dream, Dream-Coder, DiffuCoder, DreamOn, Open-dCoder, LLaDA, CoDA and dllm-complete's own"
 
 
@@ -72,7 +68,3 @@ def detect(cfg: dict, vocab: dict[str, int]) -> Family:
     what = "an autoregressive model (no mask token)" if not has_mask else "a layout we do not know"
     raise UnsupportedCheckpoint(f"model_type {cfg.get('model_type')!r} (architectures: {archs}) looks like {what}; "
                                 f"supported: {SUPPORTED}")
-
-
-def first_id(texts: tuple[str, ...], vocab: dict[str, int]) -> int | None:
-    return next((vocab[t] for t in texts if t in vocab), None)

@@ -96,6 +96,7 @@ def test_the_family_and_its_tokens_come_from_the_files(published, family):
     never = set(tok.never_generated())
     assert {"<|im_start|>", "<|fim_prefix|>", "<|start_header_id|>"} & set(text.values()) <= {text[i] for i in never}
     assert sp.eom not in never and all(i not in never for i in tok.stop_ids())
+    assert all(text[i].startswith("<|") for i in tok.stop_ids())  # only end tokens end a completion
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from dllm_complete.dllm.checkpoint import load_weights, model_config
 from dllm_complete.dllm.model import Transformer
+from dllm_complete.dllm.published import llada_name
 
 transformers = pytest.importorskip("transformers")
 
@@ -93,26 +94,9 @@ def test_stacked_projections_are_the_same_model(tmp_path, kind):
     assert (cache_f.k - cache_p.k).abs().max().item() < 1e-5 and (cache_f.v - cache_p.v).abs().max().item() < 1e-5
 
 
-LLADA_LAYER = {"input_layernorm": "attn_norm", "post_attention_layernorm": "ff_norm",
-               "self_attn.q_proj": "q_proj", "self_attn.k_proj": "k_proj", "self_attn.v_proj": "v_proj",
-               "self_attn.o_proj": "attn_out", "mlp.gate_proj": "ff_proj", "mlp.up_proj": "up_proj",
-               "mlp.down_proj": "ff_out"}
-LLADA_TOP = {"model.embed_tokens.weight": "model.transformer.wte.weight",
-             "model.norm.weight": "model.transformer.ln_f.weight",
-             "lm_head.weight": "model.transformer.ff_out.weight"}
-
-
-def _llada_name(hf_name: str) -> str:
-    if hf_name in LLADA_TOP:
-        return LLADA_TOP[hf_name]
-    _, _, layer, rest = hf_name.split(".", 3)  # model.layers.<i>.<module>.weight
-    module = rest.removesuffix(".weight")
-    return f"model.transformer.blocks.{layer}.{LLADA_LAYER[module]}.weight"
-
-
 def test_llada_names_map_onto_the_same_model(tmp_path):
     hf, _ = _hf_model("llama", False)
-    llada_state = {_llada_name(k): v.contiguous() for k, v in hf.state_dict().items()}
+    llada_state = {llada_name(k): v.contiguous() for k, v in hf.state_dict().items()}
     llada_cfg = {"model_type": "llada", "d_model": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 2,
                  "mlp_hidden_size": 96, "vocab_size": 257, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
                  "max_sequence_length": 128}

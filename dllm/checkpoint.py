@@ -271,11 +271,11 @@ def _rebuilt_bpe(path: Path) -> HFTokenizer:
     return tok
 
 
-def special_ids(cfg: dict, hf: HFTokenizer, family: Family) -> SpecialIds:
-    """The ids the engine needs, by the family's conventions (config.json's ids first where it has them)."""
+def special_ids(cfg: dict, hf: HFTokenizer, vocab: dict[str, int], family: Family) -> SpecialIds:
+    """The ids the engine needs, by the family's conventions (config.json's ids first where it has them);
+    `vocab`: the tokenizer's text -> id, added tokens included."""
     if family.name == "dllm-complete":
         return own_special_ids(hf)
-    vocab = hf.get_vocab(with_added_tokens=True)
     mask = cfg.get("mask_token_id")
     mask = mask if isinstance(mask, int) else vocab.get(family.mask)
     eom = vocab.get(family.filler)
@@ -294,9 +294,10 @@ def describe(path: str | Path) -> tuple[ModelConfig, Tokenizer, ModelSpec]:
     path = resolve(path)
     cfg = _read_config(path)
     hf = read_tokenizer(path)
+    vocab = hf.get_vocab(with_added_tokens=True)  # a dict of the whole vocabulary: built once
     try:
-        family = detect(cfg, hf.get_vocab(with_added_tokens=True))
-        tokenizer = Tokenizer(hf, special_ids(cfg, hf, family))
+        family = detect(cfg, vocab)
+        tokenizer = Tokenizer(hf, special_ids(cfg, hf, vocab, family))
     except ValueError as exc:
         raise CheckpointError(str(exc)) from None
     mc, layout = model_config(cfg)

@@ -64,7 +64,7 @@ def detect(cfg: dict, vocab: dict[str, int]) -> Family:
         return FAMILIES["coda"]
     if mtype == "qwen2" and "<M>" in vocab:
         return FAMILIES["open-dcoder"]
-    has_mask = "mask_token_id" in cfg or any(m in vocab for m in ("<|mask|>", "<M>", "<|mdm_mask|>"))
+    has_mask = "mask_token_id" in cfg or any(f.mask in vocab for f in FAMILIES.values())
     what = "an autoregressive model (no mask token)" if not has_mask else "a layout we do not know"
     raise UnsupportedCheckpoint(f"model_type {cfg.get('model_type')!r} (architectures: {archs}) looks like {what}; "
                                 f"supported: {SUPPORTED}")

@@ -245,12 +245,15 @@ class _Window:
         return attrs | own
 
 
-def _walk(node: Node | None):
+def _walk(node: Node | None, lo: int = 0, hi: int | None = None):
+    """Every node under `node`; with `hi`, only those overlapping bytes [lo, hi) (other subtrees skipped)."""
     if node is None:
         return
     stack = [node]
     while stack:
         n = stack.pop()
+        if hi is not None and (n.end_byte <= lo or n.start_byte >= hi):
+            continue
         yield n
         stack.extend(n.children)
 
@@ -371,9 +374,7 @@ class ScopeConstraint:
         lo, hi = len(pre), len(pre) + len(mid)
         until = hi if judge_until is None else lo + len(middle[:judge_until].encode(_ENC, "replace"))
         out = []
-        for node in _walk(root):
-            if node.end_byte <= lo or node.start_byte >= hi:
-                continue
+        for node in _walk(root, lo, hi):
             if node.type == "identifier" and (judge_until is None or node.end_byte < until) and _is_use(node):
                 name = window.text(node)
                 if not window.resolves(name, node):

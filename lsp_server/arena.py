@@ -27,7 +27,7 @@ from typing import Any
 from dllm_complete import grammars
 
 from . import postprocess, telemetry, trigger, window
-from .engine_host import _factory
+from .engine_host import engine_factory
 from .scheduler import Scheduler, Superseded
 
 KINDS = ("dllm", "model", "infill", "openai")
@@ -181,7 +181,7 @@ class Arena:
     def _engine(self, model: str, device: str | None) -> Any:
         key = (model, device)
         if key not in self.engines:
-            self.engines[key] = _factory()(model=model, device=device)
+            self.engines[key] = engine_factory()(model=model, device=device)
         return self.engines[key]
 
     def vote(self, rid: Any, choice: Any, log_file: str | None) -> dict:

@@ -45,7 +45,8 @@ class Job:
     document: str | None = None  # the whole file without the middle, for the scope check
 
 
-def _factory() -> Callable[..., Infiller]:
+def engine_factory() -> Callable[..., Infiller]:
+    """What loads an engine: `dllm.load`, or the `DLLM_LSP_ENGINE` factory (tests, benchmarks)."""
     spec = os.environ.get(ENGINE_ENV)
     if not spec:
         from dllm_complete import dllm
@@ -87,7 +88,7 @@ class EngineHost:
         if self.remote is not None:
             return self._connect(model, device)
         try:
-            self.engine = _factory()(model=model, device=device)
+            self.engine = engine_factory()(model=model, device=device)
         except Exception as exc:  # a bad directory, a missing file, an out-of-memory device...
             self.error = f"{type(exc).__name__}: {_one_line(exc)}"
             raise LoadError(self.error) from exc

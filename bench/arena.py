@@ -52,7 +52,8 @@ DLLM_SETTINGS = [  # (label, query): the diffusion engine's knobs, one change at
 
 def default_specs(dllm_model: str, ar_model: str) -> list[str]:
     specs = [f"{label}@dllm:{dllm_model}?{query}" for label, query in DLLM_SETTINGS]
-    return specs + [f"ar@ar:{ar_model}?syntax=1", f"hf generate@hf:{ar_model}?syntax=1"]
+    return specs + [f"ar@ar:{ar_model}?syntax=1", f"ar lookup@ar:{ar_model}?syntax=1&draft=8",
+                    f"hf generate@hf:{ar_model}?syntax=1"]
 
 
 # ------------------------------------------------------------------------------------ generation

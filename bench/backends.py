@@ -1,9 +1,10 @@
 """Completion backends for the benchmarks, each built from one spec string.
 
-    dllm:<dir>[?threshold=0.7&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1
+    dllm:<dir>[?threshold=0.7&budget=0.5&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1
                &canvas=16&confidence=entropy&scope=0|1&dtype=float32|bfloat16]  diffusion engine (any family,
                                                                   docs/models.md; scope: grammars/scope.py)
-    ar:<dir>[?empty=0|1&fill=0|1&syntax=0|1&dtype=...]                    our AR twin, static KV cache
+    ar:<dir>[?empty=0|1&fill=0|1&draft=8&syntax=0|1&dtype=...]            our AR twin, static KV cache;
+                                                                  draft: prompt-lookup tokens per call
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
 `<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
@@ -31,13 +32,14 @@ from typing import Any, Protocol
 from dllm_complete.dllm.contract import SamplerConfig
 
 KINDS = ("dllm", "ar", "hf")
-DLLM_PARAMS = {"threshold": ("threshold", float), "steps": ("max_steps", int), "block": ("block_size", int),
+DLLM_PARAMS = {"threshold": ("threshold", float), "budget": ("entropy_budget", float), "steps": ("max_steps", int), "block": ("block_size", int),
                "cache": ("use_cache", lambda v: _flag(v)),
                "refresh": ("refresh_each_block", lambda v: _flag(v)), "confidence": ("confidence", str),
                "canvas": ("canvas", int),
                "context": ("context_tokens", int), "ordered": ("ordered_end", lambda v: _flag(v)),
-               "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v))}
-AR_PARAMS = {"empty", "fill"}  # the sampler settings our AR decoder honours
+               "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v)),
+               "draft": ("draft_tokens", int)}
+AR_PARAMS = {"empty", "fill", "draft"}  # the sampler settings our AR decoder honours
 LOAD_PARAMS = {"dtype"}  # how our engines load the weights (default: `dllm.load`'s choice)
 COMMON_PARAMS = {"syntax", "scope"}
 

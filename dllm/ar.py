@@ -1,4 +1,5 @@
-"""The autoregressive twin's decoder: FIM prompt, static KV cache, one token per forward pass.
+"""The autoregressive twin's decoder: FIM prompt, static KV cache, one token per forward pass, or
+several where prompt lookup drafts them (`SamplerConfig.draft_tokens`) and one pass checks the draft.
 
 Served with the same context budget, stop rules (end-of-middle, end of line in single-line mode,
 token cap), attention op (`kernels`), CUDA-graph decision (`forward.py`) and result type as the
@@ -48,7 +49,8 @@ class ARDecoder:
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
-        """The middle between `prefix` and `suffix` (`contract.Infiller`), one token per model call."""
+        """The middle between `prefix` and `suffix` (`contract.Infiller`), one token per model call, or the
+        longest correct part of a prompt-lookup draft and the token after it."""
         self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
         start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
                       self.context_tokens)
@@ -56,30 +58,60 @@ class ARDecoder:
         stats.canvas = cap
         prompt = fim_prompt(self.tokenizer, start)
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
+        draft_cap = cfg.draft_tokens if cfg.temperature == 0 else 0  # drafts check greedy choices only
         n = len(prompt)
         pieces = self.tokenizer.pieces()
         out: list[int] = []
-        blank = True  # nothing but whitespace so far
+        draft: list[int] = []
+        blank, done = True, False  # nothing but whitespace so far
         with torch.inference_mode():
-            for _ in range(cap):  # one token per model call
+            if cancel is not None:
+                cancel.check()
+            rows = self.decode.prefill(torch.tensor([prompt], device=self.device), n + cap)  # (1, V)
+            stats.nfe += 1
+            while not done:
+                # row j of `rows` is the choice after out (+ draft[:j]); a wrong draft token ends the row run
+                for j in range(rows.shape[0]):
+                    logits = rows[j:j + 1]
+                    logits[:, self.banned] = float("-inf")
+                    if blank and not cfg.allow_empty:
+                        logits[:, self.end_ids[mode]] = float("-inf")  # no end before the first non-blank token
+                    if not out and ctx.first_banned:  # the first token continues what was typed
+                        logits[:, ctx.first_banned] = float("-inf")
+                    nxt = int(propose(logits, cfg, gen)[0])
+                    if nxt in self.stops:
+                        done = True
+                        break
+                    out.append(nxt)
+                    blank = blank and not pieces[nxt].strip()
+                    if (mode == "single" and nxt in self.newlines) or len(out) >= cap:
+                        done = True
+                        break
+                    if j >= len(draft) or nxt != draft[j]:
+                        break
+                if done:
+                    break
                 if cancel is not None:
                     cancel.check()
-                if out:
-                    logits = self.decode.step(out[-1], n + len(out) - 1)  # (1, V)
+                draft = lookup(prompt + out, min(draft_cap, cap - len(out) - 1))
+                pos = n + len(out) - 1
+                if draft:
+                    rows = self.decode.steps([out[-1]] + draft, pos)  # (1 + len(draft), V)
                 else:
-                    logits = self.decode.prefill(torch.tensor([prompt], device=self.device), n + cap)
-                logits[:, self.banned] = float("-inf")
-                if blank and not cfg.allow_empty:
-                    logits[:, self.end_ids[mode]] = float("-inf")  # no end before the first non-blank token
-                if not out and ctx.first_banned:  # the first token continues what was typed
-                    logits[:, ctx.first_banned] = float("-inf")
+                    rows = self.decode.step(out[-1], pos)  # (1, V)
                 stats.nfe += 1
-                nxt = int(propose(logits, cfg, gen)[0])
-                if nxt in self.stops:
-                    break
-                out.append(nxt)
-                blank = blank and not pieces[nxt].strip()
-                if mode == "single" and nxt in self.newlines:
-                    break
         stats.steps, stats.tokens = len(out), len(out)
         return end(start, self.tokenizer.decode(out))
+
+
+def lookup(ids: list[int], k: int, longest: int = 3) -> list[int]:
+    """Up to `k` tokens that followed the latest earlier occurrence of the longest n-gram (n <= `longest`)
+    that `ids` ends with: prompt-lookup decoding's draft (Saxena 2023). [] when nothing matches."""
+    if k <= 0:
+        return []
+    for n in range(min(longest, len(ids) - 1), 0, -1):
+        tail = ids[-n:]
+        for i in range(len(ids) - n - 1, -1, -1):
+            if ids[i:i + n] == tail:
+                return ids[i + n:i + n + k]
+    return []

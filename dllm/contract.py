@@ -26,6 +26,9 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """How the denoising loop commits slots (`sampler.py`, `schedule.py`). Defaults are measured."""
     threshold: float = 0.9
     confidence: str = "probability"
+    # > 0: commit the surest slots while the sum of their -log(confidence) stays within this (the
+    # EB-sampler), instead of every slot above `threshold`
+    entropy_budget: float = 0.0
     # hard cap on denoising steps for one canvas; 16 measured better and ~2x faster than 32 on
     # multi-line HumanEval-infilling (single-line canvases rarely reach it)
     max_steps: int = 16
@@ -47,6 +50,10 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     ordered_end: bool = False  # an end commits only at the leftmost masked slot (measured: slower, no gain yet)
     allow_empty: bool = True  # False: no end (single-line: no newline) before the first non-blank token
     fill_broken: bool = False  # True: allow_empty=False where a syntax constraint finds the file broken at the cursor
+    # autoregressive decoding only: up to this many tokens drafted by prompt lookup (the longest recent
+    # n-gram of the text found earlier in the context, and what followed it) and checked in one model
+    # call; greedy output unchanged (llama.cpp's and transformers' prompt-lookup decoding). 0 = off
+    draft_tokens: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -55,10 +62,12 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"confidence must be one of {', '.join(CONFIDENCES)}, got {self.confidence!r}")
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if not math.isfinite(self.entropy_budget) or self.entropy_budget < 0:
+            raise ValueError(f"entropy_budget must be a finite number >= 0, got {self.entropy_budget}")
         if not math.isfinite(self.temperature) or self.temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
-        if min(self.context_tokens, self.remask_budget, self.block_size or 0, self.canvas) < 0:
-            raise ValueError("block_size, canvas, context_tokens and remask_budget must be >= 0")
+        if min(self.context_tokens, self.remask_budget, self.block_size or 0, self.canvas, self.draft_tokens) < 0:
+            raise ValueError("block_size, canvas, context_tokens, draft_tokens and remask_budget must be >= 0")
 
     def with_overrides(self, overrides: dict[str, Any]) -> SamplerConfig:
         """These settings with `overrides` (field name -> value, from a user); ValueError in one line."""

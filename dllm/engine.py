@@ -203,7 +203,7 @@ class Engine:
                 tokens, conf = self._propose(hidden, masked, cfg, run.gen, bans)
                 need = min_commits(n_masked, cap - steps)
                 eligible = self._end_in_order(tokens, masked, mode, need) if cfg.ordered_end else masked
-                commit = select(conf, eligible, cfg.threshold, need)
+                commit = select(conf, eligible, cfg.threshold, need, cfg.entropy_budget)
                 mid = torch.where(commit, tokens, mid)
                 mid = self._pad_after_end(mid, mode)
                 steps += 1

@@ -167,6 +167,12 @@ def next_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slo
     return model.lm_head(model.hidden(tokens, positions, cache, mask)[0, -1:])
 
 
+def all_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slots: torch.Tensor) -> torch.Tensor:
+    """Logits (T, V) after each of `tokens` (1, T) at `positions` (T,), causal over the cache `slots`."""
+    mask = slots[None, :] <= positions[:, None]  # (T, S)
+    return model.lm_head(model.hidden(tokens, positions, cache, mask)[0])
+
+
 class EagerDecode:
     """Prefill and one-token steps on a cache of exactly the slots asked for."""
 
@@ -184,6 +190,11 @@ class EagerDecode:
         """`token` at position `pos` -> logits of the next one (1, V)."""
         ids = torch.tensor([[token]], device=self.slots.device)
         return next_logits(self.model, ids, self.slots[pos:pos + 1], self.cache, self.slots)
+
+    def steps(self, tokens: list[int], pos: int) -> torch.Tensor:
+        """`tokens` at positions `pos`... -> logits after each (T, V): a draft checked in one call."""
+        ids = torch.tensor([tokens], device=self.slots.device)
+        return all_logits(self.model, ids, self.slots[pos:pos + len(tokens)], self.cache, self.slots)
 
 
 class _DecodeShape(_Static):
@@ -218,6 +229,12 @@ class GraphedDecode:
         shape.token.fill_(token)
         shape.pos.fill_(pos)
         return shape.run(0)
+
+    def steps(self, tokens: list[int], pos: int) -> torch.Tensor:
+        """As `EagerDecode.steps`, eagerly into the same cache (drafts vary in length: no graph)."""
+        shape = self.current
+        ids = torch.tensor([tokens], device=shape.slots.device)
+        return all_logits(self.model, ids, shape.slots[pos:pos + len(tokens)], shape.cache, shape.slots)
 
 
 # ------------------------------------------------------------------------------------- decision

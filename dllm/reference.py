@@ -9,6 +9,7 @@ padding after an end token, growth, or a family's expand / delete edits) so that
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import torch
@@ -80,7 +81,12 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "sing
                     in_order = [j for j in proposals if j == leftmost or not is_end(proposals[j][0])]
                     eligible = in_order if len(in_order) >= need else eligible
                 ranked = sorted(eligible, key=lambda j: -proposals[j][1])
-                chosen = {j for j in ranked if proposals[j][1] >= cfg.threshold} | set(ranked[:need])
+                if cfg.entropy_budget > 0:  # the surest slots while their summed -log(confidence) fits
+                    costs = itertools.accumulate(-math.log(max(proposals[j][1], 1e-12)) for j in ranked)
+                    sure = {j for j, spent in zip(ranked, costs) if spent <= cfg.entropy_budget}
+                else:
+                    sure = {j for j in ranked if proposals[j][1] >= cfg.threshold}
+                chosen = sure | set(ranked[:need])
                 for j in chosen:
                     middle[j] = proposals[j][0]
                 commits.append((len(proposals), need, len(chosen)))

@@ -5,7 +5,9 @@ Confidence of a slot (all in (0, 1], higher = surer; defined once, in `kernels/r
   margin       top-1 minus top-2 probability (Kim et al., 2025)
   entropy      exp(-H) of the predictive distribution
 Every slot whose confidence reaches the threshold is committed, and at least `need` of them
-(Fast-dLLM's threshold rule, with a floor that keeps the step cap). The settings, `SamplerConfig`, are
+(Fast-dLLM's threshold rule, with a floor that keeps the step cap). With an entropy budget instead, the
+surest slots are committed while the sum of their -log(confidence) stays within it (the EB-sampler,
+Ben-Hamu et al., 2025: many near-certain slots together, one unsure slot alone). The settings, `SamplerConfig`, are
 part of the engine's torch-free boundary (`contract.py`).
 """
 
@@ -29,11 +31,19 @@ def propose(logits: torch.Tensor, cfg: SamplerConfig, generator: torch.Generator
     return tokens, confidence(logits, tokens, cfg.confidence)
 
 
-def select(conf: torch.Tensor, eligible: torch.Tensor, threshold: float, need: int) -> torch.Tensor:
-    """Slots to commit (N,) bool: eligible and confident, and at least the `need` most confident ones."""
+def select(conf: torch.Tensor, eligible: torch.Tensor, threshold: float, need: int,
+           budget: float = 0.0) -> torch.Tensor:
+    """Slots to commit (N,) bool: eligible and confident (`threshold`, or within the entropy `budget`
+    when it is > 0), and at least the `need` most confident ones."""
     conf = torch.where(eligible, conf, torch.full_like(conf, -1.0))
-    commit = eligible & (conf >= threshold)
     n_eligible = int(eligible.sum())
+    if budget > 0:
+        order = conf.argsort(descending=True)[:n_eligible]
+        spent = (-conf[order].clamp_min(1e-12).log()).cumsum(0)
+        commit = torch.zeros_like(eligible)
+        commit[order[spent <= budget]] = True
+    else:
+        commit = eligible & (conf >= threshold)
     need = min(need, n_eligible)
     if need > 0:
         top = conf.topk(need).indices

@@ -66,6 +66,17 @@ def test_uncached_engine_equals_reference(engine, mode, block_size):
 
 
 @pytest.mark.parametrize("mode", ["single", "multi"])
+def test_an_entropy_budget_commits_as_the_reference(engine, mode):
+    engine = _with(_plain(engine), use_cache=False, block_size=0, entropy_budget=2.5)
+    pairs = [(engine.infill(p, s, mode=mode), reference_infill(engine, p, s, mode=mode)) for p, s in _holes(4)]
+    for got, ref in pairs:
+        assert _outcome(got) == _outcome(ref.completion)
+    commits = [c for _, ref in pairs for c in ref.commits]
+    assert any(n > need for _, need, n in commits)  # the budget commits more than the floor at some step
+    assert any(n == need < masked for masked, need, n in commits)  # and only the floor at another
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
 def test_a_shifted_model_equals_the_reference(tmp_path, mode):
     # outputs at position i predict token i + 1 (a model adapted from an AR one, Dream's layout)
     engine = _with(_plain(dllm.load(str(tiny_checkpoint(tmp_path, logits_shift=True)))), use_cache=False)

@@ -2,7 +2,8 @@
 
 Cuts single-line and multi-line holes from the training corpus's held-out files (same split and seed
 as `python -m dllm_complete.dllm.train`), runs each sampler setting on them and reports exact match (stripped),
-model calls and latency. JSON summary as the last line.
+edit similarity (difflib's ratio, 0-1: multi-line holes are rarely matched exactly), model calls, tokens per
+model call and latency. JSON summary as the last line.
 
   python -m bench.heldout_sweep --model DIR --n 100 --settings "" "block_size=4" "threshold=0.7"
 """
@@ -10,6 +11,7 @@ model calls and latency. JSON summary as the last line.
 from __future__ import annotations
 
 import argparse
+import difflib
 import random
 import sys
 import time
@@ -60,15 +62,18 @@ def main(argv: list[str] | None = None) -> None:
         data = holes(args.n, args.seed, mode)
         for setting in args.settings:
             engine.sampler = msgspec.structs.replace(base, **parse_setting(setting))
-            hits, nfe, lat = 0, [], []
+            hits, nfe, lat, tokens, similar = 0, [], [], 0, 0.0
             for prefix, middle, suffix in data:
                 t0 = time.perf_counter()
                 r = engine.infill(prefix, suffix, mode=mode)
                 lat.append((time.perf_counter() - t0) * 1e3)
                 nfe.append(r.stats.nfe)
+                tokens += r.stats.tokens
                 hits += r.text.strip() == middle.strip()
+                similar += difflib.SequenceMatcher(None, r.text.strip(), middle.strip()).ratio()
             row = {"mode": mode, "setting": setting or "default", "exact_match": hits / len(data),
-                   "nfe_mean": sum(nfe) / len(nfe), **{f"latency_{k}": v for k, v in percentiles(lat).items()}}
+                   "similarity": similar / len(data),
+                   "nfe_mean": sum(nfe) / len(nfe), "tokens_per_call": tokens / max(1, sum(nfe)), **{f"latency_{k}": v for k, v in percentiles(lat).items()}}
             results.append(row)
             print(row, file=sys.stderr, flush=True)
     print_summary({"bench": "heldout_sweep", "model": engine.info, "n": args.n, "results": results, **stamp()})

@@ -298,7 +298,16 @@ def main(argv: list[str] | None = None) -> dict[str, str]:
     p.add_argument("--outdir", type=Path, default=common.REPO_ROOT / "docs" / "bench")
     p.add_argument("--readme", action="store_true", help="print the markdown tables to stdout")
     p.add_argument("--update", type=Path, metavar="FILE", help=f"rewrite the {BEGIN} ... {END} block in FILE")
+    p.add_argument("--frontier", nargs="+", type=Path, metavar="SUMMARY",
+                   help="only draw the speed-quality frontier of these arena summaries, their splits side by side")
+    p.add_argument("--frontier-out", type=Path, default=Path("frontier.png"), metavar="PNG")
     args = p.parse_args(argv)
+    if args.frontier:
+        runs = [json.loads(path.read_text(encoding="utf-8")) for path in args.frontier]
+        merged = {"splits": {k: v for run in runs for k, v in run["splits"].items()},
+                  "backends": {k: v for run in runs for k, v in run["backends"].items()}}
+        print(f"wrote {plot_frontier(merged, args.frontier_out)}", file=sys.stderr)
+        return {"speed-quality frontier": str(args.frontier_out)}
     if not (args.arena or args.latency or args.gpu):
         args.arena, args.latency, args.gpu = SAVED["arena"], SAVED["latency"], SAVED["gpu"]
     args.outdir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,9 @@
 
   python -m dllm_complete.dllm.train tokenizer --out runs/tok --vocab-sizes 4096,8192,16384
   python -m dllm_complete.dllm.train fit --kind diffusion --tokenizer runs/tok/tokenizer.json --out runs/dllm ...
+  python -m dllm_complete.dllm.train trajectories --n 8000 --out runs/distill/teacher.jsonl
+  python -m dllm_complete.dllm.train fit --kind diffusion --init-from dllm/weights/dllm-code-small \
+      --distill runs/distill/teacher.jsonl --certainty 1.0 --out runs/distill ...
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..checkpoint import load_checkpoint
 from ..model import ModelConfig, Transformer
 from ..tokenizer import Tokenizer
 from .bpe import train_bpe
+from .distill import certainty_loss, distill_batch, read_trajectories, trajectories
 from .corpus import collect, default_roots, manifest, split_by_file, write_manifest
 from .objective import ar_batch, diffusion_batch
 from .sizes import SIZES
@@ -101,6 +105,14 @@ def cmd_fit(args) -> None:
         tokens_before = json.loads((Path(args.resume) / "state.json").read_text())["config"]["tokens_before"]
     make = (functools.partial(diffusion_batch, shift=shift, infill_fraction=args.hole_fraction)
             if args.kind == "diffusion" else functools.partial(ar_batch, fim_fraction=args.hole_fraction))
+    loss_fn = None
+    if args.distill:  # certainty-forcing self-distillation on the model's own canvases (distill.py)
+        if args.kind != "diffusion" or not args.init_from:
+            raise SystemExit("--distill: continue a diffusion model (--init-from or --resume)")
+        records = read_trajectories(Path(args.distill))
+        make = lambda tok, files, rng, b, n: distill_batch(tok, records, files, rng, b, n,  # noqa: E731
+                                                           args.plain_fraction, shift, args.only_right)
+        loss_fn = functools.partial(certainty_loss, certainty=args.certainty)
     tcfg = TrainConfig(kind=args.kind, name=args.name, out=out, total_tokens=args.tokens, batch=args.batch,
                        seq_len=args.seq_len, accum=args.accum, lr=args.lr, warmup_steps=args.warmup,
                        eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
@@ -112,7 +124,19 @@ def cmd_fit(args) -> None:
     train(model, tok, tcfg,
           batch_fn=lambda rng, b: make(tok, train_files, rng, b, args.seq_len),
           heldout_fn=lambda rng, b: make(tok, held_files, rng, b, args.seq_len),
-          resume=Path(args.resume) if args.resume else None)
+          resume=Path(args.resume) if args.resume else None, loss_fn=loss_fn)
+
+
+def cmd_trajectories(args) -> None:
+    from .. import load
+    torch.set_num_threads(args.threads)
+    train_files, _ = corpus_split(args.seed, args.heldout, heldout_manifest=args.heldout_manifest)
+    engine = load(args.model)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    n = trajectories(engine, engine.tokenizer, train_files, args.n, args.seed, args.context, out)
+    print(json.dumps({"trajectories": n, "out": str(out), "seconds": round(time.perf_counter() - t0, 1)}))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,11 +176,24 @@ def main(argv: list[str] | None = None) -> None:
     f.add_argument("--compile", action="store_true", help="torch.compile the forward (bench/train_step.py measures it)")
     f.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     f.add_argument("--workers", type=int, default=0, help="processes building batches ahead (for a GPU)")
-    for q in (t, f):
+    f.add_argument("--distill", metavar="JSONL", help="fine-tune on these teacher canvases (`trajectories`) with "
+                   "certainty forcing; the rest of each batch (--plain-fraction) ordinary diffusion rows")
+    f.add_argument("--certainty", type=float, default=1.0, help="weight of the entropy of right guesses (--distill)")
+    f.add_argument("--plain-fraction", type=float, default=0.25, help="share of ordinary rows (--distill)")
+    f.add_argument("--only-right", action="store_true", help="force certainty only where the teacher wrote the "
+                   "hole's real middle (--distill; trajectories with a truth field)")
+    d = sub.add_parser("trajectories", help="the model's own canvases on training-corpus holes (for --distill)")
+    d.add_argument("--model", help="teacher checkpoint (default: the embedded model)")
+    d.add_argument("--n", type=int, default=8000)
+    d.add_argument("--context", type=int, default=256, help="prefix + canvas + suffix tokens")
+    d.add_argument("--out", required=True)
+    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--heldout-manifest")
+    for q in (t, f, d):
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--heldout", type=float, default=0.01)
     args = p.parse_args(argv)
-    {"tokenizer": cmd_tokenizer, "fit": cmd_fit}[args.cmd](args)
+    {"tokenizer": cmd_tokenizer, "fit": cmd_fit, "trajectories": cmd_trajectories}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -147,21 +147,23 @@ def _pooled(pool, seeds: Iterator[int], batch: int, ahead_n: int) -> Iterator[tu
         pool.terminate()
 
 
-def evaluate(model: Transformer, batches, autocast: bool) -> float:
+def evaluate(model: Transformer, batches, autocast: bool, loss_fn: Callable = weighted_loss) -> float:
     device = next(model.parameters()).device
     model.eval()
     total = 0.0
     with torch.no_grad(), _autocast(device, autocast):
         for batch in batches:
-            tokens, targets, weights = _to(batch, device)
-            total += weighted_loss(model, tokens, targets, weights).item()
+            total += loss_fn(model, *_to(batch, device)).item()
     model.train()
     return total / len(batches)
 
 
 def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
-          batch_fn: Callable, heldout_fn: Callable, resume: Path | None = None) -> Path:
-    """Run to `cfg.total_tokens`; checkpoints and `log.jsonl` go to `cfg.out`. Returns the final model dir."""
+          batch_fn: Callable, heldout_fn: Callable, resume: Path | None = None,
+          loss_fn: Callable | None = None) -> Path:
+    """Run to `cfg.total_tokens`; checkpoints and `log.jsonl` go to `cfg.out`. Returns the final model dir.
+    `loss_fn(model, *batch)`: the objective's loss (default `weighted_loss` of tokens, targets, weights)."""
+    loss_fn = loss_fn or weighted_loss
     cfg.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
@@ -187,9 +189,9 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
             group["lr"] = lr
         loss_sum = 0.0
         for _ in range(cfg.accum):
-            tokens, targets, weights = _to(next(batches), device)
+            batch = _to(next(batches), device)
             with _autocast(device, cfg.autocast_bf16):
-                loss = weighted_loss(model, tokens, targets, weights) / cfg.accum
+                loss = loss_fn(model, *batch) / cfg.accum
             loss.backward()
             loss_sum += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -204,7 +206,7 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         record = {"step": step, "tokens": seen, "loss": loss_sum, "lr": lr,
                   "tok_s": round(tok_s)}
         if step % cfg.eval_every == 0 or step == cfg.last_step:
-            record["heldout"] = evaluate(model, held, cfg.autocast_bf16)
+            record["heldout"] = evaluate(model, held, cfg.autocast_bf16, loss_fn)
             bar.write(f"step {step} heldout {record['heldout']:.4f}")
         log.write(json.dumps(record) + "\n")
         log.flush()

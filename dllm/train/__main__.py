@@ -24,8 +24,8 @@ from ..checkpoint import load_checkpoint
 from ..model import ModelConfig, Transformer
 from ..tokenizer import Tokenizer
 from .bpe import train_bpe
-from .distill import certainty_loss, distill_batch, read_trajectories, trajectories
 from .corpus import collect, default_roots, manifest, split_by_file, write_manifest
+from .distill import certainty_loss, distill_batch, read_trajectories, trajectories
 from .objective import ar_batch, diffusion_batch
 from .sizes import SIZES
 from .trainer import TrainConfig, train
@@ -109,7 +109,7 @@ def cmd_fit(args) -> None:
     if args.distill:  # certainty-forcing self-distillation on the model's own canvases (distill.py)
         if args.kind != "diffusion" or not args.init_from:
             raise SystemExit("--distill: continue a diffusion model (--init-from or --resume)")
-        records = read_trajectories(Path(args.distill))
+        records = read_trajectories(Path(args.distill))  # held-out batches: these too, beside held-out plain rows
         make = lambda tok, files, rng, b, n: distill_batch(tok, records, files, rng, b, n,  # noqa: E731
                                                            args.plain_fraction, shift, args.only_right)
         loss_fn = functools.partial(certainty_loss, certainty=args.certainty)

@@ -11,8 +11,10 @@ dParallel's recipe (Chen et al., arXiv 2509.26488) for our infilling canvases:
    slot of the answer and its end plus `certainty` times the entropy of the slots the student already
    gets right (forcing confidence there, and only there, so that wrong guesses stay unsure and are not
    committed early). The padding after the end is left unscored: scored, it made the student sure of
-   an end everywhere and cut its answers short (measured: the first run).
-A share of ordinary diffusion rows (`objective.diffusion_batch`) keeps the model's language.
+   an end everywhere and cut its answers short (measured: the first run). With `only_right`, certainty
+   is forced only on the leading slots where the teacher wrote the hole's real middle.
+A share of ordinary diffusion rows (`objective.diffusion_batch`) keeps the model's language. What it
+gives, and why the shipped weights are not distilled ones: docs/parallel.md.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..schedule import MULTI_LINE_START, SINGLE_LINE_START
 from ..tokenizer import Tokenizer
 from .corpus import SourceFile
 from .examples import make_hole
 from .objective import IGNORE, diffusion_batch
 
-CANVAS = {"single": 16, "multi": 48}  # the engine's first canvas per mode (`schedule.canvas_sizes`)
+CANVAS = {"single": SINGLE_LINE_START, "multi": MULTI_LINE_START}  # the engine's first canvas per mode
 
 
 def hole_mode(middle_text: str) -> str | None:
@@ -83,8 +86,7 @@ def distill_batch(tok: Tokenizer, records: list[dict], files: list[SourceFile], 
         prefix = r["prefix"] if r["prefix"] else [sp.bos]
         row = (prefix + r["canvas"] + r["suffix"])[:length]
         start, span = len(prefix), min(len(r["canvas"]), length - len(prefix))
-        # the answer and the end token after it are scored; the padding after the end is not, since the
-        # engine writes it once the end is committed: forcing certainty there would teach early ends
+        # the answer and its end are scored, not the padding after the end (the engine writes that)
         end = r["canvas"].index(sp.eom) if sp.eom in r["canvas"] else span
         scored = range(start, start + min(span, end + 1))
         t = 1.0 if rng.random() < 1 / 3 else rng.uniform(0.1, 1.0)

@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="semi-autoregressive block size (0 = whole span; default 4 single-line, 16 multi-line; >= 0)")
     p.add_argument("--temperature", type=float, help="0 = greedy (the default); >= 0")
     p.add_argument("--seed", type=int)
+    p.add_argument("--draft-tokens", type=int, help="AR models: up to this many tokens drafted by prompt lookup "
+                   "and checked in one call (same greedy text, fewer calls; default 0 = off; >= 0)")
     p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
     p.add_argument("--scope", action=argparse.BooleanOptionalAction, default=False,
@@ -176,12 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 OPTION_OF = {"max_steps": "--steps", "threshold": "--threshold", "block_size": "--block-size",
-             "temperature": "--temperature", "seed": "--seed", "use_cache": "--no-cache"}
+             "temperature": "--temperature", "seed": "--seed", "use_cache": "--no-cache",
+             "draft_tokens": "--draft-tokens"}
 
 
 def sampler_overrides(args) -> dict:
     fields = {"max_steps": args.steps, "threshold": args.threshold, "block_size": args.block_size,
-              "temperature": args.temperature, "seed": args.seed}
+              "temperature": args.temperature, "seed": args.seed, "draft_tokens": args.draft_tokens}
     out = {k: v for k, v in fields.items() if v is not None}
     if args.no_cache:
         out["use_cache"] = False

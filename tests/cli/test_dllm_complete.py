@@ -203,6 +203,7 @@ def test_batch_from_a_fifo_is_read_as_a_stream(model, fifo):
     (["--block-size", "-1"], "--block-size -1: sampler: "),
     (["--temperature", "-0.5"], "--temperature -0.5: sampler: "),
     (["--max-tokens", "0"], "--max-tokens 0: must be >= 1"),
+    (["--draft-tokens", "-2"], "--draft-tokens -2: sampler: "),
 ])
 @pytest.mark.parametrize("where", ["location", "batch"])
 def test_bad_options_are_rejected_before_the_model_loads(source, tmp_path, option, message, where):
@@ -218,6 +219,17 @@ def test_bad_options_are_rejected_before_the_model_loads(source, tmp_path, optio
     assert out.returncode == 2
     assert out.stderr.startswith(f"dllm-complete: error: {message}") and len(out.stderr.strip().splitlines()) == 1
     assert out.stdout == "False\n"  # torch never imported: no model was loaded
+
+
+def test_prompt_lookup_drafts_give_the_ar_twin_the_same_answer_in_fewer_calls(tmp_path):
+    import argparse as stdlib_argparse
+    path = tmp_path / "argparse_copy.py"  # repetitive real code, where drafts are accepted
+    path.write_text(open(stdlib_argparse.__file__).read())
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "def add_argument(" in text) + 1
+    answers = [json.loads(run(f"{path}:{line}", "--model", "ar-code-small", "--mode", "multi", "--json",
+                              *extra).stdout) for extra in ([], ["--draft-tokens", "8"])]
+    assert answers[0]["completion"] == answers[1]["completion"] and answers[0]["completion"].strip()
+    assert answers[1]["stats"]["nfe"] < answers[0]["stats"]["nfe"]
 
 
 def test_shown_as_an_editor_shows_it():

@@ -26,6 +26,8 @@ import re
 import sys
 from pathlib import Path
 
+from dllm_complete.lsp_server.leaderboard import save_figure as save
+
 from . import common
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -112,14 +114,6 @@ def plot_frontier(summary: dict, path: Path) -> Path:
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle("Speed-quality frontier")
     return save(plt, fig, path)
-
-
-def save(plt, fig, path: Path) -> Path:
-    """Lay the figure out, write it to `path` (PNG) and close it."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def plot_arena_latency(records: list[dict], path: Path) -> Path:

@@ -93,7 +93,7 @@ class ARDecoder:
                     break
                 if cancel is not None:
                     cancel.check()
-                draft = lookup(prompt + out, min(draft_cap, cap - len(out) - 1))
+                draft = lookup(prompt + out, min(draft_cap, cap - len(out) - 1)) if draft_cap else []
                 pos = n + len(out) - 1
                 if draft:
                     rows = self.decode.steps([out[-1]] + draft, pos)  # (1 + len(draft), V)

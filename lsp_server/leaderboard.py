@@ -457,7 +457,7 @@ def png_scores(plt, board: list[dict], path: Path) -> bool:
     ax.set_yticks(range(len(rated)), [r["backend"] for r in rated])
     ax.axvline(1000, color="#ccc", zorder=0)
     ax.set_xlabel("score (95% CI)")
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
 def png_latency(plt, board: list[dict], path: Path) -> bool:
@@ -473,14 +473,15 @@ def png_latency(plt, board: list[dict], path: Path) -> bool:
     ax.plot(q["mean"], ys, "o", color="#cc6677", markersize=4)
     ax.set_yticks(ys, [r["backend"] for r in timed])
     ax.set_xlabel("latency ms (p10-p90, box p25-p75, | p50, dot mean)")
-    return _save(plt, fig, path)
+    return save_figure(plt, fig, path)
 
 
-def _save(plt, fig, path: Path) -> bool:
+def save_figure(plt, fig, path: Path) -> Path:
+    """Lay the figure out, write it to `path` (PNG) and close it (bench/plots.py draws with it too)."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return True
+    return path
 
 
 # --------------------------------------------------------------------------------------------- CLI

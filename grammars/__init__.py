@@ -3,8 +3,8 @@
 `languages` maps LSP languageIds / file suffixes to grammars, `parse` parses
 (incrementally), `validity` finds the syntax errors a completion introduced (not
 the ones the file already had), `constraint` turns them into canvas slots to
-re-mask, `scope` does the same for Python names that resolve to nothing (`combined` joins the
-two), and `truncate` cuts a finished completion to its longest valid prefix.
+re-mask, `scope` does the same for Python names that resolve to nothing and `names` for
+JavaScript/TypeScript, Go and Rust ones (`combined` joins them to the syntax check), and `truncate` cuts a finished completion to its longest valid prefix.
 Never imports torch; `dllm` sees this package only through `SyntaxConstraint`.
 """
 

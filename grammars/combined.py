@@ -13,11 +13,22 @@ import time
 from typing import Sequence
 
 from .constraint import SyntaxConstraint
-from .scope import ScopeConstraint
+from .languages import Grammar
+from .scope import ScopeConstraint, UnresolvedNames
+
+
+def scope_check(grammar: Grammar, path: str | None = None, document: str | None = None) -> UnresolvedNames | None:
+    """The scope check for a language (Python: `scope.ScopeConstraint`; JavaScript, TypeScript, Go, Rust:
+    `names.NameCheck`), or None where there is none."""
+    if grammar.name == "python":
+        return ScopeConstraint(grammar.language, document)
+    from .names import RULES, NameCheck
+
+    return NameCheck(grammar, path, document) if grammar.name in RULES else None
 
 
 class Combined:
-    def __init__(self, syntax: SyntaxConstraint, scope: ScopeConstraint) -> None:
+    def __init__(self, syntax: SyntaxConstraint, scope: UnresolvedNames) -> None:
         self.syntax, self.scope = syntax, scope
         self.scope_remasked, self.scope_checks, self.scope_cut, self.scope_ms = 0, 0, 0, 0.0
 

@@ -162,14 +162,16 @@ def _pieces_at(item: Introduced, spans, pad: int | None, content_end: int) -> li
 def constraint_for(language_id: str | None, path: str | None = None, scope: bool = False,
                    document: str | None = None):
     """A fresh constraint for a languageId / path, or None when unsupported: the syntax one, and with
-    `scope` (Python) also the names that resolve to nothing (`combined.Combined`); `document`, the
-    whole file around the cursor, lets the scope check see the names defined beyond the judged window."""
+    `scope` also the names that resolve to nothing (`combined.Combined`; Python, JavaScript, TypeScript,
+    Go, Rust); `document`, the whole file around the cursor, lets the scope check see the names defined
+    beyond the judged window, and `path` a Go package's other files."""
     grammar = language_for(language_id, path)
     if grammar is None:
         return None
-    if scope and grammar.name == "python":
-        from .combined import Combined
-        from .scope import ScopeConstraint
+    if scope:
+        from .combined import Combined, scope_check
 
-        return Combined(SyntaxConstraint(grammar), ScopeConstraint(grammar.language, document))
+        check = scope_check(grammar, path, document)
+        if check is not None:
+            return Combined(SyntaxConstraint(grammar), check)
     return SyntaxConstraint(grammar)

@@ -31,7 +31,7 @@ from tree_sitter import Language, Node
 
 from .parse import new_parser
 
-__all__ = ["ScopeConstraint", "module_members", "resolved_first"]
+__all__ = ["ScopeConstraint", "UnresolvedNames", "module_members", "resolved_first", "walk"]
 
 KNOWN = set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist) | {
     "__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__", "__path__",
@@ -233,7 +233,7 @@ class _Window:
             if whole is None:
                 return None
             own |= whole
-        for node in _walk(cls.child_by_field_name("body")):
+        for node in walk(cls.child_by_field_name("body")):
             if node.type == "attribute":
                 obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
                 if obj is not None and attr is not None and self.text(obj) in ("self", "cls") and _is_target(node):
@@ -245,8 +245,8 @@ class _Window:
         return attrs | own
 
 
-def _walk(node: Node | None, lo: int = 0, hi: int | None = None):
-    """Every node under `node`; with `hi`, only those overlapping bytes [lo, hi) (other subtrees skipped)."""
+def walk(node: Node | None, lo: int = 0, hi: int | None = None, skip: frozenset[str] | set[str] = frozenset()):
+    """Every node under `node`; with `hi`, only those overlapping bytes [lo, hi); none under a `skip` type."""
     if node is None:
         return
     stack = [node]
@@ -255,11 +255,12 @@ def _walk(node: Node | None, lo: int = 0, hi: int | None = None):
         if hi is not None and (n.end_byte <= lo or n.start_byte >= hi):
             continue
         yield n
-        stack.extend(n.children)
+        if n.type not in skip:
+            stack.extend(n.children)
 
 
 def _identifiers(node: Node | None):
-    return [n for n in _walk(node) if n.type == "identifier"]
+    return [n for n in walk(node) if n.type == "identifier"]
 
 
 def _is_parameter(ident: Node) -> bool:
@@ -348,7 +349,39 @@ def _ancestors(node: Node):
         node = node.parent
 
 
-class ScopeConstraint:
+class UnresolvedNames:
+    """The constraint protocol over `unresolved`, which each language's check defines: the committed
+    pieces that hold a name resolving to nothing are re-masked; it never cuts nor needs text itself."""
+
+    def unresolved(self, prefix: str, middle: str, suffix: str,
+                   judge_until: int | None = None) -> list[tuple[int, int, str]]:
+        raise NotImplementedError
+
+    def remask(self, prefix: str, pieces: Sequence[str | None], suffix: str) -> list[int]:
+        """Indices of committed pieces that hold an unresolved name (the syntax constraint's protocol)."""
+        known = next((i for i, p in enumerate(pieces) if p is None), len(pieces))
+        middle = "".join(pieces[:known])
+        open_end = known < len(pieces)  # masked slots follow: the last name may go on
+        spans = self.unresolved(prefix, middle, suffix, len(middle.rstrip("".join(_IDENT))) if open_end else None)
+        if not spans:
+            return []
+        bytes_at, blamed, offset = [], set(), 0
+        for p in pieces[:known]:
+            n = len(p.encode(_ENC, "replace"))
+            bytes_at.append((offset, offset + n))
+            offset += n
+        for start, end, _ in spans:
+            blamed.update(i for i, (s, e) in enumerate(bytes_at) if s < end and start < e)
+        return sorted(blamed)
+
+    def finalize(self, prefix: str, middle: str, suffix: str) -> str:
+        return middle
+
+    def needs_text(self, prefix: str, suffix: str) -> bool:
+        return False
+
+
+class ScopeConstraint(UnresolvedNames):
     """Unresolved names in a Python middle (`remask`); counts what it re-masked and the time it took."""
 
     def __init__(self, language: Language, document: str | None = None) -> None:
@@ -374,7 +407,7 @@ class ScopeConstraint:
         lo, hi = len(pre), len(pre) + len(mid)
         until = hi if judge_until is None else lo + len(middle[:judge_until].encode(_ENC, "replace"))
         out = []
-        for node in _walk(root, lo, hi):
+        for node in walk(root, lo, hi):
             if node.type == "identifier" and (judge_until is None or node.end_byte < until) and _is_use(node):
                 name = window.text(node)
                 if not window.resolves(name, node):
@@ -401,29 +434,6 @@ class ScopeConstraint:
             return None
         return attr.start_byte, attr.end_byte, f"{receiver}.{name}"
 
-    def remask(self, prefix: str, pieces: Sequence[str | None], suffix: str) -> list[int]:
-        """Indices of committed pieces that hold an unresolved name (the syntax constraint's protocol)."""
-        known = next((i for i, p in enumerate(pieces) if p is None), len(pieces))
-        middle = "".join(pieces[:known])
-        open_end = known < len(pieces)  # masked slots follow: the last name may go on
-        spans = self.unresolved(prefix, middle, suffix, len(middle.rstrip("".join(_IDENT))) if open_end else None)
-        if not spans:
-            return []
-        bytes_at, blamed, offset = [], set(), 0
-        for p in pieces[:known]:
-            n = len(p.encode(_ENC, "replace"))
-            bytes_at.append((offset, offset + n))
-            offset += n
-        for start, end, _ in spans:
-            blamed.update(i for i, (s, e) in enumerate(bytes_at) if s < end and start < e)
-        return sorted(blamed)
-
-    def finalize(self, prefix: str, middle: str, suffix: str) -> str:
-        return middle
-
-    def needs_text(self, prefix: str, suffix: str) -> bool:
-        return False
-
 
 _IDENT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
@@ -436,11 +446,9 @@ def _enclosing(prefix: str, suffix: str) -> tuple[str, str]:
     return prefix[starts[-1]:] if starts else prefix, suffix[:end.start()] if end else suffix
 
 
-def resolved_first(texts: list[str], prefix: str, suffix: str, language: Language,
-                   document: str | None = None) -> list[str]:
+def resolved_first(texts: list[str], prefix: str, suffix: str, check: UnresolvedNames) -> list[str]:
     """`texts` (suggestions for the same cursor) with those that use an unresolved name moved last,
     the order otherwise kept."""
     if len(texts) < 2:
         return texts
-    check = ScopeConstraint(language, document)
     return sorted(texts, key=lambda text: bool(check.unresolved(prefix, text, suffix)))

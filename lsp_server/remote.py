@@ -112,7 +112,8 @@ class RemoteInfiller:
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         body = {"prefix": prefix, "suffix": suffix, "language": language, "mode": mode, "max_tokens": max_tokens,
                 "sampler": msgspec.to_builtins(sampler) if sampler is not None else {},
-                "syntax": constraint is not None}
+                "syntax": constraint is not None,
+                "scope": getattr(constraint, "scope", None) is not None}  # `grammars.combined.Combined`
         answer = self._call("POST", "/dllm/infill", body, cancel)
         try:
             return Completion(text=answer["text"], stats=msgspec.convert(answer["stats"], Stats))

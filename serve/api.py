@@ -60,6 +60,7 @@ class InfillRequest(_Body):
     response_fields: list[str] = []
     language: str | None = None  # ours: the language id (python, javascript, ...) for the syntax constraint
     mode: Literal["auto", "single", "multi"] = "auto"  # ours
+    scope: bool | None = None  # ours: re-mask names that resolve to nothing (default: the server's --scope)
     grammar: str | None = None
     json_schema: Any = None
     n_probs: int = 0
@@ -93,6 +94,7 @@ class CompletionRequest(_Body):
     user: str | None = None
     language: str | None = None  # ours, as in /infill
     mode: Literal["auto", "single", "multi"] = "auto"  # ours
+    scope: bool | None = None  # ours, as in /infill
     logprobs: int | None = None
     echo: bool = False
     best_of: int | None = None
@@ -121,6 +123,7 @@ class NativeRequest(_Body):
     max_tokens: int | None = None
     sampler: dict[str, Any] = {}
     syntax: bool = True
+    scope: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,17 +150,17 @@ def stops(stop: list[str] | str | None) -> tuple[str, ...]:
     return (stop,) if isinstance(stop, str) else tuple(stop or ())
 
 
-def infill_fill(req: InfillRequest, language: str | None) -> Fill:
+def infill_fill(req: InfillRequest, language: str | None, scope: bool = False) -> Fill:
     n = req.n if req.n is not None else req.n_cmpl
     return Fill(req.input_prefix + req.prompt, req.input_suffix, req.language or language, req.mode,
                 None if req.n_predict < 0 else req.n_predict, n, req.temperature, req.seed,
-                stops(req.stop), req.n_indent or None)
+                stops(req.stop), req.n_indent or None, scope=scope if req.scope is None else req.scope)
 
 
-def completion_fill(req: CompletionRequest, language: str | None) -> Fill:
+def completion_fill(req: CompletionRequest, language: str | None, scope: bool = False) -> Fill:
     prompt = req.prompt[0] if isinstance(req.prompt, list) else req.prompt
     return Fill(prompt, req.suffix, req.language or language, req.mode, req.max_tokens, req.n,
-                req.temperature, req.seed, stops(req.stop))
+                req.temperature, req.seed, stops(req.stop), scope=scope if req.scope is None else req.scope)
 
 
 def timings(stats: Stats) -> dict:

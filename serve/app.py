@@ -40,6 +40,7 @@ class Settings:
     api_key: str | None = None
     language: str | None = None  # for requests that name none (None: no syntax constraint)
     log_text: bool = False
+    scope: bool = False  # requests that do not say re-mask names that resolve to nothing
     limits: Limits = Limits()
 
 
@@ -160,7 +161,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     @app.post("/infill")
     async def infill(request: Request):
         body = await parse(request, api.InfillRequest)
-        fill = api.infill_fill(body, settings.language)
+        fill = api.infill_fill(body, settings.language, settings.scope)
         if fill.max_tokens == 0:  # a client warming its cache: nothing to generate
             settings.limits.check(dataclasses.replace(fill, max_tokens=None))
             answer = None
@@ -177,7 +178,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     @app.post("/v1/completions")
     async def completions(request: Request):
         body = await parse(request, api.CompletionRequest)
-        fill = api.completion_fill(body, settings.language)
+        fill = api.completion_fill(body, settings.language, settings.scope)
         answer = await run(request, fill)
         cap = canvas_sizes(answer.mode, fill.max_tokens)[1]
         name = model.batcher.info.get("model", "")
@@ -211,7 +212,8 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         most = model.batcher.engine.context_tokens
         if base.context_tokens > most:
             raise BadRequest(f"context_tokens: at most {most} (the model's context), got {base.context_tokens}")
-        fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax, whole=True)
+        fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax,
+                    scope=body.scope, whole=True)
         answer = await run(request, fill, base)
         return compact({"text": answer.raws[0], "stats": msgspec.to_builtins(answer.stats[0]),
                         "model": model.batcher.info})

@@ -31,6 +31,7 @@ class Fill:
     stop: tuple[str, ...] = ()
     n_indent: int | None = None
     syntax: bool = True
+    scope: bool = False  # the scope check joins the syntax constraint (`grammars.constraint_for`)
     whole: bool = False  # the prefix and suffix go to the engine as they are (a client that cut its own window)
 
 
@@ -75,7 +76,8 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
     prefix, suffix = (fill.prefix, fill.suffix) if fill.whole else (at.prefix, at.suffix)
     futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
                               cancel=cancel, sampler=sampler,
-                              constraint=grammars.constraint_for(fill.language) if fill.syntax else None)
+                              constraint=grammars.constraint_for(fill.language, scope=fill.scope, document=text)
+                              if fill.syntax else None)
                for sampler in settings]
     try:
         results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=os.environ.get("DLLM_API_KEY"),
                    help="bearer token every request but /health must carry (env DLLM_API_KEY); required off localhost")
     p.add_argument("--language", default=None, help="language id for requests that name none (syntax constraint)")
+    p.add_argument("--scope", action="store_true",
+                   help="re-mask names that resolve to nothing for requests that do not say (`scope` field)")
     p.add_argument("--log-text", action="store_true",
                    help="log the source text around each request (off: lengths only)")
     p.add_argument("--log-file", default=None, help="JSON log lines here (default stderr)")
@@ -69,7 +71,8 @@ def settings_of(args):
     from .app import Settings
 
     limits = Limits(args.max_body_bytes, args.max_context_chars, args.max_tokens, args.max_n, args.max_per_client)
-    return Settings(args.model, args.device, args.max_batch, args.api_key, args.language, args.log_text, limits)
+    return Settings(args.model, args.device, args.max_batch, args.api_key, args.language, args.log_text,
+                    scope=args.scope, limits=limits)
 
 
 def main(argv: list[str] | None = None) -> None:

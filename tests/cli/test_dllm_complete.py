@@ -260,8 +260,16 @@ def test_completes_with_each_published_family(tmp_path, source, family):
     assert result["model"]["family"] == family and result["stats"]["nfe"] >= 1
 
 
-def test_scope_check_reports_its_work(model, source):
-    out = run(f"{source}:2", "--model", model, "--json", "--scope", "--max-tokens", "8")
+@pytest.mark.parametrize("name, text, line", [
+    ("a.py", None, 2),
+    ("a.ts", "export function f(x: number): number {\n  return \n}\n", 2),
+    ("main.go", "package main\n\nfunc f(x int) int {\n\treturn \n}\n", 4),  # the Go check reads its folder
+])
+def test_scope_check_reports_its_work(model, source, name, text, line):
+    if text is not None:
+        source = source.with_name(name)
+        source.write_text(text)
+    out = run(f"{source}:{line}", "--model", model, "--json", "--scope", "--max-tokens", "8")
     assert out.returncode == 0, out.stderr
     scope = json.loads(out.stdout)["scope"]
     assert scope["scope_checks"] >= 1 and scope["scope_remasked"] >= 0 and scope["scope_ms"] > 0

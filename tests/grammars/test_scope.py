@@ -82,7 +82,7 @@ def test_scope_joins_the_syntax_constraint_and_counts():
     assert combined.finalize(prefix, "len(s) + maxlen(s)", "\n") == "len(s)"  # cut before the name, then
     assert combined.stats["scope_cut"] == 1  # back to valid text by the syntax constraint
     assert type(constraint_for("python")).__name__ == "SyntaxConstraint"  # off unless asked
-    assert type(constraint_for("javascript", scope=True)).__name__ == "SyntaxConstraint"  # Python only
+    assert type(constraint_for("java", scope=True)).__name__ == "SyntaxConstraint"  # no scope check for Java
 
 
 def test_names_beyond_the_judged_window_count(scope):
@@ -102,7 +102,8 @@ def test_suggestions_with_unresolved_names_rank_last():
     from dllm_complete.grammars.scope import resolved_first
 
     texts = ["maxlen(s)", "len(s)", "foo(s)", "max(s)"]
-    ranked = resolved_first(texts, "def f(s):\n    return ", "\n", language_for("python").language)
+    check = ScopeConstraint(language_for("python").language)
+    ranked = resolved_first(texts, "def f(s):\n    return ", "\n", check)
     assert ranked == ["len(s)", "max(s)", "maxlen(s)", "foo(s)"]  # stable within each group
 
 

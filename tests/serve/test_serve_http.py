@@ -201,3 +201,23 @@ def test_ray_missing_is_one_line_not_a_traceback(monkeypatch, capsys):
         main.main(["--ray"])
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and "dllm-complete[ray]" in err and len(err.splitlines()) == 1
+
+
+def test_scope_field_re_masks_names_that_resolve_to_nothing(server):
+    # the default model writes `np.a(radius)` here, with no numpy imported; `scope` (ours) re-masks it
+    from dllm_complete.grammars.combined import scope_check
+    from dllm_complete.grammars.languages import language_for
+
+    url, _ = server
+    prefix, suffix = "def area(radius):\n    return ", "\n"
+    check = scope_check(language_for("python"), None, prefix + suffix)
+    texts = {}
+    for scope in (False, True):
+        r = httpx.post(url + "/v1/completions", json={"prompt": prefix, "suffix": suffix, "language": "python",
+                                                      "max_tokens": 16, "scope": scope}, timeout=60)
+        assert r.status_code == 200, r.text
+        texts[scope] = r.json()["choices"][0]["text"]
+    assert check.unresolved(prefix, texts[False], suffix)  # the case this test is about
+    assert not check.unresolved(prefix, texts[True], suffix)
+    r = httpx.post(url + "/v1/completions", json={"prompt": prefix, "scope": [1]})
+    assert r.status_code == 400 and "scope" in r.json()["error"]["message"]

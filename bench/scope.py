@@ -124,7 +124,9 @@ def summarize(rows: list[dict], problems: dict) -> dict:
         bad = [t for t, r in got.items() if r["completion"] and unresolved(problems[t], r["completion"])]
         lat = [r["latency_ms"] for r in got.values() if r["latency_ms"] is not None]
         passed = [r["passed"] for r in got.values() if "passed" in r]
+        exact = [r["completion"].strip() == problems[t]["canonical_solution"].strip() for t, r in got.items()]
         out[arm] = {"holes": len(got), "pass@1": 100 * statistics.mean(passed) if passed else None,
+                    "exact_match": 100 * statistics.mean(exact) if exact else None,
                     "unresolved_share": 100 * len(bad) / max(1, len(got)), "unresolved_holes": sorted(bad)[:20],
                     "latency_p50_ms": statistics.median(lat) if lat else None,
                     "scope_remasked_mean": statistics.mean(r.get("scope_remasked") or 0 for r in got.values()),

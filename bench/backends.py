@@ -2,7 +2,7 @@
 
     dllm:<dir>[?threshold=0.7&budget=0.5&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1
                &canvas=16&confidence=entropy&scope=0|1&dtype=float32|bfloat16]  diffusion engine (any family,
-                                                                  docs/models.md; scope: grammars/scope.py)
+                                                                  docs/models.md; scope: grammars/scope.py, on with syntax)
     ar:<dir>[?empty=0|1&fill=0|1&draft=8&syntax=0|1&dtype=...]            our AR twin, static KV cache;
                                                                   draft: prompt-lookup tokens per call
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
@@ -121,8 +121,8 @@ def decided(prefix: str, suffix: str, mode: str) -> str:
 
 
 def scope_on(spec: Spec) -> bool:
-    """Whether the scope check joins the syntax constraint (off unless asked: `scope=1`)."""
-    return _flag(spec.params.get("scope", "0"))
+    """Whether the scope check joins the syntax constraint: with it, as in the product, unless `scope=0`."""
+    return syntax_on(spec) and _flag(spec.params.get("scope", "1"))
 
 
 def _constraint(syntax: bool, scope: bool = False, document: str | None = None):

@@ -29,7 +29,7 @@ import sys
 
 from bench import arena, backends as backends_mod, common, humaneval
 
-ARMS = {"off": "off@dllm:{model}", "on": "on@dllm:{model}?scope=1"}
+ARMS = {"off": "off@dllm:{model}?scope=0", "on": "on@dllm:{model}?scope=1"}
 
 
 def undefined_names(source: str) -> set[tuple[str, int]]:

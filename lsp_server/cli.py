@@ -165,9 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "and checked in one call (same greedy text, fewer calls; default 0 = off; >= 0)")
     p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
-    p.add_argument("--scope", action=argparse.BooleanOptionalAction, default=False,
+    p.add_argument("--scope", action=argparse.BooleanOptionalAction, default=True,
                    help="also re-mask names that resolve to nothing: Python, JavaScript/TypeScript, Go, Rust "
-                        "(grammars/scope.py, names.py; default off)")
+                        "(grammars/scope.py, names.py; default on, --no-scope to measure without)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--kernels", choices=["auto", "triton", "torch", "off"], default="auto",
                    help="fast-path ops: fused LM head, attention, stacked projections "

@@ -43,7 +43,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     languages: list[str] = []  # enabled languageIds; empty = all
     disabled_languages: list[str] = msgspec.field(default_factory=lambda: ["plaintext", "markdown", "log"])
     syntax: bool = True  # pass a tree-sitter constraint to the engine
-    scope: bool = False  # with it, re-mask names that resolve to nothing (grammars/scope.py, names.py)
+    scope: bool = True  # re-mask names that resolve to nothing (grammars/scope.py, names.py)
     max_document_chars: Positive = 8_000_000
     max_line_chars: Positive = 2_000
     arena: ArenaConfig = ArenaConfig()

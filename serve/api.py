@@ -123,7 +123,7 @@ class NativeRequest(_Body):
     max_tokens: int | None = None
     sampler: dict[str, Any] = {}
     syntax: bool = True
-    scope: bool = False
+    scope: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

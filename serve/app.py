@@ -40,7 +40,7 @@ class Settings:
     api_key: str | None = None
     language: str | None = None  # for requests that name none (None: no syntax constraint)
     log_text: bool = False
-    scope: bool = False  # requests that do not say re-mask names that resolve to nothing
+    scope: bool = True  # requests that do not say re-mask names that resolve to nothing
     limits: Limits = Limits()
 
 

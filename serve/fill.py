@@ -31,7 +31,7 @@ class Fill:
     stop: tuple[str, ...] = ()
     n_indent: int | None = None
     syntax: bool = True
-    scope: bool = False  # the scope check joins the syntax constraint (`grammars.constraint_for`)
+    scope: bool = True  # the scope check joins the syntax constraint (`grammars.constraint_for`)
     whole: bool = False  # the prefix and suffix go to the engine as they are (a client that cut its own window)
 
 

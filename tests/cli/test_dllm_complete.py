@@ -269,9 +269,9 @@ def test_scope_check_reports_its_work(model, source, name, text, line):
     if text is not None:
         source = source.with_name(name)
         source.write_text(text)
-    out = run(f"{source}:{line}", "--model", model, "--json", "--scope", "--max-tokens", "8")
+    out = run(f"{source}:{line}", "--model", model, "--json", "--max-tokens", "8")
     assert out.returncode == 0, out.stderr
-    scope = json.loads(out.stdout)["scope"]
+    scope = json.loads(out.stdout)["scope"]  # on by default
     assert scope["scope_checks"] >= 1 and scope["scope_remasked"] >= 0 and scope["scope_ms"] > 0
-    plain = json.loads(run(f"{source}:2", "--model", model, "--json", "--max-tokens", "8").stdout)
-    assert "scope" not in plain  # off unless asked
+    plain = json.loads(run(f"{source}:{line}", "--model", model, "--json", "--no-scope", "--max-tokens", "8").stdout)
+    assert "scope" not in plain

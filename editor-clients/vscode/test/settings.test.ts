@@ -11,7 +11,7 @@ test("every server key is a contributed setting with the server's default", () =
   const defaults: Record<string, unknown> = {
     enabled: true, model: null, device: null, sampler: {}, prefixTokens: 1536, suffixTokens: 512,
     maxTokensSingle: 48, maxTokensMulti: 160, maxLines: 12, mode: "auto", alternatives: 3, debounceMs: 0,
-    languages: [], disabledLanguages: ["plaintext", "markdown", "log"], syntax: true,
+    languages: [], disabledLanguages: ["plaintext", "markdown", "log"], syntax: true, scope: true,
   };
   assert.deepEqual([...SERVER_KEYS].sort(), Object.keys(defaults).sort());
   for (const key of SERVER_KEYS) assert.deepEqual(props[`dllm.${key}`]?.default, defaults[key], key);

@@ -5,16 +5,19 @@ tree-sitter, every plain identifier the middle uses in a value position is looke
 around it (blocks, functions, loops, match arms: any definition in an enclosing scope counts, before
 or after the use), the file's top-level names (the whole document, through the grammar wheel's
 `tags.scm`), the language's built-in names and, for Go, the package's other files beside `path`.
-Definitions come from the wheels' `locals.scm` where they ship one (JavaScript, TypeScript) and from
-this module's queries. Deliberately lenient, since a correct name re-masked is worse than a wrong one
-kept: member names, types, labels, JSX tags, macro bodies and path roots (`a::b`, a crate or module)
-are never judged, and a check that cannot know all names gives up (a classic JavaScript script, whose
-globals come from other scripts; `with`; a Go dot import, or a Go file without its directory; below a
-Rust glob import or an item-level macro).
+Definitions come from this module's queries and, where the wheel ships one, its `locals.scm`
+(JavaScript, TypeScript); tags.scm's definitions add the file's names. Deliberately lenient, since a
+correct name re-masked is worse than a wrong one kept: member names, types, labels, JSX tags, enum
+bodies, macro bodies and path roots (`a::b`, a crate or module) are never judged, nor a Go receiver
+(`x.F`) while an import's package name is only guessed from its path; and a check that cannot know
+all names gives up (a classic JavaScript script, whose globals come from other scripts; `with`; a Go
+dot import, or a Go file without its directory; below a Rust glob import or a macro that may define
+items). Project-wide ambient declarations (TypeScript `.d.ts` globals) are not read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import os
@@ -47,6 +50,7 @@ WritableStream WebSocket Worker XMLHttpRequest atob btoa clearImmediate clearInt
 fetch performance queueMicrotask setImmediate setInterval setTimeout structuredClone reportError
 Buffer __dirname __filename exports global module process require
 window self document navigator location history localStorage sessionStorage screen alert confirm prompt
+Text Comment FileList EventSource NodeFilter TreeWalker CharacterData Attr
 requestAnimationFrame cancelAnimationFrame requestIdleCallback cancelIdleCallback getComputedStyle matchMedia
 customElements indexedDB caches frames parent top opener name devicePixelRatio innerWidth innerHeight
 scrollX scrollY open close print postMessage addEventListener removeEventListener dispatchEvent Image Audio
@@ -86,7 +90,7 @@ class Rules:
     wheel: str  # the grammar wheel whose queries/ folder ships tags.scm (and maybe locals.scm)
     scopes: frozenset[str]  # node types that open a scope (the file's root always does)
     functions: frozenset[str]  # the scopes a hoisted definition (JavaScript `var`) binds in
-    definitions: str  # query: @definition (a name), @pattern (every name in it), @use, @unknown
+    definitions: str  # query: @definition (a name), @pattern (every name in it), @import, @unknown
     references: frozenset[str]  # node types judged as a use of a name
     opaque: frozenset[str]  # nothing under these is judged (macro bodies, attributes, JSX tags)
     builtins: frozenset[str]
@@ -96,6 +100,7 @@ _JS_DEFINITIONS = """
 (function_declaration name: (_) @definition)
 (generator_function_declaration name: (_) @definition)
 (function_expression name: (_) @definition)
+(generator_function name: (_) @definition)
 (class_declaration name: (_) @definition)
 (class name: (_) @definition)
 (arrow_function parameter: (identifier) @definition)
@@ -116,6 +121,7 @@ _TS_DEFINITIONS = _JS_DEFINITIONS + """
 (internal_module name: (_) @definition)
 (function_signature name: (_) @definition)
 (import_alias (identifier) @definition)
+(import_require_clause (identifier) @definition)
 """
 _JS_SCOPES = frozenset({"statement_block", "function_expression", "arrow_function", "function_declaration",
                         "generator_function_declaration", "generator_function", "method_definition", "class",
@@ -126,11 +132,10 @@ _JS_FUNCTIONS = frozenset({"function_expression", "arrow_function", "function_de
 
 RULES: dict[str, Rules] = {
     "javascript": Rules("tree_sitter_javascript", _JS_SCOPES, _JS_FUNCTIONS, _JS_DEFINITIONS + """
-(formal_parameters (identifier) @definition)
 (formal_parameters (_) @pattern)
 """,
                         frozenset({"identifier", "shorthand_property_identifier"}),
-                        frozenset({"export_clause", "nested_identifier"}),
+                        frozenset({"export_clause", "nested_identifier", "enum_body"}),
                         frozenset(_JS_BUILTINS.split())),
     "go": Rules("tree_sitter_go", frozenset({
         "function_declaration", "method_declaration", "func_literal", "block", "for_statement", "if_statement",
@@ -148,11 +153,11 @@ RULES: dict[str, Rules] = {
 (parameter_declaration name: (identifier) @definition)
 (variadic_parameter_declaration name: (identifier) @definition)
 (type_parameter_declaration name: (identifier) @definition)
-(import_spec) @use
+(import_spec) @import
 """, frozenset({"identifier"}), frozenset(), frozenset(_GO_BUILTINS.split())),
     "rust": Rules("tree_sitter_rust", frozenset({
         "block", "function_item", "closure_expression", "match_arm", "for_expression", "if_expression",
-        "while_expression", "declaration_list", "impl_item", "trait_item", "mod_item"}), frozenset(), """
+        "while_expression", "impl_item", "trait_item", "mod_item"}), frozenset(), """
 (function_item name: (identifier) @definition)
 (function_signature_item name: (identifier) @definition)
 (const_item name: (identifier) @definition)
@@ -173,30 +178,29 @@ RULES: dict[str, Rules] = {
 (for_expression pattern: (_) @pattern)
 (let_condition pattern: (_) @pattern)
 (match_pattern) @pattern
-(use_declaration argument: (_) @use)
+(use_declaration argument: (_) @import)
 (use_wildcard) @unknown
 (source_file (macro_invocation) @unknown)
 (declaration_list (macro_invocation) @unknown)
+(block (macro_invocation) @unknown)
 (block (expression_statement (macro_invocation) @unknown))
 """, frozenset({"identifier"}), frozenset({"token_tree", "attribute_item", "inner_attribute_item",
                                           "macro_definition", "lifetime", "label", "use_declaration"}),
         frozenset(_RUST_BUILTINS.split())),
 }
-RULES["typescript"] = RULES["tsx"] = Rules("tree_sitter_typescript", RULES["javascript"].scopes,
-                                           RULES["javascript"].functions, _TS_DEFINITIONS,
-                                           RULES["javascript"].references, RULES["javascript"].opaque,
-                                           RULES["javascript"].builtins)
+RULES["typescript"] = RULES["tsx"] = dataclasses.replace(RULES["javascript"], wheel="tree_sitter_typescript",
+                                                         definitions=_TS_DEFINITIONS)
+_JS_FAMILY = ("javascript", "typescript", "tsx")
 
 _PATTERN_NAMES = ("identifier", "shorthand_property_identifier_pattern", "shorthand_field_identifier")
 _JS_MODULE = re.compile(r"^\s*(import|export)\b|\brequire\s*\(|\bmodule\.exports\b|^\s*exports\.", re.M)
 _JS_GLOBAL_COMMENT = re.compile(r"/\*\s*globals?\s+([^*]*)\*/")
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
-_GO_PACKAGE = re.compile(rb"^\s*package\s+(\w+)", re.M)
 
 
 @functools.cache
 def _queries(name: str, language: Language) -> tuple[Query, Query | None, Query | None]:
-    """This module's definition query, the wheel's locals.scm (its definitions) and tags.scm."""
+    """This module's definition query, the wheel's locals.scm (its definitions only) and tags.scm."""
     rules = RULES[name]
     module = importlib.import_module(rules.wheel)
     folder = Path(module.__file__).parent / "queries"
@@ -207,7 +211,11 @@ def _queries(name: str, language: Language) -> tuple[Query, Query | None, Query 
         except (OSError, ValueError, SyntaxError):  # no such query in this wheel, or not for this grammar
             return None
 
-    return Query(language, rules.definitions), load("locals.scm"), load("tags.scm")
+    local = load("locals.scm")
+    for capture in ("local.reference", "local.scope"):
+        if local is not None:
+            local.disable_capture(capture)  # every identifier is a reference there: work we do not use
+    return Query(language, rules.definitions), local, load("tags.scm")
 
 
 def _captures(query: Query | None, node: Node) -> dict[str, list[Node]]:
@@ -221,6 +229,7 @@ class _Names:
         self.rules, self.source = RULES[name], source
         self.defs: dict[int, set[str]] = {}
         self.open: set[int] = set()  # scopes where unknown names may be defined (glob import, macro)
+        self.guessed = False  # a Go import's package name is guessed from its path
         ours, local, _ = _queries(name, language)
         found = _captures(ours, root)
         for node in found.get("definition", []) + _captures(local, root).get("local.definition", []):
@@ -229,7 +238,7 @@ class _Names:
             for n in walk(node):
                 if n.type in _PATTERN_NAMES:
                     self._bind(n, self.text(n))
-        for node in found.get("use", []):
+        for node in found.get("import", []):
             self._imports(node)
         for node in found.get("unknown", []):
             if node.type != "macro_invocation" or self._defines_items(node):
@@ -257,35 +266,33 @@ class _Names:
 
     def _imports(self, node: Node) -> None:
         scope = self.scope_of(node)
-        if node.type == "import_spec":  # Go: the alias, or the path's last element
-            alias = node.child_by_field_name("name")
-            if alias is not None:
-                if alias.type == "dot":
-                    self.open.add(scope.id)
-                elif alias.type != "blank_identifier":
-                    self.defs.setdefault(scope.id, set()).add(self.text(alias))
-                return
-            path = self.text(node.child_by_field_name("path")).strip("\"`")
-            last = re.sub(r"[.-]v\d+$", "", path.rsplit("/", 1)[-1])  # gopkg.in/yaml.v3, example.com/mod/v2
-            if re.fullmatch(r"v\d+", last) and "/" in path:
-                last = path.rsplit("/", 2)[-2]
-            if not re.fullmatch(r"[A-Za-z_]\w*", last):  # go-foo, foo.bar: its package name is not known here
+        names = self.defs.setdefault(scope.id, set())
+        if node.type == "import_spec":  # Go: the alias, or guesses from the path
+            alias, path = node.child_by_field_name("name"), node.child_by_field_name("path")
+            if alias is not None and alias.type == "dot":
                 self.open.add(scope.id)
-            else:
-                self.defs.setdefault(scope.id, set()).add(last)
+            elif alias is not None:
+                names.add(self.text(alias))
+            elif path is not None:
+                parts = self.text(path).strip("\"`").split("/")
+                last = re.sub(r"[.-]v\d+$", "", parts[-1])  # gopkg.in/yaml.v3
+                guesses = {last, parts[-2]} if re.fullmatch(r"v\d+", last) and len(parts) > 1 else {last}
+                names.update(g for g in guesses if re.fullmatch(r"[A-Za-z_]\w*", g))  # k8s.io/api/core/v1: v1
+                self.guessed |= "." in parts[0]  # beyond the standard library a package may name itself anything
             return
         for n in walk(node):  # Rust: what a `use` tree brings in
+            parent = n.parent
             if n.type == "use_as_clause":
-                self.defs.setdefault(scope.id, set()).add(self.text(n.child_by_field_name("alias")))
-            elif n.type == "identifier" and (n.parent is None or n.parent.type != "use_as_clause"):
-                parent = n.parent
-                if parent is not None and parent.type == "scoped_identifier" and parent.child_by_field_name("name") != n:
-                    continue  # a path segment, not the imported name
-                self.defs.setdefault(scope.id, set()).add(self.text(n))
-            elif n.type == "self" and n.parent is not None and n.parent.type == "use_list":
-                path = n.parent.parent.child_by_field_name("path") if n.parent.parent is not None else None
+                alias = n.child_by_field_name("alias")
+                if alias is not None:
+                    names.add(self.text(alias))
+            elif n.type == "identifier" and (parent is None or parent.type != "use_as_clause"):
+                if parent is None or parent.type != "scoped_identifier" or parent.child_by_field_name("name") == n:
+                    names.add(self.text(n))  # not a path segment: the imported name
+            elif n.type == "self" and parent is not None and parent.type == "use_list" and parent.parent is not None:
+                path = parent.parent.child_by_field_name("path")
                 if path is not None:  # `use std::io::{self, Read}` brings in `io`
-                    self.defs.setdefault(scope.id, set()).add(self.text(path).rsplit("::", 1)[-1])
+                    names.add(self.text(path).rsplit("::", 1)[-1])
 
     def _defines_items(self, macro: Node) -> bool:
         """Whether a Rust macro invocation may define items the code around it uses."""
@@ -316,111 +323,106 @@ class NameCheck(UnresolvedNames):
     """Unresolved names in a JavaScript, TypeScript, Go or Rust middle."""
 
     def __init__(self, grammar: Grammar, path: str | None = None, document: str | None = None) -> None:
-        self.name, self.language = grammar.name, grammar.language
+        self.name, self.language, self.document = grammar.name, grammar.language, document
         self.rules = RULES[grammar.name]
         self._parser = new_parser(grammar.language)
         self._known = set(self.rules.builtins)
-        self._document = document
         self._words = set(_WORD.findall(document)) if document is not None else set()
-        self.off = False
+        self._module: bool | None = None  # JavaScript: the file is a module (None: not looked at yet)
+        self.off, self._guessed = False, False
         if document is not None:
             self._known |= self._file_names(document.encode(_ENC, "replace"))
+            if self.name in _JS_FAMILY:
+                self._module = bool(_JS_MODULE.search(document))
+                for names in _JS_GLOBAL_COMMENT.findall(document):  # eslint's /* global a, b */
+                    self._known |= {n.split(":")[0].strip() for n in names.split(",")}
         if grammar.name == "go":
-            siblings = _package_names(path, grammar.language) if path else None
+            siblings = _package_names(path) if path else None
             if siblings is None:
                 self.off = True  # a Go package's names are spread over the files of its directory
             else:
                 self._known |= siblings
-        if grammar.name in ("javascript", "typescript", "tsx") and document is not None:
-            for names in _JS_GLOBAL_COMMENT.findall(document):  # eslint's /* global a, b */
-                self._known |= {n.split(":")[0].strip() for n in names.split(",")}
 
     def _file_names(self, source: bytes) -> set[str]:
-        """Names the whole file defines at its top level (and, through tags.scm, the definitions it tags)."""
+        """Names the whole file defines at its top level, and every definition its tags.scm tags."""
         root = self._parser.parse(source).root_node
         names = _Names(self.name, self.language, root, source)
-        if root.id in names.open:
-            self.off = True
+        self.off |= root.id in names.open
+        self._guessed = names.guessed
         _, _, tags = _queries(self.name, self.language)
-        tagged = {names.text(n) for n in _captures(tags, root).get("name", [])}
+        tagged = set()
+        if tags is not None:
+            for _, found in QueryCursor(tags).matches(root):
+                if any(key.startswith("definition.") for key in found):
+                    tagged.update(names.text(n) for n in found.get("name", []))
         return names.defs.get(root.id, set()) | tagged
 
     def unresolved(self, prefix: str, middle: str, suffix: str, judge_until: int | None = None) -> list[tuple[int, int, str]]:
         if self.off:
             return []
-        if self.name in ("javascript", "typescript", "tsx") and not _JS_MODULE.search(
-                f"{self._document or prefix + suffix}\n{middle}"):
-            return []  # a classic script: its globals come from the page's other scripts
-        known = self._known
-        if self._document is not None and not (self._document.startswith(prefix) and self._document.endswith(suffix)):
-            known = known | self._words  # a window cut inside constructs it cannot see: any word of the file counts
+        if self.name in _JS_FAMILY:
+            if self._module is None:
+                self._module = bool(_JS_MODULE.search(prefix + suffix))
+            if not (self._module or _JS_MODULE.search(middle)):
+                return []  # a classic script: its globals come from the page's other scripts
+        cut = self.document is not None and not (self.document.startswith(prefix) and self.document.endswith(suffix))
         pre, mid = prefix.encode(_ENC, "replace"), middle.encode(_ENC, "replace")
         source = pre + mid + suffix.encode(_ENC, "replace")
         root = self._parser.parse(source).root_node
         names = _Names(self.name, self.language, root, source)
+        guessed = self._guessed or names.guessed
         lo, hi = len(pre), len(pre) + len(mid)
-        until = hi if judge_until is None else lo + len(middle[:judge_until].encode(_ENC, "replace"))
+        until = None if judge_until is None else lo + len(middle[:judge_until].encode(_ENC, "replace"))
         out = []
         for node in walk(root, lo, hi, skip=self.rules.opaque | {"ERROR"}):
-            if node.type not in self.rules.references or node.end_byte >= until and judge_until is not None:
+            if node.type not in self.rules.references or (until is not None and node.end_byte >= until) \
+                    or not self._is_use(node, guessed):
                 continue
             name = names.text(node)
-            if name in known or not self._is_use(node) or names.resolves(name, node) is not False:
-                continue
-            if self.name in ("javascript", "typescript", "tsx") and _JS_FAMILIES.match(name):
+            if name in self._known or (cut and name in self._words) or names.resolves(name, node) is not False:
+                continue  # cut: a window cut inside constructs it cannot see, where any word of the file counts
+            if self.name in _JS_FAMILY and _JS_FAMILIES.match(name):
                 continue
             out.append((max(node.start_byte, lo) - lo, min(node.end_byte, hi) - lo, name))
         return sorted(set(out))
 
-    def _is_use(self, node: Node) -> bool:
+    def _is_use(self, node: Node, guessed: bool) -> bool:
+        """Whether an identifier is judged: a use of a name, in a place the check understands."""
         parent = node.parent
-        if parent is None or parent.is_missing or any(a.type == "ERROR" for a in _ancestors(node)):
+        if parent is None or node.is_missing:
             return False
-        if self.name == "rust":
-            if parent.type in ("scoped_identifier", "scoped_type_identifier"):
-                return False  # `a::b`, `T::Item`: a crate, module or type root, or a member of one
-            if parent.type == "macro_invocation":
-                return False
-        if self.name == "go" and parent.type == "literal_element" and parent.parent is not None \
-                and parent.parent.type == "keyed_element" and parent.parent.child_by_field_name("key") == parent:
-            return False  # `T{Field: v}`: a struct field or a map key
+        if self.name == "rust" and parent.type in ("scoped_identifier", "scoped_type_identifier", "macro_invocation"):
+            return False  # `a::b`, `T::Item`: a crate, module or type root, or a member of one; a macro's name
+        if self.name == "go":
+            if parent.type == "literal_element" and parent.parent is not None \
+                    and parent.parent.type == "keyed_element" and parent.parent.child_by_field_name("key") == parent:
+                return False  # `T{Field: v}`: a struct field or a map key
+            if guessed and parent.type == "selector_expression" and parent.child_by_field_name("operand") == node:
+                return False  # `x.F`: x may be a package whose name its import path does not tell
         return parent.child_by_field_name("name") != node  # not a definition's own name
 
 
-def _ancestors(node: Node):
-    node = node.parent
-    while node is not None:
-        yield node
-        node = node.parent
-
-
-@functools.lru_cache(maxsize=64)
-def _package_files(folder: str, stamp: tuple) -> dict[str, frozenset[str]]:
-    """Top-level names of each Go package in `folder` (by package clause), read from its files."""
+@functools.lru_cache(maxsize=1024)
+def _go_file_names(path: str, stamp: int) -> frozenset[str]:
+    """Top-level names of one Go file (`stamp`: its modification time, for the cache)."""
     from .languages import language_for
 
     grammar = language_for("go")
-    parser = new_parser(grammar.language)
-    out: dict[str, set[str]] = {}
-    for file, _ in stamp:
-        try:
-            source = (Path(folder) / file).read_bytes()
-        except OSError:
-            continue
-        package = _GO_PACKAGE.search(source)
-        root = parser.parse(source).root_node
-        names = _Names("go", grammar.language, root, source)
-        out.setdefault(package.group(1).decode() if package else "", set()).update(names.defs.get(root.id, set()))
-    return {k: frozenset(v) for k, v in out.items()}
-
-
-def _package_names(path: str, language: Language) -> set[str] | None:
-    """Every top-level name the Go files in `path`'s directory define (any package there), or None when
-    the directory cannot be read."""
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        stamp = tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(folder)
-                             if e.name.endswith(".go") and e.is_file()))
+        source = Path(path).read_bytes()
+    except OSError:
+        return frozenset()
+    root = new_parser(grammar.language).parse(source).root_node
+    return frozenset(_Names("go", grammar.language, root, source).defs.get(root.id, set()))
+
+
+def _package_names(path: str) -> set[str] | None:
+    """Every top-level name the other Go files in `path`'s directory define (the file itself is the
+    document), or None when the directory cannot be read."""
+    here = os.path.abspath(path)
+    try:
+        siblings = [(e.path, e.stat().st_mtime_ns) for e in os.scandir(os.path.dirname(here))
+                    if e.name.endswith(".go") and e.is_file() and os.path.abspath(e.path) != here]
     except OSError:
         return None
-    return set().union(*_package_files(folder, stamp).values()) if stamp else set()
+    return set().union(*(_go_file_names(p, stamp) for p, stamp in siblings))

@@ -351,7 +351,10 @@ def _ancestors(node: Node):
 
 class UnresolvedNames:
     """The constraint protocol over `unresolved`, which each language's check defines: the committed
-    pieces that hold a name resolving to nothing are re-masked; it never cuts nor needs text itself."""
+    pieces that hold a name resolving to nothing are re-masked; it never cuts nor needs text itself.
+    `document`: the whole file without the middle, where the check was given one."""
+
+    document: str | None = None
 
     def unresolved(self, prefix: str, middle: str, suffix: str,
                    judge_until: int | None = None) -> list[tuple[int, int, str]]:
@@ -388,7 +391,7 @@ class ScopeConstraint(UnresolvedNames):
         """`document`: the whole file without the middle, where the judged text is only a window of it
         (its module names, imports and classes then count too)."""
         self._parser = new_parser(language)
-        self._outer = None
+        self._outer, self.document = None, document
         if document is not None:
             source = document.encode(_ENC, "replace")
             self._outer = _Window(self._parser.parse(source).root_node, source, module_only=True)

@@ -132,8 +132,8 @@ def language_of(path: Path | None, language: str | None) -> str | None:
 
 
 def constraint_of(language: str | None, path: Path | None, args, document: str) -> Constraint | None:
-    """The syntax constraint for the file (`grammars.constraint_for`), unless --no-syntax; with --scope
-    also the names that resolve to nothing (Python), judged against the whole `document`."""
+    """The syntax constraint for the file (`grammars.constraint_for`), unless --no-syntax; unless
+    --no-scope also the names that resolve to nothing, judged against the whole `document`."""
     if args.no_syntax:
         return None
     return grammars.constraint_for(language, str(path) if path else None, scope=args.scope, document=document)

@@ -75,6 +75,18 @@ def _shut_on_cancel(conn: http.client.HTTPConnection, cancel: CancelToken | None
         watcher.join()
 
 
+DOCUMENT_CHARS = 200_000  # dllm-serve's default --max-context-chars: a longer file goes without the scope check
+
+
+def _scope_fields(constraint: Constraint | None) -> dict[str, Any]:
+    """The scope check's request fields: whether to run it, and the whole file it judges names against
+    (the server sees only the window otherwise, where names defined beyond it would count as missing)."""
+    check = getattr(constraint, "scope", None)  # `grammars.combined.Combined` holds one
+    if check is None or check.document is None or len(check.document) > DOCUMENT_CHARS:
+        return {"scope": False}
+    return {"scope": True, "document": check.document}
+
+
 def _reason(exc: BaseException) -> str:
     lines = str(getattr(exc, "strerror", None) or exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -112,8 +124,7 @@ class RemoteInfiller:
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         body = {"prefix": prefix, "suffix": suffix, "language": language, "mode": mode, "max_tokens": max_tokens,
                 "sampler": msgspec.to_builtins(sampler) if sampler is not None else {},
-                "syntax": constraint is not None,
-                "scope": getattr(constraint, "scope", None) is not None}  # `grammars.combined.Combined`
+                "syntax": constraint is not None, **_scope_fields(constraint)}
         answer = self._call("POST", "/dllm/infill", body, cancel)
         try:
             return Completion(text=answer["text"], stats=msgspec.convert(answer["stats"], Stats))

@@ -123,7 +123,8 @@ class NativeRequest(_Body):
     max_tokens: int | None = None
     sampler: dict[str, Any] = {}
     syntax: bool = True
-    scope: bool = True
+    scope: bool | None = None  # default: the server's --scope
+    document: str | None = None  # the whole file without the middle, for the scope check (`dllm-lsp --remote`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +136,7 @@ class Limits:
     per_client: int = 4  # requests in flight per client
 
     def check(self, fill: Fill) -> None:
-        for name, text in (("prefix", fill.prefix), ("suffix", fill.suffix)):
+        for name, text in (("prefix", fill.prefix), ("suffix", fill.suffix), ("document", fill.document or "")):
             if len(text) > self.context_chars:
                 raise BadRequest(f"{name}: {len(text)} characters, more than the limit of {self.context_chars}")
         if fill.max_tokens is not None and not 1 <= fill.max_tokens <= self.max_tokens:

@@ -40,7 +40,7 @@ class Settings:
     api_key: str | None = None
     language: str | None = None  # for requests that name none (None: no syntax constraint)
     log_text: bool = False
-    scope: bool = True  # requests that do not say re-mask names that resolve to nothing
+    scope: bool = False  # requests that do not say re-mask names that resolve to nothing (whole files only)
     limits: Limits = Limits()
 
 
@@ -213,7 +213,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         if base.context_tokens > most:
             raise BadRequest(f"context_tokens: at most {most} (the model's context), got {base.context_tokens}")
         fill = Fill(body.prefix, body.suffix, body.language, body.mode, body.max_tokens, syntax=body.syntax,
-                    scope=body.scope, whole=True)
+                    scope=settings.scope if body.scope is None else body.scope, document=body.document, whole=True)
         answer = await run(request, fill, base)
         return compact({"text": answer.raws[0], "stats": msgspec.to_builtins(answer.stats[0]),
                         "model": model.batcher.info})

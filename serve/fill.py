@@ -31,7 +31,8 @@ class Fill:
     stop: tuple[str, ...] = ()
     n_indent: int | None = None
     syntax: bool = True
-    scope: bool = True  # the scope check joins the syntax constraint (`grammars.constraint_for`)
+    scope: bool = False  # the scope check joins the syntax constraint (`grammars.constraint_for`)
+    document: str | None = None  # the whole file, where prefix + suffix is only a window of it
     whole: bool = False  # the prefix and suffix go to the engine as they are (a client that cut its own window)
 
 
@@ -76,7 +77,8 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
     prefix, suffix = (fill.prefix, fill.suffix) if fill.whole else (at.prefix, at.suffix)
     futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
                               cancel=cancel, sampler=sampler,
-                              constraint=grammars.constraint_for(fill.language, scope=fill.scope, document=text)
+                              constraint=grammars.constraint_for(fill.language, scope=fill.scope,
+                                                                 document=fill.document or text)
                               if fill.syntax else None)
                for sampler in settings]
     try:

@@ -29,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=os.environ.get("DLLM_API_KEY"),
                    help="bearer token every request but /health must carry (env DLLM_API_KEY); required off localhost")
     p.add_argument("--language", default=None, help="language id for requests that name none (syntax constraint)")
-    p.add_argument("--scope", action=argparse.BooleanOptionalAction, default=True,
-                   help="re-mask names that resolve to nothing for requests that do not say (`scope` field; "
-                        "default on)")
+    p.add_argument("--scope", action="store_true",
+                   help="re-mask names that resolve to nothing for requests that do not say (`scope` field): "
+                        "only for clients that send the whole file, since names beyond a window count as missing")
     p.add_argument("--log-text", action="store_true",
                    help="log the source text around each request (off: lengths only)")
     p.add_argument("--log-file", default=None, help="JSON log lines here (default stderr)")

@@ -149,3 +149,29 @@ def test_other_languages_join_the_syntax_constraint_and_rank(tmp_path):
     check = scope_check(language_for("rust"), None, "fn f(s: &str) -> usize {\n    \n}\n")
     ranked = resolved_first(["maxlen(s)", "s.len()"], "fn f(s: &str) -> usize {\n    ", "\n}\n", check)
     assert ranked == ["s.len()", "maxlen(s)"]
+
+
+def test_what_a_review_found(tmp_path):
+    ts = 'import fs = require("fs");\nexport enum E { A = 1, B = A * 2 }\nexport const x = <<fs.readFileSync("a")>>;\n'
+    assert flagged("typescript", ts) == []  # an import-require binds; enum bodies are not judged
+    gen = "export const g = function* walk(n) { yield* <<walk(n - 1)>>; };\n"
+    assert flagged("javascript", gen) == []  # a named generator expression sees its own name
+    path = str(tmp_path / "main.go")
+    k8s = 'package main\n\nimport "k8s.io/api/core/v1"\n\nfunc f() { <<_ = v1.ResourceCPU>> }\n'
+    assert flagged("go", k8s, path) == []  # the package is v1, not core
+    jsoniter = 'package main\n\nimport "github.com/json-iterator/go"\n\nfunc f() { <<_ = jsoniter.Marshal>> }\n'
+    assert flagged("go", jsoniter, path) == []  # a package need not be named after its path
+    stdlib = 'package main\n\nimport "fmt"\n\nfunc f() { <<fmtt.Println(1)>> }\n'
+    assert flagged("go", stdlib, path) == ["fmtt"]  # standard library names are certain
+    rust_extern = 'extern "C" { fn abs(x: i32) -> i32; }\nfn f() -> i32 { unsafe { <<abs(-1)>> } }\n'
+    assert flagged("rust", rust_extern) == []
+    rust_macro = "fn f() -> i32 {\n    thread_local! { static X: i32 = 1; }\n    <<X.with(|x| *x)>>\n}\n"
+    assert flagged("rust", rust_macro) == []
+
+
+def test_a_window_without_the_file_flags_only_what_the_file_lacks():
+    # the judged window starts below the file's imports: a name the file has anywhere counts
+    document = "import { used } from 'lib';\n" + "// filler\n" * 50 + "export const a = \n"
+    prefix = "export const a = "
+    check = scope_check(language_for("javascript"), None, document)
+    assert [n for *_, n in check.unresolved(prefix, "used + nowhere", "\n")] == ["nowhere"]

@@ -106,6 +106,18 @@ def test_remote_answers_as_the_local_engine(serve, local, prefix, suffix, mode, 
     assert remote.info["model"] == local.info["model"] and remote.info["remote"] == serve
 
 
+@pytest.mark.parametrize("head", ["import numpy as np\n\n\n", ""])
+def test_the_scope_check_sees_the_whole_file_remotely(serve, local, head):
+    # the window holds no import; the file may: the server must judge names against the file, as locally
+    prefix, suffix = "def area(radius):\n    return ", "\n"
+    texts = []
+    for infiller in (RemoteInfiller(serve, api_key=KEY), local):
+        constraint = grammars.constraint_for("python", scope=True, document=head + prefix + suffix)
+        texts.append(infiller.infill(prefix, suffix, language="python", mode="single", constraint=constraint).text)
+    assert texts[0] == texts[1]
+    assert ("np." in texts[0]) == bool(head)  # the model writes np.a(radius): kept only where np is imported
+
+
 def test_remote_passes_the_sampler_settings(serve, local):
     remote = RemoteInfiller(serve, api_key=KEY)
     prefix, suffix, mode = PREFIXES[1]

@@ -7,6 +7,7 @@
                                                                   draft: prompt-lookup tokens per call
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
+`attention=grouped|sdpa` (dllm and ar) overrides the attention op chosen at load (`kernels/dispatch.py`).
 `<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
 `fast@dllm:default?threshold=0.5`; otherwise the label is the spec without its directory.
 
@@ -40,7 +41,7 @@ DLLM_PARAMS = {"threshold": ("threshold", float), "budget": ("entropy_budget", f
                "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v)),
                "draft": ("draft_tokens", int)}
 AR_PARAMS = {"empty", "fill", "draft"}  # the sampler settings our AR decoder honours
-LOAD_PARAMS = {"dtype"}  # how our engines load the weights (default: `dllm.load`'s choice)
+LOAD_PARAMS = {"dtype", "attention"}  # how our engines load (default: `dllm.load`'s choice); attention=grouped|sdpa
 COMMON_PARAMS = {"syntax", "scope"}
 
 
@@ -143,13 +144,15 @@ class EngineBackend:
         self.spec, self.label, self.engine = spec.text, spec.label, engine
         self.sampler = engine.sampler.with_overrides(sampler_overrides(spec))
         self.syntax, self.scope = syntax_on(spec), scope_on(spec)
+        self.attention = spec.params.get("attention")
         self.kind = spec.kind
 
     @property
     def info(self) -> dict:
         import msgspec
 
-        return {"label": self.label, "spec": self.spec, "backend": self.kind, **self.engine.info,
+        attention = {"attention": self.attention} if self.attention else {}  # the override `make` applied
+        return {"label": self.label, "spec": self.spec, "backend": self.kind, **self.engine.info, **attention,
                 "sampler": msgspec.structs.asdict(self.sampler), "syntax": self.syntax, "scope": self.scope}
 
     def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:
@@ -249,11 +252,17 @@ def make(spec: str | Spec, engines: dict | None = None, device: str | None = Non
         return HFBackend(spec, device)
     from dllm_complete import dllm
 
-    dtype = spec.params.get("dtype")
-    key = (spec.model, device, dtype)
+    dtype, attention = spec.params.get("dtype"), spec.params.get("attention")
+    if attention not in (None, "grouped", "sdpa"):
+        raise ValueError(f"backend spec {spec.text!r}: attention must be grouped or sdpa, got {attention!r}")
+    key = (spec.model, device, dtype, attention)
     engine = engines.get(key) if engines is not None else None
     if engine is None:
         engine = dllm.load(spec.model, device=device, dtype=dtype)
+        if attention is not None:  # the kernel choice made at load, overridden (kernels/dispatch.py)
+            from dllm_complete.kernels.attention_torch import grouped_attention
+
+            engine.model.use_attention(grouped_attention if attention == "grouped" else None)
         if engines is not None:
             engines[key] = engine
     want = "ar" if spec.kind == "ar" else "diffusion"

@@ -96,7 +96,8 @@ class Engine:
 
     @property
     def info(self) -> dict:
-        return {**self.loaded.info, "kernels": self.kernels.name if self.kernels else "off", "graphs": self.graphs}
+        return {**self.loaded.info, "kernels": self.kernels.name if self.kernels else "off",
+                "attention": self.kernels.attention_name if self.kernels else "sdpa", "graphs": self.graphs}
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,

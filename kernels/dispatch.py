@@ -5,7 +5,9 @@
     result = backend.lm_head_confidence(hidden, weight, bias)                   # all three scores
 
 `auto` is Triton on CUDA when Triton imports, else torch. Triton off CUDA is only honoured under
-Triton's interpreter (`TRITON_INTERPRET=1`), which is how the tests run it on the CPU.
+Triton's interpreter (`TRITON_INTERPRET=1`), which is how the tests run it on the CPU. On a CPU with
+AMX (Intel Xeon since Sapphire Rapids) the torch backend leaves attention to torch's SDPA, which is
+faster there than our grouped op (kernels/README.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -46,6 +49,7 @@ class Backend:
     lm_head_confidence: Callable[..., Confidence]
     lm_head_score: Callable[..., tuple[torch.Tensor, torch.Tensor]]
     attention: Callable[..., torch.Tensor] | None = None  # None = the model's own (SDPA / flash)
+    attention_name: str = "sdpa"
 
 
 def interpreted() -> bool:
@@ -74,7 +78,17 @@ def _torch_score(hidden, weight, bias, kind):
     return lm_head_score_torch(hidden, weight, bias, kind)
 
 
-TORCH = Backend("torch", _torch_confidence, _torch_score, grouped_attention)
+TORCH = Backend("torch", _torch_confidence, _torch_score, grouped_attention, "grouped")
+TORCH_SDPA = dataclasses.replace(TORCH, attention=None, attention_name="sdpa (AMX CPU)")
+
+
+@functools.cache
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX bf16 tiles (Linux: /proc/cpuinfo's flags)."""
+    try:
+        return "amx_bf16" in Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
 
 
 def _triton_backend() -> Backend:
@@ -92,7 +106,7 @@ def select_backend(name: str = "auto", device: torch.device | str = "cpu") -> Ba
         raise ValueError(f"kernel backend must be one of {', '.join(BACKENDS)}, got {name!r}")
     device = torch.device(device)
     if name == "torch" or (name == "auto" and device.type != "cuda"):
-        return TORCH
+        return TORCH_SDPA if device.type == "cpu" and cpu_has_amx() else TORCH
     if device.type != "cuda" and not interpreted():
         raise ValueError(f"kernel backend 'triton' is unavailable: Triton kernels need a CUDA device, got "
                          f"{device.type} (TRITON_INTERPRET=1 runs them, slowly, on the CPU)")

@@ -26,6 +26,18 @@ def test_parse_spec():
             backends.parse_spec(bad)
 
 
+def test_the_attention_op_can_be_chosen_per_backend():
+    d = tiny_models()["diffusion"]
+    engines = {}
+    grouped = backends.make(f"dllm:{d}?attention=grouped", engines)
+    sdpa = backends.make(f"dllm:{d}?attention=sdpa", engines)
+    assert grouped.engine is not sdpa.engine  # one engine per attention op
+    assert (grouped.info["attention"], sdpa.info["attention"]) == ("grouped", "sdpa")
+    assert grouped.engine.model.layers[0].self_attn.attend is not None and sdpa.engine.model.layers[0].self_attn.attend is None
+    with pytest.raises(ValueError, match="attention"):
+        backends.make(f"dllm:{d}?attention=flash", engines)
+
+
 def test_hf_generate_matches_our_ar_decoder():
     """Same prompt, same stop rules, greedy: transformers and our static-cache decoder agree."""
     ar_dir = tiny_models()["ar"]

@@ -117,6 +117,14 @@ def test_select_backend_is_explicit():
         dispatch.select_backend("cuda")
 
 
+@pytest.mark.parametrize("amx", [True, False])
+def test_cpu_attention_is_sdpa_on_amx_cpus_else_grouped(monkeypatch, amx):
+    monkeypatch.setattr(dispatch, "cpu_has_amx", lambda: amx)
+    backend = dispatch.select_backend("auto", "cpu")
+    assert backend.name == "torch"
+    assert (backend.attention is None) == amx and (backend.attention_name == "grouped") != amx
+
+
 @pytest.mark.skipif(not (HAS_TRITON and interpreted()), reason="needs triton and TRITON_INTERPRET=1")
 def test_triton_can_be_forced_under_the_interpreter():
     assert dispatch.select_backend("triton", "cpu").name == "triton"

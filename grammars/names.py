@@ -212,9 +212,9 @@ def _queries(name: str, language: Language) -> tuple[Query, Query | None, Query 
             return None
 
     local = load("locals.scm")
-    for capture in ("local.reference", "local.scope"):
-        if local is not None:
-            local.disable_capture(capture)  # every identifier is a reference there: work we do not use
+    if local is not None:  # its definitions only: every identifier is a reference there, work we do not use
+        local.disable_capture("local.reference")
+        local.disable_capture("local.scope")
     return Query(language, rules.definitions), local, load("tags.scm")
 
 

@@ -8,6 +8,7 @@ import pytest
 from dllm_complete import dllm
 from dllm_complete.dllm.ar import lookup
 from dllm_complete.dllm.contract import SamplerConfig
+from dllm_complete.kernels.attention_torch import grouped_attention
 
 SOURCE = Path(argparse.__file__).read_text()  # repetitive real code: drafts are accepted often
 
@@ -35,6 +36,8 @@ def _holes(n: int) -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_drafted_decoding_is_plain_greedy_decoding_in_fewer_calls(dtype):
     ar = dllm.load("ar-code-small", dtype=dtype)
+    if dtype == "bfloat16":  # SDPA (chosen on AMX CPUs) rounds a 9-row check unlike 9 one-row steps in bf16,
+        ar.model.use_attention(grouped_attention)  # which can flip a near tie; the grouped op rounds alike
     plain_calls = drafted_calls = 0
     for mode, prefix, suffix in _holes(12):
         plain = ar.infill(prefix, suffix, mode=mode, sampler=SamplerConfig())

@@ -161,6 +161,8 @@ class _Window:
         elif kind in ("global_statement", "nonlocal_statement"):
             for child in node.named_children:
                 self.define(scope, self.text(child))
+        elif kind == "call" and scope.type == "module" and self.text(node.child_by_field_name("function") or node) in DYNAMIC:
+            self.star = True  # module code that makes names at run time (`globals()[name] = ...`)
         elif kind == "identifier" and _is_target(node):
             self.define(_target_scope(node, scope), self.text(node), _bound_at(node))
         if kind in SCOPES and node is not scope:
@@ -216,7 +218,7 @@ class _Window:
         if name in seen:
             return None
         bases = cls.child_by_field_name("superclasses")
-        attrs: set[str] = set(dir(object))
+        attrs: set[str] = set(dir(object)) | {"__dict__", "__weakref__"}
         for base in (bases.named_children if bases is not None else []):
             base_name = self.text(base)
             if base.type == "keyword_argument" or base_name == "object":
@@ -355,6 +357,7 @@ class UnresolvedNames:
     `document`: the whole file without the middle, where the check was given one."""
 
     document: str | None = None
+    _last: tuple = (None, [])  # the last judged text and its unresolved names
 
     def unresolved(self, prefix: str, middle: str, suffix: str,
                    judge_until: int | None = None) -> list[tuple[int, int, str]]:
@@ -365,7 +368,11 @@ class UnresolvedNames:
         known = next((i for i, p in enumerate(pieces) if p is None), len(pieces))
         middle = "".join(pieces[:known])
         open_end = known < len(pieces)  # masked slots follow: the last name may go on
-        spans = self.unresolved(prefix, middle, suffix, len(middle.rstrip("".join(_IDENT))) if open_end else None)
+        key = (prefix, middle, suffix, open_end)  # a step that committed only after a mask leaves it as it was
+        if key != self._last[0]:
+            self._last = key, self.unresolved(prefix, middle, suffix,
+                                              len(middle.rstrip("".join(_IDENT))) if open_end else None)
+        spans = self._last[1]
         if not spans:
             return []
         bytes_at, blamed, offset = [], set(), 0

@@ -111,3 +111,12 @@ def test_a_name_the_suffix_finishes_is_judged_whole(scope):
     # a span cut mid-word: the middle writes the start of a name the suffix ends
     assert [n for *_, n in scope.unresolved("def f(s):\n    return ", "maxl", "en(s)\n")] == ["maxlen"]
     assert scope.unresolved("def f(s):\n    return ", "le", "n(s)\n") == []
+
+
+def test_names_a_module_makes_at_run_time_and_instance_dicts_resolve():
+    # a generated protobuf module: its names come from globals() at import time
+    document = "from x import _builder\n_builder.Build(DESCRIPTOR, globals())\nif True:\n  \n"
+    check = ScopeConstraint(language_for("python").language, document)
+    assert check.unresolved(document[:-1], "_MADE._end = 2", "\n") == []
+    cls = "class A:\n    def __setstate__(self, state):\n        "
+    assert ScopeConstraint(language_for("python").language).unresolved(cls, "self.__dict__.update(state)", "\n") == []

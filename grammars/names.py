@@ -60,7 +60,7 @@ describe it test expect jest beforeEach afterEach beforeAll afterAll vi suite co
 chai sinon assert __DEV__ React JSX
 """
 # DOM and event classes are too many to list: HTMLInputElement, SVGElement, KeyboardEvent, CSSStyleSheet...
-_JS_FAMILIES = re.compile(r"^(HTML|SVG|CSS|DOM|WebGL|Web|RTC|Media|Audio|Speech|IDB|XPath)\w*$|^\w+(Event|Element|Error)$")
+_DOM_CLASSES = re.compile(r"^(HTML|SVG|CSS|DOM|WebGL|Web|RTC|Media|Audio|Speech|IDB|XPath)\w*$|^\w+(Event|Element|Error)$")
 
 _GO_BUILTINS = """
 true false nil iota append cap clear close complex copy delete imag len make max min new panic print println
@@ -327,7 +327,6 @@ class NameCheck(UnresolvedNames):
         self.rules = RULES[grammar.name]
         self._parser = new_parser(grammar.language)
         self._known = set(self.rules.builtins)
-        self._words = set(_WORD.findall(document)) if document is not None else set()
         self._module: bool | None = None  # JavaScript: the file is a module (None: not looked at yet)
         self.off, self._guessed = False, False
         if document is not None:
@@ -342,6 +341,11 @@ class NameCheck(UnresolvedNames):
                 self.off = True  # a Go package's names are spread over the files of its directory
             else:
                 self._known |= siblings
+
+    @functools.cached_property
+    def _words(self) -> set[str]:
+        """Every word of the document: what counts as defined where the judged window is cut."""
+        return set(_WORD.findall(self.document or ""))
 
     def _file_names(self, source: bytes) -> set[str]:
         """Names the whole file defines at its top level, and every definition its tags.scm tags."""
@@ -381,7 +385,7 @@ class NameCheck(UnresolvedNames):
             name = names.text(node)
             if name in self._known or (cut and name in self._words) or names.resolves(name, node) is not False:
                 continue  # cut: a window cut inside constructs it cannot see, where any word of the file counts
-            if self.name in _JS_FAMILY and _JS_FAMILIES.match(name):
+            if self.name in _JS_FAMILY and _DOM_CLASSES.match(name):
                 continue
             out.append((max(node.start_byte, lo) - lo, min(node.end_byte, hi) - lo, name))
         return sorted(set(out))

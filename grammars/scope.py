@@ -392,7 +392,7 @@ class UnresolvedNames:
 
 
 class ScopeConstraint(UnresolvedNames):
-    """Unresolved names in a Python middle (`remask`); counts what it re-masked and the time it took."""
+    """Unresolved names in a Python middle (`remask`, through `UnresolvedNames`)."""
 
     def __init__(self, language: Language, document: str | None = None) -> None:
         """`document`: the whole file without the middle, where the judged text is only a window of it

@@ -28,7 +28,7 @@ from pathlib import Path
 from tree_sitter import Language, Node, Query, QueryCursor
 
 from .languages import Grammar
-from .parse import new_parser
+from .parse import IncrementalParser, new_parser
 from .scope import UnresolvedNames, walk
 
 __all__ = ["NameCheck", "RULES"]
@@ -325,7 +325,7 @@ class NameCheck(UnresolvedNames):
     def __init__(self, grammar: Grammar, path: str | None = None, document: str | None = None) -> None:
         self.name, self.language, self.document = grammar.name, grammar.language, document
         self.rules = RULES[grammar.name]
-        self._parser = new_parser(grammar.language)
+        self._parser = IncrementalParser(grammar.language)  # successive texts differ in the middle only
         self._known = set(self.rules.builtins)
         self._module: bool | None = None  # JavaScript: the file is a module (None: not looked at yet)
         self.off, self._guessed = False, False
@@ -349,7 +349,7 @@ class NameCheck(UnresolvedNames):
 
     def _file_names(self, source: bytes) -> set[str]:
         """Names the whole file defines at its top level, and every definition its tags.scm tags."""
-        root = self._parser.parse(source).root_node
+        root = self._parser.fresh(source).root_node
         names = _Names(self.name, self.language, root, source)
         self.off |= root.id in names.open
         self._guessed = names.guessed

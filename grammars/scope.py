@@ -7,7 +7,8 @@ is resolved through Python's scopes: the enclosing functions, lambdas and compre
 body it stands in directly, the module, builtins. Definitions the completion itself introduces count
 (assignment and loop targets, parameters, imports, `def` / `class`, `as`, walrus, `global`). Attributes
 are checked on two receivers only: `self` / `cls` inside a class whose bases are all defined in the
-window (its methods, class attributes and `self.x = ...` anywhere in it and in those bases), and a
+window (its methods, class attributes and `self.x = ...` anywhere in it and in those bases) and that
+no class of the file extends (nor a `...Mixin`: a subclass may add what its methods use), and a
 module imported by the window, whose members are read from the installed package's source with
 `ast` (never imported, never run). Anything unknown is never constrained: a star import, a class with
 `__getattr__` or an unknown base, a module without Python source, with a module `__getattr__`, or
@@ -29,7 +30,7 @@ from typing import Sequence
 
 from tree_sitter import Language, Node
 
-from .parse import new_parser
+from .parse import IncrementalParser
 
 __all__ = ["ScopeConstraint", "UnresolvedNames", "module_members", "resolved_first", "walk"]
 
@@ -211,6 +212,18 @@ class _Window:
                 names.add(self.text(node))
             stack.extend(node.named_children)
         return names
+
+    def extended(self, name: str) -> bool:
+        """Whether a class of the window or of the file names class `name` among its bases, or it is a
+        mixin by name: its subclasses may add attributes its methods use."""
+        if name.endswith("Mixin"):
+            return True
+        for window in (self, self.outer):
+            for cls in (window.classes.values() if window is not None else ()):
+                bases = cls.child_by_field_name("superclasses")
+                if bases is not None and any(window.text(b) == name for b in bases.named_children):
+                    return True
+        return False
 
     def class_attributes(self, cls: Node, seen: frozenset = frozenset()) -> set[str] | None:
         """Names a `self` of this class has, or None when they cannot be known."""
@@ -397,11 +410,11 @@ class ScopeConstraint(UnresolvedNames):
     def __init__(self, language: Language, document: str | None = None) -> None:
         """`document`: the whole file without the middle, where the judged text is only a window of it
         (its module names, imports and classes then count too)."""
-        self._parser = new_parser(language)
+        self._parser = IncrementalParser(language)  # successive texts differ in the middle only
         self._outer, self.document = None, document
         if document is not None:
             source = document.encode(_ENC, "replace")
-            self._outer = _Window(self._parser.parse(source).root_node, source, module_only=True)
+            self._outer = _Window(self._parser.fresh(source).root_node, source, module_only=True)
 
     def unresolved(self, prefix: str, middle: str, suffix: str, judge_until: int | None = None) -> list[tuple[int, int, str]]:
         """(start, end, name) UTF-8 byte spans in `middle` of the names it uses that resolve to nothing;
@@ -435,7 +448,9 @@ class ScopeConstraint(UnresolvedNames):
         receiver, name = window.text(obj), window.text(attr)
         if receiver in ("self", "cls"):
             cls = next((a for a in _ancestors(node) if a.type == "class_definition"), None)
-            known = window.class_attributes(cls) if cls is not None else None
+            name_node = cls.child_by_field_name("name") if cls is not None else None
+            extended = name_node is None or window.extended(window.text(name_node))
+            known = None if extended else window.class_attributes(cls)
         elif receiver in window.modules and window.resolves(receiver, obj):
             known = module_members(window.modules[receiver])
         else:

@@ -51,6 +51,10 @@ def test_unresolved_names_are_found(scope, prefix, middle, suffix, names):
     ("def f(x):\n    for i in x:\n        if i:\n            ", "print(last)", "\n        last = i\n"),  # a loop
     ("def f(x):\n    def g(n):\n        return ", "g(n - 1)", "\n    return g\n"),  # recursion
     ("def f(x):\n    y = 1\n    ", "y = y + 1", "\n"),
+    # a class the file extends: its methods may use what only subclasses define (fontTools' DirectoryEntry)
+    ("class Entry:\n    def read(self, f):\n        return ", "f.read(self.formatSize)",
+     "\n\nclass SFNTEntry(Entry):\n    formatSize = 16\n"),
+    ("class SizeMixin:\n    def size(self):\n        return ", "len(self.items)", "\n"),  # a mixin by name
 ])
 def test_resolved_or_unknown_names_are_left_alone(scope, prefix, middle, suffix):
     assert scope.unresolved(prefix, middle, suffix) == []

@@ -7,12 +7,13 @@ is resolved through Python's scopes: the enclosing functions, lambdas and compre
 body it stands in directly, the module, builtins. Definitions the completion itself introduces count
 (assignment and loop targets, parameters, imports, `def` / `class`, `as`, walrus, `global`). Attributes
 are checked on two receivers only: `self` / `cls` inside a class whose bases are all defined in the
-window (its methods, class attributes and `self.x = ...` anywhere in it and in those bases) and that
-no class of the file extends (nor a `...Mixin`: a subclass may add what its methods use), and a
-module imported by the window, whose members are read from the installed package's source with
-`ast` (never imported, never run). Anything unknown is never constrained: a star import, a class with
-`__getattr__` or an unknown base, a module without Python source, with a module `__getattr__`, or
-that makes names at run time (`globals()[name] = ...`). A
+window (its methods, class attributes, `self.x = ...` anywhere in it and in those bases, and `P.x = ...`
+anywhere in the file), and a module imported by the window, whose members are read from the installed
+package's source with `ast` (never imported, never run). Anything unknown is never constrained: a star
+import; a class with `__getattr__`, an unknown base, a metaclass, a decorator other than `dataclass`,
+`setattr` or `self.__dict__` in its body, a subclass in the file or a `...Mixin` name (subclasses may
+add what its methods use); a module without Python source, with a module `__getattr__`, or that makes
+names at run time (`globals()[name] = ...`). A
 name still being written (the masked slots right after it) is not judged yet; in a statement that does
 not parse yet only a plain call `name(` is.
 """
@@ -38,6 +39,7 @@ KNOWN = set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist) | {
     "__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__", "__path__",
     "__class__", "__annotations__", "__dict__", "__qualname__", "__module__", "reveal_type"}
 DYNAMIC = {"globals", "vars", "setattr", "exec"}  # a module calling one of these may make names at run time
+DATACLASS = {"dataclass", "dataclasses.dataclass", "total_ordering", "functools.total_ordering"}  # add no names
 SCOPES = {"module", "function_definition", "lambda", "class_definition", "list_comprehension",
           "set_comprehension", "dictionary_comprehension", "generator_expression"}
 TARGETS = {"assignment": "left", "augmented_assignment": "left", "for_statement": "left",
@@ -119,6 +121,7 @@ class _Window:
         self.defs: dict[int, dict[str, int]] = {}  # scope node id -> name -> first byte where it is bound
         self.modules: dict[str, str] = {}  # local name -> dotted module (`import numpy as np`)
         self.classes: dict[str, Node] = {}
+        self.set_on: dict[str, set[str]] = {}  # name -> attributes assigned on it (`P.late = 3`)
         self.star = outer is not None and outer.star
         self.root = root
         self._collect(root, root)
@@ -166,6 +169,10 @@ class _Window:
             self.star = True  # module code that makes names at run time (`globals()[name] = ...`)
         elif kind == "identifier" and _is_target(node):
             self.define(_target_scope(node, scope), self.text(node), _bound_at(node))
+        elif kind == "attribute" and _is_target(node):  # `P.late = 3`: an attribute set from outside
+            obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+            if obj is not None and attr is not None and obj.type == "identifier":
+                self.set_on.setdefault(self.text(obj), set()).add(self.text(attr))
         if kind in SCOPES and node is not scope:
             if kind in ("function_definition", "lambda"):
                 params = node.child_by_field_name("parameters")
@@ -232,9 +239,16 @@ class _Window:
             return None
         bases = cls.child_by_field_name("superclasses")
         attrs: set[str] = set(dir(object)) | {"__dict__", "__weakref__"}
+        if cls.parent is not None and cls.parent.type == "decorated_definition" and any(
+                self.text(d).lstrip("@").split("(")[0].strip() not in DATACLASS for d in cls.parent.children if d.type == "decorator"):
+            return None  # a decorator may add attributes
         for base in (bases.named_children if bases is not None else []):
             base_name = self.text(base)
-            if base.type == "keyword_argument" or base_name == "object":
+            if base.type == "keyword_argument":
+                if self.text(base.child_by_field_name("name") or base) == "metaclass":
+                    return None  # a metaclass may add attributes
+                continue
+            if base_name == "object":
                 continue
             if base_name not in self.classes:
                 return None  # an imported or dynamic base: unknown attributes
@@ -248,13 +262,19 @@ class _Window:
             if whole is None:
                 return None
             own |= whole
+        own |= self.set_on.get(name, set())
         for node in walk(cls.child_by_field_name("body")):
             if node.type == "attribute":
                 obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
-                if obj is not None and attr is not None and self.text(obj) in ("self", "cls") and _is_target(node):
-                    own.add(self.text(attr))
-            elif node.type == "call" and self.text(node.child_by_field_name("function") or node) in ("setattr", "vars"):
-                return None
+                if obj is not None and attr is not None and self.text(obj) in ("self", "cls"):
+                    if self.text(attr) == "__dict__":
+                        return None  # `self.__dict__.update(...)`: attributes made at run time
+                    if _is_target(node):
+                        own.add(self.text(attr))
+            elif node.type == "call":
+                function = self.text(node.child_by_field_name("function") or node)
+                if function == "vars" or "setattr" in function:  # setattr, object.__setattr__
+                    return None
         if own & {"__getattr__", "__getattribute__", "__slots__", "__dict__"}:
             return None  # attributes made at run time
         return attrs | own

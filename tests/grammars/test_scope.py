@@ -22,6 +22,8 @@ def scope():
     ("def f(s):\n    return ", "maxlen(s)", "\n", ["maxlen"]),  # no such function
     ("def f(xs):\n    for i in xs:\n        print(", "j)", "\n", ["j"]),  # only i is bound
     (CLASS, "self.xor", "\n", ["self.xor"]),  # no such attribute
+    ("import dataclasses\n@dataclasses.dataclass(frozen=True)\nclass P:\n    x: int\n    def f(self):\n        return ",
+     "self.xx", "\n", ["self.xx"]),  # a dataclass adds only its fields, which its body shows
     ("def f(p):\n    return ", "(lambda z: z + w)(p)", "\n", ["w"]),
     ("def f(p):\n    try:\n        pass\n    except ValueError as e:\n        ", "print(e, err)", "\n", ["err"]),
     ("def f(p):\n    ", "x = [y for y in p]\n    return y", "\n", ["y"]),  # a comprehension's name stays in it
@@ -55,6 +57,14 @@ def test_unresolved_names_are_found(scope, prefix, middle, suffix, names):
     ("class Entry:\n    def read(self, f):\n        return ", "f.read(self.formatSize)",
      "\n\nclass SFNTEntry(Entry):\n    formatSize = 16\n"),
     ("class SizeMixin:\n    def size(self):\n        return ", "len(self.items)", "\n"),  # a mixin by name
+    # attributes made where the class body does not show them
+    ("class P:\n    def __init__(self, **kw):\n        self.__dict__.update(kw)\n    def f(self):\n        return ",
+     "self.anything", "\n"),
+    ("class P:\n    def __init__(self):\n        object.__setattr__(self, 'q', 1)\n    def f(self):\n        return ",
+     "self.q", "\n"),
+    ("def deco(c):\n    c.extra = 1\n    return c\n@deco\nclass P:\n    def f(self):\n        return ", "self.extra", "\n"),
+    ("class Meta(type):\n    pass\nclass P(metaclass=Meta):\n    def f(self):\n        return ", "self.made", "\n"),
+    ("class P:\n    def f(self):\n        return ", "self.late", "\n\nP.late = 3\n"),
 ])
 def test_resolved_or_unknown_names_are_left_alone(scope, prefix, middle, suffix):
     assert scope.unresolved(prefix, middle, suffix) == []

@@ -40,13 +40,15 @@ KNOWN = set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist) | {
     "__class__", "__annotations__", "__dict__", "__qualname__", "__module__", "reveal_type"}
 DYNAMIC = {"globals", "vars", "setattr", "exec"}  # a module calling one of these may make names at run time
 DATACLASS = {"dataclass", "dataclasses.dataclass", "total_ordering", "functools.total_ordering"}  # add no names
-SCOPES = {"module", "function_definition", "lambda", "class_definition", "list_comprehension",
-          "set_comprehension", "dictionary_comprehension", "generator_expression"}
+COMPREHENSIONS = {"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"}
+SCOPES = {"module", "function_definition", "lambda", "class_definition"} | COMPREHENSIONS
 TARGETS = {"assignment": "left", "augmented_assignment": "left", "for_statement": "left",
            "for_in_clause": "left", "named_expression": "name", "as_pattern_target": None}
 PARAMETER_PARENTS = {"parameters", "lambda_parameters", "default_parameter", "typed_parameter",
                      "typed_default_parameter", "list_splat_pattern", "dictionary_splat_pattern"}
 _ENC = "utf-8"
+_TOP_NAME = re.compile(r"^(?:(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=))", re.M)
+_GLOBAL = re.compile(r"^[ \t]+global[ \t]+([A-Za-z_][\w \t,]*)$", re.M)
 _TOP_DEF = re.compile(r"^(?:async def |def |class |@)", re.M)  # a top-level definition starts this line
 
 
@@ -125,6 +127,13 @@ class _Window:
         self.star = outer is not None and outer.star
         self.root = root
         self._collect(root, root)
+        if module_only:  # the file's text too: functions are not walked, and a file without the middle
+            text = source.decode(_ENC, "replace")  # may parse its tail as a string (a cut docstring)
+            for defined, assigned in _TOP_NAME.findall(text):  # `def f`, `class C`, `X = ...` at column 0
+                self.define(root, defined or assigned)
+            for names in _GLOBAL.findall(text):  # `global x` in a function
+                for name in names.split(","):
+                    self.define(root, name.strip())
         if outer is not None:
             for name in outer.defs.get(outer.root.id, {}):
                 self.define(root, name)
@@ -165,6 +174,8 @@ class _Window:
         elif kind in ("global_statement", "nonlocal_statement"):
             for child in node.named_children:
                 self.define(scope, self.text(child))
+                if kind == "global_statement":  # assigned here, it is a module name for every function
+                    self.define(self.root, self.text(child))
         elif kind == "call" and scope.type == "module" and self.text(node.child_by_field_name("function") or node) in DYNAMIC:
             self.star = True  # module code that makes names at run time (`globals()[name] = ...`)
         elif kind == "identifier" and _is_target(node):
@@ -196,6 +207,9 @@ class _Window:
             return True
         scope, first, own = node.parent, True, True
         while scope is not None:
+            if scope.type in COMPREHENSIONS and _in_first_iterable(node, scope):
+                scope = scope.parent  # `[x for x in xs]` reads xs where the comprehension stands
+                continue
             if scope.type in SCOPES and (scope.type != "class_definition" or first):
                 bound = self.defs.get(scope.id, {}).get(name)
                 if bound is not None:
@@ -237,11 +251,11 @@ class _Window:
         name = self.text(cls.child_by_field_name("name"))
         if name in seen:
             return None
-        bases = cls.child_by_field_name("superclasses")
-        attrs: set[str] = set(dir(object)) | {"__dict__", "__weakref__"}
         if cls.parent is not None and cls.parent.type == "decorated_definition" and any(
                 self.text(d).lstrip("@").split("(")[0].strip() not in DATACLASS for d in cls.parent.children if d.type == "decorator"):
             return None  # a decorator may add attributes
+        attrs: set[str] = set(dir(object)) | {"__dict__", "__weakref__"}
+        bases = cls.child_by_field_name("superclasses")
         for base in (bases.named_children if bases is not None else []):
             base_name = self.text(base)
             if base.type == "keyword_argument":
@@ -250,34 +264,36 @@ class _Window:
                 continue
             if base_name == "object":
                 continue
-            if base_name not in self.classes:
+            where = self if base_name in self.classes else self.outer  # a base above the judged window
+            if where is None or base_name not in where.classes:
                 return None  # an imported or dynamic base: unknown attributes
-            inherited = self.class_attributes(self.classes[base_name], seen | {name})
+            inherited = where.class_attributes(where.classes[base_name], seen | {name})
             if inherited is None:
                 return None
             attrs |= inherited
-        own = self._class_names(cls.child_by_field_name("body"))
-        if self.outer is not None and name in self.outer.classes:  # the class as the whole file has it
-            whole = self.outer.class_attributes(self.outer.classes[name])
-            if whole is None:
-                return None
-            own |= whole
-        own |= self.set_on.get(name, set())
+        own = self._own_attributes(cls, name)
+        if own is not None and self.outer is not None and name in self.outer.classes:  # as the whole file has it
+            whole = self.outer._own_attributes(self.outer.classes[name], name)
+            own = None if whole is None else own | whole
+        return None if own is None else attrs | own
+
+    def _own_attributes(self, cls: Node, name: str) -> set[str] | None:
+        """What the class itself gives its instances (its body's names, `self.x = ...`, `P.x = ...`), or
+        None when it makes attributes at run time."""
+        own = self._class_names(cls.child_by_field_name("body")) | self.set_on.get(name, set())
         for node in walk(cls.child_by_field_name("body")):
             if node.type == "attribute":
                 obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
                 if obj is not None and attr is not None and self.text(obj) in ("self", "cls"):
                     if self.text(attr) == "__dict__":
-                        return None  # `self.__dict__.update(...)`: attributes made at run time
+                        return None  # `self.__dict__.update(...)`
                     if _is_target(node):
                         own.add(self.text(attr))
             elif node.type == "call":
                 function = self.text(node.child_by_field_name("function") or node)
                 if function == "vars" or "setattr" in function:  # setattr, object.__setattr__
                     return None
-        if own & {"__getattr__", "__getattribute__", "__slots__", "__dict__"}:
-            return None  # attributes made at run time
-        return attrs | own
+        return None if own & {"__getattr__", "__getattribute__", "__slots__", "__dict__"} else own
 
 
 def walk(node: Node | None, lo: int = 0, hi: int | None = None, skip: frozenset[str] | set[str] = frozenset()):
@@ -310,8 +326,14 @@ def _is_parameter(ident: Node) -> bool:
 
 
 def _is_target(node: Node) -> bool:
-    """Whether `node` (an identifier or attribute) is written to: an assignment / loop / `as` / walrus target."""
+    """Whether `node` (an identifier or attribute) is written to: an assignment / loop / `as` / walrus target,
+    or a `case` capture."""
     child, parent = node, node.parent
+    if (parent is not None and parent.type == "dotted_name" and parent.named_child_count == 1
+            and parent.parent is not None and parent.parent.type in ("case_pattern", "keyword_pattern")):
+        return True  # `case {"k": v}`, `case [x, *rest]`, `case w` (a dotted name is a value pattern)
+    if parent is not None and parent.type == "as_pattern" and node.prev_sibling is not None and node.prev_sibling.type == "as":
+        return True  # `case Q(x) as q`
     while parent is not None and parent.type in ("pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern",
                                                  "parenthesized_expression", "tuple", "list", "expression_list"):
         child, parent = parent, parent.parent
@@ -342,11 +364,17 @@ def _in_loop(node: Node, scope: Node) -> bool:
                and a.end_byte <= scope.end_byte and a != scope)
 
 
+def _in_first_iterable(node: Node, comprehension: Node) -> bool:
+    """Whether `node` is in the iterable of the comprehension's first `for` clause."""
+    clause = next((c for c in comprehension.named_children if c.type == "for_in_clause"), None)
+    iterable = clause.child_by_field_name("right") if clause is not None else None
+    return iterable is not None and iterable.start_byte <= node.start_byte and node.end_byte <= iterable.end_byte
+
+
 def _target_scope(ident: Node, scope: Node) -> Node:
     """A comprehension's walrus target binds in the enclosing function, not the comprehension."""
     if ident.parent is not None and ident.parent.type == "named_expression":
-        while scope.type in ("list_comprehension", "set_comprehension", "dictionary_comprehension",
-                             "generator_expression") and scope.parent is not None:
+        while scope.type in COMPREHENSIONS and scope.parent is not None:
             scope = scope.parent
             while scope.type not in SCOPES and scope.parent is not None:
                 scope = scope.parent

@@ -134,3 +134,39 @@ def test_names_a_module_makes_at_run_time_and_instance_dicts_resolve():
     assert check.unresolved(document[:-1], "_MADE._end = 2", "\n") == []
     cls = "class A:\n    def __setstate__(self, state):\n        "
     assert ScopeConstraint(language_for("python").language).unresolved(cls, "self.__dict__.update(state)", "\n") == []
+
+
+@pytest.mark.parametrize("document", [False, True])
+def test_attributes_are_judged_with_the_whole_file_too(document):
+    # with the file given, the judged window is the enclosing class; a base above it still counts
+    prefix = ("class Base:\n    def g(self):\n        self.k = 1\n\n\nclass A(Base):\n    def __init__(self):\n"
+              "        self.n = 0\n\n    def f(self):\n        return ")
+    check = ScopeConstraint(language_for("python").language, prefix + "\n" if document else None)
+    assert check.unresolved(prefix, "self.n + self.k + self.g()", "\n") == []
+    assert [n for *_, n in check.unresolved(prefix, "self.m", "\n")] == ["self.m"]
+
+
+@pytest.mark.parametrize("document", [False, True])
+@pytest.mark.parametrize("prefix, middle, suffix", [
+    ("def f(p):\n    match p:\n        case {'k': v, 'r': [a, *rest]}:\n            return ", "v, a, rest", "\n"),
+    ("def f(p):\n    match p:\n        case Point(x=px) | Q(px as c):\n            return ", "px, c", "\n"),
+    ("class A:\n    xs = [1, 2]\n    ys = ", "[x * 2 for x in xs]", "\n"),  # the first iterable: class scope
+    ("def setup():\n    global CONFIG\n    CONFIG = 1\n\n\ndef f():\n    return ", "CONFIG", "\n"),
+])
+def test_names_bound_by_patterns_globals_and_class_iterables_resolve(document, prefix, middle, suffix):
+    check = ScopeConstraint(language_for("python").language, prefix + suffix if document else None)
+    assert check.unresolved(prefix, middle, suffix) == []
+
+
+def test_a_class_body_name_inside_a_comprehension_element_is_still_unresolved(scope):
+    # only the first iterable is evaluated in the class body; the element runs in the comprehension's scope
+    prefix = "class A:\n    xs = [1, 2]\n    k = 3\n    ys = "
+    assert [n for *_, n in scope.unresolved(prefix, "[x * k for x in xs]", "\n")] == ["k"]
+
+
+def test_a_file_that_parses_badly_without_the_middle_still_gives_its_top_level_names():
+    # the middle opens a docstring: without it, the rest of the file parses as a string (pytest's subtests.py)
+    prefix = "def subtests(request) -> Subtes"
+    middle, suffix = 'ts:\n    """Prov', 'ide subtests."""\n    return Subtests()\n\n\nclass Subtests:\n    """A "kind"."""\n'
+    check = ScopeConstraint(language_for("python").language, prefix + suffix)
+    assert check.unresolved(prefix, middle, suffix) == []

@@ -39,7 +39,7 @@ KNOWN = set(dir(builtins)) | set(keyword.kwlist) | set(keyword.softkwlist) | {
     "__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__", "__path__",
     "__class__", "__annotations__", "__dict__", "__qualname__", "__module__", "reveal_type"}
 DYNAMIC = {"globals", "vars", "setattr", "exec"}  # a module calling one of these may make names at run time
-DATACLASS = {"dataclass", "dataclasses.dataclass", "total_ordering", "functools.total_ordering"}  # add no names
+DATACLASS = {"dataclass", "dataclasses.dataclass", "total_ordering", "functools.total_ordering"}  # add no attributes the body hides
 COMPREHENSIONS = {"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"}
 SCOPES = {"module", "function_definition", "lambda", "class_definition"} | COMPREHENSIONS
 TARGETS = {"assignment": "left", "augmented_assignment": "left", "for_statement": "left",

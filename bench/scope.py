@@ -10,7 +10,7 @@ of completions that use a name that resolves to nothing, judged by an independen
 undefined names in the infilled file, on the completion's own lines: a name the suffix uses and the
 completion failed to define does not count), and latency; the
 per-hole latency ratio on/off (median). False re-masks: the scope check run on every hole's canonical
-middle (which passes its tests), where any name it flags would be a correct name re-masked; each one
+middle (which passes its tests) with the file given, where any name it flags would be a correct name re-masked; each one
 is listed. `--heldout N`: N single-line holes cut from the training corpus's held-out files (real
 repositories' code the model never trained on; `bench.heldout_sweep`), with the same measures but no
 pass@1 (no tests). `--resolvers ROWS.jsonl` instead compares our resolver with jedi (python-lsp-server's)
@@ -65,13 +65,15 @@ def unresolved(problem: dict, completion: str) -> set[str]:
 
 
 def false_remasks(problems: list[dict]) -> list[dict]:
-    """Names the scope check flags in canonical middles (each would be a correct name re-masked)."""
+    """Names the scope check flags in canonical middles (each would be a correct name re-masked), given
+    the file as the arms, the language server and the CLI give it."""
     from dllm_complete.grammars.languages import language_for
     from dllm_complete.grammars.scope import ScopeConstraint
 
-    check = ScopeConstraint(language_for("python").language)
+    language = language_for("python").language
     found = []
     for p in problems:
+        check = ScopeConstraint(language, p["prompt"] + p["suffix"])
         for _, _, name in check.unresolved(p["prompt"], p["canonical_solution"], p["suffix"]):
             found.append({"task_id": p["task_id"], "name": name})
     return found

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dllm_complete import grammars
-from dllm_complete.grammars.combined import scope_check
 from dllm_complete.grammars.scope import resolved_first
 
 from . import postprocess, telemetry, trigger, window
@@ -176,8 +174,7 @@ class Completer:
                             engine_ms=round(sum(s.timings_ms.get("total", 0.0) for s in stats), 3))
         texts = postprocess.suggestions([raw for raw, _ in results], ctx, mode=decision.mode, eol=doc.eol,
                                         max_lines=cfg.max_lines)
-        if cfg.scope and len(texts) > 1 and (grammar := grammars.language_for(doc.language, job.path)) is not None \
-                and (check := scope_check(grammar, job.path, text)) is not None:
+        if len(texts) > 1 and (check := getattr(job.constraint, "scope", None)) is not None:  # the engine's
             texts = resolved_first(texts, ctx.prefix, ctx.suffix, check)  # one using an unresolved name goes last
         if req.selected is None:
             self.cache.put(req.uri, text, offset, texts)

@@ -11,6 +11,7 @@ on the model thread; nothing here knows about LSP.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -43,6 +44,14 @@ class Job:
     syntax: bool = True
     scope: bool = False
     document: str | None = None  # the whole file without the middle, for the scope check
+
+    @functools.cached_property
+    def constraint(self):
+        """The syntax constraint, with the scope check where asked (`grammars.constraint_for`), built once:
+        the engine denoises with it (with `syntax`) and the server ranks suggestions by its scope check."""
+        if not (self.syntax or self.scope):
+            return None
+        return grammars.constraint_for(self.language, self.path, scope=self.scope, document=self.document)
 
 
 def engine_factory() -> Callable[..., Infiller]:
@@ -132,8 +141,7 @@ class EngineHost:
         """Run the job's infill calls: (text, stats) for the best answer and its alternatives."""
         if self.engine is None:
             raise LoadError(self.error or "model not loaded")
-        constraint = (grammars.constraint_for(job.language, job.path, scope=job.scope, document=job.document)
-                      if job.syntax else None)
+        constraint = job.constraint if job.syntax else None
         out = []
         try:
             for i in range(job.alternatives):

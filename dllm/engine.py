@@ -192,16 +192,14 @@ class Engine:
                 hidden = yield Need(full, canvas, window, keep_cache=cfg.use_cache)  # (L, D)
                 stale = False
                 run.stats.nfe += 1
-                bans = {j: sorted(ids) for j, ids in run.rejected.items()}
-                if ctx.first_banned and masked[0]:  # the first token continues what was typed
-                    bans[0] = bans.get(0, []) + ctx.first_banned
+                bans = {0: ctx.first_banned} if ctx.first_banned and masked[0] else {}  # it continues what was typed
                 if not cfg.allow_empty:
                     for j in self._before_content(mid, masked):
                         bans[j] = bans.get(j, []) + self.end_ids[mode]
                 if self.expand_id is not None and (run.expand_left <= 0 or L >= run.cap):
                     for j in masked.nonzero().squeeze(-1).tolist():
                         bans[j] = bans.get(j, []) + [self.expand_id]
-                tokens, conf = self._propose(hidden, masked, cfg, run.gen, bans)
+                tokens, conf = self._propose(hidden, masked, cfg, run.gen, bans, run.rejected)
                 need = min_commits(n_masked, cap - steps)
                 eligible = self._end_in_order(tokens, masked, mode, need) if cfg.ordered_end else masked
                 commit = select(conf, eligible, cfg.threshold, need, cfg.entropy_budget)
@@ -220,27 +218,41 @@ class Engine:
         return canvas[0, P:P + L].clone()
 
     def _propose(self, hidden: torch.Tensor, masked: torch.Tensor, cfg: SamplerConfig, gen,
-                 bans: dict[int, list[int]]):
+                 bans: dict[int, list[int]], rejected: dict[int, set[int]]):
         """Candidate token and confidence of every slot (L,); only masked slots are meaningful.
-        `bans`: token ids a slot may not get (rejected there before; an end too early)."""
+        `bans`: token ids a slot may not get (an end too early, one that does not continue the typed
+        word); `rejected`: ids the constraint refused there, kept from the slot while any other is left."""
         head = self.model.lm_head
         if self.kernels is None or cfg.temperature > 0 or type(head) is not torch.nn.Linear:
             logits = head(hidden)  # (L, V); also any head that is not a plain projection (tests, quantized)
             logits[:, self.banned] = float("-inf")
-            for slot, ids in bans.items():
-                logits[slot, ids] = float("-inf")
+            for slot in set(bans) | set(rejected):
+                self._ban(logits[slot], bans.get(slot, ()), rejected.get(slot, ()))
             return propose(logits, cfg, gen)
         rows = masked.nonzero().squeeze(-1)  # (M,) greedy: the fused head scores masked rows only
         token, score = self.kernels.lm_head_score(hidden[rows], head.weight, self.ban_bias, cfg.confidence)
         tokens = torch.zeros(masked.shape, dtype=torch.long, device=hidden.device).index_copy_(0, rows, token)
         conf = torch.zeros(masked.shape, dtype=torch.float32, device=hidden.device).index_copy_(0, rows, score)
-        redo = [slot for slot in bans if masked[slot]]  # the confidence over what the bans leave, as the spec
-        if redo:  # the plain path for slots with bans (re-masked ones, the first after typed text)
+        redo = [slot for slot in set(bans) | set(rejected) if masked[slot]]  # the plain path for these slots,
+        if redo:  # whose confidence is over what their bans leave, as the spec's
             logits = head(hidden[redo]) + self.ban_bias  # (R, V)
             for r, slot in enumerate(redo):
-                logits[r, bans[slot]] = float("-inf")
+                self._ban(logits[r], bans.get(slot, ()), rejected.get(slot, ()))
             tokens[redo], conf[redo] = propose(logits, cfg, gen)
         return tokens, conf
+
+    @staticmethod
+    def _ban(logits: torch.Tensor, banned, rejected) -> None:
+        """Ban ids in one slot's logits (V,): every `banned` one, and the `rejected` ones unless that
+        would leave the slot no token at all (every one the slot may get was refused: the constraint
+        cannot be met there, so the model's choice stands and the final cut judges it)."""
+        logits[list(banned)] = float("-inf")
+        if rejected:
+            rejected = list(rejected)
+            left = torch.isfinite(logits)
+            left[rejected] = False
+            if bool(left.any()):
+                logits[rejected] = float("-inf")
 
     def _before_content(self, mid: torch.Tensor, masked: torch.Tensor) -> list[int]:
         """Masked slots before the first committed non-blank token: an end there leaves the completion blank."""

@@ -440,3 +440,29 @@ def test_after_typed_blanks_the_first_token_begins_with_a_blank(tiny_dir, tiny_a
                 (model_text, typed), = raw
                 assert typed and not typed.strip() and prefix.endswith(typed)
                 assert not model_text[:1].strip()  # a blank or nothing: never glued to the word before
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_a_slot_whose_every_choice_was_rejected_takes_the_models_choice(tiny_dir, raw, temperature):
+    """After the cursor cut a word, few tokens may start the completion; a constraint that rejects each
+    of them leaves the slot no token it has not refused: it then gets the model's choice among those
+    that continue the word again, neither an error nor a stray end."""
+    class RejectTheFirst:
+        def remask(self, prefix, pieces, suffix):
+            return [0] if pieces and pieces[0] is not None else []
+
+        def needs_text(self, prefix, suffix):
+            return False
+
+        def finalize(self, prefix, middle, suffix):
+            return middle
+
+    engine = dllm.load(str(tiny_dir))
+    sampler = msgspec.structs.replace(engine.sampler, temperature=temperature, remask_budget=4096, max_steps=64)
+    for prefix in ("y = x.valu", "import o"):
+        raw.clear()
+        r = engine.infill(prefix, "\n", mode="single", constraint=RejectTheFirst(), sampler=sampler)
+        (model_text, typed), = raw
+        assert typed and model_text.startswith(typed)
+        allowed = len(engine.tokenizer.pieces()) - len(engine.tokenizer.not_starting_with(typed))
+        assert r.stats.remasked > allowed  # every token that continues the word was refused at least once

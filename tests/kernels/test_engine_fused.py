@@ -89,9 +89,9 @@ def test_a_slot_ban_of_the_favourite_reaches_the_fused_head(loaded):
     with torch.inference_mode():
         hidden = _first_step(fused)
         masked = torch.ones(hidden.shape[0], dtype=torch.bool)
-        favourite, _ = plain._propose(hidden, masked, plain.sampler, None, {})
-        bans = {0: [int(favourite[0])], 5: [int(favourite[5])]}  # as a rejected token or an early end is
-        got, want = (e._propose(hidden, masked, e.sampler, None, bans) for e in (fused, plain))
+        favourite, _ = plain._propose(hidden, masked, plain.sampler, None, {}, {})
+        bans, rejected = {0: [int(favourite[0])]}, {5: {int(favourite[5])}}  # an early end; a refused token
+        got, want = (e._propose(hidden, masked, e.sampler, None, bans, rejected) for e in (fused, plain))
     assert got[0][0] != favourite[0] and got[0][5] != favourite[5]  # the next choice there
     torch.testing.assert_close(got, want)
 
@@ -103,8 +103,8 @@ def test_a_slot_ban_renormalises_the_fused_confidence_as_the_plain_one(loaded):
         masked = torch.ones(hidden.shape[0], dtype=torch.bool)
         runners_up = loaded.model.lm_head(hidden[0]).topk(6).indices[1:].tolist()
         bans = {0: runners_up}  # as the first token after typed text bans what does not continue it
-        unbanned = plain._propose(hidden, masked, plain.sampler, None, {})
-        got, want = (e._propose(hidden, masked, e.sampler, None, bans) for e in (fused, plain))
+        unbanned = plain._propose(hidden, masked, plain.sampler, None, {}, {})
+        got, want = (e._propose(hidden, masked, e.sampler, None, bans, {}) for e in (fused, plain))
     if not (want[0][0] == unbanned[0][0] and want[1][0] > unbanned[1][0] + 1e-3):
         raise RuntimeError("guard: the bans must leave the top token and take probability mass")
     torch.testing.assert_close(got, want)

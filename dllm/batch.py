@@ -24,6 +24,7 @@ import torch
 
 from .contract import Cancelled, CancelToken, Completion, Infiller
 from .engine import Engine, Need
+from .forward import CPU_BUCKET, bucket
 
 SLOT_ROUND = 256  # the slab's slots grow in steps of this
 
@@ -73,9 +74,14 @@ class Slab:
     def __init__(self, model, rows: int) -> None:
         self.model, self.rows = model, rows
         p, c = model.embed_tokens.weight, model.cfg
+        self.bucket_size = CPU_BUCKET if p.device.type == "cpu" else 1  # a forward's slots, as `EagerForward`'s
         self.shape = (c.n_layers, rows, c.n_kv_heads, 0, c.head_dim)
         self.k = torch.zeros(self.shape, dtype=p.dtype, device=p.device)
         self.v = torch.zeros_like(self.k)
+
+    def slots(self, lengths) -> int:
+        """The slots a forward over canvases of these lengths spans (the longest, bucketed)."""
+        return bucket(max(lengths), self.model, self.bucket_size)
 
     def reserve(self, slots: int) -> None:
         have = self.k.shape[3]
@@ -109,7 +115,7 @@ class Slab:
         """Each job's canvas from scratch (into its row); each job's window hidden states (L, dim)."""
         dev = self.k.device
         lengths = torch.tensor([job.need.canvas.shape[1] for job in jobs], device=dev)
-        n = int(lengths.max())
+        n = self.slots(lengths.tolist())
         ids = torch.zeros(len(jobs), n, dtype=torch.long, device=dev)
         for i, job in enumerate(jobs):
             ids[i, :job.need.canvas.shape[1]] = job.need.canvas[0]
@@ -123,7 +129,7 @@ class Slab:
         dev = self.k.device
         lengths = torch.tensor([job.need.canvas.shape[1] for job in jobs], device=dev)
         widths = [job.need.window.numel() for job in jobs]
-        w, n = max(widths), int(lengths.max())
+        w, n = max(widths), self.slots(lengths.tolist())
         # a short window is padded with its last slot again: the same token at the same position
         # writes the same keys/values, and attends as that slot does
         first = jobs[0].need.window
@@ -228,7 +234,7 @@ class Batcher(_Submitting):
         cached = [job for job in self.running if not job.need.full]
         full = [job for job in self.running if job.need.full]
         try:
-            self.slab.reserve(max(job.need.canvas.shape[1] for job in self.running))
+            self.slab.reserve(self.slab.slots([job.need.canvas.shape[1] for job in self.running]))
             jobs = self.slab.arrange(cached, full)
             answers = (self.slab.cached(jobs[:len(cached)]) if cached else []) + (
                 self.slab.full(jobs[len(cached):]) if full else [])

@@ -23,6 +23,7 @@ import torch
 from dllm_complete.kernels.dispatch import Backend, select_backend
 
 BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
+CPU_BUCKET = 64  # on the CPU a canvas's or a prompt's slots are rounded up to a multiple of this (`EagerForward`)
 MAX_SHAPES = 24  # shapes kept (least recently used dropped); a diffusion canvas needs one per window size
 
 
@@ -90,22 +91,33 @@ def bucket(n: int, model, size: int = BUCKET) -> int:
 
 
 class EagerForward:
-    """The model as it is: a fresh cache per canvas, shapes as they come."""
+    """The model as it is: a fresh cache per canvas. With `bucket_size` > 1 the canvas is padded up to
+    a multiple of it (the padding masked out of attention, as the graphed forwards do), so that its
+    GEMMs come in a few shapes: on the CPU oneDNN builds a kernel per new shape, ~2 ms a GEMM, and
+    an editor's every request has a context of a new length (`CPU_BUCKET`)."""
 
-    def __init__(self, model, hidden=None) -> None:
-        self.model = model
+    def __init__(self, model, hidden=None, bucket_size: int = 1) -> None:
+        self.model, self.bucket_size = model, bucket_size
         self.hidden = hidden or model.hidden  # e.g. a torch.compile'd model.hidden
         self.cache = None
+        self.valid: torch.Tensor | None = None  # (S,) the canvas's real slots, where it was padded
 
     def full(self, canvas: torch.Tensor, window: torch.Tensor, keep_cache: bool = True) -> torch.Tensor:
         """canvas (1, N) ids, window (L,) positions -> (L, dim); fills the cache unless told not to."""
-        positions = torch.arange(canvas.shape[1], device=canvas.device)
-        self.cache = self.model.new_cache(1, canvas.shape[1]) if keep_cache else None
-        return self.hidden(canvas, positions, self.cache)[0, window]
+        n = canvas.shape[1]
+        slots = bucket(n, self.model, self.bucket_size)
+        positions = torch.arange(slots, device=canvas.device)
+        self.valid = positions < n if slots > n else None
+        ids = torch.nn.functional.pad(canvas, (0, slots - n)) if slots > n else canvas
+        self.cache = self.model.new_cache(1, slots) if keep_cache else None
+        return self.hidden(ids, positions, self.cache, self._mask(slots))[0, window]
 
     def cached(self, canvas: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
         """Only the window's slots, against the cache of the last `full`."""
-        return self.hidden(canvas[:, window], window, self.cache)[0]
+        return self.hidden(canvas[:, window], window, self.cache, self._mask(window.numel()))[0]
+
+    def _mask(self, queries: int) -> torch.Tensor | None:
+        return None if self.valid is None else self.valid.expand(queries, -1)
 
 
 class _CanvasShape(_Static):
@@ -167,24 +179,31 @@ def next_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slo
     return model.lm_head(model.hidden(tokens, positions, cache, mask)[0, -1:])
 
 
-def all_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slots: torch.Tensor) -> torch.Tensor:
-    """Logits (T, V) after each of `tokens` (1, T) at `positions` (T,), causal over the cache `slots`."""
+def all_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slots: torch.Tensor,
+               rows: slice = slice(None)) -> torch.Tensor:
+    """Logits (T, V) after each of `tokens` (1, T) at `positions` (T,), causal over the cache `slots`
+    (only those of `rows`)."""
     mask = slots[None, :] <= positions[:, None]  # (T, S)
-    return model.lm_head(model.hidden(tokens, positions, cache, mask)[0])
+    return model.lm_head(model.hidden(tokens, positions, cache, mask)[0, rows])
 
 
 class EagerDecode:
-    """Prefill and one-token steps on a cache of exactly the slots asked for."""
+    """Prefill and one-token steps on a cache of the slots asked for. With `bucket_size` > 1 the prompt
+    and the cache are padded up to a multiple of it, as `EagerForward`'s canvas is: the padding after
+    the prompt is hidden causally, and each step overwrites its slot before any query sees it."""
 
-    def __init__(self, model) -> None:
-        self.model = model
+    def __init__(self, model, bucket_size: int = 1) -> None:
+        self.model, self.bucket_size = model, bucket_size
         self.slots = self.cache = None
 
     def prefill(self, prompt: torch.Tensor, slots: int) -> torch.Tensor:
         """prompt (1, n) into a cache of `slots` -> logits of the next token (1, V)."""
-        self.slots = torch.arange(slots, device=prompt.device)
-        self.cache = self.model.new_cache(1, slots)
-        return next_logits(self.model, prompt, self.slots[:prompt.shape[1]], self.cache, self.slots)
+        n = prompt.shape[1]
+        padded = bucket(n, self.model, self.bucket_size)
+        self.slots = torch.arange(bucket(max(slots, padded), self.model, self.bucket_size), device=prompt.device)
+        self.cache = self.model.new_cache(1, self.slots.numel())
+        ids = torch.nn.functional.pad(prompt, (0, padded - n))
+        return all_logits(self.model, ids, self.slots[:padded], self.cache, self.slots, rows=slice(n - 1, n))
 
     def step(self, token: int, pos: int) -> torch.Tensor:
         """`token` at position `pos` -> logits of the next one (1, V)."""
@@ -286,8 +305,9 @@ def choose(model, graphs: str = "auto", kind: str = "diffusion", hidden=None):
     if graphs not in ("auto", "on", "off"):
         raise ValueError(f"graphs must be one of auto, on, off, got {graphs!r}")
     diffusion = kind == "diffusion"
-    eager = EagerForward(model, hidden) if diffusion else EagerDecode(model)
     device = model.embed_tokens.weight.device
+    size = CPU_BUCKET if device.type == "cpu" else 1
+    eager = EagerForward(model, hidden, size) if diffusion else EagerDecode(model, size)
     if graphs == "off":
         return eager, "off (asked)"
     if device.type != "cuda":

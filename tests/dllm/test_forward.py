@@ -27,7 +27,10 @@ def _runs(engine, block_size):
 def test_padded_static_shapes_give_the_same_completions(tmp_path, shift, block_size):
     engine = dllm.load(str(tiny_checkpoint(tmp_path / "m", logits_shift=shift)))
     assert isinstance(engine.forward, EagerForward)
+    padded = _runs(engine, block_size)  # the CPU's buckets
+    engine.forward = EagerForward(engine.model)
     eager = _runs(engine, block_size)
+    assert padded == eager
     engine.forward = GraphedForward(engine.model, capture=False, bucket_size=64)
     assert _runs(engine, block_size) == eager
     assert any(text for text, *_ in eager)  # the holes are not all answered empty
@@ -36,7 +39,10 @@ def test_padded_static_shapes_give_the_same_completions(tmp_path, shift, block_s
 def test_ar_decoding_at_padded_static_shapes_gives_the_same_completions(tiny_ar_dir):
     decoder = dllm.load(str(tiny_ar_dir))
     assert isinstance(decoder.decode, EagerDecode)
+    padded = _runs(decoder, 0)  # the CPU's buckets
+    decoder.decode = EagerDecode(decoder.model)
     eager = _runs(decoder, 0)
+    assert padded == eager
     decoder.decode = GraphedDecode(decoder.model, capture=False, bucket_size=64)
     assert _runs(decoder, 0) == eager
     assert len(decoder.decode.shapes.shapes) >= 2  # several buckets were used
@@ -65,6 +71,31 @@ def test_padded_hidden_states_match_and_buffers_are_reused(tiny_dir):
             torch.testing.assert_close(static.cached(canvas, window), eager.cached(canvas, window),
                                        atol=2e-5, rtol=1e-4)
     assert sorted(static.shapes.shapes) == [(128, 12), (192, 12)]
+
+
+def test_cpu_buckets_give_the_unpadded_hidden_states_and_logits(tiny_dir, tiny_ar_dir):
+    """On the CPU a canvas or a prompt is padded up to a bucket (a few GEMM shapes); nothing changes."""
+    model = dllm.load(str(tiny_dir)).model
+    plain, padded = EagerForward(model), choose(model)[0]
+    assert padded.bucket_size == fwd.CPU_BUCKET > 1
+    gen = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for n in (70, 100, 128, 129):
+            canvas = torch.randint(0, model.cfg.vocab_size, (1, n), generator=gen)
+            window = torch.arange(n // 3, n // 3 + 12)
+            torch.testing.assert_close(padded.full(canvas, window), plain.full(canvas, window), atol=2e-5, rtol=1e-4)
+            canvas[0, window[::2]] = 1  # a step commits some slots
+            torch.testing.assert_close(padded.cached(canvas, window), plain.cached(canvas, window), atol=2e-5, rtol=1e-4)
+    assert padded.cache.k.shape != plain.cache.k.shape  # 129 slots were padded
+    ar = dllm.load(str(tiny_ar_dir)).model
+    plain, padded = EagerDecode(ar), choose(ar, kind="ar")[0]
+    prompt = torch.randint(0, ar.cfg.vocab_size, (1, 50), generator=gen)
+    with torch.inference_mode():
+        torch.testing.assert_close(padded.prefill(prompt, 60), plain.prefill(prompt, 60), atol=1e-4, rtol=1e-4)
+        for i, token in enumerate([5, 9, 300]):
+            torch.testing.assert_close(padded.step(token, 50 + i), plain.step(token, 50 + i), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(padded.steps([4, 8, 15], 53), plain.steps([4, 8, 15], 53), atol=1e-4, rtol=1e-4)
+    assert padded.slots.numel() == 64 and plain.slots.numel() == 60
 
 
 def test_captured_shapes_are_bounded(tiny_dir, monkeypatch):

@@ -24,7 +24,7 @@ import torch
 
 from .contract import Cancelled, CancelToken, Completion, Infiller
 from .engine import Engine, Need
-from .forward import CPU_BUCKET, bucket
+from .forward import bucket, eager_bucket
 
 SLOT_ROUND = 256  # the slab's slots grow in steps of this
 
@@ -74,7 +74,7 @@ class Slab:
     def __init__(self, model, rows: int) -> None:
         self.model, self.rows = model, rows
         p, c = model.embed_tokens.weight, model.cfg
-        self.bucket_size = CPU_BUCKET if p.device.type == "cpu" else 1  # a forward's slots, as `EagerForward`'s
+        self.bucket_size = eager_bucket(p.device)  # a forward's slots, as `EagerForward`'s
         self.shape = (c.n_layers, rows, c.n_kv_heads, 0, c.head_dim)
         self.k = torch.zeros(self.shape, dtype=p.dtype, device=p.device)
         self.v = torch.zeros_like(self.k)
@@ -114,8 +114,8 @@ class Slab:
     def full(self, jobs: list[Job]) -> list[torch.Tensor]:
         """Each job's canvas from scratch (into its row); each job's window hidden states (L, dim)."""
         dev = self.k.device
-        lengths = torch.tensor([job.need.canvas.shape[1] for job in jobs], device=dev)
-        n = self.slots(lengths.tolist())
+        sizes = [job.need.canvas.shape[1] for job in jobs]
+        lengths, n = torch.tensor(sizes, device=dev), self.slots(sizes)
         ids = torch.zeros(len(jobs), n, dtype=torch.long, device=dev)
         for i, job in enumerate(jobs):
             ids[i, :job.need.canvas.shape[1]] = job.need.canvas[0]
@@ -127,9 +127,9 @@ class Slab:
     def cached(self, jobs: list[Job]) -> list[torch.Tensor]:
         """Each job's window against its row; each job's window hidden states (L, dim)."""
         dev = self.k.device
-        lengths = torch.tensor([job.need.canvas.shape[1] for job in jobs], device=dev)
-        widths = [job.need.window.numel() for job in jobs]
-        w, n = max(widths), self.slots(lengths.tolist())
+        sizes = [job.need.canvas.shape[1] for job in jobs]
+        lengths, widths = torch.tensor(sizes, device=dev), [job.need.window.numel() for job in jobs]
+        w, n = max(widths), self.slots(sizes)
         # a short window is padded with its last slot again: the same token at the same position
         # writes the same keys/values, and attends as that slot does
         first = jobs[0].need.window

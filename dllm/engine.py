@@ -246,7 +246,8 @@ class Engine:
         """Ban ids in one slot's logits (V,): every `banned` one, and the `rejected` ones unless that
         would leave the slot no token at all (every one the slot may get was refused: the constraint
         cannot be met there, so the model's choice stands and the final cut judges it)."""
-        logits[list(banned)] = float("-inf")
+        if banned:
+            logits[list(banned)] = float("-inf")
         if rejected:
             rejected = list(rejected)
             left = torch.isfinite(logits)

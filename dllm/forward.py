@@ -87,6 +87,11 @@ def bucket(n: int, model, size: int = BUCKET) -> int:
     return max(n, min(-(-n // size) * size, model.cfg.max_seq_len))
 
 
+def eager_bucket(device: torch.device) -> int:
+    """The slot multiple of eager forwards on `device`: `CPU_BUCKET` on the CPU, none elsewhere."""
+    return CPU_BUCKET if device.type == "cpu" else 1
+
+
 # ------------------------------------------------------------------------------------ diffusion
 
 
@@ -175,8 +180,7 @@ class GraphedForward:
 def next_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slots: torch.Tensor) -> torch.Tensor:
     """Logits (1, V) after the last of `tokens` (1, T) at `positions` (T,), attending causally over the
     cache `slots` (S,); later (and padded) slots stay hidden."""
-    mask = slots[None, :] <= positions[:, None]  # (T, S)
-    return model.lm_head(model.hidden(tokens, positions, cache, mask)[0, -1:])
+    return all_logits(model, tokens, positions, cache, slots, rows=slice(-1, None))
 
 
 def all_logits(model, tokens: torch.Tensor, positions: torch.Tensor, cache, slots: torch.Tensor,
@@ -306,7 +310,7 @@ def choose(model, graphs: str = "auto", kind: str = "diffusion", hidden=None):
         raise ValueError(f"graphs must be one of auto, on, off, got {graphs!r}")
     diffusion = kind == "diffusion"
     device = model.embed_tokens.weight.device
-    size = CPU_BUCKET if device.type == "cpu" else 1
+    size = eager_bucket(device)
     eager = EagerForward(model, hidden, size) if diffusion else EagerDecode(model, size)
     if graphs == "off":
         return eager, "off (asked)"

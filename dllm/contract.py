@@ -20,6 +20,8 @@ import msgspec
 JUDGED_CHARS = 8_000  # text each side of the cursor the syntax constraint parses, at most (compile cost)
 MODES = ("single", "multi")  # who picks one: `lsp_server.trigger.decide`, or the caller
 CONFIDENCES = ("probability", "margin", "entropy")  # defined in `kernels/reference.py`
+SEEDS = 2**63  # seeds are 0 <= seed < SEEDS (what torch.Generator takes, with room for alternatives' offsets)
+ALTERNATIVE_TEMPERATURE = 0.8  # the least temperature of a suggestion beside the best one
 
 
 class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -66,8 +68,15 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"entropy_budget must be a finite number >= 0, got {self.entropy_budget}")
         if not math.isfinite(self.temperature) or self.temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
+        if not 0 <= self.seed < SEEDS:
+            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
         if min(self.context_tokens, self.remask_budget, self.block_size or 0, self.canvas, self.draft_tokens) < 0:
             raise ValueError("block_size, canvas, context_tokens, draft_tokens and remask_budget must be >= 0")
+
+    def alternative(self, i: int) -> SamplerConfig:
+        """The settings of the i-th extra suggestion beside the best one: sampled, with a seed of its own."""
+        return msgspec.structs.replace(self, temperature=max(self.temperature, ALTERNATIVE_TEMPERATURE),
+                                       seed=(self.seed + i) % SEEDS)
 
     def with_overrides(self, overrides: dict[str, Any]) -> SamplerConfig:
         """These settings with `overrides` (field name -> value, from a user); ValueError in one line."""

@@ -23,8 +23,9 @@ from .contract import SamplerConfig
 def propose(logits: torch.Tensor, cfg: SamplerConfig, generator: torch.Generator | None = None):
     """Candidate token and its confidence for every row. logits: (N, V) -> tokens (N,), conf (N,)."""
     logits = logits.float()
-    if cfg.temperature > 0:
-        logits = logits / cfg.temperature
+    if cfg.temperature > 0:  # scaled in float64 and shifted to a maximum of 0: finite at any temperature
+        scaled = logits.double() / cfg.temperature
+        logits = (scaled - scaled.amax(-1, keepdim=True)).float()
         tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(-1)  # (N,)
     else:
         tokens = logits.argmax(-1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import stat
 import sys
@@ -29,6 +30,7 @@ from dllm_complete.dllm.contract import Constraint, SamplerConfig
 
 from . import postprocess, telemetry, trigger, window
 from .config import ServerConfig
+from .positions import line_starts
 from .signals import stop_signals_raise
 
 EXIT_USAGE = 2
@@ -58,7 +60,7 @@ def parse_location(spec: str) -> tuple[Path, int, int | None]:
     """FILE:LINE[:COL] (1-based) -> (path, line, column or None)."""
     parts = spec.rsplit(":", 2)
     numbers: list[int] = []
-    while len(parts) > 1 and parts[-1].isdigit() and len(numbers) < 2:
+    while len(parts) > 1 and re.fullmatch("[0-9]+", parts[-1]) and len(numbers) < 2:
         numbers.insert(0, int(parts.pop()))
     if not numbers:
         raise UsageError(f"expected FILE:LINE[:COL], got {spec!r}")
@@ -105,25 +107,27 @@ def read_source(path: Path) -> str:
     if b"\0" in data[:8192]:
         raise UsageError(f"{path} looks like a binary file")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark is not a column of line 1
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
 
 
 def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:
     """Prefix and suffix around a 1-based line and column (no column = end of the line)."""
-    lines = text.splitlines(keepends=True) or [""]
-    if text.endswith("\n"):
-        lines.append("")
-    if not 1 <= line <= len(lines):
-        raise UsageError(f"line {line} is out of range (the file has {len(lines)} lines)")
-    body = lines[line - 1].rstrip("\r\n")
+    starts = line_starts(text)  # lines end at \n, \r\n or \r, as editors and the language server count them
+    if not 1 <= line <= len(starts):
+        raise UsageError(f"line {line} is out of range (the file has {_count(len(starts), 'line')})")
+    start = starts[line - 1]
+    body = text[start:starts[line] if line < len(starts) else len(text)].rstrip("\r\n")
     if col is None:
         col = len(body) + 1
     if not 1 <= col <= len(body) + 1:
-        raise UsageError(f"column {col} is out of range (line {line} has {len(body)} characters)")
-    offset = sum(len(s) for s in lines[:line - 1]) + col - 1
-    return text[:offset], text[offset:]
+        raise UsageError(f"column {col} is out of range (line {line} has {_count(len(body), 'character')})")
+    return text[:start + col - 1], text[start + col - 1:]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def language_of(path: Path | None, language: str | None) -> str | None:

@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import msgspec
-
 from dllm_complete import grammars
 from dllm_complete.dllm.contract import CancelToken, Infiller, SamplerConfig, Stats
 
@@ -133,9 +131,7 @@ class EngineHost:
         """The loaded engine's settings (the defaults before a load) with `overrides`; alternatives
         after the first are sampled, each with its own seed."""
         base = (self.engine.sampler if self.engine is not None else SamplerConfig()).with_overrides(overrides)
-        if alternative:
-            base = msgspec.structs.replace(base, temperature=max(base.temperature, 0.8), seed=base.seed + alternative)
-        return base
+        return base.alternative(alternative) if alternative else base
 
     def infill(self, job: Job, token: CancelToken, overrides: dict) -> list[tuple[str, Stats]]:
         """Run the job's infill calls: (text, stats) for the best answer and its alternatives."""

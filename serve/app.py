@@ -171,7 +171,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         if body.response_fields:
             results = [api.pick_fields(r, body.response_fields) for r in results]
         if body.stream:
-            finals = [{**r, "content": ""} for r in results]
+            finals = [{**r, "content": "", "stop": True} for r in results]  # a stream's end, even past response_fields
             return sse([{**r, "stop": False} for r in results] + finals)
         return compact(results[0] if len(results) == 1 else results)
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import msgspec
-
 from dllm_complete import grammars
 from dllm_complete.dllm.contract import CancelToken, SamplerConfig, Stats
 from dllm_complete.lsp_server import postprocess, trigger, window
@@ -50,8 +48,7 @@ def samplers(base: SamplerConfig, fill: Fill) -> list[SamplerConfig]:
     language server's several suggestions). Raises ValueError on a bad setting."""
     overrides = {k: v for k, v in (("temperature", fill.temperature), ("seed", fill.seed)) if v is not None}
     first = base.with_overrides(overrides)
-    return [first] + [msgspec.structs.replace(first, temperature=max(first.temperature, 0.8), seed=first.seed + i)
-                      for i in range(1, fill.n)]
+    return [first] + [first.alternative(i) for i in range(1, fill.n)]
 
 
 def cut(text: str, stop: tuple[str, ...], n_indent: int | None) -> tuple[str, bool]:
@@ -87,10 +84,11 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
         cancel.cancel()  # a failed or abandoned request stops its other alternatives too
         raise
     eol = "\r\n" if "\r\n" in text else "\n"
+    stops = tuple(s.replace("\r\n", "\n") for s in fill.stop)
     texts, stopped = [], []
-    for res in results:
-        shown = postprocess.suggestions([res.text], at, mode=mode, eol=eol, max_lines=DEFAULTS.max_lines)
-        kept, was_cut = cut(shown[0] if shown else "", fill.stop, fill.n_indent)
-        texts.append(kept)
+    for res in results:  # cut with "\n" line ends (stop strings and n_indent count them so), then the file's
+        shown = postprocess.suggestions([res.text], at, mode=mode, max_lines=DEFAULTS.max_lines)
+        kept, was_cut = cut(shown[0] if shown else "", stops, fill.n_indent)
+        texts.append(kept.replace("\n", eol) if eol != "\n" else kept)
         stopped.append(was_cut)
     return Answer(texts, [r.text for r in results], [r.stats for r in results], mode, stopped)

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -230,6 +231,27 @@ def test_prompt_lookup_drafts_give_the_ar_twin_the_same_answer_in_fewer_calls(tm
                               *extra).stdout) for extra in ([], ["--draft-tokens", "8"])]
     assert answers[0]["completion"] == answers[1]["completion"] and answers[0]["completion"].strip()
     assert answers[1]["stats"]["nfe"] < answers[0]["stats"]["nfe"]
+
+
+def test_lines_and_columns_are_counted_as_editors_count_them(tmp_path):
+    from dllm_complete.lsp_server.cli import UsageError, parse_location, read_source, split_at
+
+    # a form feed, U+2028 and U+0085 are characters of a line, not line breaks; a lone \r is one
+    text = "import os\n\x0c\ns = 'a\u2028b\x85c'\r\ndef f(x):\r    return \n"
+    assert split_at(text, 4, None) == ("import os\n\x0c\ns = 'a\u2028b\x85c'\r\ndef f(x):", "\r    return \n")
+    assert split_at(text, 5, 5)[1] == "return \n" and split_at(text, 6, None) == (text, "")
+    assert split_at("a\rb\rc\r", 4, 1) == ("a\rb\rc\r", "")  # a file that ends in \r has an empty last line
+    with pytest.raises(UsageError, match="the file has 1 line\\)"):
+        split_at("x", 2, None)
+    with pytest.raises(UsageError, match="has 1 character\\)"):
+        split_at("x", 1, 3)
+    bom = tmp_path / "bom.py"
+    bom.write_bytes("\ufeffx = foo(1, 2)\n".encode())
+    assert split_at(read_source(bom), 1, 9) == ("x = foo(", "1, 2)\n")  # a byte-order mark is no column
+    assert parse_location("a.py:3:7") == (Path("a.py"), 3, 7)
+    for spec in ("a.py:\u00b2", "a.py:1:\u00b2", "a.py:\u0663"):  # digits, but not ASCII ones
+        with pytest.raises(UsageError, match="expected FILE:LINE"):
+            parse_location(spec)
 
 
 def test_shown_as_an_editor_shows_it():

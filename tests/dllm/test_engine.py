@@ -466,3 +466,31 @@ def test_a_slot_whose_every_choice_was_rejected_takes_the_models_choice(tiny_dir
         assert typed and model_text.startswith(typed)
         allowed = len(engine.tokenizer.pieces()) - len(engine.tokenizer.not_starting_with(typed))
         assert r.stats.remasked > allowed  # every token that continues the word was refused at least once
+
+
+def test_bytes_that_are_not_whole_characters_never_reach_the_completion(tiny_dir, tiny_ar_dir, monkeypatch):
+    from dllm_complete.dllm.infill import whole_characters
+
+    assert whole_characters("ab\ufffdc", "x = ") == "ab"
+    assert whole_characters("ab\ufffdc", "s = '\ufffd'\nx = ") == "ab\ufffdc"  # the file holds one itself
+    for path in (tiny_dir, tiny_ar_dir):
+        decoder = dllm.load(str(path))
+        real = decoder.tokenizer.decode  # as it decodes a token that ends midway through a UTF-8 sequence
+        monkeypatch.setattr(decoder.tokenizer, "decode", lambda ids, real=real: real(ids) + "\ufffd")
+        text = decoder.infill("def f(x):\n    y = ", "\n", mode="multi").text
+        assert "\ufffd" not in text
+
+
+def test_any_finite_temperature_samples_and_any_valid_seed_has_alternatives():
+    from dllm_complete.dllm.sampler import propose
+
+    logits = torch.randn(3, 50, generator=torch.Generator().manual_seed(0))
+    logits[0, :10] = float("-inf")  # banned ids
+    for temperature in (1e-300, 1e-40, 1e-3, 1.0, 1e39, 1e300):
+        tokens, conf = propose(logits, dllm.SamplerConfig(temperature=temperature), torch.Generator().manual_seed(1))
+        assert bool(conf.isfinite().all()) and int(tokens[0]) >= 10, temperature
+        if temperature < 1e-30:  # as good as greedy
+            assert torch.equal(tokens, logits.argmax(-1))
+    with pytest.raises(ValueError, match="seed"):
+        dllm.SamplerConfig(seed=2 ** 63)
+    assert dllm.SamplerConfig(seed=2 ** 63 - 1).alternative(1).seed == 0

@@ -1,7 +1,10 @@
 """The HTTP APIs' own cuts and settings (`serve.fill`), without a model."""
 
-from dllm_complete.dllm.contract import SamplerConfig
-from dllm_complete.serve.fill import Fill, cut, samplers
+import asyncio
+from concurrent.futures import Future
+
+from dllm_complete.dllm.contract import CancelToken, Completion, SamplerConfig, Stats
+from dllm_complete.serve.fill import Fill, complete, cut, samplers
 
 
 def test_stop_strings_cut_at_the_first_found():
@@ -22,3 +25,21 @@ def test_alternatives_are_sampled_with_their_own_seeds():
     assert first.temperature == 0.0 and first.seed == 5
     assert second.temperature >= 0.8 and {second.seed, third.seed} == {6, 7}
 
+
+
+def test_crlf_text_is_cut_as_the_same_text_with_lf_line_ends():
+    class Fixed:  # a batcher that always answers the same middle
+        def submit(self, prefix, suffix, **options):
+            future = Future()
+            future.set_result(Completion(text="y = 2\n    return y\nz = 3\n\nw = 4", stats=Stats()))
+            return future
+
+    for stop, n_indent in ((("\n",), None), ((), 6), (("\n    ",), None), (("\r\n",), None)):
+        answers = {}
+        for eol in ("\n", "\r\n"):
+            prefix = eol.join(["import os", "", "def main():", "    x = 1", "    "])
+            fill = Fill(prefix, eol, mode="multi", stop=stop, n_indent=n_indent, syntax=False)
+            answer = asyncio.run(complete(Fixed(), SamplerConfig(), fill, CancelToken()))
+            answers[eol] = (answer.texts[0], answer.stopped[0])
+        assert answers["\n"][1], (stop, n_indent)  # it was cut
+        assert answers["\r\n"] == (answers["\n"][0].replace("\n", "\r\n"), True), (stop, n_indent)

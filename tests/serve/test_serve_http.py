@@ -70,6 +70,22 @@ def test_llama_vim_request_shape_and_compact_body(server):
     assert set(r.json()) == set(fields)
 
 
+def test_a_streamed_infill_ends_with_stop_even_when_fields_are_picked(server):
+    url, _ = server
+    body = {"input_prefix": "x = ", "input_suffix": "\n", "stream": True, "response_fields": ["content"]}
+    r = httpx.post(url + "/infill", json=body, timeout=60)
+    events = [json.loads(line[len("data: "):]) for line in r.text.splitlines() if line.startswith("data: ")]
+    assert [event["stop"] for event in events] == [False, True] and events[1]["content"] == ""
+
+
+def test_any_finite_temperature_is_served(server):
+    url, _ = server
+    for temperature in (1e-300, 1e-40, 1e39, 1e300):
+        body = {"input_prefix": "x = ", "input_suffix": "\n", "temperature": temperature, "n_predict": 8}
+        r = httpx.post(url + "/infill", json=body, timeout=60)
+        assert r.status_code == 200, (temperature, r.text)
+
+
 def test_a_stop_string_cuts_the_text(server):
     url, _ = server
     body = {"input_prefix": "def total(items):\n", "prompt": "", "input_suffix": "\n", "n_predict": 96}
@@ -112,6 +128,7 @@ BAD = [
     ("/infill", b"{" + b" " * (2 << 20) + b"}", 413, "bytes"),
     ("/infill", b'{"input_prefix": "", "input_suffix": "", "temperature": Infinity}', 400, ""),
     ("/infill", b'{"input_prefix": "", "input_suffix": "", "temperature": 1e999}', 400, "temperature"),
+    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "seed": 2 ** 70}).encode(), 400, "seed"),
     ("/v1/completions", json.dumps({"suffix": "x"}).encode(), 400, "prompt"),
     ("/v1/completions", json.dumps({"prompt": ["a", "b"]}).encode(), 400, "one prompt"),
     ("/v1/completions", json.dumps({"prompt": "a", "max_tokens": 0}).encode(), 400, "max_tokens"),

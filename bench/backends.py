@@ -8,7 +8,8 @@
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
 `attention=grouped|sdpa` (dllm and ar) overrides the attention op chosen at load (`kernels/dispatch.py`);
-`bucket=N` the eager forwards' padding of canvases and prompts to multiples of N (1: none; `dllm/forward.py`).
+`bucket=N` the eager forwards' padding of canvases and prompts to multiples of N (1: none; `dllm/forward.py`);
+`pack=0` serves every GEMM from its plain weight (`kernels/packed.py`).
 `<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
 `fast@dllm:default?threshold=0.5`; otherwise the label is the spec without its directory.
 
@@ -42,7 +43,7 @@ DLLM_PARAMS = {"threshold": ("threshold", float), "budget": ("entropy_budget", f
                "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v)),
                "draft": ("draft_tokens", int)}
 AR_PARAMS = {"empty", "fill", "draft"}  # the sampler settings our AR decoder honours
-LOAD_PARAMS = {"dtype", "attention", "bucket"}  # how our engines load (default: `dllm.load`'s choice); attention=grouped|sdpa
+LOAD_PARAMS = {"dtype", "attention", "bucket", "pack"}  # how our engines load (default: `dllm.load`'s choice); attention=grouped|sdpa
 COMMON_PARAMS = {"syntax", "scope"}
 
 
@@ -256,8 +257,8 @@ def make(spec: str | Spec, engines: dict | None = None, device: str | None = Non
     dtype, attention = spec.params.get("dtype"), spec.params.get("attention")
     if attention not in (None, "grouped", "sdpa"):
         raise ValueError(f"backend spec {spec.text!r}: attention must be grouped or sdpa, got {attention!r}")
-    bucket = spec.params.get("bucket")
-    key = (spec.model, device, dtype, attention, bucket)
+    bucket, pack = spec.params.get("bucket"), spec.params.get("pack")
+    key = (spec.model, device, dtype, attention, bucket, pack)
     engine = engines.get(key) if engines is not None else None
     if engine is None:
         engine = dllm.load(spec.model, device=device, dtype=dtype)
@@ -272,6 +273,11 @@ def make(spec: str | Spec, engines: dict | None = None, device: str | None = Non
                 engine.decode = forward.EagerDecode(engine.model, int(bucket))
             else:
                 engine.forward = forward.EagerForward(engine.model, bucket_size=int(bucket))
+        if pack == "0":  # every GEMM from its plain weight
+            from dllm_complete.kernels import packed
+
+            for weight in engine.model.gemm_weights():
+                packed.forget(weight)
         if engines is not None:
             engines[key] = engine
     want = "ar" if spec.kind == "ar" else "diffusion"

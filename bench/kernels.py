@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from dllm_complete.dllm.contract import SamplerConfig
 from dllm_complete.dllm.sampler import propose
-from dllm_complete.kernels import dispatch
+from dllm_complete.kernels import dispatch, packed
 from dllm_complete.kernels.attention_torch import MAX_STACKED_SCORES, attention_reference, grouped_attention
 from dllm_complete.kernels.lm_head_torch import lm_head_confidence_torch
 from dllm_complete.kernels.reference import ban_bias, lm_head_confidence_reference
@@ -171,10 +171,17 @@ def unchunked_attention(q, k, v, mask=None):
     return grouped_attention(q, k, v, mask)
 
 
+def unpacked(engine):
+    """The engine with every GEMM from its plain weight again, as before weights were packed."""
+    for weight in engine.model.gemm_weights():
+        packed.forget(weight)
+    return engine
+
+
 def separate_projections(engine):
     """The engine with q/k/v and gate/up as separate GEMMs again, as before they were stacked."""
     engine.model.fuse_projections(on=False)
-    return engine
+    return unpacked(engine)
 
 
 def engine_ab(args) -> dict:
@@ -182,8 +189,9 @@ def engine_ab(args) -> dict:
 
     `before` is the engine as first built; the arms after it add one step each, in the order they came:
     `sdpa` (the load dtype and the fused LM head, with the model's own SDPA attention), on the CPU
-    `unchunked` (+ the grouped attention op, long queries - a canvas's full forward - left to SDPA) and
-    `separate` (+ long queries in chunks), then `after`, today's engine (+ q/k/v and gate/up stacked).
+    `unchunked` (+ the grouped attention op, long queries - a canvas's full forward - left to SDPA),
+    `separate` (+ long queries in chunks) and `stacked` (+ q/k/v and gate/up stacked), then `after`,
+    today's engine (+ on the CPU in bf16, weights packed for oneDNN: `kernels/packed.py`).
     Beside them: on the CPU `float32`, today's engine in float32, to isolate the dtype; on CUDA
     `no-graphs`, today's engine with its forwards run eagerly, to isolate the CUDA graphs; with
     `--compiled`, `compiled`, today's engine with its forward under `torch.compile` (opt-in at load):
@@ -202,6 +210,7 @@ def engine_ab(args) -> dict:
         engines["unchunked"] = separate_projections(Engine(load_checkpoint(path), graphs="off"))
         engines["unchunked"].model.use_attention(unchunked_attention)
         engines["separate"] = separate_projections(Engine(load_checkpoint(path), graphs="off"))
+        engines["stacked"] = unpacked(Engine(load_checkpoint(path), graphs="off"))
         engines["float32"] = Engine(load_checkpoint(path, dtype="float32"), graphs="off")
     if engines["after"].device.type == "cuda":  # isolate the CUDA graphs of the step (dllm/forward.py)
         engines["no-graphs"] = Engine(load_checkpoint(path), graphs="off")

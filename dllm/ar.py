@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import Loaded
 from .contract import CancelToken, Completion, Constraint, SamplerConfig
-from .forward import choose, fast_path
+from .forward import choose, fast_path, packed_gemms
 from .infill import Start, begin, end
 from .sampler import propose
 from .tokenizer import Tokenizer, end_ids
@@ -44,7 +44,7 @@ class ARDecoder:
 
     @property
     def info(self) -> dict:
-        return {**self.loaded.info, "graphs": self.graphs}
+        return {**self.loaded.info, "graphs": self.graphs, "packed_gemms": packed_gemms(self.model)}
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,

@@ -27,8 +27,9 @@ from dllm_complete.kernels.reference import ban_bias
 from .canvas import Context
 from .checkpoint import Loaded
 from .contract import CancelToken, Completion, Constraint, SamplerConfig, Stats
-from .forward import choose, fast_path
+from .forward import choose, fast_path, packed_gemms
 from .infill import begin, end
+from .model import Linear
 from .sampler import propose, select
 from .schedule import block_size, blocks, min_commits, step_budget
 from .tokenizer import end_ids
@@ -97,7 +98,8 @@ class Engine:
     @property
     def info(self) -> dict:
         return {**self.loaded.info, "kernels": self.kernels.name if self.kernels else "off",
-                "attention": self.kernels.attention_name if self.kernels else "sdpa", "graphs": self.graphs}
+                "attention": self.kernels.attention_name if self.kernels else "sdpa", "graphs": self.graphs,
+                "packed_gemms": packed_gemms(self.model)}
 
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
@@ -223,7 +225,7 @@ class Engine:
         `bans`: token ids a slot may not get (an end too early, one that does not continue the typed
         word); `rejected`: ids the constraint refused there, kept from the slot while any other is left."""
         head = self.model.lm_head
-        if self.kernels is None or cfg.temperature > 0 or type(head) is not torch.nn.Linear:
+        if self.kernels is None or cfg.temperature > 0 or type(head) not in (Linear, torch.nn.Linear):
             logits = head(hidden)  # (L, V); also any head that is not a plain projection (tests, quantized)
             logits[:, self.banned] = float("-inf")
             for slot in set(bans) | set(rejected):

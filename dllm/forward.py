@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from dllm_complete.kernels import packed
 from dllm_complete.kernels.dispatch import Backend, select_backend
 
 BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
@@ -292,14 +293,22 @@ def _decode_probe(decode, prompt, steps: int = 16):
 
 def fast_path(model, kernels: str = "auto") -> Backend | None:
     """The kernel backend ("auto" | "triton" | "torch"; "off" = None), set on the model once at load: its
-    attention op, and q/k/v and gate/up stacked into one GEMM each. "off" leaves the model as built."""
+    attention op, q/k/v and gate/up stacked into one GEMM each, and (bf16 on the CPU) every GEMM's weight
+    packed for oneDNN (`kernels/packed.py`). "off" leaves the model as built."""
     if kernels == "off":
         model.use_attention(None)
         return None
     backend = select_backend(kernels, model.embed_tokens.weight.device)
     model.use_attention(backend.attention)
     model.fuse_projections()
+    for weight in model.gemm_weights():
+        packed.register(weight)
     return backend
+
+
+def packed_gemms(model) -> int:
+    """How many of the model's GEMM weights run packed for oneDNN (`kernels/packed.py`)."""
+    return sum(packed.is_packed(weight) for weight in model.gemm_weights())
 
 
 def choose(model, graphs: str = "auto", kind: str = "diffusion", hidden=None):

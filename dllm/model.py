@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dllm_complete.kernels import packed
+
 from .cache import KVCache
 
 try:  # optional, CUDA only; never required
@@ -56,6 +58,13 @@ class ModelConfig:
         return self.head_size or self.dim // self.n_heads
 
 
+class Linear(nn.Linear):
+    """`nn.Linear` that runs its weight's packed twin once one is registered (`kernels/packed.py`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return packed.linear(x, self.weight, self.bias)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float) -> None:
         super().__init__()
@@ -90,10 +99,10 @@ class Attention(nn.Module):
         self.cfg = cfg
         self.layer = layer
         hd = cfg.head_dim
-        self.q_proj = nn.Linear(cfg.dim, cfg.n_heads * hd, bias=cfg.qkv_bias)
-        self.k_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
-        self.v_proj = nn.Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
-        self.o_proj = nn.Linear(cfg.n_heads * hd, cfg.dim, bias=False)
+        self.q_proj = Linear(cfg.dim, cfg.n_heads * hd, bias=cfg.qkv_bias)
+        self.k_proj = Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
+        self.v_proj = Linear(cfg.dim, cfg.n_kv_heads * hd, bias=cfg.qkv_bias)
+        self.o_proj = Linear(cfg.n_heads * hd, cfg.dim, bias=False)
         if cfg.qk_norm:
             self.q_norm, self.k_norm = RMSNorm(hd, cfg.norm_eps), RMSNorm(hd, cfg.norm_eps)
         self.attend = None  # set by Transformer.use_attention
@@ -110,7 +119,7 @@ class Attention(nn.Module):
                 q, k = self.q_norm(q), self.k_norm(k)
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         else:  # one GEMM for q, k and v, one rotary pass for q and k: the same numbers
-            qkv = F.linear(x, *self.qkv).view(B, T, H + 2 * Hkv, hd).transpose(1, 2)  # (B, H + 2Hkv, T, D)
+            qkv = packed.linear(x, *self.qkv).view(B, T, H + 2 * Hkv, hd).transpose(1, 2)  # (B, H + 2Hkv, T, D)
             qk = qkv[:, :H + Hkv]
             if self.cfg.qk_norm:
                 qk = torch.cat([self.q_norm(qk[:, :H]), self.k_norm(qk[:, H:])], dim=1)
@@ -136,15 +145,15 @@ class Attention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.gate_proj = nn.Linear(cfg.dim, cfg.intermediate_size, bias=False)
-        self.up_proj = nn.Linear(cfg.dim, cfg.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.dim, bias=False)
+        self.gate_proj = Linear(cfg.dim, cfg.intermediate_size, bias=False)
+        self.up_proj = Linear(cfg.dim, cfg.intermediate_size, bias=False)
+        self.down_proj = Linear(cfg.intermediate_size, cfg.dim, bias=False)
         self.gate_up = None  # gate and up weights stacked, set by Transformer.fuse_projections
 
     def forward(self, x):
         if self.gate_up is None:
             return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
-        gate, up = F.linear(x, self.gate_up).chunk(2, dim=-1)
+        gate, up = packed.linear(x, self.gate_up).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
 
 
@@ -170,7 +179,7 @@ class Transformer(nn.Module):
         self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim, _weight=torch.zeros(cfg.vocab_size, cfg.dim))
         self.layers = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
-        self.lm_head = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
+        self.lm_head = Linear(cfg.dim, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         device = self.embed_tokens.weight.device
@@ -206,6 +215,17 @@ class Transformer(nn.Module):
             elif attn.qkv is None:
                 attn.qkv = _stack(attn.q_proj, attn.k_proj, attn.v_proj)
                 mlp.gate_up = _stack(mlp.gate_proj, mlp.up_proj)[0]
+
+    def gemm_weights(self) -> list[torch.Tensor]:
+        """The weights of the GEMMs an inference forward runs (the stacked ones once fused), LM head last."""
+        weights = []
+        for layer in self.layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            weights += [attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight] if attn.qkv is None else [attn.qkv[0]]
+            weights += [attn.o_proj.weight]
+            weights += [mlp.gate_proj.weight, mlp.up_proj.weight] if mlp.gate_up is None else [mlp.gate_up]
+            weights += [mlp.down_proj.weight]
+        return weights + [self.lm_head.weight]
 
     def use_attention(self, attend) -> None:
         """Run attention with `attend(q, k, v, mask)` (a `kernels` op) unless it is implicitly causal; None = SDPA."""

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from . import packed
 from .reference import Confidence
 
 NEG_INF = float("-inf")
@@ -84,10 +85,7 @@ def lm_head_score_torch(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.
     in as its bias, one softmax and one reduction beat the online-softmax tiles (bench/kernels.py):
     the extra passes the tiles need for margin and entropy cost more than re-reading cached logits.
     """
-    if bias is None:
-        logits = F.linear(hidden.to(weight.dtype), weight)  # (N, V)
-    else:
-        logits = torch.addmm(bias.to(weight.dtype), hidden.to(weight.dtype), weight.t())  # (N, V)
+    logits = packed.linear(hidden.to(weight.dtype), weight, None if bias is None else bias.to(weight.dtype))  # (N, V)
     p = torch.softmax(logits, -1, dtype=torch.float32)  # (N, V)
     if kind == "probability":
         conf, token = p.max(-1)  # first index on ties

@@ -208,3 +208,14 @@ def test_bench_kernels_tune_checks_every_tile_against_the_reference():
     for r in summary["results"]:
         assert r["default"]["same_tokens"] == r["shape"]["rows"]
         assert r["best"]["ok"] and len(r["tried"]) == 2 and all(t["ok"] for t in r["tried"])
+
+
+def test_greedy_steps_score_through_the_fused_head(loaded):
+    import dataclasses
+
+    engine = Engine(loaded)
+    calls = []
+    score = engine.kernels.lm_head_score
+    engine.kernels = dataclasses.replace(engine.kernels, lm_head_score=lambda *a: calls.append(a[0].shape) or score(*a))
+    engine.infill("def f(x):\n    return ", "\n", mode="single")
+    assert calls  # the model's own head class is a plain projection: not the slow path

@@ -67,10 +67,15 @@ def register(weight: torch.Tensor) -> bool:
     return True
 
 
+def _twin(weight: torch.Tensor) -> torch.Tensor | None:
+    """`weight`'s packed twin, while it is registered and unchanged."""
+    entry = _packed.get(id(weight))
+    return entry[2] if entry is not None and entry[0]() is weight and entry[1] == _version(weight) else None
+
+
 def is_packed(weight: torch.Tensor) -> bool:
     """Whether `linear` serves `weight` from a packed twin."""
-    entry = _packed.get(id(weight))
-    return entry is not None and entry[0]() is weight and entry[1] == _version(weight)
+    return _twin(weight) is not None
 
 
 def forget(weight: torch.Tensor) -> None:
@@ -82,6 +87,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     """`F.linear(x, weight, bias)`; from the packed twin when `weight` is registered and x has few rows
     (without autograd: the packed op has no backward)."""
     if _packed and x.dtype == torch.bfloat16 and x.numel() <= SMALL_ROWS * x.shape[-1] and not torch.is_grad_enabled():
-        if is_packed(weight):
-            return _run(x, _packed[id(weight)][2], bias)
+        twin = _twin(weight)
+        if twin is not None:
+            return _run(x, twin, bias)
     return F.linear(x, weight, bias)

@@ -19,6 +19,7 @@ PREFIX_SHARE = 0.75
 CHARS_PER_TOKEN_BOUND = 12  # slice at most this many characters per budget token before encoding
 _TOP_LEVEL = re.compile(r"(?<=\n)\S")  # a line starting at column 0
 _WORD_TOKEN = re.compile(r" ?\w+")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone one: JSON may carry it ("\\ud800"), UTF-8 cannot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,9 +130,20 @@ def _cut_suffix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
     return line + window[:cut + 1], False  # through the last whole line (nothing if cut < 0)
 
 
+def encodable(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD, one character for one: the tokenizer takes only text
+    that UTF-8 can hold."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+
+
 def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Context:
     """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line kept whole where it fits);
     the prefix without what the model writes again (`Context.typed`)."""
+    prefix, suffix = encodable(prefix), encodable(suffix)
     line_end = "\n" if starts_a_line(prefix, suffix) else ""
     typed = typed_before_cursor(tok, prefix)
     prefix = prefix[:len(prefix) - len(typed)]

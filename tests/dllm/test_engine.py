@@ -494,3 +494,12 @@ def test_any_finite_temperature_samples_and_any_valid_seed_has_alternatives():
     with pytest.raises(ValueError, match="seed"):
         dllm.SamplerConfig(seed=2 ** 63)
     assert dllm.SamplerConfig(seed=2 ** 63 - 1).alternative(1).seed == 0
+
+
+def test_a_lone_surrogate_in_the_context_is_read_as_a_broken_character(tiny_dir):
+    from dllm_complete.dllm.canvas import encodable
+
+    assert encodable("a\ud800b\udfff") == "a\ufffdb\ufffd" and encodable("é😀") == "é😀"
+    decoder = dllm.load(str(tiny_dir))
+    text = decoder.infill('s = "\ud800"\nx = ', "\ny = '\udc00'\n", mode="single").text  # as JSON may deliver
+    assert isinstance(text, str) and "\ud800" not in text

@@ -1,7 +1,8 @@
 """`dllm-lsp` command line: options, logging, transports, the process's end, and `--check`.
 
 stdio is the default transport; `--tcp --port N` (debugging) and `--ws --port N` (the browser
-client) listen on `--host` for one client. In stdio mode the real stdout is kept for the protocol
+client) listen on `--host` for one client; a WebSocket from a web page is accepted only from a
+loopback origin or one named by `--allow-origin`. In stdio mode the real stdout is kept for the protocol
 alone and file descriptor 1 is pointed at stderr, so a stray print (ours, a library's, or C code's)
 can never corrupt the LSP stream. On stdio and TCP, `framing.MessageReader` cuts the byte stream
 into messages (lenient headers, resync past a malformed header block, at most
@@ -33,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -41,7 +43,9 @@ from typing import Any, BinaryIO
 from . import __version__, framing, telemetry
 from .signals import STOP_SIGNALS, Interrupted, stop_signals_raise
 from .engine_host import EngineHost, LoadError
+from .remote import check_api_key
 
+LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?")  # a page served on this machine
 JOIN_TIMEOUT_S = 60.0  # a running job stops within one denoising step; a model load cannot be stopped
 
 
@@ -72,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
     way.add_argument("--ws", action="store_true", help="listen on a WebSocket (browser clients)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=2087, help="port for --tcp / --ws (default 2087)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="--ws: a web page origin that may connect, e.g. http://host:8080 (repeatable; "
+                        "loopback pages and clients that are not browsers always may)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="DIR", help="checkpoint directory (default: the packaged model)")
     source.add_argument("--remote", metavar="URL", type=_url,
@@ -245,7 +252,14 @@ async def _ws_session(server: Any, ws: Any) -> str:
         protocol.set_writer(_Dropped())
 
 
-async def _serve_ws(server: Any, host: str, port: int, max_bytes: int) -> str:
+def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
+    """Whether a WebSocket handshake's Origin may open a session. Browsers let any page connect to
+    localhost and send its origin; other clients send none. A page from elsewhere could otherwise
+    drive the server, e.g. set where arena votes are logged."""
+    return origin is None or origin in allowed or LOOPBACK_ORIGIN.fullmatch(origin) is not None
+
+
+async def _serve_ws(server: Any, host: str, port: int, max_bytes: int, allowed: list[str]) -> str:
     from websockets.asyncio.server import serve
 
     ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -261,8 +275,15 @@ async def _serve_ws(server: Any, host: str, port: int, max_bytes: int) -> str:
         if not ended.done():
             ended.set_result(reason)
 
+    def gate(ws: Any, request: Any) -> Any:
+        origin = request.headers.get("Origin")
+        if origin_allowed(origin, allowed):
+            return None
+        telemetry.get().warning("ws.origin_refused", origin=origin[:200])
+        return ws.respond(403, "dllm-lsp: this page's origin may not connect (dllm-lsp --allow-origin)\n")
+
     try:
-        listener = await serve(connection, host, port, max_size=max_bytes)
+        listener = await serve(connection, host, port, max_size=max_bytes, process_request=gate)
     except OSError as exc:
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     telemetry.get().info("listening", transport="ws", host=host, port=port)
@@ -288,7 +309,7 @@ async def _serve(server: Any, transport: str, args: argparse.Namespace, channel:
     if transport == "tcp":
         serving = _serve_tcp(server, args.host, args.port, args.max_message_bytes)
     elif transport == "ws":
-        serving = _serve_ws(server, args.host, args.port, args.max_message_bytes)
+        serving = _serve_ws(server, args.host, args.port, args.max_message_bytes, args.allow_origin)
     else:
         serving = _serve_stdio(server, sys.stdin.fileno(), channel, args.max_message_bytes)
     session = asyncio.ensure_future(serving)
@@ -340,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.api_key and not args.remote:
         p.error("--api-key needs --remote")
     if args.remote:
-        args.api_key = args.api_key or os.environ.get("DLLM_API_KEY") or None
+        try:
+            args.api_key = check_api_key(args.api_key or os.environ.get("DLLM_API_KEY"))
+        except ValueError as exc:
+            p.error(str(exc))
     telemetry.configure(args.log_file, args.log_level)
     transport = "tcp" if args.tcp else "ws" if args.ws else "stdio"
     try:

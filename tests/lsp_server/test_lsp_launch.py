@@ -80,3 +80,47 @@ def test_stdout_carries_nothing_but_protocol():
             "print('stray'); import os; os.write(1, b'c-level\\n'); ch.write(b'PROTO'); ch.flush()")
     out = subprocess.run([sys.executable, "-c", code], env=server_env(), capture_output=True, timeout=30)
     assert out.stdout == b"PROTO" and b"stray" in out.stderr and b"c-level" in out.stderr
+
+
+def test_ws_origins_that_may_open_a_session():
+    from dllm_complete.lsp_server.launch import origin_allowed
+
+    for origin in (None, "http://127.0.0.1:8080", "http://localhost:5173", "https://localhost", "http://[::1]:80"):
+        assert origin_allowed(origin, [])
+    for origin in ("https://evil.example", "null", "http://127.0.0.1.evil.example", "http://localhost.evil:80"):
+        assert not origin_allowed(origin, [])
+    assert origin_allowed("http://lan-box:8080", ["http://lan-box:8080"])
+
+
+def test_a_page_from_elsewhere_cannot_open_a_ws_session():
+    pytest.importorskip("websockets")
+    import asyncio
+    import json
+
+    from lsp_helpers import WAIT_S, free_port
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    async def scenario(port: int) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *server_command("--ws", "--port", str(port), "--allow-origin", "https://ok.example"),
+            env=server_env(True), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        url, deadline = f"ws://127.0.0.1:{port}", asyncio.get_running_loop().time() + WAIT_S
+        try:
+            while True:  # until the server listens
+                try:
+                    with pytest.raises(InvalidStatus) as refused:
+                        await connect(url, origin="https://evil.example")
+                    break
+                except OSError:
+                    assert proc.returncode is None and asyncio.get_running_loop().time() < deadline
+                    await asyncio.sleep(0.1)
+            assert refused.value.response.status_code == 403
+            async with connect(url, origin="https://ok.example") as ws:  # the one session is still free
+                await ws.send('{"jsonrpc": "2.0", "id": 1, "method": "shutdown"}')
+                assert json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))["id"] == 1
+        finally:
+            proc.kill()
+            await proc.wait()
+
+    asyncio.run(scenario(free_port()))

@@ -146,7 +146,7 @@ class Completer:
             out = self._anchor(req, doc, revision, offset, replace_from, "", hit, ctx)
             trace.done("served" if out else "stale", cached=True, model_calls=0, suggestions=len(out))
             return out
-        if not self.host.ready and self.host.error:
+        if not self.host.ready and self.host.error and not self.host.reconnect_due():
             trace.done("empty", reason="model-unavailable", error=self.host.error)
             return []
         job = Job(ctx.prefix, ctx.suffix, doc.language, uri_path(req.uri), decision.mode,

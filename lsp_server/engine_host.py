@@ -24,6 +24,7 @@ from dllm_complete import grammars
 from dllm_complete.dllm.contract import CancelToken, Infiller, SamplerConfig, Stats
 
 ENGINE_ENV = "DLLM_LSP_ENGINE"
+RECONNECT_S = 5.0  # a team server that could not be reached is tried again, on a request, at most this often
 
 
 class LoadError(Exception):
@@ -80,6 +81,7 @@ class EngineHost:
         self.key: tuple[str | None, str | None] | None = None
         self.error: str | None = None
         self.remote, self.api_key = remote, api_key  # a `dllm-serve` URL: no local model
+        self.retry_at = 0.0  # monotonic time from which an unreachable `remote` may be tried again
         self.scope_totals = {"scope_remasked": 0, "scope_checks": 0, "scope_cut": 0, "scope_ms": 0.0}  # all requests
 
     @property
@@ -110,10 +112,14 @@ class EngineHost:
             engine = RemoteInfiller(self.remote, self.api_key)
             engine.connect()
         except Exception as exc:  # down, still loading after a minute, a wrong key...: the message names the URL
-            self.error = _one_line(exc)
+            self.error, self.retry_at = _one_line(exc), time.monotonic() + RECONNECT_S
             raise LoadError(self.error) from exc
         self.engine, self.key = engine, (model, device)
         return self.info
+
+    def reconnect_due(self) -> bool:
+        """Whether a team server that could not be reached may be tried again now (on a request)."""
+        return self.remote is not None and self.engine is None and time.monotonic() >= self.retry_at
 
     @property
     def info(self) -> dict:
@@ -135,6 +141,8 @@ class EngineHost:
 
     def infill(self, job: Job, token: CancelToken, overrides: dict) -> list[tuple[str, Stats]]:
         """Run the job's infill calls: (text, stats) for the best answer and its alternatives."""
+        if self.engine is None and self.reconnect_due():
+            self._connect(None, None)  # the team server was down or still starting: it may be up now
         if self.engine is None:
             raise LoadError(self.error or "model not loaded")
         constraint = job.constraint if job.syntax else None

@@ -48,6 +48,16 @@ def check_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+def check_api_key(key: str | None) -> str | None:
+    """`key` without surrounding blanks (a key read from a file keeps its newline), None if empty;
+    ValueError (one line, never showing the key) if a header cannot carry it."""
+    key = (key or "").strip()
+    if any(not "!" <= ch <= "~" for ch in key):
+        raise ValueError("the API key holds a blank, a control or a non-ASCII character, which an HTTP header "
+                         "cannot carry (the key is not shown)")
+    return key or None
+
+
 @contextlib.contextmanager
 def _shut_on_cancel(conn: http.client.HTTPConnection, cancel: CancelToken | None):
     """While the body runs, a cancelled token shuts the connection's socket down, so that a read
@@ -100,7 +110,7 @@ class RemoteInfiller:
         parts = urlsplit(self.url)
         self._https = parts.scheme == "https"
         self._host, self._port, self._base = parts.hostname, parts.port, parts.path
-        self.api_key = api_key or None
+        self.api_key = check_api_key(api_key)
         self.timeout_s = timeout_s
         self.sampler = SamplerConfig()  # the server's defaults are the same measured ones
         self._meta: dict[str, Any] | None = None

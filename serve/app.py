@@ -219,6 +219,6 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
                         "model": model.batcher.info})
 
     metrics.routes = {route.path for route in app.routes}
-    app.add_middleware(Gate, api_key=settings.api_key, model=model, metrics=metrics)
     app.add_middleware(BodyLimit, limit=settings.limits.body_bytes)
+    app.add_middleware(Gate, api_key=settings.api_key, model=model, metrics=metrics)  # outermost: the key first
     return app

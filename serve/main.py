@@ -13,6 +13,7 @@ import os
 import sys
 
 from dllm_complete.lsp_server import telemetry
+from dllm_complete.lsp_server.remote import check_api_key
 
 from .api import Limits
 
@@ -58,6 +59,10 @@ def check(args) -> str | None:
         return f"--max-replicas ({args.max_replicas}) must be >= --replicas ({args.replicas})"
     if not 0 < args.port < 65536:
         return f"--port must be 1-65535, got {args.port}"
+    try:
+        args.api_key = check_api_key(args.api_key)
+    except ValueError as exc:
+        return f"--api-key / DLLM_API_KEY: {exc}"
     if args.host not in LOCAL and not args.api_key:
         try:
             local = ipaddress.ip_address(args.host).is_loopback

@@ -55,8 +55,9 @@ class Gate:
         path, headers = scope["path"], dict(scope.get("headers") or [])
         key = self.api_key
         if path not in PUBLIC and key:
-            bearer = headers.get(b"authorization", b"").removeprefix(b"Bearer ").strip()
-            given = bearer or headers.get(b"x-api-key", b"")
+            scheme, _, token = headers.get(b"authorization", b"").strip().partition(b" ")
+            bearer = token.strip() if scheme.lower() == b"bearer" else scheme  # the scheme's case is free; a bare key
+            given = bearer or headers.get(b"x-api-key", b"").strip()
             if not hmac.compare_digest(given, key.encode()):
                 self.metrics.request(path, 401, 0.0)
                 return await failure(401, "Invalid API Key", "authentication_error")(scope, receive, send)

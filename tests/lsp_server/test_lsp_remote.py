@@ -180,9 +180,37 @@ def test_a_closed_port_is_one_line_naming_the_url():
 def test_a_wrong_key_and_a_bad_request(serve):
     with pytest.raises(LoadError, match="Invalid API Key"):
         EngineHost(remote=serve, api_key="wrong").load(None, None)
+    assert RemoteInfiller(serve, api_key=KEY + "\n").infill("x = ", "\n").stats.nfe  # a key file's newline
+    for bad in ("se cret", "s\x00cret", "sécret"):
+        with pytest.raises(ValueError, match="API key") as err:
+            RemoteInfiller(serve, api_key=bad)
+        assert bad not in str(err.value)
+    out = subprocess.run(server_command("--remote", serve, "--api-key", "se cret", "--check"), env=server_env(False),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "API key" in out.stderr and "se cret" not in out.stderr
     with pytest.raises(ValueError, match="max_tokens") as err:
         RemoteInfiller(serve, api_key=KEY).infill("x = ", "\n", max_tokens=100_000)
     assert serve in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_team_server_down_at_start_is_tried_again_on_a_later_request(serve, monkeypatch):
+    from dllm_complete.lsp_server import remote
+    from dllm_complete.lsp_server.engine_host import Job
+
+    def down(self):
+        raise ConnectionError(f"cannot reach the dllm server at {serve}: connection refused")
+
+    up = remote.RemoteInfiller.connect
+    monkeypatch.setattr(remote.RemoteInfiller, "connect", down)
+    host = EngineHost(remote=serve, api_key=KEY)
+    with pytest.raises(LoadError):
+        host.load(None, None)
+    monkeypatch.setattr(remote.RemoteInfiller, "connect", up)  # the server is up now
+    job = Job("x = ", "\n", "python", "a.py", "single", 16)
+    with pytest.raises(LoadError):  # too soon: not tried again yet
+        host.infill(job, CancelToken(), {})
+    host.retry_at = 0.0  # as RECONNECT_S later
+    assert host.reconnect_due() and len(host.infill(job, CancelToken(), {})) == 1 and host.ready
 
 
 class _Loading(http.server.BaseHTTPRequestHandler):

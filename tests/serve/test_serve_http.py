@@ -183,19 +183,34 @@ def test_metrics_in_prometheus_text(server):
 
 
 def test_an_api_key_guards_everything_but_health():
-    proc, url = start("--api-key", "s3cret")
+    proc, url = start(env={"DLLM_API_KEY": "s3cret\n"})  # read from a file: its newline too
     try:
         body = {"input_prefix": "x = ", "input_suffix": "\n"}
         assert httpx.get(url + "/health").status_code == 200
         refused = httpx.post(url + "/infill", json=body)
         assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
         assert httpx.post(url + "/infill", json=body, headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert httpx.post(url + "/infill", json=body, headers={"Authorization": "Bearer s3cret"},
-                          timeout=60).status_code == 200
-        assert httpx.get(url + "/metrics", headers={"X-Api-Key": "s3cret"}).status_code == 200
+        assert httpx.post(url + "/infill", content=b"{" + b" " * (2 << 20) + b"}").status_code == 401  # key first
+        for scheme in ("Bearer", "bearer", "BEARER"):
+            assert httpx.post(url + "/infill", json=body, headers={"Authorization": f"{scheme} s3cret"},
+                              timeout=60).status_code == 200
+        too_big = httpx.post(url + "/infill", content=b"{" + b" " * (2 << 20) + b"}",
+                             headers={"Authorization": "Bearer s3cret"})
+        assert too_big.status_code == 413
+        metrics = httpx.get(url + "/metrics", headers={"X-Api-Key": "s3cret"})
+        assert metrics.status_code == 200 and 'status="413"' in metrics.text
     finally:
         code, err = stop(proc)
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "s3cret" not in err
+
+
+def test_a_key_a_header_cannot_carry_is_refused_without_showing_it():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dllm_complete.serve", "--api-key", "se cret"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "API key" in out.stderr and "se cret" not in out.stderr
 
 
 def test_binding_beyond_localhost_needs_a_key():

@@ -244,7 +244,7 @@ def latency(votes: list[dict]) -> dict[str, dict]:
     samples, status = defaultdict(list), defaultdict(Counter)
     for (_, label), (st, ms) in seen.items():
         status[label][st or "unknown"] += 1
-        if (st in ANSWERED or st is None) and isinstance(ms, (int, float)) and math.isfinite(ms):
+        if (st in ANSWERED or st is None) and isinstance(ms, (int, float)) and math.isfinite(ms) and ms >= 0:
             samples[label].append(float(ms))
     out = {}
     for label in status:

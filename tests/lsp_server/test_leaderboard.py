@@ -182,3 +182,13 @@ def test_negative_bootstrap_is_refused(tmp_path, capsys):
 def test_elo_scale():
     scores = leaderboard.elo(np.log([1.0, 10.0]))
     assert scores[1] - scores[0] == pytest.approx(400) and scores.mean() == pytest.approx(1000)
+
+
+def test_latencies_that_cannot_be_times_are_not_timed(tmp_path, capsys):
+    votes = [{"a": "x", "b": "y", "winner": w, "latency_ms": {"a": -5, "b": ms}} for w, ms in
+             (("a", -3), ("b", float("inf")), ("a", 12.0))]
+    log = tmp_path / "v.jsonl"
+    log.write_text("".join(json.dumps(v) + "\n" for v in votes))  # json writes inf as Infinity
+    assert leaderboard.main(["report", str(log), "--out", str(tmp_path / "board"), "--bootstrap", "10"]) == 0
+    board = {row["backend"]: row for row in json.loads((tmp_path / "board" / "leaderboard.json").read_text())["leaderboard"]}
+    assert board["x"]["latency_ms"]["n"] == 0 and board["y"]["latency_ms"]["n"] == 1

@@ -74,6 +74,13 @@ class Clients:
             del self.latest[client_id]
 
 
+async def disconnected(request: Request) -> None:
+    """Returns once the client has gone: the ASGI server's `http.disconnect`, awaited rather than polled
+    (polling every 50 ms per waiting request cost the batched server ~9% of its throughput at 16 clients)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     """The app; the model starts loading when the app starts (`load`: a `dllm.load`-like factory)."""
     model = Model(settings.model, settings.device, settings.max_batch, load)
@@ -112,13 +119,12 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         client = f"{address} {client_id}" if client_id else address
         token = clients.enter(client, client_id and client)
         task = asyncio.ensure_future(complete(model.batcher, base or model.base, fill, token))
+        gone = asyncio.ensure_future(disconnected(request))
         try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=0.05)
-                if done:
-                    return task.result()
-                if await request.is_disconnected():
-                    token.cancel()
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():  # the client went away: its infill stops at its next step
+                token.cancel()
+            return await task
         except ValueError as exc:  # a bad setting (mode, temperature, ...)
             raise BadRequest(str(exc)) from None
         except asyncio.CancelledError:  # Ray Serve cancels the handler when its client goes away
@@ -131,6 +137,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
             raise BadRequest("cancelled: the client went away or sent a newer request", 499,
                              "cancelled") from None
         finally:
+            gone.cancel()
             clients.leave(client, client_id and client, token)
             if task.done() and not task.cancelled() and task.exception() is None:
                 answer = task.result()

@@ -31,5 +31,6 @@ def test_neovim_ghost_text_and_menu_complete_from_the_server(nvim, tiny_model, t
     report = json.loads(result.read_text())
     assert report["ok"], detail
     assert report["suggestion"] and report["suggestion"] in report["after_accept"], report
+    assert "\n" in report["crlf_suggestion"], report  # a multi-line one: its line ends were the file's "\r\n"
     kinds = [e["feedback"] for e in feedback_events(log)]
     assert {"shown", "accepted", "rejected"} <= set(kinds), kinds

@@ -4,7 +4,8 @@
 --     nvim --headless --clean --cmd 'set rtp^=editor-clients/neovim' -c 'luafile editor-clients/neovim/test/headless.lua'
 --
 -- Types in a Python file, waits for ghost text, accepts it with <Tab> and checks that exactly the
--- server's text landed in the buffer; then dismiss, accept-word, the completion-menu path, on/off.
+-- server's text landed in the buffer; then dismiss, accept-word, the completion-menu path, a CRLF
+-- file, on/off.
 -- Exits 0 when every check passed, 1 otherwise (the reason on stderr and in DLLM_RESULT).
 local dllm = require('dllm')
 local ghost = require('dllm.ghost')
@@ -173,7 +174,27 @@ local function main()
   feed('<Esc>')
   check("the user's completeopt is back", vim.o.completeopt == 'menuone,noselect', vim.o.completeopt)
 
-  -- 5. switched off, the server suggests nothing
+  -- 5. a CRLF file: the server's "\r\n" line ends never land in the buffer as "\r"
+  dllm.set_mode('ghost')
+  local crlf = dir .. '/crlf.py'
+  f = assert(io.open(crlf, 'w'))
+  f:write('def add(a, b):\r\n\r\n\r\nclass Stack:\r\n    pass\r\n')
+  f:close()
+  vim.cmd('edit ' .. crlf)
+  check('the CRLF file is read as dos', vim.bo.fileformat == 'dos', vim.bo.fileformat)
+  vim.api.nvim_win_set_cursor(0, { 2, 0 })
+  feed('i')
+  dllm.trigger(true)
+  wait_for('ghost text in the CRLF file', ghost_shown)
+  local s = ghost.state[vim.api.nvim_get_current_buf()]
+  result.crlf_suggestion = s.items[s.index].text
+  check('the suggestion holds no "\\r"', not result.crlf_suggestion:find('\r', 1, true), vim.inspect(result.crlf_suggestion))
+  feed('<Tab>')
+  wait_for('the accepted text', function() return not ghost.visible() end, 3000)
+  check('no line of the buffer ends in "\\r"', not table.concat(lines(), '\n'):find('\r', 1, true), vim.inspect(lines()))
+  feed('<Esc>')
+
+  -- 6. switched off, the server suggests nothing
   vim.cmd('DllmDisable')
   check('status says off', dllm.status() == 'dllm: off')
   local answered

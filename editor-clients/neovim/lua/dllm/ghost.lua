@@ -144,7 +144,7 @@ local function to_items(bufnr, result)
       local start = it.range and it.range.start or rpc.position_params().position
       local id = it.command and it.command.arguments and it.command.arguments[1]
       table.insert(items, {
-        text = insert, row = start.line, col = rpc.byte_col(bufnr, start.line, start.character),
+        text = text.lf(insert), row = start.line, col = rpc.byte_col(bufnr, start.line, start.character),
         id = id and tostring(id) or ('nvim:' .. tostring(vim.loop.hrtime())),
       })
     end

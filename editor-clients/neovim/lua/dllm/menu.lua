@@ -24,6 +24,7 @@ function M.complete_items(items)
   for _, it in ipairs(items) do
     local new = it.textEdit and it.textEdit.newText or it.insertText or it.label
     if type(new) == 'string' and new ~= '' then
+      new = text.lf(new)
       local first = text.lines(new)[1]
       local id = it.command and it.command.arguments and it.command.arguments[1]
       table.insert(out, {

@@ -6,6 +6,12 @@ function M.lines(s)
   return vim.split(s, '\n', { plain = true })
 end
 
+-- A suggestion as Neovim holds text: lines joined by "\n" (the server writes a CRLF file's line
+-- ends; the buffer's are its 'fileformat', and "\r" in a line would be saved as "\r\r\n").
+function M.lf(s)
+  return (s:gsub('\r\n', '\n'))
+end
+
 -- The part of `text` not typed yet, when `typed` has been typed since the suggestion's anchor;
 -- nil when `typed` is not a prefix of `text` (the user went another way).
 function M.remainder(text, typed)

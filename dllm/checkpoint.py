@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import re
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from .tokenizer import SpecialIds, Tokenizer, own_special_ids
 
 EMBEDDED = Path(__file__).parent / "weights"
 DEFAULT_MODEL = EMBEDDED / "dllm-code-small"
+MAX_LAYERS = 1024  # beyond any published model: a config claiming more is broken (10^5 layers took minutes to build)
+MAX_SIZE = 1 << 20  # the same for a width, head count or vocabulary (torch cannot even size 2^40 x 2^40)
+MAX_POSITIONS = 1 << 17  # rotary tables for at most this many positions (a claimed 2*10^7 took 4.6 GB); reads stop far sooner
 QWEN2_TYPES = {"qwen2", "dream"}
 QWEN3_TYPES = {"qwen3", "coda"}
 # Qwen2's pre-tokenizer (transformers' Qwen2Tokenizer), for directories that ship vocab.json + merges.txt only
@@ -116,9 +120,12 @@ def _read_config(path: Path) -> dict:
     if not cfg_path.is_file():
         raise CheckpointError(f"{path} has no config.json")
     try:
-        return json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as exc:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{cfg_path} is not valid JSON: {exc}") from None
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("dllm", {}), dict):
+        raise CheckpointError(f"{cfg_path} is not a config: a JSON object (with an object under \"dllm\") is expected")
+    return cfg
 
 
 def model_config(cfg: dict) -> tuple[ModelConfig, str]:
@@ -126,16 +133,17 @@ def model_config(cfg: dict) -> tuple[ModelConfig, str]:
     mtype = str(cfg.get("model_type", "llama")).lower()
     try:
         if mtype == "llada":
-            mc = ModelConfig(vocab_size=cfg.get("embedding_size") or cfg["vocab_size"], dim=cfg["d_model"],
-                             n_layers=cfg["n_layers"], n_heads=cfg["n_heads"],
-                             n_kv_heads=cfg.get("n_kv_heads") or cfg["n_heads"],
-                             intermediate_size=cfg["mlp_hidden_size"], rope_theta=cfg.get("rope_theta", 10000.0),
-                             norm_eps=cfg.get("rms_norm_eps", 1e-5), qkv_bias=bool(cfg.get("include_bias", False)),
-                             tie_embeddings=bool(cfg.get("weight_tying", False)),
-                             max_seq_len=cfg.get("max_sequence_length", 4096))
-            return mc, "llada"
-        layout = "qwen2" if mtype in QWEN2_TYPES else "qwen3" if mtype in QWEN3_TYPES else "llama"
-        mc = ModelConfig(vocab_size=cfg["vocab_size"], dim=cfg["hidden_size"], n_layers=cfg["num_hidden_layers"],
+            layout = "llada"
+            sizes = dict(vocab_size=cfg.get("embedding_size") or cfg["vocab_size"], dim=cfg["d_model"],
+                         n_layers=cfg["n_layers"], n_heads=cfg["n_heads"],
+                         n_kv_heads=cfg.get("n_kv_heads") or cfg["n_heads"],
+                         intermediate_size=cfg["mlp_hidden_size"], rope_theta=cfg.get("rope_theta", 10000.0),
+                         norm_eps=cfg.get("rms_norm_eps", 1e-5), qkv_bias=bool(cfg.get("include_bias", False)),
+                         tie_embeddings=bool(cfg.get("weight_tying", False)),
+                         max_seq_len=cfg.get("max_sequence_length", 4096))
+        else:
+            layout = "qwen2" if mtype in QWEN2_TYPES else "qwen3" if mtype in QWEN3_TYPES else "llama"
+            sizes = dict(vocab_size=cfg["vocab_size"], dim=cfg["hidden_size"], n_layers=cfg["num_hidden_layers"],
                          n_heads=cfg["num_attention_heads"],
                          n_kv_heads=cfg.get("num_key_value_heads") or cfg["num_attention_heads"],
                          intermediate_size=cfg["intermediate_size"], rope_theta=cfg.get("rope_theta", 10000.0),
@@ -145,9 +153,34 @@ def model_config(cfg: dict) -> tuple[ModelConfig, str]:
                          causal=cfg.get("dllm", {}).get("kind") == "ar",
                          max_seq_len=cfg.get("max_position_embeddings", 4096),
                          head_size=cfg.get("head_dim"), qk_norm=layout == "qwen3")
-        return mc, layout
     except KeyError as exc:
         raise CheckpointError(f"config.json lacks {exc.args[0]!r}") from None
+    _check_sizes(sizes)
+    try:
+        return ModelConfig(**{**sizes, "max_seq_len": min(sizes["max_seq_len"], MAX_POSITIONS)}), layout
+    except ValueError as exc:  # heads that do not divide the width
+        raise CheckpointError(f"config.json: {exc}") from None
+
+
+def _check_sizes(sizes: dict) -> None:
+    """CheckpointError naming the first of a config's sizes (ModelConfig's names) no model can have."""
+    def whole(v) -> bool:
+        return type(v) is int and v >= 1
+
+    def number(v) -> bool:
+        return type(v) in (int, float) and math.isfinite(v) and v >= 0
+    for name in ("vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads", "intermediate_size", "max_seq_len"):
+        if not whole(sizes[name]):
+            raise CheckpointError(f"config.json: {name} must be a positive integer, got {sizes[name]!r}")
+        if name != "max_seq_len" and sizes[name] > MAX_SIZE:
+            raise CheckpointError(f"config.json: {name} {sizes[name]} is larger than any model this loads ({MAX_SIZE})")
+    if sizes.get("head_size") is not None and not whole(sizes["head_size"]):
+        raise CheckpointError(f"config.json: head_dim must be a positive integer, got {sizes['head_size']!r}")
+    if sizes["n_layers"] > MAX_LAYERS:
+        raise CheckpointError(f"config.json: {sizes['n_layers']} layers, more than any model this loads ({MAX_LAYERS})")
+    for name in ("rope_theta", "norm_eps"):
+        if not number(sizes[name]) or (name == "rope_theta" and not sizes[name]):
+            raise CheckpointError(f"config.json: {name} must be a finite number > 0, got {sizes[name]!r}")
 
 
 _LLADA_NAMES = [
@@ -178,7 +211,12 @@ def our_name(name: str, layout: str) -> str:
 def _weight_files(path: Path) -> list[Path]:
     index = path / "model.safetensors.index.json"
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            shards = []
+        if not shards or not all(isinstance(shard, str) for shard in shards):
+            raise CheckpointError(f"{index} is not a shard index (a JSON object with a non-empty weight_map)")
         return [path / s for s in shards]
     files = sorted(path.glob("*.safetensors"))
     if not files:
@@ -302,10 +340,26 @@ def describe(path: str | Path) -> tuple[ModelConfig, Tokenizer, ModelSpec]:
         raise CheckpointError(str(exc)) from None
     mc, layout = model_config(cfg)
     ours = cfg.get("dllm", {})
-    spec = ModelSpec(name=ours.get("name", path.name), kind=ours.get("kind", "diffusion"),
+    spec = ModelSpec(name=str(ours.get("name", path.name)), kind=ours.get("kind", "diffusion"),
                      logits_shift=family.logits_shift, family=family.name,
                      context_tokens=ours.get("context_tokens", min(mc.max_seq_len, 4096)), layout=layout)
+    _check_fit(mc, tokenizer, spec, vocab)
     return mc, tokenizer, spec
+
+
+def _check_fit(mc: ModelConfig, tokenizer: Tokenizer, spec: ModelSpec, vocab: dict[str, int]) -> None:
+    """CheckpointError where the tokenizer, the kind or the context does not fit the model."""
+    if spec.kind not in ("diffusion", "ar"):
+        raise CheckpointError(f"config.json: dllm.kind must be diffusion or ar, got {spec.kind!r}")
+    highest = max(vocab.values(), default=0)
+    sp = tokenizer.special
+    special = [i for i in (sp.mask, sp.eom, sp.bos, sp.eos, sp.expand, *sp.stops, *sp.control) if i is not None]
+    if highest >= mc.vocab_size or any(not 0 <= i < mc.vocab_size for i in special):
+        worst = max([highest, *special]) if highest >= mc.vocab_size else min(special)
+        raise CheckpointError(f"token id {worst} does not fit the model's {mc.vocab_size} embeddings")
+    if type(spec.context_tokens) is not int or not 0 < spec.context_tokens <= mc.max_seq_len:
+        raise CheckpointError(f"config.json: dllm.context_tokens must be an integer in 1..{mc.max_seq_len} "
+                              f"(the model's positions), got {spec.context_tokens!r}")
 
 
 def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | None = None) -> Loaded:

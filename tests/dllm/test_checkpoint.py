@@ -125,3 +125,54 @@ def test_an_embedded_model_is_found_by_its_name(tmp_path, monkeypatch):
     assert resolve("ar-code-small") != EMBEDDED / "ar-code-small"
     with pytest.raises(CheckpointError, match="embedded models: ar-code-small, dllm-code-small"):
         dllm.load("no-such-model")
+
+
+CONFIG_DAMAGE = {  # a change to config.json -> words of the one-line error
+    "a list": ([], "JSON object"), "dllm not an object": ({"dllm": "x"}, "JSON object"),
+    "negative width": ({"hidden_size": -64}, "dim"), "no heads": ({"num_attention_heads": 0}, "n_heads"),
+    "width as text": ({"hidden_size": "64"}, "dim"), "width as float": ({"hidden_size": 64.0}, "dim"),
+    "huge width": ({"hidden_size": 2 ** 40}, "larger than"), "too many layers": ({"num_hidden_layers": 100_000}, "layers"),
+    "rope as text": ({"rope_theta": "x"}, "rope_theta"), "rope zero": ({"rope_theta": 0}, "rope_theta"),
+    "heads do not divide": ({"num_attention_heads": 3}, "multiple"), "positions": ({"max_position_embeddings": -5},
+                                                                                  "max_seq_len"),
+    "context past the positions": ({"dllm": {"context_tokens": 10 ** 6}}, "context_tokens"),
+    "context as text": ({"dllm": {"context_tokens": "big"}}, "context_tokens"),
+    "kind": ({"dllm": {"kind": "banana"}}, "kind"), "vocabulary smaller than the tokenizer": ({"vocab_size": 200}, "token id"),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIG_DAMAGE))
+def test_a_config_no_model_can_have_is_one_line_before_anything_is_built(tiny_dir, tmp_path, name):
+    change, words = CONFIG_DAMAGE[name]
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_dir, ckpt)
+    cfg = json.loads((ckpt / "config.json").read_text())
+    if isinstance(change, dict):
+        dllm_section = {**cfg.get("dllm", {}), **change.pop("dllm")} if isinstance(change.get("dllm"), dict) else None
+        cfg = {**cfg, **change, **({"dllm": dllm_section} if dllm_section is not None else {})}
+    else:
+        cfg = change
+    (ckpt / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=words) as info:
+        dllm.load(str(ckpt))
+    assert "\n" not in str(info.value)
+
+
+def test_a_broken_shard_index_is_one_line(tiny_dir, tmp_path):
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_dir, ckpt)
+    for index in ("{}", '{"weight_map": []}', '{"weight_map": {}}', "not json"):
+        (ckpt / "model.safetensors.index.json").write_text(index)
+        with pytest.raises(CheckpointError, match="shard index"):
+            dllm.load(str(ckpt))
+
+
+def test_rotary_tables_are_made_for_a_bounded_number_of_positions(tiny_dir, tmp_path):
+    from dllm_complete.dllm.checkpoint import MAX_POSITIONS
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_dir, ckpt)
+    cfg = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**cfg, "max_position_embeddings": 20_000_000}))  # 4.6 GB of tables
+    model = load_checkpoint(ckpt).model
+    assert model.cfg.max_seq_len == MAX_POSITIONS and model.rope_cos.shape[0] == MAX_POSITIONS

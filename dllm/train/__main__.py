@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import math
 import random
 import sys
 import time
@@ -84,7 +85,7 @@ def cmd_fit(args) -> None:
         loaded = load_checkpoint(args.init_from, device="cpu", dtype="float32")
         model, tok = loaded.model, loaded.tokenizer
         spec, shift = loaded.spec, loaded.spec.logits_shift
-        meta = json.loads((Path(args.init_from) / "config.json").read_text())["dllm"]  # what the spec omits
+        meta = json.loads((Path(args.init_from) / "config.json").read_text()).get("dllm", {})  # what the spec omits
         tokens_before = meta.get("tokens_seen", 0)
         provenance = {"adapted_from": meta["adapted_from"]} if "adapted_from" in meta else {}
         if spec.kind != args.kind:
@@ -139,13 +140,71 @@ def cmd_trajectories(args) -> None:
     print(json.dumps({"trajectories": n, "out": str(out), "seconds": round(time.perf_counter() - t0, 1)}))
 
 
+def _whole(least: int):
+    """An argparse type: an integer >= `least`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
+        return value
+    return parse
+
+
+def _share(low_open: bool = False):
+    """An argparse type: a number in [0, 1] ((0, 1] with `low_open`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 < value <= 1 if low_open else 0 <= value <= 1):
+            raise argparse.ArgumentTypeError(f"expected a number in {'(0' if low_open else '[0'}, 1], got {text!r}")
+        return value
+    return parse
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def check_fit(args) -> str | None:
+    """What is wrong with `fit`'s options, in one line, before the corpus is read or anything written."""
+    if not (args.tokenizer or args.init_from or args.resume):
+        return "fit needs --tokenizer (a fresh model), --init-from or --resume"
+    for flag, path in (("--tokenizer", args.tokenizer), ("--heldout-manifest", args.heldout_manifest),
+                       ("--distill", args.distill)):
+        if path and not Path(path).is_file():
+            return f"{flag} {path}: no such file"
+    for flag, path in (("--init-from", args.init_from), ("--resume", args.resume)):
+        if path and not Path(path).is_dir():
+            return f"{flag} {path}: no such directory"
+    if args.resume and not (Path(args.resume) / "state.json").is_file():
+        return f"--resume {args.resume}: not a run directory (no state.json)"
+    if not args.resume and (Path(args.out) / "state.json").is_file():
+        return f"--out {args.out} holds a run already: continue it with --resume {args.out}, or choose another --out"
+    try:
+        torch.device(args.device)
+    except (RuntimeError, ValueError):
+        return f"--device {args.device!r}: expected cpu, cuda or cuda:N"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m dllm_complete.dllm.train")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("tokenizer", help="train byte-level BPE tokenizers and measure compression")
     t.add_argument("--out", required=True)
     t.add_argument("--vocab-sizes", default="4096,8192,16384")
-    t.add_argument("--sample-files", type=int, default=3000)
+    t.add_argument("--sample-files", type=_whole(1), default=3000)
     f = sub.add_parser("fit", help="train a diffusion model or its AR twin")
     f.add_argument("--kind", choices=["diffusion", "ar"], required=True)
     f.add_argument("--name", default="dllm-code-small")
@@ -156,44 +215,49 @@ def main(argv: list[str] | None = None) -> None:
                    "an AR model with --kind diffusion is adapted into a diffusion model")
     f.add_argument("--resume", help="continue this run directory (its model, optimizer.safetensors and state.json) "
                    "with the same settings")
-    f.add_argument("--stop-at", type=int, default=0, metavar="TOKENS",
+    f.add_argument("--stop-at", type=_whole(0), default=0, metavar="TOKENS",
                    help="stop after this many tokens, the schedule still spanning --tokens (finish with --resume)")
     f.add_argument("--heldout-manifest", help="hold out exactly the files of this manifest.json (keep a continued "
                    "run's held-out split)")
-    f.add_argument("--tokens", type=int, default=20_000_000)
-    f.add_argument("--hole-fraction", type=float, default=0.5,
+    f.add_argument("--tokens", type=_whole(1), default=20_000_000)
+    f.add_argument("--hole-fraction", type=_share(), default=0.5,
                    help="share of rows that are holes to fill (diffusion: infilling canvases; AR: FIM rows); "
                    "the rest are plain text windows")
-    f.add_argument("--batch", type=int, default=16)
-    f.add_argument("--seq-len", type=int, default=256)
-    f.add_argument("--accum", type=int, default=1)
-    f.add_argument("--lr", type=float, default=2e-3)
-    f.add_argument("--warmup", type=int, default=100)
-    f.add_argument("--eval-every", type=int, default=100)
-    f.add_argument("--ckpt-every", type=int, default=200)
-    f.add_argument("--threads", type=int, default=1)
+    f.add_argument("--batch", type=_whole(1), default=16)
+    f.add_argument("--seq-len", type=_whole(8), default=256)
+    f.add_argument("--accum", type=_whole(1), default=1)
+    f.add_argument("--lr", type=_rate, default=2e-3)
+    f.add_argument("--warmup", type=_whole(0), default=100)
+    f.add_argument("--eval-every", type=_whole(1), default=100)
+    f.add_argument("--ckpt-every", type=_whole(1), default=200)
+    f.add_argument("--threads", type=_whole(1), default=1)
     f.add_argument("--bf16", action="store_true", help="bf16 autocast")
     f.add_argument("--compile", action="store_true", help="torch.compile the forward (bench/train_step.py measures it)")
     f.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    f.add_argument("--workers", type=int, default=0, help="processes building batches ahead (for a GPU)")
+    f.add_argument("--workers", type=_whole(0), default=0, help="processes building batches ahead (for a GPU)")
     f.add_argument("--distill", metavar="JSONL", help="fine-tune on these teacher canvases (`trajectories`) with "
                    "certainty forcing; the rest of each batch (--plain-fraction) ordinary diffusion rows")
-    f.add_argument("--certainty", type=float, default=1.0, help="weight of the entropy of right guesses (--distill)")
-    f.add_argument("--plain-fraction", type=float, default=0.25, help="share of ordinary rows (--distill)")
+    f.add_argument("--certainty", type=_rate, default=1.0, help="weight of the entropy of right guesses (--distill)")
+    f.add_argument("--plain-fraction", type=_share(), default=0.25, help="share of ordinary rows (--distill)")
     f.add_argument("--only-right", action="store_true", help="force certainty only where the teacher wrote the "
                    "hole's real middle (--distill; trajectories with a truth field)")
     d = sub.add_parser("trajectories", help="the model's own canvases on training-corpus holes (for --distill)")
     d.add_argument("--model", help="teacher checkpoint (default: the embedded model)")
-    d.add_argument("--n", type=int, default=8000)
-    d.add_argument("--context", type=int, default=256, help="prefix + canvas + suffix tokens")
+    d.add_argument("--n", type=_whole(1), default=8000)
+    d.add_argument("--context", type=_whole(32), default=256, help="prefix + canvas + suffix tokens")
     d.add_argument("--out", required=True)
-    d.add_argument("--threads", type=int, default=2)
+    d.add_argument("--threads", type=_whole(1), default=2)
     d.add_argument("--heldout-manifest")
     for q in (t, f, d):
         q.add_argument("--seed", type=int, default=0)
-        q.add_argument("--heldout", type=float, default=0.01)
+        q.add_argument("--heldout", type=_share(low_open=True), default=0.01)
     args = p.parse_args(argv)
-    {"tokenizer": cmd_tokenizer, "fit": cmd_fit, "trajectories": cmd_trajectories}[args.cmd](args)
+    if args.cmd == "fit" and (problem := check_fit(args)):
+        p.error(problem)
+    try:
+        {"tokenizer": cmd_tokenizer, "fit": cmd_fit, "trajectories": cmd_trajectories}[args.cmd](args)
+    except ValueError as exc:  # a checkpoint or a file that cannot be used (CheckpointError among them)
+        p.exit(2, f"{p.prog}: error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}\n")
 
 
 if __name__ == "__main__":

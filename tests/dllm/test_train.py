@@ -219,3 +219,29 @@ def test_training_on_the_gpu_matches_the_cpu(tmp_path):
     cpu = _short_run(tmp_path, "cpu")
     gpu = _short_run(tmp_path, "gpu", device="cuda", workers=2)
     assert [round(r["loss"], 2) for r in cpu] == [round(r["loss"], 2) for r in gpu]
+
+
+@pytest.mark.parametrize("extra, words", [
+    ([], "--tokenizer"), (["--tokenizer", "TOK", "--batch", "0"], "--batch"),
+    (["--tokenizer", "TOK", "--seq-len", "0"], "--seq-len"), (["--tokenizer", "TOK", "--ckpt-every", "0"], "--ckpt-every"),
+    (["--tokenizer", "TOK", "--lr", "-1"], "--lr"), (["--tokenizer", "TOK", "--heldout", "1.5"], "--heldout"),
+    (["--tokenizer", "TOK", "--tokens", "-5"], "--tokens"), (["--tokenizer", "TOK", "--hole-fraction", "2"], "--hole-fraction"),
+    (["--tokenizer", "TOK", "--device", "banana"], "--device"), (["--tokenizer", "nowhere.json"], "no such file"),
+    (["--init-from", "/nowhere"], "no such directory"), (["--resume", "MODEL"], "not a run directory"),
+    (["--tokenizer", "TOK", "--out", "RUN"], "holds a run already"),
+])
+def test_fit_refuses_bad_options_in_one_line_before_reading_the_corpus(tiny_dir, tmp_path, monkeypatch, capsys,
+                                                                       extra, words):
+    from dllm_complete.dllm.train import __main__ as cli
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.json").write_text("{}")  # a run already there
+    monkeypatch.setattr(cli, "corpus_split", lambda *a, **k: pytest.fail("the corpus was read"))
+    swap = {"TOK": str(tiny_dir / "tokenizer.json"), "MODEL": str(tiny_dir), "RUN": str(run)}
+    argv = ["fit", "--kind", "diffusion", "--out", str(tmp_path / "new"), *[swap.get(a, a) for a in extra]]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and words in err[-1] and "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "new").exists()

@@ -162,7 +162,9 @@ class Service:
     def stats(self) -> dict:
         c = self.scheduler.counters
         info = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in self.host.info.items()}
-        return {"model": info if self.host.ready else None, "model_error": self.host.error,
+        loading = self._load_task is not None and not self._load_task.done()  # neither the old model nor its error
+        return {"model": info if self.host.ready and not loading else None,
+                "model_error": None if loading else self.host.error, "loading": loading,
                 "documents": len(self.store), "cache": {"entries": len(self.cache), "chars": self.cache.chars,
                                                         "hits": self.cache.hits, "misses": self.cache.misses},
                 "scheduler": {"submitted": c.submitted, "skipped": c.skipped, "stopped": c.stopped,

@@ -176,7 +176,11 @@ async def test_model_that_fails_to_load_leaves_the_server_serving(monkeypatch):
     assert shown and shown[0][0] == lsp.MessageType.Error and "/no/such/dir" in shown[0][1]
     svc.did_open(open_params(URI, "x = \n"))
     assert await inline(svc, URI, 0, 4) == []
+    assert svc.stats()["model_error"] and not svc.stats()["loading"]
     svc.apply_settings({"model": None})
+    loading = svc.stats()  # asked right after the change: the load is under way, the old error is not news
+    assert (loading["model"], loading["model_error"], loading["loading"]) == (None, None, True)
     await svc._load_task
+    assert svc.stats()["model"]["model"] == "fake:default" and not svc.stats()["loading"]
     assert (await inline(svc, URI, 0, 4))[0].insert_text == "value + 1"
     svc.scheduler.close()

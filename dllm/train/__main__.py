@@ -176,6 +176,22 @@ def _rate(text: str) -> float:
     return value
 
 
+RESUMED_AS_RUN = {"kind": "kind", "batch": "batch", "seq_len": "seq-len", "accum": "accum", "total_tokens": "tokens"}
+
+
+def _schedule_changes(state: Path, args) -> str | None:
+    """The options a resumed run was started with that `args` change (steps would no longer count the
+    same tokens), as "--batch 16, --tokens 20000000"; None when none (or the state cannot be read)."""
+    try:
+        saved = json.loads(state.read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    given = {"kind": args.kind, "batch": args.batch, "seq_len": args.seq_len, "accum": args.accum,
+             "total_tokens": args.tokens}
+    changed = [f"--{flag} {saved[key]}" for key, flag in RESUMED_AS_RUN.items() if key in saved and saved[key] != given[key]]
+    return ", ".join(changed) or None
+
+
 def check_fit(args) -> str | None:
     """What is wrong with `fit`'s options, in one line, before the corpus is read or anything written."""
     if not (args.tokenizer or args.init_from or args.resume):
@@ -189,6 +205,8 @@ def check_fit(args) -> str | None:
             return f"{flag} {path}: no such directory"
     if args.resume and not (Path(args.resume) / "state.json").is_file():
         return f"--resume {args.resume}: not a run directory (no state.json)"
+    if args.resume and (changed := _schedule_changes(Path(args.resume) / "state.json", args)):
+        return f"--resume {args.resume}: the run's schedule was {changed}; resume it with the same"
     if not args.resume and (Path(args.out) / "state.json").is_file():
         return f"--out {args.out} holds a run already: continue it with --resume {args.out}, or choose another --out"
     try:

@@ -245,3 +245,18 @@ def test_fit_refuses_bad_options_in_one_line_before_reading_the_corpus(tiny_dir,
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and words in err[-1] and "Traceback" not in "\n".join(err)
     assert not (tmp_path / "new").exists()
+
+
+def test_a_run_resumes_only_on_its_own_schedule(tmp_path, monkeypatch, capsys):
+    from dllm_complete.dllm.train import __main__ as cli
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.json").write_text(json.dumps({"step": 3, "config": {"kind": "diffusion", "batch": 16, "seq_len": 256,
+                                                                     "accum": 1, "total_tokens": 40960}}))
+    monkeypatch.setattr(cli, "corpus_split", lambda *a, **k: pytest.fail("the corpus was read"))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["fit", "--kind", "diffusion", "--out", str(run), "--resume", str(run), "--tokens", "40960",
+                  "--batch", "8"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2 and "--batch 16" in err and "--tokens" not in err

@@ -167,8 +167,8 @@ def _check_sizes(sizes: dict) -> None:
     def whole(v) -> bool:
         return type(v) is int and v >= 1
 
-    def number(v) -> bool:
-        return type(v) in (int, float) and math.isfinite(v) and v >= 0
+    def number(v, least: float) -> bool:
+        return type(v) in (int, float) and math.isfinite(v) and v >= least
     for name in ("vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads", "intermediate_size", "max_seq_len"):
         if not whole(sizes[name]):
             raise CheckpointError(f"config.json: {name} must be a positive integer, got {sizes[name]!r}")
@@ -178,9 +178,9 @@ def _check_sizes(sizes: dict) -> None:
         raise CheckpointError(f"config.json: head_dim must be a positive integer, got {sizes['head_size']!r}")
     if sizes["n_layers"] > MAX_LAYERS:
         raise CheckpointError(f"config.json: {sizes['n_layers']} layers, more than any model this loads ({MAX_LAYERS})")
-    for name in ("rope_theta", "norm_eps"):
-        if not number(sizes[name]) or (name == "rope_theta" and not sizes[name]):
-            raise CheckpointError(f"config.json: {name} must be a finite number > 0, got {sizes[name]!r}")
+    if not number(sizes["rope_theta"], 1e-9) or not number(sizes["norm_eps"], 0):
+        raise CheckpointError(f"config.json: rope_theta must be a finite number > 0 and the norm's epsilon one >= 0, "
+                              f"got {sizes['rope_theta']!r} and {sizes['norm_eps']!r}")
 
 
 _LLADA_NAMES = [
@@ -354,9 +354,9 @@ def _check_fit(mc: ModelConfig, tokenizer: Tokenizer, spec: ModelSpec, vocab: di
     highest = max(vocab.values(), default=0)
     sp = tokenizer.special
     special = [i for i in (sp.mask, sp.eom, sp.bos, sp.eos, sp.expand, *sp.stops, *sp.control) if i is not None]
-    if highest >= mc.vocab_size or any(not 0 <= i < mc.vocab_size for i in special):
-        worst = max([highest, *special]) if highest >= mc.vocab_size else min(special)
-        raise CheckpointError(f"token id {worst} does not fit the model's {mc.vocab_size} embeddings")
+    unfit = [i for i in (highest, *special) if not 0 <= i < mc.vocab_size]
+    if unfit:
+        raise CheckpointError(f"token id {unfit[0]} does not fit the model's {mc.vocab_size} embeddings")
     if type(spec.context_tokens) is not int or not 0 < spec.context_tokens <= mc.max_seq_len:
         raise CheckpointError(f"config.json: dllm.context_tokens must be an integer in 1..{mc.max_seq_len} "
                               f"(the model's positions), got {spec.context_tokens!r}")

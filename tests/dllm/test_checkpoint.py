@@ -137,7 +137,7 @@ CONFIG_DAMAGE = {  # a change to config.json -> words of the one-line error
                                                                                   "max_seq_len"),
     "context past the positions": ({"dllm": {"context_tokens": 10 ** 6}}, "context_tokens"),
     "context as text": ({"dllm": {"context_tokens": "big"}}, "context_tokens"),
-    "kind": ({"dllm": {"kind": "banana"}}, "kind"), "vocabulary smaller than the tokenizer": ({"vocab_size": 200}, "token id"),
+    "kind": ({"dllm": {"kind": "banana"}}, "kind"), "eps": ({"rms_norm_eps": float("nan")}, "epsilon"), "vocabulary smaller than the tokenizer": ({"vocab_size": 200}, "token id"),
 }
 
 
@@ -176,3 +176,13 @@ def test_rotary_tables_are_made_for_a_bounded_number_of_positions(tiny_dir, tmp_
     (ckpt / "config.json").write_text(json.dumps({**cfg, "max_position_embeddings": 20_000_000}))  # 4.6 GB of tables
     model = load_checkpoint(ckpt).model
     assert model.cfg.max_seq_len == MAX_POSITIONS and model.rope_cos.shape[0] == MAX_POSITIONS
+
+
+def test_a_special_id_past_the_embeddings_is_one_line(tmp_path):
+    from dllm_complete.dllm.published import published_checkpoint
+
+    ckpt = published_checkpoint(tmp_path / "dream", "dream")
+    cfg = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**cfg, "mask_token_id": 1_000_000}))
+    with pytest.raises(CheckpointError, match="token id 1000000 does not fit"):
+        dllm.load(str(ckpt))

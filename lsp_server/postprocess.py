@@ -2,8 +2,8 @@
 
 Owns, in order: newline normalisation, trimming to one line or to the block the cursor is in,
 dropping text that repeats what already follows the cursor (on its line, or whole lines below),
-re-indenting continuation lines in the file's indentation style, the line end a completion needs at
-the start of a line that has text (there it is whole lines inserted above that line), and the
+re-indenting continuation lines in the file's indentation style, the line end a completion needs
+before a line's text (at its start or after its indentation: whole lines inserted above it), and the
 document's line ending. The engine returns the middle as the model wrote it; every formatting
 decision is made here. Pure: strings in, a string out; "" means "show nothing".
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from math import gcd
+
+from .trigger import starts_line_text
 
 _LEAD = re.compile(r"[ \t]*")
 
@@ -113,7 +115,7 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     """The completion to show for `raw`, or "" if nothing useful is left."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
-    above = not line_prefix and bool(line_suffix.strip())  # the cursor starts a line that has text
+    above = starts_line_text(line_prefix, line_suffix)
     if above:
         next_lines = (line_suffix.strip(),) + next_lines
     if mode == "single" or (line_suffix.strip() and not above):
@@ -129,7 +131,7 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
         text = drop_line_overlap(text, line_suffix)
     if not text.strip():
         return ""
-    text += "\n" if above else ""
+    text += "\n" + line_prefix if above else ""  # the line's text moves down, at its indentation
     return text.replace("\n", eol) if eol != "\n" else text
 
 

@@ -44,6 +44,13 @@ def _indent(line: str) -> int:
     return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
 
 
+def starts_line_text(line_prefix: str, line_suffix: str) -> bool:
+    """Whether the cursor stands before a line's text (at the line's start or after its indentation):
+    a suggestion there is whole lines inserted above that text, which keeps its indentation."""
+    rest = line_suffix.strip()
+    return not line_prefix.strip() and bool(rest) and not set(rest) <= CLOSERS
+
+
 def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = "", *, invoked: bool,
            mode: str = "auto", max_line: int = 1000) -> Decision:
     """Decide for a cursor between `line_prefix` and `line_suffix` (its line, split at the cursor), with
@@ -56,9 +63,9 @@ def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = 
     if rest and not set(rest) <= CLOSERS:
         if not invoked:
             return Decision(None, "text-right")
-        if line_prefix:
+        if not starts_line_text(line_prefix, line_suffix):
             return Decision("single", "text-right-invoked")
-        next_line = line_suffix  # at the start of a line with text: lines go above it
+        next_line = line_prefix + line_suffix  # lines go above it
     if mode in ("single", "multi"):
         return Decision(mode, "configured")
     if not line_prefix.strip():

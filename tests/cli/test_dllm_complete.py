@@ -268,6 +268,10 @@ def test_shown_as_an_editor_shows_it():
     before = text.index("    return xs")
     assert as_shown("        total += x", window(text, before), "single", "\n") == "        total += x\n"
     assert as_shown("   ", window(text, before), "single", "\n") == ""
+    # after the line's indentation, before its text: the same, the text moved down at its indentation
+    after_indent = before + 4
+    assert as_shown("total += x", window(text, after_indent), "single", "\n") == "total += x\n    "
+    assert as_shown("total += x", window(crlf, after_indent + 3), "single", "\r\n") == "total += x\r\n    "
 
 
 @pytest.mark.parametrize("family", ["dream", "diffucoder", "dreamon", "open-dcoder", "llada", "coda"])

@@ -61,3 +61,9 @@ def test_crlf_documents_get_crlf():
 def test_max_lines():
     raw = "\n".join(f"x{i} = {i}" for i in range(50))
     assert finish(raw, mode="multi", line_prefix="", line_suffix="", max_lines=3).count("\n") == 2
+
+
+def test_before_a_lines_text_whole_lines_go_above_it_at_its_indentation():
+    assert finish("total += x", mode="single", line_prefix="    ", line_suffix="return x") == "total += x\n    "
+    assert finish("total += x", mode="single", line_prefix="", line_suffix="    return x") == "total += x\n"
+    assert finish("a, b", mode="single", line_prefix="    ", line_suffix=")") == "a, b"  # closers: inline

@@ -25,6 +25,9 @@ from dllm_complete.lsp_server.trigger import decide, opens_block
     ("", "    return x", "def f(x):", "", False, None, "text-right"),
     ("", "    return x", "    y = x", "", True, "single", "in-block"),
     ("", "def g():", "def f(x):", "", True, "multi", "empty-block"),
+    # after a line's indentation, before its text: the same
+    ("    ", "return x", "    y = x", "", True, "single", "in-block"),
+    ("    ", "return x", "def f(x):", "", False, None, "text-right"),
 ])
 def test_decisions(line_prefix, line_suffix, prev, next_line, invoked, mode, reason):
     d = decide(line_prefix, line_suffix, prev, next_line, invoked=invoked)

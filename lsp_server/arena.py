@@ -136,32 +136,34 @@ class Arena:
         max_tokens = cfg.max_tokens_multi if mode == "multi" else cfg.max_tokens_single
         rid = "r" + uuid.uuid4().hex[:16]
         t0, timeout = time.perf_counter(), arena.timeout_ms / 1000
+        line, character = doc.index.position_at(offset)  # now: the document may change while the backends run
 
-        async def answer(c: Contestant) -> Answer:
+        async def answer(slot: int, c: Contestant) -> Answer:
             try:
                 if c.kind in ("infill", "openai"):
                     raw = await asyncio.wait_for(asyncio.to_thread(http_infill, c, ctx.prefix, ctx.suffix, max_tokens,
                                                                    timeout), timeout)
                 else:
                     job = (ctx.prefix, ctx.suffix, doc.language, mode, max_tokens, cfg)
-                    raw = await asyncio.wait_for(self.scheduler.run(f"arena:{rid}:{c.label}",
+                    raw = await asyncio.wait_for(self.scheduler.run(f"arena:{rid}:{slot}",
                                                                     lambda tok: self._local(c, job, tok)), timeout)
-            except (asyncio.TimeoutError, Superseded):
+            except asyncio.TimeoutError:
                 return Answer(status="timeout", error=f"no answer within {arena.timeout_ms} ms")
+            except Superseded:  # completions were switched off meanwhile
+                return Answer(status="error", error="stopped: completions are switched off")
             except Exception as exc:  # down, refused, garbage, a failed load: this backend loses the round
                 return Answer(status="error", latency_ms=(time.perf_counter() - t0) * 1e3,
                               error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             texts = postprocess.suggestions([raw], ctx, mode=mode, eol=doc.eol, max_lines=cfg.max_lines)
             return Answer(texts[0] if texts else "", "ok" if texts else "empty", (time.perf_counter() - t0) * 1e3)
 
-        answers = tuple(await asyncio.gather(*(answer(c) for c in pair)))
+        answers = tuple(await asyncio.gather(*(answer(slot, c) for slot, c in enumerate(pair))))
         code = {"prefix": ctx.prefix, "suffix": ctx.suffix} if arena.log_code else None
         r = Round(rid, tuple(pair), self.rng.randrange(2), answers, doc.language, mode, code)
         self.rounds[rid] = r
         while len(self.rounds) > KEPT_ROUNDS:
             self.rounds.popitem(last=False)
         order = (r.first, 1 - r.first)
-        line, character = doc.index.position_at(offset)
         at = {"line": line, "character": character}
         return {"round": rid, "timeoutMs": arena.timeout_ms, "suggestions": [
             {"slot": slot, "insertText": answers[i].text, "range": {"start": at, "end": at},
@@ -191,10 +193,11 @@ class Arena:
         r = self.rounds.get(rid) if isinstance(rid, str) else None
         if r is None or r.voted:
             raise ValueError(f"no open arena round {rid!r}")
-        r.voted = True
         shown = (r.first, 1 - r.first)
         winner = "none" if choice == "none" else "ab"[shown["AB".index(choice)]]
         a, b = r.answers
+        if winner != "none" and (status := r.answers["ab".index(winner)].status) in ("error", "timeout"):
+            raise ValueError(f"slot {choice} cannot be picked: its backend failed ({status})")
         record = {"time": time.time(), "source": "editor", "round": r.id, "a": r.pair[0].label, "b": r.pair[1].label,
                   "first": "ab"[r.first], "winner": winner,
                   "latency_ms": {"a": a.latency_ms, "b": b.latency_ms}, "status": {"a": a.status, "b": b.status},
@@ -203,8 +206,12 @@ class Arena:
                   "language": r.language, "mode": r.mode, "specs": {"a": r.pair[0].spec, "b": r.pair[1].spec},
                   "code": {**r.code, "a": a.text, "b": b.text} if r.code is not None else None}
         path = Path(log_file).expanduser() if log_file else default_log()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:  # the round stays open: the vote can be given again once the log is writable
+            raise ValueError(f"cannot write the vote log {path}: {exc.strerror or exc}") from None
+        r.voted = True
         telemetry.get().info("arena.vote", round=r.id, winner=winner)
         return {"recorded": True, "winner": choice}

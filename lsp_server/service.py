@@ -62,8 +62,9 @@ class Service:
             warnings.append(f"invalid sampler settings ({reason}); keeping the previous ones")
             new = merge(new, {"sampler": old.sampler})[0]
         try:
-            for spec in new.arena.backends:
-                arena.parse(spec)
+            labels = [arena.parse(spec).label for spec in new.arena.backends]
+            if len(set(labels)) < len(labels):  # a leaderboard could not tell them apart
+                raise ValueError(f"arena backends share a label ({', '.join(sorted(labels))}); name them label@spec")
         except ValueError as exc:
             warnings.append(f"{exc}; keeping the previous arena settings")
             new = merge(new, {"arena": msgspec.to_builtins(old.arena)})[0]

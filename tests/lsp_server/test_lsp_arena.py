@@ -136,3 +136,49 @@ async def test_off_or_unconfigured_arena_gives_no_round(tiny, tmp_path):
     finally:
         await raw.close()
 
+
+
+async def fake_arena(backends, log, text):
+    raw = await RawClient.start(fake=True)
+    options = {"arena": {"enabled": True, "backends": backends, "timeoutMs": 5000, "logFile": str(log)},
+               "debounceMs": 0}
+    await raw.request(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {},
+                                        "initializationOptions": options})
+    raw.notify("initialized", {})
+    raw.notify("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "python", "version": 1,
+                                                         "text": text}})
+    return raw
+
+
+async def test_a_round_answers_where_it_was_asked_though_the_text_changed_meanwhile(tmp_path):
+    raw = await fake_arena(["a@dllm", "b@dllm"], tmp_path / "votes.jsonl", "#fake:delay=600\ndef f():\n    return \n")
+    try:
+        asked = asyncio.ensure_future(raw.request(80, "dllm/arena", arena_params(2, 11)))
+        await asyncio.sleep(0.2)
+        raw.notify("textDocument/didChange", {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [
+            {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+             "text": "import os\nimport sys\n"}]})
+        result = (await asked)["result"]
+        assert [s["status"] for s in result["suggestions"]] == ["ok", "ok"]
+        assert all(s["range"]["start"] == {"line": 2, "character": 11} for s in result["suggestions"])
+    finally:
+        await raw.close()
+
+
+async def test_a_vote_that_cannot_be_logged_leaves_the_round_open(tmp_path):
+    blocker = tmp_path / "logs"
+    blocker.write_text("a file where the log's folder should be")
+    raw = await fake_arena(["a@dllm", f"down@infill:http://127.0.0.1:{free_port()}"], blocker / "votes.jsonl",
+                           "def f():\n    return \n")
+    try:
+        result = (await raw.request(81, "dllm/arena", arena_params(1, 11)))["result"]
+        slot = {s["status"]: s["slot"] for s in result["suggestions"]}
+        refused = await raw.request(82, "dllm/arenaVote", {"round": result["round"], "choice": slot["error"]})
+        assert "cannot be picked" in refused["error"]["message"]  # a failed backend loses, it is not chosen
+        failed = await raw.request(83, "dllm/arenaVote", {"round": result["round"], "choice": slot["ok"]})
+        assert "cannot write the vote log" in failed["error"]["message"] and "Traceback" not in json.dumps(failed)
+        blocker.unlink()
+        again = await raw.request(84, "dllm/arenaVote", {"round": result["round"], "choice": slot["ok"]})
+        assert again["result"]["recorded"] and len((blocker / "votes.jsonl").read_text().splitlines()) == 1
+    finally:
+        await raw.close()

@@ -184,3 +184,12 @@ async def test_model_that_fails_to_load_leaves_the_server_serving(monkeypatch):
     assert svc.stats()["model"]["model"] == "fake:default" and not svc.stats()["loading"]
     assert (await inline(svc, URI, 0, 4))[0].insert_text == "value + 1"
     svc.scheduler.close()
+
+
+async def test_arena_backends_that_share_a_label_are_refused(svc):
+    before = svc.config.arena.backends
+    for same in (["dllm", "dllm"], ["x@dllm", "x@dllm?threshold=0.5"]):
+        svc.apply_settings({"arena": {"backends": same}})
+        assert svc.config.arena.backends == before and "share a label" in svc.shown[-1][1]
+    svc.apply_settings({"arena": {"backends": ["dllm", "fast@dllm?threshold=0.5"]}})
+    assert svc.config.arena.backends == ["dllm", "fast@dllm?threshold=0.5"]

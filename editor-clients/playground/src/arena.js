@@ -11,6 +11,7 @@ export class Arena {
   constructor(session, editor, monaco, panel) {
     Object.assign(this, { session, editor, monaco, panel });
     this.round = null; // { id, suggestions } while a pair is shown
+    this.asked = 0; // the latest dllm/arena request: answers to older ones are dropped
     this.votes = []; // what the server answered to each vote, for the page's tests
     editor.addCommand(monaco.KeyMod.Alt | monaco.KeyCode.KeyA, () => void this.ask());
     editor.addCommand(monaco.KeyMod.Alt | monaco.KeyCode.Digit1, () => void this.pick("A"));
@@ -18,22 +19,36 @@ export class Arena {
     editor.onKeyDown((e) => {
       if (e.keyCode === monaco.KeyCode.Escape && this.round) void this.pick("none");
     });
+    editor.onDidChangeModelContent(() => this.drop("the text changed")); // its ranges no longer hold
+  }
+
+  // A shown pair the editor moved away from: gone, without a vote (it was neither picked nor dismissed).
+  drop(why) {
+    if (!this.round) return;
+    this.round = null;
+    this.show({ note: `arena: ${why}; round dropped` });
   }
 
   async ask() {
     if (this.round) await this.pick("none"); // a new round replaces one left unvoted
+    const asked = ++this.asked;
     const model = this.editor.getModel();
+    const version = model.getVersionId();
+    const at = this.editor.getPosition();
     this.show({ note: "arena: asking two backends…" });
     let result;
     try {
-      result = await this.session.request("dllm/arena", {
-        textDocument: { uri: model.uri.toString() }, position: toLspPosition(this.editor.getPosition()),
-      });
+      result = await this.session.request("dllm/arena", { textDocument: { uri: model.uri.toString() }, position: toLspPosition(at) });
     } catch (err) {
-      return this.show({ note: `arena: ${err.message ?? err}` });
+      if (asked === this.asked) this.show({ note: `arena: ${err.message ?? err}` });
+      return;
     }
+    if (asked !== this.asked) return; // a newer round was asked for meanwhile
     const ok = result && typeof result.round === "string" && Array.isArray(result.suggestions) && result.suggestions.length === 2;
     if (!ok) return this.show({ note: "arena: off, or fewer than two backends configured (settings.arena)" });
+    if (this.editor.getModel() !== model || model.getVersionId() !== version || !this.editor.getPosition().equals(at)) {
+      return this.show({ note: "arena: the editor moved on while the backends ran; round dropped" });
+    }
     this.round = { id: result.round, suggestions: result.suggestions, model };
     this.show(this.round);
   }

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dllm_complete import grammars
+from dllm_complete.dllm.contract import SamplerConfig
 
 from . import postprocess, telemetry, trigger, window
 from .engine_host import engine_factory
@@ -64,6 +65,11 @@ def parse(spec: str) -> Contestant:
     if kind in ("infill", "openai") and urllib.parse.urlsplit(target).scheme not in ("http", "https"):
         raise ValueError(f"arena backend {spec!r}: expected an http(s):// URL")
     options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query)}
+    if kind in ("dllm", "model"):  # sampler settings: checked now, not at the first round
+        try:
+            SamplerConfig().with_overrides(options)
+        except ValueError as exc:
+            raise ValueError(f"arena backend {spec!r}: {exc}") from None
     return Contestant(label or body + (f"?{query}" if query else ""), kind, target or None, options, spec)
 
 

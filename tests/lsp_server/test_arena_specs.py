@@ -17,7 +17,8 @@ def test_backend_specs(spec, expected):
     assert (c.label, c.kind, c.target, c.options) == expected
 
 
-@pytest.mark.parametrize("spec", ["llama:http://x", "dllm:somewhere", "model", "infill:ftp://x", "openai:localhost:8000"])
+@pytest.mark.parametrize("spec", ["llama:http://x", "dllm:somewhere", "model", "infill:ftp://x", "openai:localhost:8000",
+                                  "dllm?x=1", "b@dllm?threshold=2", "ar@model:ar-code-small?temperature=-1"])
 def test_bad_backend_specs_are_one_line_errors(spec):
     with pytest.raises(ValueError) as info:
         parse(spec)

@@ -301,3 +301,15 @@ def test_scope_check_reports_its_work(model, source, name, text, line):
     assert scope["scope_checks"] >= 1 and scope["scope_remasked"] >= 0 and scope["scope_ms"] > 0
     plain = json.loads(run(f"{source}:{line}", "--model", model, "--json", "--no-scope", "--max-tokens", "8").stdout)
     assert "scope" not in plain
+
+
+def test_a_reader_that_goes_away_ends_the_batch_quietly(model, tmp_path):
+    batch = tmp_path / "many.jsonl"
+    batch.write_text("".join(f'{{"id": {i}, "prefix": "x = "}}\n' for i in range(200)))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.Popen([sys.executable, "-m", "dllm_complete.lsp_server.cli", "--batch", str(batch), "--model", model,
+                             "--max-tokens", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert json.loads(proc.stdout.readline())["id"] == 0
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(120) == 141 and "Traceback" not in err, err  # 128 + SIGPIPE, as a shell reports it

@@ -23,7 +23,7 @@ import {
 } from "./core/arena";
 import { FeedbackEvent, FeedbackTracker, Offered } from "./core/feedback";
 import { serverLaunch } from "./core/launch";
-import { enabledFor, serverSettings, switchesOf, toggleLanguage } from "./core/settings";
+import { enabledFor, languageToggleLabel, serverSettings, switchesOf, toggleLanguage } from "./core/settings";
 import { formatMs, modelOf, StatusState, statusView } from "./core/status";
 
 const SECTION = "dllm";
@@ -273,7 +273,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       Object.assign(state, { model: m.model, device: m.device });
       if (m.error) Object.assign(state, { phase: "error", error: m.error });
       render();
-      if (!m.model && !m.error && tries > 1) statsTimer = setTimeout(() => refreshStats(tries - 1), 2000);
+      const loading = (stats as { loading?: unknown } | null)?.loading === true; // a load under way: poll until it ends
+      if (!m.model && !m.error && (loading || tries > 1)) statsTimer = setTimeout(() => refreshStats(loading ? tries : tries - 1), 2000);
     }, (err) => output.warn(`dllm/stats failed: ${err}`));
   };
 
@@ -383,7 +384,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const language = vscode.window.activeTextEditor?.document.languageId;
       const picks: (vscode.QuickPickItem & { run: string })[] = [
         { label: state.enabledGlobally ? "Disable inline completions" : "Enable inline completions", run: "dllm.toggle" },
-        ...(language ? [{ label: `${state.enabledHere ? "Disable" : "Enable"} for ${language}`, run: "dllm.toggleLanguage" }] : []),
+        ...(language ? [{ label: languageToggleLabel(switchesOf(config()), language), run: "dllm.toggleLanguage" }] : []),
         { label: "Show server stats", run: "dllm.showStats" },
         { label: "Restart the server", run: "dllm.restart" },
       ];

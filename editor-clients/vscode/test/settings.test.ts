@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ARENA_KEYS, enabledFor, fromObject, SERVER_KEYS, serverSettings, switchesOf, toggleLanguage } from "../src/core/settings";
+import { ARENA_KEYS, enabledFor, fromObject, languageToggleLabel, SERVER_KEYS, serverSettings, switchesOf, toggleLanguage } from "../src/core/settings";
 import { serverLaunch } from "../src/core/launch";
 
 const pkg = require("../../package.json");
@@ -89,4 +89,14 @@ test("the manifest declares the arena commands and their keys", () => {
     assert.ok(keys.some((k) => k.command === c), c);
   }
   for (const k of keys.filter((k) => k.command !== "dllm.arena.request")) assert.match(k.when, /dllm\.arenaOpen/, k.command);
+});
+
+test("the status menu's language item says what toggling does, whatever the global switch", () => {
+  for (const enabled of [true, false]) {
+    const s = { enabled, languages: [], disabledLanguages: ["plaintext"] };
+    assert.equal(languageToggleLabel(s, "python"), "Disable for python");
+    const off = toggleLanguage(s, "python");
+    assert.deepEqual(off.disabledLanguages, ["plaintext", "python"]);
+    assert.equal(languageToggleLabel(off, "python"), "Enable for python");
+  }
 });

@@ -74,6 +74,12 @@ export function enabledFor(s: LanguageSwitches, language: string): boolean {
   return s.languages.length === 0 || s.languages.includes(language);
 }
 
+/** The status menu's item for `language`: what `toggleLanguage` does to it, read from the language lists
+ * alone (the global switch is an item of its own; with completions off, "Enable" here would disable). */
+export function languageToggleLabel(s: LanguageSwitches, language: string): string {
+  return `${enabledFor({ ...s, enabled: true }, language) ? "Disable" : "Enable"} for ${language}`;
+}
+
 /** New language lists that flip `language` (the global switch is left alone). */
 export function toggleLanguage(s: LanguageSwitches, language: string): LanguageSwitches {
   const on = s.languages.length === 0 || s.languages.includes(language);

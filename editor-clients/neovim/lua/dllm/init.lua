@@ -89,6 +89,7 @@ function M.configure(settings)
   if c then c.config.settings = { dllm = M.config.settings } end
   rpc.notify('workspace/didChangeConfiguration', { settings = { dllm = settings } })
   if not enabled() then ghost.dismiss(nil, 'disabled') end
+  if settings.model ~= nil or settings.device ~= nil then rpc.refresh_stats() end  -- the status names the new model
 end
 
 function M.toggle_filetype(ft)

@@ -100,15 +100,17 @@ function M.stop()
   M.client_id = nil
 end
 
--- Ask for dllm/stats; keep asking (a few times) until the model has loaded.
+-- Ask for dllm/stats; keep asking until the model has loaded (a few times, or for as long as the
+-- server says a load is under way).
 function M.refresh_stats(tries, done)
   tries = tries or 20
   M.request('dllm/stats', {}, function(err, result)
     if not err and result then M.stats = result end
     local loaded = result and result.model ~= nil and result.model ~= vim.NIL
     local failed = result and result.model_error ~= nil and result.model_error ~= vim.NIL
-    if not loaded and not failed and tries > 1 then
-      vim.defer_fn(function() M.refresh_stats(tries - 1, done) end, 1000)
+    local loading = result and result.loading == true
+    if not loaded and not failed and (loading or tries > 1) then
+      vim.defer_fn(function() M.refresh_stats(loading and tries or tries - 1, done) end, 1000)
     elseif done then
       done(M.stats)
     end

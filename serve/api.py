@@ -80,6 +80,10 @@ class InfillRequest(_Body):
         return None
 
 
+class StreamOptions(_Body):
+    include_usage: bool = False  # OpenAI's: a last chunk with no choices and the request's usage
+
+
 class CompletionRequest(_Body):
     """OpenAI `POST /v1/completions` with `suffix` (fill in the middle)."""
     model: str | None = None
@@ -91,6 +95,7 @@ class CompletionRequest(_Body):
     n: int = 1
     stop: list[str] | str | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
     user: str | None = None
     language: str | None = None  # ours, as in /infill
     mode: Literal["auto", "single", "multi"] = "auto"  # ours

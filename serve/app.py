@@ -200,7 +200,8 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         if body.stream:  # the whole span is ready at once: a chunk of text per choice, then its end
             chunks = [{**head, "choices": [{**c, "finish_reason": None}]} for c in choices]
             ends = [{**head, "choices": [{**c, "text": ""}]} for c in choices]
-            return sse(chunks + ends + ["[DONE]"])
+            counted = [{**head, "choices": [], "usage": usage}] if body.stream_options and body.stream_options.include_usage else []
+            return sse(chunks + ends + counted + ["[DONE]"])
         return compact({**head, "choices": choices, "usage": usage})
 
     @app.get("/v1/models")

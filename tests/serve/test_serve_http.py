@@ -107,6 +107,11 @@ def test_openai_client_completions_streaming_and_models(server):
                                             max_tokens=32, stream=True))
     assert "".join(c.choices[0].text for c in chunks) == out.choices[0].text
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+    counted = list(client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, suffix=SUFFIX,
+                                             max_tokens=32, stream=True, stream_options={"include_usage": True}))
+    usage = counted[-1].usage  # OpenAI's last chunk for include_usage: no choices, the request's usage
+    assert counted[-1].choices == [] and all(c.usage is None for c in counted[:-1])
+    assert usage.prompt_tokens == out.usage.prompt_tokens and usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     assert [m.id for m in client.models.list()] == ["dllm-code-small"]
     with pytest.raises(openai.BadRequestError, match="logprobs"):
         client.completions.create(model="x", prompt="a", suffix="b", logprobs=2)

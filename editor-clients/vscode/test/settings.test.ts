@@ -55,6 +55,8 @@ test("serverLaunch: dllm-lsp by default, python -m dllm_complete.lsp_server for 
   assert.deepEqual(serverLaunch({ command: "C:\\py\\python.exe" }, {}).args, ["-m", "dllm_complete.lsp_server"]);
   assert.deepEqual(serverLaunch({ command: "/opt/dllm-lsp", logFile: "/tmp/l.json" }, {}).args,
     ["--log-file", "/tmp/l.json"]);
+  assert.deepEqual(serverLaunch({ args: ["--log-file=/tmp/mine.json"], logFile: "/tmp/l.json" }, {}).args,
+    ["--log-file=/tmp/mine.json"]); // the user's own, in either spelling, wins
 });
 
 test("the manifest declares every command the extension registers", () => {

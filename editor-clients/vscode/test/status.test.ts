@@ -22,6 +22,8 @@ test("status says off globally, off for a language, stopped and failed", () => {
 test("formatMs and modelOf", () => {
   assert.equal(formatMs(3.21), "3.2 ms");
   assert.equal(formatMs(12000), "12.0 s");
+  assert.equal(formatMs(9.99), "10 ms"); // never "10.0 ms" or "10000 ms": each range as it rounds
+  assert.equal(formatMs(9999.6), "10.0 s");
   assert.equal(formatMs(undefined), "–");
   assert.deepEqual(modelOf({ model: { model: "m", device: "cuda:0" }, model_error: null }), { model: "m", device: "cuda:0", error: undefined });
   assert.deepEqual(modelOf({ model: null, model_error: "OSError: no file" }), { model: undefined, device: undefined, error: "OSError: no file" });

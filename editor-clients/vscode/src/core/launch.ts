@@ -24,6 +24,6 @@ export function serverLaunch(s: LaunchSettings, baseEnv: Record<string, string |
   const command = (s.command ?? "").trim() || "dllm-lsp";
   const args: string[] = PYTHON.test(command) ? ["-m", "dllm_complete.lsp_server"] : [];
   args.push(...(s.args ?? []));
-  if (s.logFile && !args.includes("--log-file")) args.push("--log-file", s.logFile);
+  if (s.logFile && !args.some((a) => a === "--log-file" || a.startsWith("--log-file="))) args.push("--log-file", s.logFile);
   return { command, args, env: { ...baseEnv } };
 }

@@ -20,7 +20,7 @@ export interface StatusView {
 
 export function formatMs(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return "–";
-  return ms < 10 ? `${ms.toFixed(1)} ms` : ms < 10000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+  return ms < 9.95 ? `${ms.toFixed(1)} ms` : ms < 9999.5 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`; // as rounded
 }
 
 export function statusView(s: StatusState): StatusView {

@@ -146,7 +146,14 @@ class _Window:
         names = self.defs.setdefault(scope.id, {})
         names[name] = min(names.get(name, at), at)
 
-    def _collect(self, node: Node, scope: Node) -> None:
+    def _collect(self, root: Node, outer: Node) -> None:
+        stack = [(root, outer)]  # preorder with a stack of its own: trees can be deeper than Python's
+        while stack:             # recursion limit (five hundred chained calls)
+            node, scope = stack.pop()
+            stack.extend(reversed(self._visit(node, scope)))
+
+    def _visit(self, node: Node, scope: Node) -> list[tuple[Node, Node]]:
+        """Record what `node` defines; its children to visit, each with the scope it is in."""
         kind = node.type
         if kind in ("function_definition", "class_definition"):
             name = node.child_by_field_name("name")
@@ -155,7 +162,7 @@ class _Window:
                 if kind == "class_definition" and scope.type == "module":
                     self.classes[self.text(name)] = node
             if self.module_only:
-                return
+                return []
         elif kind == "import_statement":
             for child in node.named_children:
                 alias = child.child_by_field_name("alias") if child.type == "aliased_import" else None
@@ -193,12 +200,13 @@ class _Window:
             inner = node
         else:
             inner = scope
+        children = []
         for child in node.children:
             if kind in ("function_definition", "lambda") and child.type in ("parameters", "lambda_parameters"):
-                for grandchild in child.children:  # defaults and annotations belong to the outer scope
-                    self._collect(grandchild, scope)
+                children += [(grandchild, scope) for grandchild in child.children]  # defaults, annotations: outer
                 continue
-            self._collect(child, inner)
+            children.append((child, inner))
+        return children
 
     def resolves(self, name: str, node: Node) -> bool:
         """Whether `name`, used at `node`, is defined in a scope that encloses it (or is built in). In the

@@ -70,15 +70,18 @@ def _line_cuts(mid: bytes) -> list[int]:
 
 
 def _token_cuts(node: Node, lo: int, hi: int, out: set[int]) -> None:
-    """Ends of leaves ending inside (lo, hi]."""
-    if node.end_byte <= lo or node.start_byte >= hi:
-        return
-    if node.child_count == 0:
-        if lo < node.end_byte <= hi and not node.is_missing:
-            out.add(node.end_byte)
-        return
-    for child in node.children:
-        _token_cuts(child, lo, hi, out)
+    """Ends of leaves ending inside (lo, hi] (a walk with a stack of its own: trees can be deeper than
+    Python's recursion limit, e.g. a chain of a thousand `+`)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if node.end_byte <= lo or node.start_byte >= hi:
+            continue
+        if node.child_count == 0:
+            if lo < node.end_byte <= hi and not node.is_missing:
+                out.add(node.end_byte)
+            continue
+        stack.extend(node.children)
 
 
 def _head(middle: str, mid: bytes, cut: int) -> str:

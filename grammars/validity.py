@@ -62,11 +62,15 @@ class Introduced:
 
 
 def _flatten(node: Node, parts: list, sites: list) -> None:
-    for child in node.children:
-        if child.is_missing:
+    levels = [iter(node.children)]  # the walk's own stack, in the children's order: trees can be deeper
+    while levels:                   # than Python's recursion limit (a chain of a thousand `+`)
+        child = next(levels[-1], None)
+        if child is None:
+            levels.pop()
+        elif child.is_missing:
             sites.append(_missing(child))
         elif child.is_error:
-            _flatten(child, parts, sites)
+            levels.append(iter(child.children))
         elif child.is_extra:  # comments inside the error region are never to blame
             continue
         elif child.child_count == 0:
@@ -83,18 +87,19 @@ def _missing(node: Node) -> ErrorSite:
 
 
 def _collect(node: Node, sites: list) -> None:
-    if node.is_missing:
-        sites.append(_missing(node))
-    elif node.is_error:
-        parts: list = []
-        inner: list = []
-        _flatten(node, parts, inner)
-        sites.append(ErrorSite(node.start_byte, node.end_byte, ERROR, parts=tuple(parts)))
-        sites.extend(inner)
-    elif node.has_error:
-        for child in node.children:
-            if child.has_error or child.is_missing:
-                _collect(child, sites)
+    stack = [node]  # preorder with a stack of its own (see `_flatten`)
+    while stack:
+        node = stack.pop()
+        if node.is_missing:
+            sites.append(_missing(node))
+        elif node.is_error:
+            parts: list = []
+            inner: list = []
+            _flatten(node, parts, inner)
+            sites.append(ErrorSite(node.start_byte, node.end_byte, ERROR, parts=tuple(parts)))
+            sites.extend(inner)
+        elif node.has_error:
+            stack.extend(reversed([child for child in node.children if child.has_error or child.is_missing]))
 
 
 def error_sites(tree: Tree) -> list[ErrorSite]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from tree_sitter import Language, Node, Query, QueryCursor
 
 from .languages import Grammar
-from .parse import IncrementalParser, new_parser
+from .parse import IncrementalParser, document_tree, new_parser
 from .scope import UnresolvedNames, walk
 
 __all__ = ["NameCheck", "RULES"]
@@ -349,7 +349,7 @@ class NameCheck(UnresolvedNames):
 
     def _file_names(self, source: bytes) -> set[str]:
         """Names the whole file defines at its top level, and every definition its tags.scm tags."""
-        root = self._parser.fresh(source).root_node
+        root = document_tree(self.language, source).root_node
         names = _Names(self.name, self.language, root, source)
         self.off |= root.id in names.open
         self._guessed = names.guessed

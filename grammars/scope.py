@@ -31,7 +31,7 @@ from typing import Sequence
 
 from tree_sitter import Language, Node
 
-from .parse import IncrementalParser
+from .parse import IncrementalParser, document_tree
 
 __all__ = ["ScopeConstraint", "UnresolvedNames", "module_members", "resolved_first", "walk"]
 
@@ -470,7 +470,7 @@ class ScopeConstraint(UnresolvedNames):
         self._outer, self.document = None, document
         if document is not None:
             source = document.encode(_ENC, "replace")
-            self._outer = _Window(self._parser.fresh(source).root_node, source, module_only=True)
+            self._outer = _Window(document_tree(language, source).root_node, source, module_only=True)
 
     def unresolved(self, prefix: str, middle: str, suffix: str, judge_until: int | None = None) -> list[tuple[int, int, str]]:
         """(start, end, name) UTF-8 byte spans in `middle` of the names it uses that resolve to nothing;

@@ -68,3 +68,17 @@ def test_char_and_byte_offsets_with_non_ascii():
     for i in range(len(text) + 1):
         assert char_offset(text, byte_offset(text, i)) == i
     assert char_offset(text, 5) == 2  # inside the emoji: clamped to its start
+
+
+def test_a_document_tree_is_the_fresh_parse_of_that_document():
+    import argparse
+    from pathlib import Path
+
+    from dllm_complete.grammars.languages import language_for
+    from dllm_complete.grammars.parse import document_tree, new_parser
+
+    language = language_for("python").language
+    text = Path(argparse.__file__).read_bytes()
+    versions = [text, text[:5000] + b"x" + text[5000:], text[:5000] + b"def (" + text[5000:], b"x = 1\n", text]
+    for source in versions:  # typing, a broken edit, another file, back again
+        assert str(document_tree(language, source).root_node) == str(new_parser(language).parse(source).root_node)

@@ -52,19 +52,19 @@ def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens:
     return Start(ctx, cfg, mode, first, cap, lengths, stats, constraint, [t0, time.perf_counter()])
 
 
-def whole_characters(decoded: str, context: str) -> str:
+def whole_characters(decoded: str, *context: str) -> str:
     """`decoded` before its first broken character: a byte-level tokenizer decodes tokens that leave
     a UTF-8 sequence unfinished (or start one midway) as U+FFFD, which must not reach the user's file;
-    kept where the file itself holds U+FFFD."""
+    kept where the file (the `context` texts) holds U+FFFD itself."""
     at = decoded.find(REPLACEMENT)
-    return decoded if at < 0 or REPLACEMENT in context else decoded[:at]
+    return decoded if at < 0 or any(REPLACEMENT in text for text in context) else decoded[:at]
 
 
 def end(start: Start, decoded: str) -> Completion:
     """The completion of the decoded middle: its first line in single-line mode, after the blanks or
     word typed already, cut back by the constraint (judging the file as the user has it)."""
     ctx, t2 = start.ctx, time.perf_counter()
-    decoded = whole_characters(decoded, ctx.judged_prefix + ctx.typed + ctx.judged_suffix)
+    decoded = whole_characters(decoded, ctx.judged_prefix, ctx.typed, ctx.judged_suffix)
     text = ctx.after_typed(decoded.split("\n", 1)[0] if start.mode == "single" else decoded)
     if start.constraint is not None and text:
         text = start.constraint.finalize(ctx.judged_prefix + ctx.typed, text, ctx.judged_suffix)

@@ -202,7 +202,7 @@ class Arena:
         shown = (r.first, 1 - r.first)
         winner = "none" if choice == "none" else "ab"[shown["AB".index(choice)]]
         a, b = r.answers
-        if winner != "none" and (status := r.answers["ab".index(winner)].status) in ("error", "timeout"):
+        if winner != "none" and (status := (a, b)["ab".index(winner)].status) in ("error", "timeout"):
             raise ValueError(f"slot {choice} cannot be picked: its backend failed ({status})")
         record = {"time": time.time(), "source": "editor", "round": r.id, "a": r.pair[0].label, "b": r.pair[1].label,
                   "first": "ab"[r.first], "winner": winner,

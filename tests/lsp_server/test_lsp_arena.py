@@ -53,14 +53,17 @@ def garbage_server():
     server.shutdown()
 
 
-async def start(tiny, backends, log, timeout_ms=20000):
-    raw = await RawClient.start("--model", tiny["diffusion"], fake=False)
-    options = {"arena": {"enabled": True, "backends": backends, "timeoutMs": timeout_ms, "logFile": str(log)}}
+async def start(tiny, backends, log, timeout_ms=20000, text=TEXT):
+    """The server with the tiny model (None: the fake engine, steered by markers in the text), arena mode
+    on with `backends`, and `text` open."""
+    raw = await (RawClient.start("--model", tiny["diffusion"], fake=False) if tiny else RawClient.start(fake=True))
+    options = {"arena": {"enabled": True, "backends": backends, "timeoutMs": timeout_ms, "logFile": str(log)},
+               "debounceMs": 0}
     await raw.request(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {},
                                         "initializationOptions": options})
     raw.notify("initialized", {})
     raw.notify("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "python", "version": 1,
-                                                         "text": TEXT}})
+                                                         "text": text}})
     return raw
 
 
@@ -138,20 +141,8 @@ async def test_off_or_unconfigured_arena_gives_no_round(tiny, tmp_path):
 
 
 
-async def fake_arena(backends, log, text):
-    raw = await RawClient.start(fake=True)
-    options = {"arena": {"enabled": True, "backends": backends, "timeoutMs": 5000, "logFile": str(log)},
-               "debounceMs": 0}
-    await raw.request(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {},
-                                        "initializationOptions": options})
-    raw.notify("initialized", {})
-    raw.notify("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "python", "version": 1,
-                                                         "text": text}})
-    return raw
-
-
 async def test_a_round_answers_where_it_was_asked_though_the_text_changed_meanwhile(tmp_path):
-    raw = await fake_arena(["a@dllm", "b@dllm"], tmp_path / "votes.jsonl", "#fake:delay=600\ndef f():\n    return \n")
+    raw = await start(None, ["a@dllm", "b@dllm"], tmp_path / "votes.jsonl", 5000, "#fake:delay=600\ndef f():\n    return \n")
     try:
         asked = asyncio.ensure_future(raw.request(80, "dllm/arena", arena_params(2, 11)))
         await asyncio.sleep(0.2)
@@ -168,8 +159,8 @@ async def test_a_round_answers_where_it_was_asked_though_the_text_changed_meanwh
 async def test_a_vote_that_cannot_be_logged_leaves_the_round_open(tmp_path):
     blocker = tmp_path / "logs"
     blocker.write_text("a file where the log's folder should be")
-    raw = await fake_arena(["a@dllm", f"down@infill:http://127.0.0.1:{free_port()}"], blocker / "votes.jsonl",
-                           "def f():\n    return \n")
+    raw = await start(None, ["a@dllm", f"down@infill:http://127.0.0.1:{free_port()}"], blocker / "votes.jsonl", 5000,
+                      "def f():\n    return \n")
     try:
         result = (await raw.request(81, "dllm/arena", arena_params(1, 11)))["result"]
         slot = {s["status"]: s["slot"] for s in result["suggestions"]}

@@ -13,9 +13,10 @@ package's source with `ast` (never imported, never run). Anything unknown is nev
 import; a class with `__getattr__`, an unknown base, a metaclass, a decorator other than `dataclass`,
 `setattr` or `self.__dict__` in its body, a subclass in the file or a `...Mixin` name (subclasses may
 add what its methods use); a module without Python source, with a module `__getattr__`, or that makes
-names at run time (`globals()[name] = ...`). A
-name still being written (the masked slots right after it) is not judged yet; in a statement that does
-not parse yet only a plain call `name(` is.
+names at run time (`globals()[name] = ...`). Function and class bodies away from the middle are not
+entered (nothing defined in them can resolve its names); their `global` names and `P.x = ...` are read
+once per body text. A name still being written (the masked slots right after it) is not judged yet;
+in a statement that does not parse yet only a plain call `name(` is.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Sequence
 from tree_sitter import Language, Node
 
 from .parse import IncrementalParser, document_tree
+from .validity import overlaps
 
 __all__ = ["ScopeConstraint", "UnresolvedNames", "module_members", "resolved_first", "walk"]
 
@@ -47,9 +49,11 @@ TARGETS = {"assignment": "left", "augmented_assignment": "left", "for_statement"
 PARAMETER_PARENTS = {"parameters", "lambda_parameters", "default_parameter", "typed_parameter",
                      "typed_default_parameter", "list_splat_pattern", "dictionary_splat_pattern"}
 _ENC = "utf-8"
-_TOP_NAME = re.compile(r"^(?:(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=))", re.M)
-_GLOBAL = re.compile(r"^[ \t]+global[ \t]+([A-Za-z_][\w \t,]*)$", re.M)
+# each at a line start, found by its "\n" (a literal first is what lets `re` search fast) in "\n" + text
+_TOP_NAME = re.compile(r"\n(?:(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=))")
+_GLOBAL = re.compile(r"\n[ \t]+global[ \t]+([A-Za-z_][\w \t,]*)$", re.M)
 _TOP_DEF = re.compile(r"^(?:async def |def |class |@)", re.M)  # a top-level definition starts this line
+_BODY_EFFECTS: dict[bytes, tuple[frozenset[str], frozenset[tuple[str, str]]]] = {}  # body text -> `_skipped`'s findings
 
 
 @functools.cache
@@ -117,9 +121,11 @@ def _module_level(body: list[ast.stmt]):
 class _Window:
     """Definitions per scope node, imports and classes of one parse of the judged window."""
 
-    def __init__(self, root: Node, source: bytes, outer: _Window | None = None, module_only: bool = False) -> None:
+    def __init__(self, root: Node, source: bytes, outer: _Window | None = None, module_only: bool = False,
+                 focus: tuple[int, int] | None = None) -> None:
         self.source, self.outer = source, outer  # outer: the whole file, where the window is a part of it
         self.module_only = module_only  # collect module-level names only (the whole file: no need to go deeper)
+        self.focus = focus  # bytes whose names are judged: bodies away from them are not entered (`_skipped`)
         self.defs: dict[int, dict[str, int]] = {}  # scope node id -> name -> first byte where it is bound
         self.modules: dict[str, str] = {}  # local name -> dotted module (`import numpy as np`)
         self.classes: dict[str, Node] = {}
@@ -128,7 +134,7 @@ class _Window:
         self.root = root
         self._collect(root, root)
         if module_only:  # the file's text too: functions are not walked, and a file without the middle
-            text = source.decode(_ENC, "replace")  # may parse its tail as a string (a cut docstring)
+            text = "\n" + source.decode(_ENC, "replace")  # may parse its tail as a string (a cut docstring)
             for defined, assigned in _TOP_NAME.findall(text):  # `def f`, `class C`, `X = ...` at column 0
                 self.define(root, defined or assigned)
             for names in _GLOBAL.findall(text):  # `global x` in a function
@@ -187,10 +193,12 @@ class _Window:
             self.star = True  # module code that makes names at run time (`globals()[name] = ...`)
         elif kind == "identifier" and _is_target(node):
             self.define(_target_scope(node, scope), self.text(node), _bound_at(node))
-        elif kind == "attribute" and _is_target(node):  # `P.late = 3`: an attribute set from outside
-            obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
-            if obj is not None and attr is not None and obj.type == "identifier":
-                self.set_on.setdefault(self.text(obj), set()).add(self.text(attr))
+        elif kind == "attribute" and (assigned := self._set_from_outside(node)) is not None:
+            self.set_on.setdefault(assigned[0], set()).add(assigned[1])
+        away = self._away(node)
+        if away is not None:
+            self._skipped(away)
+            return [(child, scope) for child in node.children if child != away]
         if kind in SCOPES and node is not scope:
             if kind in ("function_definition", "lambda"):
                 params = node.child_by_field_name("parameters")
@@ -207,6 +215,40 @@ class _Window:
                 continue
             children.append((child, inner))
         return children
+
+    def _set_from_outside(self, node: Node) -> tuple[str, str] | None:
+        """(name, attribute) of `P.late = 3`, an attribute assigned on a plain name."""
+        if not _is_target(node):
+            return None
+        obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+        return (self.text(obj), self.text(attr)) if obj is not None and attr is not None and obj.type == "identifier" else None
+
+    def _away(self, node: Node) -> Node | None:
+        """The body of a function or class that lies away from the focus: the names defined in there can
+        resolve nothing of the focus (the definition's own name is defined outside it)."""
+        if self.focus is None or node.type not in ("function_definition", "class_definition"):
+            return None
+        body = node.child_by_field_name("body")
+        return body if body is not None and not overlaps(body.start_byte, body.end_byte, *self.focus) else None
+
+    def _skipped(self, body: Node) -> None:
+        """What a body left unentered still gives the window: its `global` names and `P.x = ...`."""
+        key = self.source[body.start_byte:body.end_byte]
+        effects = _BODY_EFFECTS.get(key)
+        if effects is None:
+            globals_, set_on = set(), set()
+            for n in walk(body):
+                if n.type == "global_statement":
+                    globals_.update(self.text(child) for child in n.named_children)
+                elif n.type == "attribute" and (assigned := self._set_from_outside(n)) is not None:
+                    set_on.add(assigned)
+            if len(_BODY_EFFECTS) >= 4096:
+                _BODY_EFFECTS.clear()
+            effects = _BODY_EFFECTS[key] = (frozenset(globals_), frozenset(set_on))
+        for name in effects[0]:
+            self.define(self.root, name)
+        for obj, attr in effects[1]:
+            self.set_on.setdefault(obj, set()).add(attr)
 
     def resolves(self, name: str, node: Node) -> bool:
         """Whether `name`, used at `node`, is defined in a scope that encloses it (or is built in). In the
@@ -480,10 +522,10 @@ class ScopeConstraint(UnresolvedNames):
         pre, mid = prefix.encode(_ENC, "replace"), middle.encode(_ENC, "replace")
         source = pre + mid + suffix.encode(_ENC, "replace")
         root = self._parser.parse(source).root_node
-        window = _Window(root, source, self._outer)
+        lo, hi = len(pre), len(pre) + len(mid)
+        window = _Window(root, source, self._outer, focus=(lo, hi))
         if window.star:
             return []
-        lo, hi = len(pre), len(pre) + len(mid)
         until = hi if judge_until is None else lo + len(middle[:judge_until].encode(_ENC, "replace"))
         out = []
         for node in walk(root, lo, hi):

@@ -65,6 +65,7 @@ def test_unresolved_names_are_found(scope, prefix, middle, suffix, names):
     ("def deco(c):\n    c.extra = 1\n    return c\n@deco\nclass P:\n    def f(self):\n        return ", "self.extra", "\n"),
     ("class Meta(type):\n    pass\nclass P(metaclass=Meta):\n    def f(self):\n        return ", "self.made", "\n"),
     ("class P:\n    def f(self):\n        return ", "self.late", "\n\nP.late = 3\n"),
+    ("class P:\n    def f(self):\n        return ", "self.late", "\n\ndef setup():\n    P.late = 3\n"),  # in a body
 ])
 def test_resolved_or_unknown_names_are_left_alone(scope, prefix, middle, suffix):
     assert scope.unresolved(prefix, middle, suffix) == []

@@ -30,6 +30,7 @@ from tree_sitter import Language, Node, Query, QueryCursor
 from .languages import Grammar
 from .parse import IncrementalParser, document_tree, new_parser
 from .scope import UnresolvedNames, walk
+from .validity import overlaps
 
 __all__ = ["NameCheck", "RULES"]
 
@@ -218,21 +219,51 @@ def _queries(name: str, language: Language) -> tuple[Query, Query | None, Query 
     return Query(language, rules.definitions), local, load("tags.scm")
 
 
-def _captures(query: Query | None, node: Node) -> dict[str, list[Node]]:
-    return QueryCursor(query).captures(node) if query is not None else {}
+def _captures(query: Query | None, node: Node, span: tuple[int, int] | None = None) -> dict[str, list[Node]]:
+    """The query's captures under `node`; with `span`, only those inside those bytes."""
+    if query is None:
+        return {}
+    cursor = QueryCursor(query)
+    if span is None:
+        return cursor.captures(node)
+    cursor.set_byte_range(*span)
+    return {key: [n for n in found if span[0] <= n.start_byte and n.end_byte <= span[1]]
+            for key, found in cursor.captures(node).items()}
 
 
 class _Names:
-    """Definitions per scope node of one parse, and the scopes whose names cannot all be known."""
+    """Definitions per scope node of one parse, and the scopes whose names cannot all be known.
 
-    def __init__(self, name: str, language: Language, root: Node, source: bytes) -> None:
-        self.rules, self.source = RULES[name], source
+    With `live` (the middle's bytes), only the top-level statements it touches are read in full: the
+    others can give the middle only what they define at the top level, which `_top_level` reads once
+    per statement text. With `span`, only the definitions inside those bytes are read."""
+
+    def __init__(self, name: str, language: Language, root: Node, source: bytes,
+                 live: tuple[int, int] | None = None, span: tuple[int, int] | None = None) -> None:
+        self.name, self.language, self.rules, self.source = name, language, RULES[name], source
         self.defs: dict[int, set[str]] = {}
         self.open: set[int] = set()  # scopes where unknown names may be defined (glob import, macro)
         self.guessed = False  # a Go import's package name is guessed from its path
-        ours, local, _ = _queries(name, language)
-        found = _captures(ours, root)
-        for node in found.get("definition", []) + _captures(local, root).get("local.definition", []):
+        if live is None:
+            self._read(root, span)
+            return
+        touching = []
+        for child in root.children:
+            if overlaps(child.start_byte, child.end_byte, *live):
+                touching.append(child)
+                continue
+            names, opens, guessed = _top_level(self, root, child)
+            self.defs.setdefault(root.id, set()).update(names)
+            if opens:
+                self.open.add(root.id)
+            self.guessed |= guessed
+        if touching:
+            self._read(root, (touching[0].start_byte, touching[-1].end_byte))
+
+    def _read(self, root: Node, span: tuple[int, int] | None) -> None:
+        ours, local, _ = _queries(self.name, self.language)
+        found = _captures(ours, root, span)
+        for node in found.get("definition", []) + _captures(local, root, span).get("local.definition", []):
             self._bind(node, self.text(node))
         for node in found.get("pattern", []):
             for n in walk(node):
@@ -312,6 +343,49 @@ class _Names:
         return False
 
 
+_NO_MIDDLE = (-1, -1)  # `live` bytes that touch no statement: every one is read through `_top_level`
+_TOP_LEVEL: dict[tuple[str, str, bytes], tuple[frozenset[str], bool, bool]] = {}  # see `_top_level`
+_TAGGED: dict[tuple[str, str, bytes], frozenset[str]] = {}  # see `_tagged`
+_CACHE_SIZE = 20_000  # top-level statements remembered (an editor's open files)
+
+
+def _remembered(cache: dict, key: tuple, compute):
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        found = cache[key] = compute()
+    return found
+
+
+def _top_level(names: _Names, root: Node, child: Node) -> tuple[frozenset[str], bool, bool]:
+    """What one top-level statement gives the file's scope: the names it defines there, whether it may
+    define unknown ones (a glob import, a macro), whether a Go package name is guessed. Read once per
+    statement text (a keystroke changes one statement of the file)."""
+    def read():
+        part = _Names(names.name, names.language, root, names.source, span=(child.start_byte, child.end_byte))
+        return frozenset(part.defs.get(root.id, ())), root.id in part.open, part.guessed
+
+    key = (names.name, child.type, names.source[child.start_byte:child.end_byte])
+    return _remembered(_TOP_LEVEL, key, read)
+
+
+def _tagged(names: _Names, root: Node, child: Node) -> frozenset[str]:
+    """The names tags.scm tags as definitions in one top-level statement, read once per statement text."""
+    def read():
+        _, _, tags = _queries(names.name, names.language)
+        if tags is None:
+            return frozenset()
+        cursor = QueryCursor(tags)
+        cursor.set_byte_range(child.start_byte, child.end_byte)
+        return frozenset(names.text(n) for _, found in cursor.matches(root)
+                         if any(key.startswith("definition.") for key in found)
+                         for n in found.get("name", []) if child.start_byte <= n.start_byte < child.end_byte)
+
+    key = (names.name, child.type, names.source[child.start_byte:child.end_byte])
+    return _remembered(_TAGGED, key, read)
+
+
 def _up_to_scope(node: Node, scopes: frozenset[str]):
     node = node.parent
     while node is not None and node.type not in scopes:
@@ -350,15 +424,10 @@ class NameCheck(UnresolvedNames):
     def _file_names(self, source: bytes) -> set[str]:
         """Names the whole file defines at its top level, and every definition its tags.scm tags."""
         root = document_tree(self.language, source).root_node
-        names = _Names(self.name, self.language, root, source)
+        names = _Names(self.name, self.language, root, source, live=_NO_MIDDLE)
         self.off |= root.id in names.open
         self._guessed = names.guessed
-        _, _, tags = _queries(self.name, self.language)
-        tagged = set()
-        if tags is not None:
-            for _, found in QueryCursor(tags).matches(root):
-                if any(key.startswith("definition.") for key in found):
-                    tagged.update(names.text(n) for n in found.get("name", []))
+        tagged = set().union(*(_tagged(names, root, child) for child in root.children))
         return names.defs.get(root.id, set()) | tagged
 
     def unresolved(self, prefix: str, middle: str, suffix: str, judge_until: int | None = None) -> list[tuple[int, int, str]]:
@@ -373,9 +442,9 @@ class NameCheck(UnresolvedNames):
         pre, mid = prefix.encode(_ENC, "replace"), middle.encode(_ENC, "replace")
         source = pre + mid + suffix.encode(_ENC, "replace")
         root = self._parser.parse(source).root_node
-        names = _Names(self.name, self.language, root, source)
-        guessed = self._guessed or names.guessed
         lo, hi = len(pre), len(pre) + len(mid)
+        names = _Names(self.name, self.language, root, source, live=(lo, hi))
+        guessed = self._guessed or names.guessed
         until = None if judge_until is None else lo + len(middle[:judge_until].encode(_ENC, "replace"))
         out = []
         for node in walk(root, lo, hi, skip=self.rules.opaque | {"ERROR"}):

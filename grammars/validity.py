@@ -23,6 +23,8 @@ inside the middle. Knows nothing about tokens, masks or truncation.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from dataclasses import dataclass
 
 from tree_sitter import Language, Node, Tree
@@ -133,21 +135,51 @@ def _blame(site: ErrorSite, lo: int, hi: int, after: int = -1) -> tuple[tuple[in
 
 
 def _mapped(before: list[ErrorSite], prefix: bytes, suffix: bytes, n: int) -> list[tuple[int, int, str]]:
-    """Before sites as (start, end, role) in the bytes of a candidate whose middle is `n` bytes long.
+    """Before sites as (start, end, role) in the bytes of a candidate whose middle is `n` bytes long,
+    in the order of `before`.
 
     role: "span" (over the cursor), "left" / "right" (touching it across whitespace), "far".
     """
     p = len(prefix)
+    left = len(prefix.rstrip())  # a site ending here or later touches the cursor across whitespace
+    right = p + len(suffix) - len(suffix.lstrip())  # and one starting here or sooner
     mapped = []
     for b in before:
         if b.start < p < b.end:
             mapped.append((b.start, b.end + n, "span"))
         elif b.end <= p:
-            mapped.append((b.start, b.end, "far" if prefix[b.end:p].strip() else "left"))
+            mapped.append((b.start, b.end, "left" if b.end >= left else "far"))
         else:
-            role = "far" if suffix[: b.start - p].strip() else "right"
-            mapped.append((b.start + n, b.end + n, role))
+            mapped.append((b.start + n, b.end + n, "right" if b.start <= right else "far"))
     return mapped
+
+
+class _Explainers:
+    """The mapped before sites, split for `_explain`: the few that touch the cursor, and an index of the
+    others (span, far) that finds the first of them overlapping a candidate site in log time, so that a
+    file with thousands of error sites is not judged in time quadratic in them."""
+
+    def __init__(self, mapped: list[tuple[int, int, str]]) -> None:
+        self.near = [(i, s, e, role) for i, (s, e, role) in enumerate(mapped) if role in ("left", "right")]
+        self.points = [(s, i) for i, (s, e, role) in enumerate(mapped) if role in ("span", "far") and s == e]
+        ranges = [(s, e, i) for i, (s, e, role) in enumerate(mapped) if role in ("span", "far") and s != e]
+        self.starts = [s for s, _, _ in ranges]  # `mapped` is in start order, so these are sorted
+        self.indices = [i for _, _, i in ranges]
+        self.reach = list(itertools.accumulate((e for _, e, _ in ranges), max))  # furthest end so far
+
+    def first_overlapping(self, a0: int, a1: int) -> int | None:
+        """Index in `mapped` of the first span/far site that `overlaps` [a0, a1], if any."""
+        found = []
+        k = bisect.bisect_left(self.points, (a0, -1))
+        if k < len(self.points) and self.points[k][0] <= a1:
+            found.append(self.points[k][1])
+        if a0 == a1:  # a point: any range around it, ends included
+            bound, j = bisect.bisect_right(self.starts, a0), bisect.bisect_left(self.reach, a0)
+        else:
+            bound, j = bisect.bisect_left(self.starts, a1), bisect.bisect_right(self.reach, a0)
+        if j < bound:
+            found.append(self.indices[j])
+        return min(found, default=None)
 
 
 def broken_at_cursor(before: list[ErrorSite], prefix: bytes, suffix: bytes) -> bool:
@@ -165,10 +197,10 @@ def introduced(
     """Candidate sites not explained by the before file (see module docstring)."""
     p, q = len(prefix), len(prefix) + len(middle)
     source = prefix + middle + suffix
-    mapped = _mapped(before, prefix, suffix, len(middle))
+    explainers = _Explainers(_mapped(before, prefix, suffix, len(middle)))
     out: list[Introduced] = []
     for c in candidate:
-        after = _explain(c, mapped, p, q, source)
+        after = _explain(c, explainers, p, q, source)
         if after is _EXPLAINED:
             continue
         spans = () if after == _PENDING else _blame(c, p, q, after)
@@ -213,14 +245,17 @@ def _middle_leads(c: ErrorSite, p: int, q: int) -> bool:
     return p <= c.start < q and any(tag == "leaf" and s >= p and e <= q and s < e for s, e, tag in c.parts)
 
 
-def _explain(c: ErrorSite, mapped: list, p: int, q: int, source: bytes) -> int | None:
-    """_EXPLAINED, _PENDING (the user's open fragment goes on), or the offset blamed from (-1: all)."""
+def _explain(c: ErrorSite, explainers: _Explainers, p: int, q: int, source: bytes) -> int | None:
+    """_EXPLAINED, _PENDING (the user's open fragment goes on), or the offset blamed from (-1: all).
+
+    The before sites are asked in their order: a span/far site overlapping `c` explains it, unless a
+    site touching the cursor before it has decided already."""
     after = -1
-    for s, e, role in mapped:
-        if role in ("span", "far"):
-            if overlaps(c.start, c.end, s, e):
-                return _EXPLAINED
-        elif role == "right":  # the user's fragment after the cursor
+    first_far = explainers.first_overlapping(c.start, c.end)
+    for i, s, e, role in explainers.near:
+        if first_far is not None and i > first_far:
+            break
+        if role == "right":  # the user's fragment after the cursor
             if c.kind != ERROR:
                 if p <= c.start <= e:
                     return _EXPLAINED
@@ -236,7 +271,7 @@ def _explain(c: ErrorSite, mapped: list, p: int, q: int, source: bytes) -> int |
             if not cuts:
                 return _PENDING
             after = max(after, min(cuts))
-    return after
+    return _EXPLAINED if first_far is not None else after
 
 
 class Validator:

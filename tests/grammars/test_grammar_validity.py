@@ -1,9 +1,11 @@
 """Validity: errors the completion introduced, never the ones the file already had."""
 
+import random
+
 import pytest
 
 from dllm_complete.grammars import constraint_for, language_for
-from dllm_complete.grammars.validity import error_sites, introduced_errors
+from dllm_complete.grammars.validity import _Explainers, error_sites, introduced_errors, overlaps
 from tree_sitter import Parser
 
 # language id -> (prefix, good middle, known-broken middle, suffix); prefix + suffix parses cleanly
@@ -115,3 +117,18 @@ def test_offsets_are_utf8_bytes_with_non_ascii_text():
         source = (prefix + middle + suffix).encode()
         assert source[s:e] == b")"
         assert s - len(prefix.encode()) == len("x + ".encode())
+
+
+def test_the_explainer_index_finds_the_first_overlapping_site_as_a_scan_would():
+    # `_explain` asks an index instead of scanning every before site (thousands in a broken file)
+    rng = random.Random(0)
+    for _ in range(300):
+        mapped = sorted((s, s + rng.choice([0, 0, 1, 3, 20]), rng.choice(["far", "far", "span", "left"]))
+                        for s in (rng.randrange(60) for _ in range(rng.randrange(12))))
+        index = _Explainers(mapped)
+        for _ in range(20):
+            a0 = rng.randrange(70)
+            a1 = a0 + rng.choice([0, 0, 1, 5])
+            scan = next((i for i, (s, e, role) in enumerate(mapped)
+                         if role in ("span", "far") and overlaps(a0, a1, s, e)), None)
+            assert index.first_overlapping(a0, a1) == scan, (mapped, a0, a1)

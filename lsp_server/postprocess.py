@@ -137,8 +137,9 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
 
 def suggestions(raws: list[str], ctx, *, mode: str, eol: str = "\n", max_lines: int = 12) -> list[str]:
     """`finish` of each raw middle at the cursor of `ctx` (a `window.Window`): the non-empty, distinct
-    texts, best first; the indentation style is the window's."""
-    indent = detect_indent(ctx.prefix + ctx.suffix)
+    texts, best first; the indentation style is the window's (a tab where it has no indented line yet
+    but the cursor's line starts with one: a Makefile's first recipe line)."""
+    indent = detect_indent(ctx.prefix + ctx.suffix, "\t" if ctx.line_prefix.startswith("\t") else "    ")
     texts: list[str] = []
     for raw in raws:
         done = finish(raw, mode=mode, line_prefix=ctx.line_prefix, line_suffix=ctx.line_suffix,

@@ -1,6 +1,7 @@
 """Trimming, suffix overlap and indentation of the engine's raw output."""
 
-from dllm_complete.lsp_server.postprocess import detect_indent, drop_line_overlap, finish, reindent
+from dllm_complete.lsp_server import window
+from dllm_complete.lsp_server.postprocess import detect_indent, drop_line_overlap, finish, reindent, suggestions
 
 
 def test_single_line_is_cut_at_the_first_newline():
@@ -51,6 +52,13 @@ def test_detect_indent():
     assert detect_indent("def f():\n  if x:\n    y\n") == "  "
     assert detect_indent("def f():\n\tif x:\n\t\ty\n") == "\t"
     assert detect_indent("x = 1\n") == "    "
+
+
+def test_a_file_without_indented_lines_takes_the_tab_the_cursor_line_starts_with():
+    ctx = window.build("all: build\n\t", 12, 100, 100)  # a Makefile's first recipe line
+    assert suggestions(["make -C src\n    cp a b"], ctx, mode="multi") == ["make -C src\n\tcp a b"]
+    ctx = window.build("def f():\n    ", 13, 100, 100)
+    assert suggestions(["if x:\n        y"], ctx, mode="multi") == ["if x:\n        y"]
 
 
 def test_crlf_documents_get_crlf():

@@ -303,7 +303,8 @@ def batch_input(spec: str) -> tuple[str, list[bytes] | None, Path | None]:
     path = Path(spec)
     mode = stat_input(path).st_mode
     if stat.S_ISREG(mode):
-        return str(path), read_bytes(path).splitlines(), None
+        lines = read_bytes(path).split(b"\n")  # JSON Lines end at "\n" only, as a stream's lines do
+        return str(path), lines[:-1] if not lines[-1] else lines, None
     if stat.S_ISDIR(mode):
         raise UsageError(f"{path} is a directory, not a file")
     if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):

@@ -131,6 +131,20 @@ def test_batch_answers_every_good_line_and_reports_each_bad_one(model, tmp_path)
     assert_good_answered_bad_reported(out, str(batch))
 
 
+def test_a_batch_file_splits_lines_as_a_stream_does(model, tmp_path):
+    # JSON Lines end at "\n" (a "\r" before it is JSON whitespace); a lone "\r" ends no line
+    text = ('{"id": "a", "prefix": "x = "}\r\n'
+            '{"id": "b", "prefix": "y = "}\r{"id": "c", "prefix": "z = "}\n')
+    batch = tmp_path / "in.jsonl"
+    batch.write_bytes(text.encode())
+    from_file = run("--batch", str(batch), "--model", model, "--max-tokens", "4", "--steps", "2")
+    from_stdin = run("--batch", "-", "--model", model, "--max-tokens", "4", "--steps", "2", stdin=text)
+    for out, name in ((from_file, str(batch)), (from_stdin, "<stdin>")):
+        assert out.returncode == 2, out.stderr
+        assert [json.loads(line)["id"] for line in out.stdout.splitlines()] == ["a"]
+        assert out.stderr.startswith(f"dllm-complete: error: {name}:2: not JSON"), out.stderr
+
+
 def test_batch_stream_answers_and_reports_each_line_as_it_arrives(model):
     """stdin: an answer (or an error) comes back while the next line has not been written yet."""
     proc = subprocess.Popen([sys.executable, "-m", "dllm_complete.lsp_server.cli", "--batch", "-", "--model", model,

@@ -53,7 +53,7 @@ class ARDecoder:
         longest correct part of a prompt-lookup draft and the token after it."""
         self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
         start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
-                      self.context_tokens)
+                      self.context_tokens, self.model.cfg.max_seq_len)
         cfg, stats, ctx, cap = start.cfg, start.stats, start.ctx, start.cap
         stats.canvas = cap
         prompt = fim_prompt(self.tokenizer, start)

@@ -18,6 +18,8 @@ from .tokenizer import Tokenizer
 
 
 REPLACEMENT = "\ufffd"  # what decoding makes of bytes that are not whole UTF-8 characters
+MIN_CONTEXT = 16  # context tokens kept, however long the canvas
+SPECIAL_TOKENS = 8  # room kept for the tokens a layout adds around the context (BOS, FIM sentinels)
 
 
 @dataclasses.dataclass
@@ -34,7 +36,11 @@ class Start:
 
 
 def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens: int | None,
-          cfg: SamplerConfig, constraint: Constraint | None, context_tokens: int) -> Start:
+          cfg: SamplerConfig, constraint: Constraint | None, context_tokens: int,
+          positions: int | None = None) -> Start:
+    """`context_tokens`: the model's trained context (the call's `cfg.context_tokens` overrides it);
+    `positions`: what the model can read at all, which context, canvas and special tokens never pass
+    (a bigger `max_tokens` or context is cut down to fit)."""
     t0 = time.perf_counter()
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -43,8 +49,13 @@ def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens:
     first, cap = canvas_sizes(mode, max_tokens)
     if cfg.canvas:
         first, cap = cfg.canvas, max(cap, cfg.canvas)
+    budget = cfg.context_tokens or context_tokens
+    if positions is not None:
+        room = positions - SPECIAL_TOKENS
+        cap = max(1, min(cap, room - MIN_CONTEXT))
+        first, budget = min(first, cap), min(budget, room)
     lengths = [first] if cfg.canvas else canvas_lengths(first, cap)
-    ctx = build_context(tokenizer, prefix, suffix, max((cfg.context_tokens or context_tokens) - cap, 16))
+    ctx = build_context(tokenizer, prefix, suffix, max(budget - cap, MIN_CONTEXT))
     if (constraint is not None and cfg.fill_broken and cfg.allow_empty
             and constraint.needs_text(ctx.judged_prefix + ctx.typed, ctx.judged_suffix)):
         cfg = msgspec.structs.replace(cfg, allow_empty=False)  # the file is broken at the cursor: write something

@@ -32,7 +32,8 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "sing
                      max_tokens: int | None = None) -> Reference:
     """Greedy (temperature 0) infill, unconstrained."""
     tok, model = engine.tokenizer, engine.model
-    start = begin(tok, prefix, suffix, mode, max_tokens, engine.sampler, None, engine.context_tokens)
+    start = begin(tok, prefix, suffix, mode, max_tokens, engine.sampler, None, engine.context_tokens,
+                  model.cfg.max_seq_len)
     cfg, ctx, stats, first, cap = start.cfg, start.ctx, start.stats, start.first, start.cap
     mask, eom = tok.special.mask, tok.special.eom
     ends = set(engine.stop_ids.tolist())

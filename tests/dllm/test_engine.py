@@ -503,3 +503,17 @@ def test_a_lone_surrogate_in_the_context_is_read_as_a_broken_character(tiny_dir)
     decoder = dllm.load(str(tiny_dir))
     text = decoder.infill('s = "\ud800"\nx = ', "\ny = '\udc00'\n", mode="single").text  # as JSON may deliver
     assert isinstance(text, str) and "\ud800" not in text
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "ar"])
+def test_context_and_canvas_never_pass_the_models_positions(tmp_path, kind):
+    # a published checkpoint's context is all its positions: a long canvas or a bigger context asked
+    # for must shrink to fit, not index past the position tables
+    path = tiny_checkpoint(tmp_path / kind, kind=kind, context_tokens=1024)
+    model = dllm.load(str(path))
+    positions = model.model.cfg.max_seq_len
+    prefix, suffix = "x = 1\n" * 800, "y = 2\n" * 800
+    for max_tokens, context in ((None, 0), (500, 0), (2000, 0), (None, 5000)):
+        sampler = msgspec.structs.replace(model.sampler, context_tokens=context)
+        stats = model.infill(prefix, suffix, mode="multi", max_tokens=max_tokens, sampler=sampler).stats
+        assert stats.context_tokens + stats.canvas < positions, (max_tokens, context)

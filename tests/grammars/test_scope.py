@@ -171,3 +171,12 @@ def test_a_file_that_parses_badly_without_the_middle_still_gives_its_top_level_n
     middle, suffix = 'ts:\n    """Prov', 'ide subtests."""\n    return Subtests()\n\n\nclass Subtests:\n    """A "kind"."""\n'
     check = ScopeConstraint(language_for("python").language, prefix + suffix)
     assert check.unresolved(prefix, middle, suffix) == []
+
+
+def test_a_file_too_long_to_read_per_request_goes_without_the_scope_check():
+    from dllm_complete.grammars.constraint import SCOPE_DOCUMENT_CHARS, SyntaxConstraint
+
+    short = "import os\n" + "x = 1\n" * 100
+    assert not isinstance(constraint_for("python", scope=True, document=short), SyntaxConstraint)
+    long = short * (SCOPE_DOCUMENT_CHARS // len(short) + 1)
+    assert isinstance(constraint_for("python", scope=True, document=long), SyntaxConstraint)

@@ -13,6 +13,7 @@ batch from a finished one (`dllm-lsp` exits 0 on them: see launch.py).
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import os
 import re
@@ -300,10 +301,12 @@ def batch_input(spec: str) -> tuple[str, list[bytes] | None, Path | None]:
     Checked before the model loads: a missing, unreadable or unsuitable file is a UsageError."""
     if spec == "-":
         return "<stdin>", None, None
+    if not spec:
+        raise UsageError("--batch needs a file name (- for stdin)")
     path = Path(spec)
     mode = stat_input(path).st_mode
     if stat.S_ISREG(mode):
-        lines = read_bytes(path).split(b"\n")  # JSON Lines end at "\n" only, as a stream's lines do
+        lines = read_bytes(path).removeprefix(codecs.BOM_UTF8).split(b"\n")  # JSON Lines end at "\n" only, as a stream's do
         return str(path), lines[:-1] if not lines[-1] else lines, None
     if stat.S_ISDIR(mode):
         raise UsageError(f"{path} is a directory, not a file")
@@ -372,7 +375,7 @@ def complete_main(argv: list[str] | None = None) -> int:
             if (args.location is None) == (args.batch is None):
                 raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")
             check_options(args)
-            return run_batch(args) if args.batch else run_one(args)
+            return run_batch(args) if args.batch is not None else run_one(args)
     except UsageError as exc:
         report(str(exc))
         return EXIT_USAGE

@@ -121,7 +121,7 @@ class Service:
     def did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
         doc = params.text_document
         if self.store.change(doc.uri, doc.version, convert.changes(params)) is None:
-            self.log.warning("document.unknown", uri=doc.uri, event="didChange")
+            self.log.warning("document.unknown", uri=doc.uri, notification="didChange")
 
     def did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri

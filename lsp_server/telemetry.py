@@ -64,12 +64,16 @@ def plain(value: Any, depth: int = 0) -> Any:
     return plain(repr(value), depth)
 
 
+_RESERVED = {"event", "level", "timestamp", "logger"}  # keys of every log line, which a client's cannot replace
+
+
 def feedback(kind: str, params: Any) -> dict:
     """Log a shown / accepted / rejected notification; returns the logged fields."""
     fields = plain(params)
     if not isinstance(fields, dict):
         fields = {"params": fields}
     fields.pop("feedback", None)
+    fields = {f"client_{key}" if key in _RESERVED else key: value for key, value in fields.items()}
     get().info("suggestion", feedback=kind, **fields)
     return fields
 

@@ -145,6 +145,15 @@ def test_a_batch_file_splits_lines_as_a_stream_does(model, tmp_path):
         assert out.stderr.startswith(f"dllm-complete: error: {name}:2: not JSON"), out.stderr
 
 
+def test_a_batch_file_may_start_with_a_byte_order_mark_and_needs_a_name(model, tmp_path):
+    batch = tmp_path / "in.jsonl"
+    batch.write_bytes(b'\xef\xbb\xbf{"id": "a", "prefix": "x = "}\n')  # as Notepad writes it
+    out = run("--batch", str(batch), "--model", model, "--max-tokens", "4", "--steps", "2")
+    assert out.returncode == 0 and json.loads(out.stdout)["id"] == "a", out.stderr
+    out = run("--batch", "", "--model", model)
+    assert (out.returncode, out.stderr) == (2, "dllm-complete: error: --batch needs a file name (- for stdin)\n")
+
+
 def test_batch_stream_answers_and_reports_each_line_as_it_arrives(model):
     """stdin: an answer (or an error) comes back while the next line has not been written yet."""
     proc = subprocess.Popen([sys.executable, "-m", "dllm_complete.lsp_server.cli", "--batch", "-", "--model", model,

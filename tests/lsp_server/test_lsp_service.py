@@ -193,3 +193,10 @@ async def test_arena_backends_that_share_a_label_are_refused(svc):
         assert svc.config.arena.backends == before and "share a label" in svc.shown[-1][1]
     svc.apply_settings({"arena": {"backends": ["dllm", "fast@dllm?threshold=0.5"]}})
     assert svc.config.arena.backends == ["dllm", "fast@dllm?threshold=0.5"]
+
+
+async def test_log_lines_of_odd_client_input_are_written(svc):
+    # a change to a document never opened, feedback whose fields are named like a log line's own
+    svc.did_change(change_params("file:///never/opened.py", 2, (0, 0), (0, 0), "x"))
+    assert telemetry.feedback("accepted", {"id": "r1:1", "event": "x", "level": 3}) == {
+        "id": "r1:1", "client_event": "x", "client_level": 3}

@@ -38,22 +38,25 @@ class Start:
 def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens: int | None,
           cfg: SamplerConfig, constraint: Constraint | None, context_tokens: int,
           positions: int | None = None) -> Start:
-    """`context_tokens`: the model's trained context (the call's `cfg.context_tokens` overrides it);
-    `positions`: what the model can read at all, which context, canvas and special tokens never pass
-    (a bigger `max_tokens` or context is cut down to fit)."""
+    """`context_tokens`: the model's trained context (the call's `cfg.context_tokens` overrides it), which
+    context and canvas share, the context keeping at least a quarter; `positions`: what the model can
+    read at all, which context, canvas and special tokens never pass (a bigger `max_tokens` or context
+    is cut down to fit)."""
     t0 = time.perf_counter()
+    if not isinstance(prefix, str) or not isinstance(suffix, str):
+        raise TypeError(f"prefix and suffix must be str, got {type(prefix).__name__} and {type(suffix).__name__}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if max_tokens is not None and max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
     first, cap = canvas_sizes(mode, max_tokens)
     if cfg.canvas:
         first, cap = cfg.canvas, max(cap, cfg.canvas)
     budget = cfg.context_tokens or context_tokens
     if positions is not None:
-        room = positions - SPECIAL_TOKENS
-        cap = max(1, min(cap, room - MIN_CONTEXT))
-        first, budget = min(first, cap), min(budget, room)
+        budget = min(budget, positions - SPECIAL_TOKENS)
+    cap = max(1, min(cap, budget - max(MIN_CONTEXT, budget // 4)))
+    first = min(first, cap)
     lengths = [first] if cfg.canvas else canvas_lengths(first, cap)
     ctx = build_context(tokenizer, prefix, suffix, max(budget - cap, MIN_CONTEXT))
     if (constraint is not None and cfg.fill_broken and cfg.allow_empty

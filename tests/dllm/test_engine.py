@@ -517,3 +517,13 @@ def test_context_and_canvas_never_pass_the_models_positions(tmp_path, kind):
         sampler = msgspec.structs.replace(model.sampler, context_tokens=context)
         stats = model.infill(prefix, suffix, mode="multi", max_tokens=max_tokens, sampler=sampler).stats
         assert stats.context_tokens + stats.canvas < positions, (max_tokens, context)
+
+
+def test_a_long_canvas_leaves_the_context_a_quarter_and_bad_arguments_say_so(engine):
+    prefix, suffix = "x = 1\n" * 400, "y = 2\n" * 400
+    stats = engine.infill(prefix, suffix, mode="multi", max_tokens=2000).stats
+    assert stats.context_tokens >= engine.context_tokens // 4 - 8  # not 16 tokens of context
+    with pytest.raises(TypeError, match="prefix and suffix must be str"):
+        engine.infill(b"x = ", "")
+    with pytest.raises(ValueError, match="max_tokens must be an integer"):
+        engine.infill("x = ", "", max_tokens=2.5)

@@ -4,7 +4,8 @@ The model is trained for a few hundred small steps on SAMPLE_CODE with the repos
 and optimizer, so that it answers like a (bad) model: different tokens in different slots,
 confidences spread around the sampler's thresholds, completions that end before the canvas cap. (A
 random model proposes one token everywhere and never ends, which lets broken sampling rules pass.)
-Training runs on one thread, is deterministic for its arguments, and happens once per process.
+Training runs on one thread in float64, is deterministic for its arguments (the same float32 weights on
+every CPU), and happens once per process.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def _trained(kind: str, seed: int, dim: int, n_layers: int, logits_shift: bool,
         for p in model.parameters():
             if p.dim() == 2:
                 p.mul_(INIT_SCALE)
+    model.double()  # float64, rounded to float32 at the end: the same weights on every CPU (float32
+    # training diverged between an Intel and an AMD machine, whose GEMMs sum in different orders)
     files = [SourceFile("sample.py", "sample", SAMPLE_CODE)]
     if kind == "ar":
         make = functools.partial(ar_batch, tok, files, length=SEQ_LEN, fim_fraction=HOLE_FRACTION,
@@ -94,7 +97,7 @@ def _trained(kind: str, seed: int, dim: int, n_layers: int, logits_shift: bool,
             opt.zero_grad(set_to_none=True)
     finally:
         torch.set_num_threads(threads)
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().float() for k, v in model.state_dict().items()}
 
 
 def tiny_model(kind: str = "diffusion", *, seed: int = 0, dim: int = 64, n_layers: int = 2,

@@ -86,6 +86,7 @@ class Completer:
                  scheduler: Scheduler, config: Callable[[], ServerConfig]) -> None:
         self.store, self.cache, self.host, self.scheduler, self.config = store, cache, host, scheduler, config
         self.on_model_error: Callable[[str], None] = lambda message: None
+        self._in_flight: dict[tuple, asyncio.Future] = {}  # see `_infill`
 
     async def suggest(self, req: Request) -> list[Suggestion]:
         trace = Trace({"request_id": req.request_id, "method": req.method, "uri": req.uri,
@@ -99,6 +100,28 @@ class Completer:
             telemetry.get().exception("completion.failed", request_id=req.request_id)
             trace.done("error", error=f"{type(exc).__name__}: {exc}")
             return []
+
+    async def _infill(self, uri: str, same: tuple | None, job: Job, cfg: ServerConfig) -> list:
+        """The model's results for `job`, the newest request of its document. A request `same` as one in
+        flight (the same text, place, mode and number of suggestions: VS Code asks for the inline and
+        the menu completion together) waits for that one instead of replacing it."""
+        if same is not None and (running := self._in_flight.get(same)) is not None:
+            return await asyncio.shield(running)
+        future = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # read, though nobody may wait
+        if same is not None:
+            self._in_flight[same] = future
+        try:
+            results = await self.scheduler.run(uri, lambda tok: self.host.infill(job, tok, cfg.sampler),
+                                               debounce_s=cfg.debounce_ms / 1000)
+            future.set_result(results)
+            return results
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception) else Superseded())
+            raise
+        finally:
+            if same is not None and self._in_flight.get(same) is future:
+                del self._in_flight[same]
 
     @staticmethod
     def _skip_reason(cfg: ServerConfig, doc: Any, req: Request) -> str | None:
@@ -153,9 +176,9 @@ class Completer:
                   cfg.max_tokens_multi if decision.mode == "multi" else cfg.max_tokens_single,
                   alternatives=alternatives, syntax=cfg.syntax, scope=cfg.scope,
                   document=text if cfg.scope else None)
+        same = (req.uri, revision, offset, decision.mode, alternatives) if req.selected is None else None
         try:
-            results = await self.scheduler.run(req.uri, lambda tok: self.host.infill(job, tok, cfg.sampler),
-                                               debounce_s=cfg.debounce_ms / 1000)
+            results = await self._infill(req.uri, same, job, cfg)
         except Superseded:
             trace.mark("model")
             trace.done("superseded")

@@ -200,3 +200,14 @@ async def test_log_lines_of_odd_client_input_are_written(svc):
     svc.did_change(change_params("file:///never/opened.py", 2, (0, 0), (0, 0), "x"))
     assert telemetry.feedback("accepted", {"id": "r1:1", "event": "x", "level": 3}) == {
         "id": "r1:1", "client_event": "x", "client_level": 3}
+
+
+async def test_inline_and_menu_asked_together_are_both_answered(svc):
+    # VS Code with dllm.completionMenu asks both at every keystroke: one model run answers the two
+    svc.did_open(open_params(URI, "#fake:delay=300\n#fake:text=value + 1\nx = \n"))
+    inline_task = asyncio.ensure_future(inline(svc, URI, 2, 4))
+    await asyncio.sleep(0.05)
+    menu = await svc.completion(completion_params(URI, 2, 4), "r2")
+    assert [i.insert_text for i in await inline_task] == ["value + 1"]
+    assert [i.label for i in menu.items] == ["value + 1"]
+    assert svc.scheduler.counters.submitted == 1

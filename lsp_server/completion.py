@@ -215,9 +215,14 @@ class Completer:
         if typed is None:
             return []
         index = doc.index
+        texts = [t for t in texts if t.startswith(typed) and len(t) > len(typed)]
+        if "\n" in typed or "\r" in typed:  # a line break typed meanwhile: editors take a range on one
+            if lead:                        # line only, so the rest goes in at the cursor as it is now
+                return []
+            here = index.position_at(offset + len(typed))
+            return [Suggestion(f"{req.request_id}:{next(_ids)}", t[len(typed):], here, here, here, "") for t in texts]
         start = index.position_at(replace_from)
         end = index.position_at(offset + len(typed))
         word = _word_before(ctx.line_prefix[: len(ctx.line_prefix) - len(lead)] if lead else ctx.line_prefix)
         word_start = index.position_at(replace_from - len(word))
-        return [Suggestion(f"{req.request_id}:{next(_ids)}", lead + t, start, end, word_start, word)
-                for t in texts if t.startswith(typed) and len(t) > len(typed)]
+        return [Suggestion(f"{req.request_id}:{next(_ids)}", lead + t, start, end, word_start, word) for t in texts]

@@ -211,3 +211,12 @@ async def test_inline_and_menu_asked_together_are_both_answered(svc):
     assert [i.insert_text for i in await inline_task] == ["value + 1"]
     assert [i.label for i in menu.items] == ["value + 1"]
     assert svc.scheduler.counters.submitted == 1
+
+
+async def test_a_line_break_typed_while_the_model_runs_keeps_the_range_on_one_line(svc):
+    svc.did_open(open_params(URI, "#fake:delay=300\n#fake:text=\\n    y = 1\\n    return y\ndef f(a):\n"))
+    task = asyncio.ensure_future(inline(svc, URI, 2, 9))
+    await asyncio.sleep(0.05)
+    svc.did_change(change_params(URI, 2, (2, 9), (2, 9), "\n    "))  # Enter: the editor indents
+    items = await task
+    assert [i.insert_text for i in items] == ["y = 1\n    return y"] and rng(items[0]) == ((3, 4), (3, 4))

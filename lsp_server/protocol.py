@@ -123,9 +123,14 @@ class DllmProtocol(LanguageServerProtocol):
         if not hasattr(message, "method"):  # a response to a request of ours
             super().handle_message(message)
             return
+        if not isinstance(message.method, str):
+            telemetry.get().warning("jsonrpc.invalid_request", message=repr(message)[:200])
+            if is_request:
+                self._send_error(message.id, JsonRpcInvalidRequest.CODE, "Invalid request: method must be a string")
+            return
+        refusal = self._refusal(message.method)
         if message.method == lsp.INITIALIZE and is_request and not isinstance(message, _BadRequest):
             self._initialize_seen = True
-        refusal = self._refusal(message.method)
         if refusal is not None or isinstance(message, _BadRequest):
             if is_request:  # a notification is dropped without an answer
                 error = refusal or message.error
@@ -141,6 +146,8 @@ class DllmProtocol(LanguageServerProtocol):
             return None
         if not self._initialize_seen and method != lsp.INITIALIZE:
             return JsonRpcServerNotInitialized("Server not initialized")
+        if self._initialize_seen and method == lsp.INITIALIZE:  # once per session: it fixes the encoding
+            return JsonRpcInvalidRequest("Invalid request: the server is initialized already")
         if self._shutdown:
             return JsonRpcInvalidRequest("Invalid request: the server is shutting down")
         return None

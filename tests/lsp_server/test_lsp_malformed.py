@@ -53,6 +53,13 @@ async def test_initialize_then_bad_params_and_unknown_methods(raw):
     assert ok["result"]["items"][0]["insertText"] == "value + 1"
 
 
+async def test_a_second_initialize_and_a_method_that_is_no_string_are_invalid_requests(raw):
+    second = await raw.request(5, "initialize", {**INIT, "capabilities": {"general": {"positionEncodings": ["utf-8"]}}})
+    assert second["error"]["code"] == -32600  # the position encoding stays the one agreed first
+    raw.send({"jsonrpc": "2.0", "id": 6, "method": 5})
+    assert (await raw.response(6))["error"]["code"] == -32600
+
+
 async def test_shutdown_and_exit(raw):
     assert (await raw.request(9, "shutdown", None))["result"] is None
     raw.notify("exit")

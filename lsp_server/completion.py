@@ -124,7 +124,7 @@ class Completer:
                 del self._in_flight[same]
 
     @staticmethod
-    def _skip_reason(cfg: ServerConfig, doc: Any, req: Request) -> str | None:
+    def skip_reason(cfg: ServerConfig, doc: Any, req: Request) -> str | None:
         """Why this request gets nothing without looking at the text, if it does."""
         if doc is None:
             return "unknown-document"
@@ -143,7 +143,7 @@ class Completer:
     async def _suggest(self, req: Request, trace: Trace) -> list[Suggestion]:
         cfg = self.config()
         doc = self.store.get(req.uri)
-        if skip := self._skip_reason(cfg, doc, req):
+        if skip := self.skip_reason(cfg, doc, req):
             trace.done("empty", reason=skip)
             return []
         trace.fields["language"] = doc.language

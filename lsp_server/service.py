@@ -18,7 +18,7 @@ from lsprotocol import types as lsp
 
 from . import arena, convert, telemetry
 from .cache import SuggestionCache
-from .completion import Completer
+from .completion import Completer, Request
 from .config import ServerConfig, merge
 from .documents import DocumentStore
 from .engine_host import EngineHost, LoadError
@@ -147,9 +147,9 @@ class Service:
         except (AttributeError, TypeError, ValueError):
             raise ValueError("dllm/arena takes {textDocument: {uri}, position: {line, character}}") from None
         doc = self.store.get(uri)
-        if not (cfg.arena.enabled and len(cfg.arena.backends) >= 2 and doc is not None
-                and 0 <= line < doc.index.line_count and character >= 0):
-            return {"round": None, "suggestions": []}
+        where = Request(uri, line, character, invoked=True, method="arena")
+        if not (cfg.arena.enabled and len(cfg.arena.backends) >= 2) or Completer.skip_reason(cfg, doc, where):
+            return {"round": None, "suggestions": []}  # as a completion would be: off, or nothing to ask about
         return await self.arena.play(doc, doc.index.offset_at(line, character), cfg, cfg.arena)
 
     def arena_vote(self, params: Any) -> dict:

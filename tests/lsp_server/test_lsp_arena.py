@@ -53,12 +53,12 @@ def garbage_server():
     server.shutdown()
 
 
-async def start(tiny, backends, log, timeout_ms=20000, text=TEXT):
+async def start(tiny, backends, log, timeout_ms=20000, text=TEXT, **settings):
     """The server with the tiny model (None: the fake engine, steered by markers in the text), arena mode
-    on with `backends`, and `text` open."""
+    on with `backends`, the other `settings`, and `text` open."""
     raw = await (RawClient.start("--model", tiny["diffusion"], fake=False) if tiny else RawClient.start(fake=True))
     options = {"arena": {"enabled": True, "backends": backends, "timeoutMs": timeout_ms, "logFile": str(log)},
-               "debounceMs": 0}
+               "debounceMs": 0, **settings}
     await raw.request(1, "initialize", {"processId": None, "rootUri": None, "capabilities": {},
                                         "initializationOptions": options})
     raw.notify("initialized", {})
@@ -135,6 +135,16 @@ async def test_off_or_unconfigured_arena_gives_no_round(tiny, tmp_path):
     raw = await start(tiny, ["dllm"], tmp_path / "votes.jsonl")  # one backend: nothing to pair
     try:
         result = (await raw.request(70, "dllm/arena", arena_params(1, 11)))["result"]
+        assert result == {"round": None, "suggestions": []}
+    finally:
+        await raw.close()
+
+
+async def test_no_round_while_completions_are_off(tmp_path):
+    # switched off, dllm asks no backend, local or over HTTP, about the user's code
+    raw = await start(None, ["a@dllm", "b@dllm"], tmp_path / "votes.jsonl", enabled=False)
+    try:
+        result = (await raw.request(71, "dllm/arena", arena_params(1, 11)))["result"]
         assert result == {"round": None, "suggestions": []}
     finally:
         await raw.close()

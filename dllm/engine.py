@@ -118,7 +118,7 @@ class Engine:
         of its window (L, dim), returns the completion. `run` answers them one infill at a time with
         this engine's forwards; `batch.Batcher` answers many infills' needs with shared forwards."""
         start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
-                      self.context_tokens, self.model.cfg.max_seq_len)
+                      self.context_tokens, self.model.cfg.max_seq_len, self.spec.logits_shift)
         cfg = start.cfg
         gen = torch.Generator(self.device).manual_seed(cfg.seed) if cfg.temperature > 0 else None
         run = Run(start.ctx, cfg, mode, start.stats, cancel, constraint, gen, remask_left=cfg.remask_budget,

@@ -37,11 +37,12 @@ class Start:
 
 def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens: int | None,
           cfg: SamplerConfig, constraint: Constraint | None, context_tokens: int,
-          positions: int | None = None) -> Start:
+          positions: int | None = None, shifted: bool = False) -> Start:
     """`context_tokens`: the model's trained context (the call's `cfg.context_tokens` overrides it), which
     context and canvas share, the context keeping at least a quarter; `positions`: what the model can
     read at all, which context, canvas and special tokens never pass (a bigger `max_tokens` or context
-    is cut down to fit)."""
+    is cut down to fit); `shifted`: the model reads each slot's token at the position before it, so an
+    empty prefix gets one token to read the first slot at (BOS, else EOS, else end-of-middle)."""
     t0 = time.perf_counter()
     if not isinstance(prefix, str) or not isinstance(suffix, str):
         raise TypeError(f"prefix and suffix must be str, got {type(prefix).__name__} and {type(suffix).__name__}")
@@ -59,6 +60,9 @@ def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens:
     first = min(first, cap)
     lengths = [first] if cfg.canvas else canvas_lengths(first, cap)
     ctx = build_context(tokenizer, prefix, suffix, max(budget - cap, MIN_CONTEXT))
+    if shifted and not ctx.prefix_ids:
+        sp = tokenizer.special
+        ctx = dataclasses.replace(ctx, prefix_ids=[next(i for i in (sp.bos, sp.eos, sp.eom) if i is not None)])
     if (constraint is not None and cfg.fill_broken and cfg.allow_empty
             and constraint.needs_text(ctx.judged_prefix + ctx.typed, ctx.judged_suffix)):
         cfg = msgspec.structs.replace(cfg, allow_empty=False)  # the file is broken at the cursor: write something

@@ -33,7 +33,7 @@ def reference_infill(engine: Engine, prefix: str, suffix: str, mode: str = "sing
     """Greedy (temperature 0) infill, unconstrained."""
     tok, model = engine.tokenizer, engine.model
     start = begin(tok, prefix, suffix, mode, max_tokens, engine.sampler, None, engine.context_tokens,
-                  model.cfg.max_seq_len)
+                  model.cfg.max_seq_len, engine.spec.logits_shift)
     cfg, ctx, stats, first, cap = start.cfg, start.ctx, start.stats, start.first, start.cap
     mask, eom = tok.special.mask, tok.special.eom
     ends = set(engine.stop_ids.tolist())

@@ -214,3 +214,13 @@ def test_unsupported_checkpoints_say_what_was_found(published, tmp_path, damage)
     with pytest.raises(CheckpointError) as info:
         dllm.load(str(path))
     assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_completion_at_the_very_start_of_a_file(published, family):
+    # families that read each slot at the position before it need one there: an empty prefix had none
+    engine = Engine(_engine(published[family]).loaded, kernels="off")
+    for use_cache in (True, False):
+        engine.sampler = msgspec.structs.replace(engine.sampler, use_cache=use_cache)
+        completion = engine.infill("", "x = 1\n", mode="single")
+        assert completion.stats.nfe >= 1 and isinstance(completion.text, str)

@@ -32,7 +32,7 @@ from dllm_complete.dllm.contract import Constraint, SamplerConfig
 from . import postprocess, telemetry, trigger, window
 from .config import ServerConfig
 from .positions import line_starts
-from .signals import stop_signals_raise
+from .signals import stop_signals_exit, stop_signals_raise
 
 EXIT_USAGE = 2
 MAX_FILE_BYTES = 8_000_000
@@ -215,14 +215,15 @@ def check_options(args) -> None:
 
 
 def load_engine(args):
-    from dllm_complete import dllm  # deferred: argument errors should not wait for torch
-
     t0 = time.perf_counter()
-    try:
-        engine = dllm.load(args.model, device=args.device, kernels=args.kernels, graphs=args.graphs)
-        engine.sampler = engine.sampler.with_overrides(sampler_overrides(args))
-    except (dllm.CheckpointError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    with stop_signals_exit("dllm-complete"):  # an interrupted `import torch` must not unwind
+        from dllm_complete import dllm  # deferred: argument errors should not wait for torch
+
+        try:
+            engine = dllm.load(args.model, device=args.device, kernels=args.kernels, graphs=args.graphs)
+            engine.sampler = engine.sampler.with_overrides(sampler_overrides(args))
+        except (dllm.CheckpointError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
     telemetry.get().info("model_loaded", load_ms=round((time.perf_counter() - t0) * 1e3, 1), **engine.info)
     return engine
 

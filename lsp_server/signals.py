@@ -1,9 +1,11 @@
 """Stop signals as exceptions: SIGINT and SIGTERM raise `Interrupted` in the main thread, like Ctrl-C's
-KeyboardInterrupt, so that both commands (`cli.py`, `launch.py`) end the same way on either."""
+KeyboardInterrupt, so that both commands (`cli.py`, `launch.py`) end the same way on either; or, while
+loading the model, end the process at once (`stop_signals_exit`)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 
@@ -28,6 +30,23 @@ def stop_signals_raise() -> Iterator[None]:
     """Inside the block SIGINT and SIGTERM raise `Interrupted` in the main thread; the handlers
     that were there before come back after it."""
     before = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def stop_signals_exit(program: str) -> Iterator[None]:
+    """Inside the block SIGINT and SIGTERM end the process at once, with the line `stop_signals_raise`'s
+    callers print and status 128 + the signal: for work that an exception must not cut in half, such as
+    importing torch (interrupted there, the import half-done crashed or segfaulted on the way out)."""
+    def leave(signum: int, frame) -> None:
+        os.write(2, f"{program}: interrupted ({signal.Signals(signum).name})\n".encode())
+        os._exit(128 + signum)
+
+    before = {sig: signal.signal(sig, leave) for sig in STOP_SIGNALS}
     try:
         yield
     finally:

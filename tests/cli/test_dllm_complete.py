@@ -336,3 +336,15 @@ def test_a_reader_that_goes_away_ends_the_batch_quietly(model, tmp_path):
     proc.stdout.close()  # as `| head -1` does
     err = proc.stderr.read().decode()
     assert proc.wait(120) == 141 and "Traceback" not in err, err  # 128 + SIGPIPE, as a shell reports it
+
+
+def test_a_stop_signal_while_the_model_loads_ends_at_once_in_one_line():
+    # the load imports torch, which an exception raised halfway through left broken (a traceback, or a
+    # segfault on the way out): inside `stop_signals_exit` the signal ends the process there and then
+    probe = ("import os, signal, time\n"
+             "from dllm_complete.lsp_server.signals import stop_signals_exit\n"
+             "with stop_signals_exit('dllm-complete'):\n"
+             "    os.kill(os.getpid(), signal.SIGTERM)\n"
+             "    time.sleep(30)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stderr, out.stdout) == (143, "dllm-complete: interrupted (SIGTERM)\n", "")

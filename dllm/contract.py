@@ -148,4 +148,7 @@ class Infiller(Protocol):
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
-        """The middle between `prefix` and `suffix`; mode is one of MODES. Raises `Cancelled`."""
+        """The middle between `prefix` and `suffix`; mode is one of MODES. Raises `Cancelled`.
+
+        `language` names the file's language for the caller's records only: the syntax and scope
+        checks come from `constraint` (`grammars.constraint_for(language, ...)`), None for none."""

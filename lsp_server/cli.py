@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
-    p.add_argument("--max-tokens", type=int, help="at most this many tokens (>= 1)")
+    editor = ServerConfig()
+    p.add_argument("--max-tokens", type=int, help="at most this many tokens (>= 1; default: the language server's, "
+                   f"{editor.max_tokens_single} for one line, {editor.max_tokens_multi} for several)")
     p.add_argument("--steps", type=int, help="hard cap on denoising steps (>= 1)")
     p.add_argument("--threshold", type=float, help="commit slots at least this confident (0..1)")
     p.add_argument("--block-size", type=int,
@@ -250,7 +252,9 @@ def run_one(args) -> int:
     at = window_at(source, len(prefix))
     mode = trigger.mode_in(at, args.mode)
     constraint = constraint_of(language, path, args, prefix + suffix)
-    result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=args.max_tokens,
+    editor = ServerConfig()  # what the language server asks for, unless told otherwise
+    max_tokens = args.max_tokens or (editor.max_tokens_multi if mode == "multi" else editor.max_tokens_single)
+    result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens,
                            constraint=constraint)
     telemetry.get().info("completion", file=str(path), line=line, mode=mode, **msgspec.to_builtins(result.stats))
     shown = as_shown(result.text, at, mode, "\r\n" if "\r\n" in source else "\n")

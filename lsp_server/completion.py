@@ -150,11 +150,11 @@ class Completer:
         text, revision, index = doc.text, doc.revision, doc.index
         offset = index.offset_at(req.line, req.character)
         ctx = window.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
-        replace_from, lead = offset, ""
-        if req.selected is not None:
-            (sl, sc), _end, lead = req.selected
-            replace_from = min(index.offset_at(sl, sc), offset)
-            ctx = window.with_selection(ctx, offset - replace_from, lead)
+        replace_from, replace_to, lead = offset, offset, ""
+        if req.selected is not None and req.selected[0][0] == req.selected[1][0] == req.line:  # (another
+            (sl, sc), (el, ec), lead = req.selected                                          # line: ignored)
+            replace_from, replace_to = min(index.offset_at(sl, sc), offset), max(index.offset_at(el, ec), offset)
+            ctx = window.with_selection(ctx, offset - replace_from, lead, replace_to - offset)
         decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, ctx.next_line,
                                   invoked=req.invoked, mode=cfg.mode, max_line=cfg.max_line_chars)
         trace.fields.update(mode=decision.mode, reason=decision.reason)
@@ -166,7 +166,7 @@ class Completer:
         hit = self.cache.get(req.uri, text, offset) if req.selected is None else None
         if hit is not None and len(hit) >= min(alternatives, 2):
             trace.mark("cache")
-            out = self._anchor(req, doc, revision, offset, replace_from, "", hit, ctx)
+            out = self._anchor(req, doc, revision, offset, (replace_from, replace_to), "", hit, ctx)
             trace.done("served" if out else "stale", cached=True, model_calls=0, suggestions=len(out))
             return out
         if not self.host.ready and self.host.error and not self.host.reconnect_due():
@@ -203,14 +203,16 @@ class Completer:
             self.cache.put(req.uri, text, offset, texts)
         trace.mark("post")
         current = self.store.get(req.uri)  # closed (or closed and reopened) meanwhile: stale
-        out = self._anchor(req, doc, revision, offset, replace_from, lead, texts, ctx) if current is doc else []
+        out = self._anchor(req, doc, revision, offset, (replace_from, replace_to), lead, texts, ctx) if current is doc else []
         trace.done("served" if out else ("stale" if texts else "empty"), suggestions=len(out),
                    chars=len(out[0].text) if out else 0)
         return out
 
-    def _anchor(self, req: Request, doc: Any, revision: int, offset: int, replace_from: int, lead: str,
+    def _anchor(self, req: Request, doc: Any, revision: int, offset: int, replaced: tuple[int, int], lead: str,
                 texts: list[str], ctx: window.Window) -> list[Suggestion]:
-        """Suggestions placed on the document as it is now, or [] if it changed elsewhere."""
+        """Suggestions placed on the document as it is now, or [] if it changed elsewhere; each replaces
+        `replaced` (the selected item's range, else the cursor) and what was typed at the cursor since."""
+        replace_from, replace_to = replaced
         typed = doc.typed_since(revision, offset)
         if typed is None:
             return []
@@ -222,7 +224,7 @@ class Completer:
             here = index.position_at(offset + len(typed))
             return [Suggestion(f"{req.request_id}:{next(_ids)}", t[len(typed):], here, here, here, "") for t in texts]
         start = index.position_at(replace_from)
-        end = index.position_at(offset + len(typed))
+        end = index.position_at(replace_to + len(typed))
         word = _word_before(ctx.line_prefix[: len(ctx.line_prefix) - len(lead)] if lead else ctx.line_prefix)
         word_start = index.position_at(replace_from - len(word))
         return [Suggestion(f"{req.request_id}:{next(_ids)}", lead + t, start, end, word_start, word) for t in texts]

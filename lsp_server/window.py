@@ -78,12 +78,15 @@ def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int, min_ch
                    tuple(ln.strip() for ln in after), after[0] if after else "", start > 0, end < len(text))
 
 
-def with_selection(ctx: Window, replaced: int, text: str) -> Window:
-    """The window as if the last `replaced` characters before the cursor were `text`.
+def with_selection(ctx: Window, replaced: int, text: str, replaced_after: int = 0) -> Window:
+    """The window as if the last `replaced` characters before the cursor and the first `replaced_after`
+    after it were `text`.
 
-    Used for `selectedCompletionInfo`: the model must continue the item selected in the popup.
+    Used for `selectedCompletionInfo`: the model must continue the item selected in the popup, which
+    replaces its range (in VS Code's replace mode, also the rest of the word after the cursor).
     """
     cut = min(replaced, len(ctx.line_prefix))
-    return Window(ctx.prefix[: len(ctx.prefix) - cut] + text, ctx.suffix,
-                   ctx.line_prefix[: len(ctx.line_prefix) - cut] + text, ctx.line_suffix,
-                   ctx.prev_line, ctx.next_lines, ctx.next_line, ctx.prefix_cut, ctx.suffix_cut)
+    drop = min(replaced_after, len(ctx.line_suffix))
+    return Window(ctx.prefix[: len(ctx.prefix) - cut] + text, ctx.suffix[drop:],
+                  ctx.line_prefix[: len(ctx.line_prefix) - cut] + text, ctx.line_suffix[drop:],
+                  ctx.prev_line, ctx.next_lines, ctx.next_line, ctx.prefix_cut, ctx.suffix_cut)

@@ -220,3 +220,11 @@ async def test_a_line_break_typed_while_the_model_runs_keeps_the_range_on_one_li
     svc.did_change(change_params(URI, 2, (2, 9), (2, 9), "\n    "))  # Enter: the editor indents
     items = await task
     assert [i.insert_text for i in items] == ["y = 1\n    return y"] and rng(items[0]) == ((3, 4), (3, 4))
+
+
+async def test_a_selected_item_replaces_its_whole_range_and_only_on_the_cursor_line(svc):
+    svc.did_open(open_params(URI, "#fake:text=.join(a)\nx = os.pabc\n"))
+    items = await inline(svc, URI, 1, 9, selected=((1, 7), (1, 11), "path"))  # replace mode: `pa|bc` -> path
+    assert items[0].insert_text == "path.join(a)" and rng(items[0]) == ((1, 7), (1, 11))
+    items = await inline(svc, URI, 1, 9, selected=((0, 0), (1, 9), "path"))  # not on the cursor's line
+    assert all(rng(i)[0] == (1, 9) for i in items)

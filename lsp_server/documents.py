@@ -64,10 +64,12 @@ class Document:
 
     @property
     def eol(self) -> str:
-        """The document's line terminator, judged by its first line break."""
+        """The document's line terminator, judged by its first line break (\r\n, \n or a lone \r)."""
         text = self.index.text
-        nl = text.find("\n")
-        return "\r\n" if nl > 0 and text[nl - 1] == "\r" else "\n"
+        nl, cr = text.find("\n"), text.find("\r")
+        if cr < 0 or 0 <= nl < cr:
+            return "\n"
+        return "\r\n" if nl == cr + 1 else "\r"
 
     def replace_all(self, text: str, version: int) -> None:
         self.index = LineIndex(text, self.index.encoding)

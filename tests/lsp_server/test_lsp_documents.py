@@ -18,6 +18,13 @@ def test_incremental_changes_with_emoji_and_crlf():
     assert doc.version == 3 and doc.eol == "\r\n"
 
 
+def test_the_line_terminator_is_the_first_line_breaks():
+    store = DocumentStore(UTF16)
+    for text, eol in (("a\r\nb\n", "\r\n"), ("a\nb\r\n", "\n"), ("import os\rdef f(x):\r", "\r"), ("a", "\n")):
+        store.open(URI, "python", 1, text)
+        assert store.get(URI).eol == eol, text
+
+
 def test_full_replacement_and_multiple_changes_in_order():
     store = DocumentStore(UTF8)
     store.open(URI, "python", 1, "é\n")

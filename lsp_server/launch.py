@@ -47,6 +47,7 @@ from .remote import check_api_key
 
 LOOPBACK_ORIGIN = re.compile(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?")  # a page served on this machine
 JOIN_TIMEOUT_S = 60.0  # a running job stops within one denoising step; a model load cannot be stopped
+PARENT_POLL_S = 3.0  # how often the editor that started the server is checked for
 
 
 def _positive(text: str) -> int:
@@ -313,13 +314,37 @@ async def _serve(server: Any, transport: str, args: argparse.Namespace, channel:
     else:
         serving = _serve_stdio(server, sys.stdin.fileno(), channel, args.max_message_bytes)
     session = asyncio.ensure_future(serving)
+    watch = asyncio.ensure_future(_watch_parent(server.service, stop_for))
     try:
         await asyncio.wait({session, stop}, return_when=asyncio.FIRST_COMPLETED)
         return stop.result() if stop.done() else session.result()  # a signal and a hang-up: the signal
     finally:
         server.protocol.set_writer(_Dropped())  # after a signal the server stops talking, too
         session.cancel()
+        watch.cancel()
         server.service.scheduler.cancel_all()  # running jobs stop while the loop winds down
+
+
+async def _watch_parent(service: Any, stop_for: Any) -> None:
+    """Ends the session once the process that started the server (initialize's processId) is gone, as
+    LSP asks: over TCP or a WebSocket nothing else would tell us that the editor died."""
+    while True:
+        await asyncio.sleep(PARENT_POLL_S)
+        pid = service.parent_pid
+        if isinstance(pid, int) and pid > 0 and not _alive(pid):
+            telemetry.get().warning("parent.gone", pid=pid)
+            stop_for("parent-exited")
+            return
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # someone else's process, or no such number: not ours to judge
+        return True
+    return True
 
 
 def _exit_at_once(signum: int, frame: Any) -> None:

@@ -48,6 +48,7 @@ def create(model: str | None = None, device: str | None = None, remote: str | No
         item = getattr(getattr(params.capabilities.text_document, "completion", None), "completion_item", None)
         svc.markdown = lsp.MarkupKind.Markdown in (getattr(item, "documentation_format", None) or [])
         svc.initialize(params.initialization_options, encoding)
+        svc.parent_pid = params.process_id  # LSP: when the editor that started us is gone, we exit
 
     @ls.feature(lsp.INITIALIZED)
     def initialized(params: lsp.InitializedParams) -> None:

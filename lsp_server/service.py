@@ -47,6 +47,8 @@ class Service:
 
     # configuration and model life cycle -------------------------------------------------------
 
+    parent_pid: int | None = None  # the editor's process (initialize's processId), watched by launch.py
+
     def initialize(self, options: Any, encoding: str) -> None:
         self.store.encoding = encoding
         self.apply_settings(options, load=False)

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from lsp_helpers import (TRANSPORTS, WAIT_S, RawClient, eventually, log_events, server_env, start_ready, stats,
-                         stderr_problems)
+from lsp_helpers import (INIT, TRANSPORTS, WAIT_S, RawClient, eventually, log_events, server_env, start_ready,
+                         stats, stderr_problems)
 
 from dllm_complete.lsp_server.scheduler import Scheduler, Superseded
 
@@ -115,6 +115,24 @@ async def test_shutdown_and_exit_after_a_cancelled_request(transport, tmp_path):
     client.notify("exit")
     assert await client.wait() == 0  # by itself: stdin or the connection is still open
     assert_clean_stop(log, "exit", 0)
+
+
+async def test_the_server_ends_when_the_editor_that_started_it_is_gone(tmp_path):
+    # LSP: "if the parent process is not alive then the server should exit"; over TCP nothing else tells it
+    editor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        log = tmp_path / "tcp.stderr"
+        with log.open("wb") as stderr:
+            client = await RawClient.start(fake=True, transport="tcp", stderr=stderr)
+        init = {**INIT, "processId": editor.pid}
+        assert "capabilities" in (await client.request(1, "initialize", init))["result"]
+        client.notify("initialized", {})
+        editor.kill()
+        editor.wait()
+        assert await client.wait() == 1  # no shutdown came first
+        assert_clean_stop(log, "parent-exited", 1)
+    finally:
+        editor.kill()
 
 
 async def test_shutdown_with_a_request_running_then_exit(tmp_path):

@@ -9,6 +9,7 @@ routed to the same stream as JSON) and the shape of the events: one `completion`
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, TextIO
 
@@ -26,7 +27,8 @@ def configure(log_file: str | None = None, level: str = "info") -> None:
         try:
             _stream = open(log_file, "a", buffering=1, encoding="utf-8")
         except OSError as exc:
-            print(f"dllm-lsp: cannot write logs to {log_file} ({exc}); logging to stderr", file=sys.stderr)
+            program = os.path.basename(sys.argv[0]) or "dllm"  # dllm-lsp, dllm-serve, dllm-complete
+            print(f"{program}: cannot write logs to {log_file} ({exc}); logging to stderr", file=sys.stderr)
     shared = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
               structlog.processors.TimeStamper(fmt="iso", utc=True)]
     structlog.configure(

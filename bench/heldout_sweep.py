@@ -48,12 +48,14 @@ def parse_setting(text: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="heldout_sweep.py")
-    p.add_argument("--model")
-    p.add_argument("--n", type=int, default=100)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--modes", default="single,multi")
-    p.add_argument("--settings", nargs="*", default=[""])
+    p = argparse.ArgumentParser(prog="python -m bench.heldout_sweep", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="checkpoint directory or name (default: the embedded model)")
+    p.add_argument("--n", type=int, default=100, help="holes per mode")
+    p.add_argument("--seed", type=int, default=1, help="which held-out holes")
+    p.add_argument("--modes", default="single,multi", help="comma-separated modes")
+    p.add_argument("--settings", nargs="*", default=[""],
+                   help='sampler settings to compare, each "key=value,..." ("" = the defaults)')
     args = p.parse_args(argv)
     engine = dllm.load(args.model)
     base = engine.sampler

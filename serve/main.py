@@ -12,6 +12,7 @@ import ipaddress
 import os
 import sys
 
+from dllm_complete.grammars import language_for
 from dllm_complete.lsp_server import telemetry
 from dllm_complete.lsp_server.remote import check_api_key
 
@@ -59,6 +60,8 @@ def check(args) -> str | None:
         return f"--max-replicas ({args.max_replicas}) must be >= --replicas ({args.replicas})"
     if not 0 < args.port < 65536:
         return f"--port must be 1-65535, got {args.port}"
+    if args.language is not None and language_for(args.language) is None:
+        return f"--language: no grammar for {args.language!r} (python, javascript, typescript, go, rust, ...)"
     try:
         args.api_key = check_api_key(args.api_key)
     except ValueError as exc:

@@ -36,6 +36,7 @@ from .signals import stop_signals_exit, stop_signals_raise
 
 EXIT_USAGE = 2
 MAX_FILE_BYTES = 8_000_000
+MAX_LINE_BYTES = 4 * MAX_FILE_BYTES  # one --batch record: a whole file's prefix and suffix, JSON-escaped
 
 
 class UsageError(Exception):
@@ -283,11 +284,14 @@ def record_id(raw: bytes) -> str | int | None:
     return rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
 
 
-def parse_batch(lines: Iterable[bytes], name: str) -> Iterator[BatchRecord | str]:
+def parse_batch(lines: Iterable[bytes | None], name: str) -> Iterator[BatchRecord | str]:
     """Batch records, one JSON object a line; a bad line gives the message that names it
     (`NAME:N: ...`, with its id where it can be read) in place of a record."""
     decoder = msgspec.json.Decoder(BatchRecord)
     for n, raw in enumerate(lines, start=1):
+        if raw is None or len(raw) > MAX_LINE_BYTES:
+            yield f"{name}:{n}: longer than {MAX_LINE_BYTES // 1_000_000} MB"
+            continue
         if not raw.strip():
             yield f"{name}:{n}: empty line"
             continue
@@ -299,6 +303,18 @@ def parse_batch(lines: Iterable[bytes], name: str) -> Iterator[BatchRecord | str
             yield f"{where}: {exc}"
         except msgspec.DecodeError as exc:
             yield f"{name}:{n}: not JSON ({exc})"
+
+
+def bounded_lines(stream) -> Iterator[bytes | None]:
+    """A stream's lines as they arrive, None for one longer than MAX_LINE_BYTES (read on to its end
+    without keeping it: a stream without line breaks must not fill the memory)."""
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        yield None
+        while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+            pass
 
 
 def batch_input(spec: str) -> tuple[str, list[bytes] | None, Path | None]:
@@ -346,7 +362,7 @@ def run_batch(args) -> int:
         return answer(load_engine(args), [r for r in items if not isinstance(r, str)], args, len(bad))
     engine = load_engine(args)
     with open_stream(stream) as source:
-        return answer(engine, parse_batch(source, name), args, 0)
+        return answer(engine, parse_batch(bounded_lines(source), name), args, 0)
 
 
 def answer(engine, items: Iterable[BatchRecord | str], args, bad: int) -> int:

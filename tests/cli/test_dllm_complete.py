@@ -348,3 +348,16 @@ def test_a_stop_signal_while_the_model_loads_ends_at_once_in_one_line():
              "    time.sleep(30)\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert (out.returncode, out.stderr, out.stdout) == (143, "dllm-complete: interrupted (SIGTERM)\n", "")
+
+
+def test_a_batch_line_past_the_limit_is_reported_and_not_kept(monkeypatch):
+    # `--batch /dev/zero` (a stream without line breaks) read one endless line into memory
+    import io
+
+    from dllm_complete.lsp_server import cli
+
+    monkeypatch.setattr(cli, "MAX_LINE_BYTES", 100)
+    stream = io.BytesIO(b'{"id": 1, "prefix": "x = "}\n' + b"0" * 1000 + b"\n" + b'{"id": 2, "prefix": "y"}\n')
+    items = list(cli.parse_batch(cli.bounded_lines(stream), "<stdin>"))
+    assert [getattr(item, "id", None) for item in items] == [1, None, 2]
+    assert items[1].startswith("<stdin>:2: longer than")

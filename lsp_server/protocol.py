@@ -21,8 +21,10 @@ Owns these adjustments, nothing else:
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Callable
 
+from cattrs import transform_error
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
 from pygls.lsp.server import LanguageServer
@@ -32,6 +34,19 @@ from pygls.protocol.language_server import lsp_method
 from . import telemetry
 
 PARSE_ERROR = -32700
+
+
+# pygls logs every request it cannot read as an error with a multi-KB traceback; such a request is the
+# client's mistake, answered -32602 and logged by us in one warning line (`jsonrpc.refused`)
+logging.getLogger("pygls.protocol.json_rpc").addFilter(
+    lambda record: not record.getMessage().startswith("Unable to deserialize message"))
+
+
+def _what_failed(error: BaseException) -> str:
+    try:
+        return "; ".join(transform_error(error, path="$"))[:300]
+    except Exception:  # noqa: BLE001 - only a message
+        return str(error)[:300]
 
 
 class _BadRequest:
@@ -91,7 +106,7 @@ class DllmProtocol(LanguageServerProtocol):
     def _handle_cancel_notification(self, msg_id):
         """A cancel for a request already answered is routine (an editor cancels what it superseded,
         answered or not): it is dropped without pygls' warning line, one per keystroke otherwise."""
-        if msg_id in self._request_futures:
+        if isinstance(msg_id, (int, str)) and msg_id in self._request_futures:
             super()._handle_cancel_notification(msg_id)
 
     # reading ------------------------------------------------------------------------------------
@@ -110,6 +125,8 @@ class DllmProtocol(LanguageServerProtocol):
             return super().structure_message(data)
         except JsonRpcException as exc:
             if isinstance(data, dict) and "id" in data and "method" in data:
+                if exc.__cause__ is not None:  # say which field (cattrs' own account of what failed)
+                    exc = type(exc)(f"{exc.message}: {_what_failed(exc.__cause__)}")
                 return _BadRequest(data["id"], data["method"], exc)
             raise
 

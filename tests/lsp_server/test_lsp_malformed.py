@@ -6,7 +6,7 @@ take seconds to start it); nothing here is timed.
 
 import pytest
 import pytest_asyncio
-from lsp_helpers import RawClient
+from lsp_helpers import RawClient, stderr_problems
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 INIT = {"processId": None, "rootUri": None, "capabilities": {}}
@@ -41,7 +41,8 @@ async def test_initialize_then_bad_params_and_unknown_methods(raw):
     assert "capabilities" in (await raw.request(1, "initialize", INIT))["result"]
     raw.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     bad = await raw.request(2, "textDocument/inlineCompletion", {"textDocument": 5, "position": "here"})
-    assert bad["error"]["code"] == -32602
+    assert bad["error"]["code"] == -32602 and "$.params.position" in bad["error"]["message"]  # says what is wrong
+    raw.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": [1]}})  # not an id: ignored
     assert (await raw.request(3, "no/such/method", {}))["error"]["code"] == -32601
     raw.send({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"bogus": True}})
     raw.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
@@ -58,6 +59,23 @@ async def test_a_second_initialize_and_a_method_that_is_no_string_are_invalid_re
     assert second["error"]["code"] == -32600  # the position encoding stays the one agreed first
     raw.send({"jsonrpc": "2.0", "id": 6, "method": 5})
     assert (await raw.response(6))["error"]["code"] == -32600
+
+
+async def test_a_clients_mistakes_are_not_logged_as_server_errors(tmp_path):
+    log = tmp_path / "stderr"
+    with log.open("wb") as stderr:
+        client = await RawClient.start(stderr=stderr)
+    try:
+        assert "capabilities" in (await client.request(1, "initialize", INIT))["result"]
+        bad = await client.request(2, "textDocument/inlineCompletion", {"textDocument": 5, "position": "here"})
+        assert bad["error"]["code"] == -32602
+        client.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": [1]}})
+        assert (await client.request(3, "shutdown", None))["result"] is None
+        client.notify("exit")
+        assert await client.wait() == 0
+    finally:
+        await client.close()
+    assert stderr_problems(log.read_text()) == []
 
 
 async def test_shutdown_and_exit(raw):

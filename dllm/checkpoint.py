@@ -116,7 +116,8 @@ def _read_config(path: Path) -> dict:
     cfg_path = path / "config.json"
     if not path.is_dir():
         embedded = ", ".join(sorted(d.name for d in EMBEDDED.iterdir() if (d / "config.json").is_file()))
-        raise CheckpointError(f"model directory not found: {path} (embedded models: {embedded})")
+        found = f"{path} is not a directory" if path.exists() else f"model directory not found: {path}"
+        raise CheckpointError(f"{found} (embedded models: {embedded})")
     if not cfg_path.is_file():
         raise CheckpointError(f"{path} has no config.json")
     try:

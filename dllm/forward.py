@@ -21,7 +21,7 @@ import time
 import torch
 
 from dllm_complete.kernels import packed
-from dllm_complete.kernels.dispatch import Backend, select_backend
+from dllm_complete.kernels.dispatch import BACKENDS, Backend, select_backend
 
 BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
 CPU_BUCKET = 64  # on the CPU a canvas's or a prompt's slots are rounded up to a multiple of this (`EagerForward`)
@@ -298,6 +298,8 @@ def fast_path(model, kernels: str = "auto") -> Backend | None:
     if kernels == "off":
         model.use_attention(None)
         return None
+    if kernels not in BACKENDS:
+        raise ValueError(f"kernels must be one of {', '.join(BACKENDS)}, off; got {kernels!r}")
     backend = select_backend(kernels, model.embed_tokens.weight.device)
     model.use_attention(backend.attention)
     model.fuse_projections()

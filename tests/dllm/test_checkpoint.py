@@ -186,3 +186,10 @@ def test_a_special_id_past_the_embeddings_is_one_line(tmp_path):
     (ckpt / "config.json").write_text(json.dumps({**cfg, "mask_token_id": 1_000_000}))
     with pytest.raises(CheckpointError, match="token id 1000000 does not fit"):
         dllm.load(str(ckpt))
+
+
+def test_a_file_given_as_the_model_is_named_as_such(tmp_path):
+    path = tmp_path / "weights.safetensors"
+    path.write_bytes(b"not a directory")
+    with pytest.raises(dllm.CheckpointError, match="is not a directory"):
+        dllm.load(str(path))

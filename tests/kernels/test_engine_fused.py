@@ -121,7 +121,7 @@ def test_default_load_picks_the_backend_once(loaded, tmp_path):
     engine = dllm.load(str(tiny_checkpoint(tmp_path / "m")))
     gpu = torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
     assert engine.info["kernels"] == ("triton" if gpu else "torch")
-    with pytest.raises(ValueError, match="kernel backend"):
+    with pytest.raises(ValueError, match="kernels must be one of auto, triton, torch, off"):
         Engine(loaded, kernels="fast")
 
 

@@ -92,7 +92,13 @@ def run_split(split: str, problems: list[dict], backends: list, max_tokens: int 
 
 
 def score_rows(rows: list[dict], problems: dict, timeout_s: float, workers: int) -> None:
-    """Add the sandbox verdict to every row; each distinct (task, completion) is executed once."""
+    """Add the sandbox verdict to every row; each distinct (task, completion) is executed once. A row whose
+    backend failed is not executed: it fails (its empty text could pass a hole that wants nothing)."""
+    answered = [r for r in rows if r["error"] is None]
+    for r in rows:
+        if r["error"] is not None:
+            r.update(passed=False, result="error", exact_match=False, syntax_valid=False, detail=r["error"])
+    rows = answered
     keys = sorted({(r["task_id"], r["completion"]) for r in rows})
     with tqdm(total=len(keys), desc="score", file=sys.stderr, dynamic_ncols=True) as bar:
         verdicts = humaneval.score_many([problems[t] for t, _ in keys], [c for _, c in keys], timeout_s=timeout_s,
@@ -225,16 +231,22 @@ def main(argv: list[str] | None = None) -> dict:
     specs = args.backend or default_specs(args.dllm_model, args.ar_model)
     utc = common.utc_now().replace(":", "").replace("+0000", "Z")
     out = args.out or common.REPO_ROOT / "bench" / "results" / f"arena-{utc}.jsonl"
+    try:  # every split read before a model loads: a typo fails at once, not after an hour's split
+        sets = {split: humaneval.sample(humaneval.load_split(split, args.data_dir), args.limit or None, args.seed)
+                for split in dict.fromkeys(s for s in args.splits.split(",") if s)}
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"--splits: {exc}") from None
     engines: dict = {}
     loaded = [backends_mod.make(s, engines) for s in specs]
     labels = [b.label for b in loaded]
     if len(set(labels)) != len(labels):
         raise SystemExit(f"backend labels must differ, got {labels}; name them with LABEL@SPEC")
+    if args.reference is not None and args.reference not in labels:
+        raise SystemExit(f"--reference {args.reference!r} is none of the backends {labels}")
     reference = args.reference or next((b.label for b in loaded if b.info["backend"] == "ar"), None)
     stamp = common.stamp()
     rows, splits, t0 = [], {}, time.perf_counter()
-    for split in [s for s in args.splits.split(",") if s]:
-        problems = humaneval.sample(humaneval.load_split(split, args.data_dir), args.limit or None, args.seed)
+    for split, problems in sets.items():
         if args.typed_indent or args.typed_chars:
             problems = [humaneval.typed_indent(p, args.typed_chars) for p in problems]
         split_rows = run_split(split, problems, loaded, args.max_tokens, args.warmup, args.mode, args.fail_fast)

@@ -51,6 +51,26 @@ def test_errors_do_not_count_as_latency():
     assert "D" not in arena.frontier(stats)
 
 
+def test_a_backend_that_failed_fails_the_hole_unexecuted(monkeypatch):
+    # its empty text would pass a hole that wants nothing (a comment line) and could top the leaderboard
+    executed = []
+    monkeypatch.setattr(humaneval, "score_many", lambda problems, texts, **kw: [
+        executed.append(t) or {"passed": True, "result": "passed", "exact_match": True, "syntax_valid": True,
+                               "detail": ""} for t in texts])
+    rows = [{"task_id": "t1", "completion": "", "error": "ZeroDivisionError: boom"},
+            {"task_id": "t1", "completion": "x", "error": None}]
+    arena.score_rows(rows, {"t1": {}}, timeout_s=1, workers=1)
+    assert executed == ["x"]
+    assert (rows[0]["passed"], rows[0]["result"]) == (False, "error") and rows[1]["passed"]
+
+
+def test_a_split_typo_fails_before_any_model_loads(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit, match="unknown split 'multi-lien'"):  # the backend would not even load
+        arena.main(["--splits", "single-line,multi-lien", "--backend", f"dllm:{tmp_path / 'none'}"])
+
+
 def test_arena_end_to_end_on_tiny_models(tmp_path, capsys):
     models = tiny_models()
     out = tmp_path / "arena.jsonl"

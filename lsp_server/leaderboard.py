@@ -76,7 +76,7 @@ def read_log(path: Path) -> tuple[list[dict], int]:
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
     records, bad = [], 0
-    for line in text.splitlines():
+    for line in text.split("\n"):  # JSON Lines end at "\n" only (a text may hold U+2028 or U+0085)
         if not line.strip():
             continue
         try:
@@ -118,10 +118,24 @@ def bench_votes(rows: list[dict], source: str) -> list[dict]:
             ra, rb = by[a], by[b]
             winner = "tie" if ra["passed"] == rb["passed"] else "a" if ra["passed"] else "b"
             votes.append({"source": "bench", "round": f"{source}:{split}/{task}", "split": split, "task_id": task,
-                          "a": a, "b": b, "winner": winner,
+                          "a": a, "b": b, "winner": winner, "specs": {"a": ra.get("spec"), "b": rb.get("spec")},
                           "latency_ms": {"a": ra.get("latency_ms"), "b": rb.get("latency_ms")},
                           "status": {"a": bench_status(ra), "b": bench_status(rb)}})
     return votes
+
+
+def check_labels(votes: list[dict]) -> None:
+    """A UsageError where one label stands for different benchmark backends (their specs differ) across
+    the logs: merged, the leaderboard would score two models as one."""
+    specs: dict = defaultdict(set)
+    for v in votes:
+        for side in "ab":
+            if (spec := (v.get("specs") or {}).get(side)) is not None:
+                specs[v[side]].add(spec)
+    for label, found in specs.items():
+        if len(found) > 1:
+            raise UsageError(f"label {label!r} names different backends across the logs ({', '.join(sorted(found))}): "
+                             "name them apart with LABEL@SPEC in bench.arena")
 
 
 def load_votes(path: Path) -> tuple[list[dict], int]:
@@ -130,7 +144,7 @@ def load_votes(path: Path) -> tuple[list[dict], int]:
     rows = [r for r in records if is_bench_row(r)]
     votes = [r for r in records if not is_bench_row(r) and is_vote(r)]
     strays = len(records) - len(rows) - len(votes)
-    votes += bench_votes(rows, path.name)
+    votes += bench_votes(rows, str(path))
     if not votes:
         if not records:
             raise UsageError(f"{path}: no line is a JSON object ({bad} malformed)")
@@ -522,6 +536,7 @@ def report_command(args: argparse.Namespace) -> int:
         mine, bad = load_votes(path)
         votes += mine
         skipped += bad
+    check_labels(votes)
     report = {**build(votes, args.bootstrap, args.seed), "logs": [str(p) for p in args.logs], "skipped_lines": skipped}
     out = args.out or args.logs[0].with_name(args.logs[0].stem + "-report")
     plots = write(out, report)

@@ -165,6 +165,25 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, content, message):
     assert not (tmp_path / "log-report").exists()
 
 
+def test_one_label_for_two_models_across_logs_is_refused_and_runs_stay_apart(tmp_path):
+    one = write_jsonl(tmp_path / "one.jsonl", [dict(bench_row("dllm", "t1", True, 10), spec="dllm:/tiny"),
+                                              bench_row("ar", "t1", False, 50)])
+    two = write_jsonl(tmp_path / "two.jsonl", [dict(bench_row("dllm", "t1", False, 10), spec="dllm:default"),
+                                              bench_row("ar", "t1", True, 50)])
+    out = run("report", one, two, cwd=tmp_path)
+    assert out.returncode == 2 and "label 'dllm' names different backends" in out.stderr
+    # two logs of the same name (two runs' arena.jsonl) and a text holding U+2028 keep all their rows
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    rows = [dict(bench_row("x", "t1", True, 10), completion="s = '\u2028'"), bench_row("y", "t1", False, 20)]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)  # as bench.arena writes them
+    logs = [tmp_path / d / "arena.jsonl" for d in "ab"]
+    for log in logs:
+        log.write_text(text, encoding="utf-8")
+    votes = [v for log in logs for v in leaderboard.load_votes(log)[0]]
+    report = leaderboard.build(votes, n_boot=0, seed=0)
+    assert report["votes"] == 2 and {r["latency_ms"]["n"] for r in report["leaderboard"]} == {2}
+
+
 def test_installed_console_script(tmp_path):
     script = Path(sys.executable).parent / "dllm-arena"
     assert script.is_file(), f"dllm-arena is not installed beside {sys.executable}: pip install -e ."

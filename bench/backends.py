@@ -82,8 +82,12 @@ def parse_spec(text: str) -> Spec:
     if kind not in KINDS or not sep:
         raise ValueError(f"backend spec {text!r}: expected one of {', '.join(k + ':DIR' for k in KINDS)}")
     path, _, query = rest.partition("?")
-    params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
-    allowed = COMMON_PARAMS | (set(DLLM_PARAMS) if kind == "dllm" else set(AR_PARAMS) if kind == "ar" else set())
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    params = dict(pairs)
+    if len(params) < len(pairs):
+        raise ValueError(f"backend spec {text!r}: a parameter is given twice")
+    diffusion = set(DLLM_PARAMS) - {"draft"}  # prompt-lookup drafts are the AR decoder's
+    allowed = COMMON_PARAMS | (diffusion if kind == "dllm" else set(AR_PARAMS) if kind == "ar" else set())
     allowed |= LOAD_PARAMS if kind != "hf" else set()
     unknown = sorted(set(params) - allowed)
     if unknown:
@@ -176,7 +180,7 @@ class HFBackend:
     def __init__(self, spec: Spec, device: str | None = None) -> None:
         import torch
         import transformers
-        from dllm_complete.dllm.checkpoint import choose_device, describe
+        from dllm_complete.dllm.checkpoint import choose_device, describe, stored_dtype
 
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
@@ -188,12 +192,12 @@ class HFBackend:
         _, self.tokenizer, model_spec = describe(self.path)
         self.context_tokens = model_spec.context_tokens
         self.name = cfg.get("dllm", {}).get("name", self.path.name)
-        self.device, dtype = choose_device(device)  # the same device/dtype rule as dllm.load
+        self.device, dtype = choose_device(device, None, stored_dtype(self.path))  # dllm.load's rule
         self.model = transformers.AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(self.device).eval()
         self.stops = self.tokenizer.stop_ids()
         self.newline = torch.zeros(self.model.config.vocab_size, dtype=torch.bool, device=self.device)  # (V,)
         self.newline[self.tokenizer.newline_ids()] = True
-        self.syntax = syntax_on(spec)
+        self.syntax, self.scope = syntax_on(spec), scope_on(spec)
         self._torch = torch
 
     @property
@@ -201,15 +205,15 @@ class HFBackend:
         p = next(self.model.parameters())
         return {"label": self.label, "spec": self.spec, "backend": "hf", "model": self.name, "path": str(self.path),
                 "device": str(p.device), "dtype": str(p.dtype).removeprefix("torch."),
-                "params": sum(t.numel() for t in self.model.parameters()), "syntax": self.syntax}
+                "params": sum(t.numel() for t in self.model.parameters()), "syntax": self.syntax, "scope": self.scope}
 
     def begin(self, prefix: str, suffix: str, mode: str, max_tokens: int | None):
         """(the call's start, prompt ids): exactly what `ARDecoder.infill` builds."""
         from dllm_complete.dllm.ar import fim_prompt
         from dllm_complete.dllm.infill import begin
 
-        start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, SamplerConfig(), _constraint(self.syntax),
-                      self.context_tokens)
+        start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, SamplerConfig(),
+                      _constraint(self.syntax, self.scope, prefix + suffix), self.context_tokens)
         return start, fim_prompt(self.tokenizer, start)
 
     def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:

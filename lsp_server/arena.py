@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dllm_complete import grammars
 from dllm_complete.dllm.contract import SamplerConfig
 
 from . import postprocess, telemetry, trigger, window
-from .engine_host import engine_factory
+from .documents import uri_path
+from .engine_host import Job, engine_factory
 from .scheduler import Scheduler, Superseded
 
 KINDS = ("dllm", "model", "infill", "openai")
@@ -150,9 +150,10 @@ class Arena:
                     raw = await asyncio.wait_for(asyncio.to_thread(http_infill, c, ctx.prefix, ctx.suffix, max_tokens,
                                                                    timeout), timeout)
                 else:
-                    job = (ctx.prefix, ctx.suffix, doc.language, mode, max_tokens, cfg)
+                    job = Job(ctx.prefix, ctx.suffix, doc.language, uri_path(doc.uri), mode, max_tokens,
+                              syntax=cfg.syntax, scope=cfg.scope, document=doc.text if cfg.scope else None)
                     raw = await asyncio.wait_for(self.scheduler.run(f"arena:{rid}:{slot}",
-                                                                    lambda tok: self._local(c, job, tok)), timeout)
+                                                                    lambda tok: self._local(c, job, cfg, tok)), timeout)
             except asyncio.TimeoutError:
                 return Answer(status="timeout", error=f"no answer within {arena.timeout_ms} ms")
             except Superseded:  # completions were switched off meanwhile
@@ -175,16 +176,15 @@ class Arena:
             {"slot": slot, "insertText": answers[i].text, "range": {"start": at, "end": at},
              "latencyMs": answers[i].latency_ms, "status": answers[i].status} for slot, i in zip("AB", order)]}
 
-    def _local(self, c: Contestant, job: tuple, token: Any) -> str:
-        """The raw middle from the server's engine or another local checkpoint (on the model thread)."""
-        prefix, suffix, language, mode, max_tokens, cfg = job
+    def _local(self, c: Contestant, job: Job, cfg: Any, token: Any) -> str:
+        """The raw middle from the server's engine or another local checkpoint (on the model thread), with
+        the constraint a completion gets."""
         engine = self.host.engine if c.kind == "dllm" else self._engine(c.target, cfg.device)
         if engine is None:
             raise RuntimeError("model not loaded")
-        constraint = grammars.constraint_for(language) if cfg.syntax else None
         sampler = engine.sampler.with_overrides({**cfg.sampler, **c.options} if c.kind == "dllm" else c.options)
-        return engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens, cancel=token,
-                             constraint=constraint, sampler=sampler).text
+        return engine.infill(job.prefix, job.suffix, language=job.language, mode=job.mode, max_tokens=job.max_tokens,
+                             cancel=token, constraint=job.constraint if job.syntax else None, sampler=sampler).text
 
     def _engine(self, model: str, device: str | None) -> Any:
         key = (model, device)

@@ -118,3 +118,15 @@ def test_one_backend_on_one_split_writes_jsonl_and_summary_last(tmp_path, monkey
     assert split["mode"] == "single" and numbers["n"] == 4 and numbers["pass@1"] == 1.0
     assert numbers["nfe_mean"] == 2 and numbers["latency_ms"]["p50"] == 1.0 and numbers["errors"] == 0
     assert {"cpu", "cores", "git", "utc", "python"} <= set(summary["stamp"]) and not summary["typed_indent"]
+
+
+def test_spec_mistakes_are_refused_not_ignored():
+    import pytest
+
+    from bench.backends import parse_spec
+
+    for text, words in (("dllm:default?draft=8", "unknown parameter"),  # the diffusion engine drafts nothing
+                        ("dllm:default?threshold=0.5&threshold=0.9", "given twice")):
+        with pytest.raises(ValueError, match=words):
+            parse_spec(text)
+    assert parse_spec("ar:x?draft=8").params == {"draft": "8"}

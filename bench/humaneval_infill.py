@@ -60,11 +60,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--dtype", default=None)
     p.add_argument("--workers", type=int, default=2, help="parallel scoring processes")
     args = p.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        p.error("--limit must be >= 1 (leave it out for the whole split)")
     from dllm_complete import dllm
 
     try:
-        engine = dllm.load(args.model, device=args.device, dtype=args.dtype)
         lengths = [None] if args.oracle else [int(n) for n in args.lengths.split(",")]
+        if any(n is not None and n < 1 for n in lengths):
+            raise ValueError(f"--lengths must be >= 1, got {args.lengths}")
+        engine = dllm.load(args.model, device=args.device, dtype=args.dtype)
     except ValueError as exc:
         sys.exit(f"humaneval_infill: {exc}")
     if engine.spec.kind != "diffusion":

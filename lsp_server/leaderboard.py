@@ -425,7 +425,7 @@ def html_page(report: dict) -> str:
                  [[html.escape(r["backend"]), str(r["latency_ms"]["n"]), _num(r["latency_ms"]["p50"]),
                    _num(r["latency_ms"]["p90"]), _num(r["latency_ms"]["mean"]), str(r["timeouts"]),
                    str(r["errors"])] for r in board])
-    sources = ", ".join(f"{n} {s}" for s, n in report["sources"].items())
+    sources = ", ".join(f"{n} {html.escape(str(s))}" for s, n in report["sources"].items())
     first = report["first_shown_wins"]
     bias = f" The suggestion shown first won {first['rate']:.0%} of {first['n']} decided votes." if first["n"] else ""
     method = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in report["method"].items())

@@ -137,6 +137,14 @@ def language_of(path: Path | None, language: str | None) -> str | None:
     return found.name if found is not None else language
 
 
+def shebang_language(source: str) -> str | None:
+    """The language a script without a telling extension names in its `#!` line (python, node)."""
+    first = source[:200].partition("\n")[0]
+    if not first.startswith("#!"):
+        return None
+    return "python" if "python" in first else "javascript" if re.search(r"\bnode\b", first) else None
+
+
 def constraint_of(language: str | None, path: Path | None, args, document: str) -> Constraint | None:
     """The syntax constraint for the file (`grammars.constraint_for`), unless --no-syntax; unless
     --no-scope also the names that resolve to nothing, judged against the whole `document`."""
@@ -249,7 +257,7 @@ def run_one(args) -> int:
     source = read_source(path)
     prefix, suffix = split_at(source, line, col)
     engine = load_engine(args)
-    language = language_of(path, None)
+    language = language_of(path, None) or shebang_language(source)
     at = window_at(source, len(prefix))
     mode = trigger.mode_in(at, args.mode)
     constraint = constraint_of(language, path, args, prefix + suffix)

@@ -151,8 +151,8 @@ class Completer:
         offset = index.offset_at(req.line, req.character)
         ctx = window.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
         replace_from, replace_to, lead = offset, offset, ""
-        if req.selected is not None and req.selected[0][0] == req.selected[1][0] == req.line:  # (another
-            (sl, sc), (el, ec), lead = req.selected                                          # line: ignored)
+        if req.selected is not None and req.selected[0][0] == req.selected[1][0] == req.line:  # else ignored
+            (sl, sc), (el, ec), lead = req.selected
             replace_from, replace_to = min(index.offset_at(sl, sc), offset), max(index.offset_at(el, ec), offset)
             ctx = window.with_selection(ctx, offset - replace_from, lead, replace_to - offset)
         decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, ctx.next_line,

@@ -361,3 +361,10 @@ def test_a_batch_line_past_the_limit_is_reported_and_not_kept(monkeypatch):
     items = list(cli.parse_batch(cli.bounded_lines(stream), "<stdin>"))
     assert [getattr(item, "id", None) for item in items] == [1, None, 2]
     assert items[1].startswith("<stdin>:2: longer than")
+
+
+def test_a_script_without_an_extension_takes_its_language_from_the_shebang(model, tmp_path):
+    script = tmp_path / "tool"
+    script.write_text("#!/usr/bin/env python3\ndef add(a, b):\n    return \n")
+    out = run(f"{script}:3", "--model", model, "--json", "--max-tokens", "4", "--steps", "2")
+    assert out.returncode == 0 and json.loads(out.stdout)["language"] == "python", out.stderr

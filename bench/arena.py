@@ -81,7 +81,7 @@ def run_split(split: str, problems: list[dict], backends: list, max_tokens: int 
     mode = mode or humaneval.default_mode(split)
     for b in backends:
         for p in problems[:warmup]:
-            b.complete(p["prompt"], p["suffix"], mode, max_tokens)
+            generate(b, p, mode, max_tokens, fail_fast)  # untimed; a failure shows again on the holes
     rows = []
     for j, p in enumerate(tqdm(problems, desc=f"arena {split}", file=sys.stderr, dynamic_ncols=True)):
         for k in range(len(backends)):

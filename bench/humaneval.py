@@ -339,7 +339,7 @@ def execute(source: str, timeout_s: float = 5.0, mem_mb: int = 1024, fsize_mb: i
     marker = f"__HUMANEVAL_PASSED_{uuid.uuid4().hex}__"
     try:
         prog = os.path.join(root, "program.py")
-        Path(prog).write_text(source, encoding="utf-8")
+        Path(prog).write_text(source, encoding="utf-8", errors="replace")  # a lone surrogate from a backend
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-B", "-c", RUNNER_SOURCE, marker, prog],

@@ -291,10 +291,12 @@ def build(votes: list[dict], n_boot: int, seed: int) -> dict:
     lat = latency(votes)
     order = sorted(per, key=lambda k: (k not in score, -score[k][0] if k in score else 0.0, k))
     board = []
-    for rank, k in enumerate(order, 1):
+    shown = {k: _r(score[k][0], 1) for k in score}
+    for k in order:
         c, games = per[k], per[k]["votes"] - per[k]["dismissed"]
         s, interval = score.get(k, (None, None))
-        board.append({"rank": rank if k in score else None, "backend": k, "score": _r(s, 1),
+        rank = 1 + sum(v > shown[k] for v in shown.values()) if k in score else None  # equal scores, equal rank
+        board.append({"rank": rank, "backend": k, "score": _r(s, 1),
                       "ci95": None if interval is None else [_r(x, 1) for x in interval],
                       "votes": c["votes"], "wins": c["wins"], "losses": c["losses"], "ties": c["ties"],
                       "dismissed": c["dismissed"],

@@ -130,3 +130,9 @@ def test_spec_mistakes_are_refused_not_ignored():
         with pytest.raises(ValueError, match=words):
             parse_spec(text)
     assert parse_spec("ar:x?draft=8").params == {"draft": "8"}
+
+
+def test_a_completion_holding_a_lone_surrogate_is_scored_not_raised():
+    # an HTTP backend's JSON may carry "\ud800"; writing the program raised and ended the whole run
+    result, _ = humaneval.execute("x = '\ud800'\n", timeout_s=10)
+    assert result in ("passed", "failed", "error")

@@ -184,6 +184,12 @@ def test_one_label_for_two_models_across_logs_is_refused_and_runs_stay_apart(tmp
     assert report["votes"] == 2 and {r["latency_ms"]["n"] for r in report["leaderboard"]} == {2}
 
 
+def test_backends_with_equal_scores_share_a_rank():
+    votes = [{"a": "P", "b": "Q", "winner": "tie", "round": f"r{i}"} for i in range(4)]
+    board = leaderboard.build(votes, n_boot=0, seed=0)["leaderboard"]
+    assert [(r["backend"], r["rank"]) for r in board] == [("P", 1), ("Q", 1)]
+
+
 def test_installed_console_script(tmp_path):
     script = Path(sys.executable).parent / "dllm-arena"
     assert script.is_file(), f"dllm-arena is not installed beside {sys.executable}: pip install -e ."

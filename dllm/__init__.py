@@ -47,7 +47,11 @@ def load(model: str | None = None, *, device: str | None = None, dtype: str | No
     from .ar import ARDecoder
     from .engine import Engine
     from .checkpoint import DEFAULT_MODEL, load_checkpoint
+    from .contract import SamplerConfig
 
+    if sampler is not None and not isinstance(sampler, SamplerConfig):  # before the load, not at the first infill
+        raise TypeError(f"sampler must be a SamplerConfig (or None), got {type(sampler).__name__}; "
+                        "SamplerConfig().with_overrides({...}) makes one from a dict")
     loaded = load_checkpoint(model or DEFAULT_MODEL, device=device, dtype=dtype)
     cls = ARDecoder if loaded.spec.kind == "ar" else Engine
     return cls(loaded, sampler=sampler, kernels=kernels, graphs=graphs)

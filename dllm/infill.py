@@ -46,6 +46,10 @@ def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens:
     t0 = time.perf_counter()
     if not isinstance(prefix, str) or not isinstance(suffix, str):
         raise TypeError(f"prefix and suffix must be str, got {type(prefix).__name__} and {type(suffix).__name__}")
+    if not isinstance(cfg, SamplerConfig):
+        raise TypeError(f"sampler must be a SamplerConfig, got {type(cfg).__name__}")
+    if constraint is not None and not callable(getattr(constraint, "remask", None)):
+        raise TypeError(f"constraint must be one of grammars.constraint_for's (or None), got {type(constraint).__name__}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):

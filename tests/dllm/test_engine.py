@@ -529,3 +529,9 @@ def test_a_long_canvas_leaves_the_context_a_quarter_and_bad_arguments_say_so(eng
         engine.infill(b"x = ", "")
     with pytest.raises(ValueError, match="max_tokens must be an integer"):
         engine.infill("x = ", "", max_tokens=2.5)
+    with pytest.raises(TypeError, match="sampler must be a SamplerConfig"):
+        engine.infill("x = ", "", sampler={"threshold": 0.5})
+    with pytest.raises(TypeError, match="constraint must be one of grammars.constraint_for's"):
+        engine.infill("x = ", "", constraint="python")
+    with pytest.raises(TypeError, match="sampler must be a SamplerConfig"):
+        dllm.load(sampler={"threshold": 0.5})  # refused before anything loads

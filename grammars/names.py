@@ -24,11 +24,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tree_sitter import Language, Node, Query, QueryCursor
 
 from .languages import Grammar
-from .parse import IncrementalParser, document_tree, new_parser
+from .parse import IncrementalParser, document_tree, new_parser, text_key
 from .scope import UnresolvedNames, walk
 from .validity import overlaps
 
@@ -344,18 +345,33 @@ class _Names:
 
 
 _NO_MIDDLE = (-1, -1)  # `live` bytes that touch no statement: every one is read through `_top_level`
-_TOP_LEVEL: dict[tuple[str, str, bytes], tuple[frozenset[str], bool, bool]] = {}  # see `_top_level`
-_TAGGED: dict[tuple[str, str, bytes], frozenset[str]] = {}  # see `_tagged`
-_CACHE_SIZE = 20_000  # top-level statements remembered (an editor's open files)
 
 
-def _remembered(cache: dict, key: tuple, compute):
-    found = cache.get(key)
-    if found is None:
-        if len(cache) >= _CACHE_SIZE:
-            cache.clear()
-        found = cache[key] = compute()
-    return found
+_STATEMENTS = 20_000  # top-level statements remembered at most (an editor's open files)
+
+
+class _PerStatement:
+    """What was read of each top-level statement, keyed by its text's digest; at most `limit` names and
+    _STATEMENTS statements held (then emptied): every keystroke adds the statement under the cursor again."""
+
+    def __init__(self, count, limit: int = 200_000) -> None:
+        self.items: dict[tuple, Any] = {}
+        self.count, self.names, self.limit = count, 0, limit  # count: the names one result holds
+
+    def get(self, names: _Names, child: Node, read):
+        key = (names.name, child.type, text_key(names.source, child))
+        found = self.items.get(key)
+        if found is None:
+            found = read()
+            held = self.count(found)
+            if self.names + held > self.limit or len(self.items) >= _STATEMENTS:
+                self.items.clear()
+                self.names = 0
+            self.items[key], self.names = found, self.names + held
+        return found
+
+
+_TOP_LEVEL, _TAGGED = _PerStatement(lambda part: len(part[0])), _PerStatement(len)
 
 
 def _top_level(names: _Names, root: Node, child: Node) -> tuple[frozenset[str], bool, bool]:
@@ -366,8 +382,7 @@ def _top_level(names: _Names, root: Node, child: Node) -> tuple[frozenset[str], 
         part = _Names(names.name, names.language, root, names.source, span=(child.start_byte, child.end_byte))
         return frozenset(part.defs.get(root.id, ())), root.id in part.open, part.guessed
 
-    key = (names.name, child.type, names.source[child.start_byte:child.end_byte])
-    return _remembered(_TOP_LEVEL, key, read)
+    return _TOP_LEVEL.get(names, child, read)
 
 
 def _tagged(names: _Names, root: Node, child: Node) -> frozenset[str]:
@@ -382,8 +397,7 @@ def _tagged(names: _Names, root: Node, child: Node) -> frozenset[str]:
                          if any(key.startswith("definition.") for key in found)
                          for n in found.get("name", []) if child.start_byte <= n.start_byte < child.end_byte)
 
-    key = (names.name, child.type, names.source[child.start_byte:child.end_byte])
-    return _remembered(_TAGGED, key, read)
+    return _TAGGED.get(names, child, read)
 
 
 def _up_to_scope(node: Node, scopes: frozenset[str]):

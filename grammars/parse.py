@@ -8,11 +8,13 @@ Byte offsets are UTF-8 (tree-sitter's); `char_offset`/`byte_offset` convert.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
-from tree_sitter import Language, Parser, Point, Tree
+from tree_sitter import Language, Node, Parser, Point, Tree
 
-__all__ = ["new_parser", "IncrementalParser", "document_tree", "edit_span", "point_at", "char_offset", "byte_offset"]
+__all__ = ["new_parser", "IncrementalParser", "document_tree", "edit_span", "point_at", "char_offset", "byte_offset",
+           "text_key"]
 
 
 def new_parser(language: Language) -> Parser:
@@ -97,6 +99,12 @@ def document_tree(language: Language, source: bytes) -> Tree:
             entry = _documents[id(language)] = (language, IncrementalParser(language), threading.Lock())
     with entry[2]:
         return entry[1].parse(source)
+
+
+def text_key(source: bytes, node: Node) -> bytes:
+    """A 16-byte digest of a node's text: the key of caches of what a statement or body defines (the text
+    itself as the key kept a copy of every version of a big statement, one per keystroke)."""
+    return hashlib.blake2b(source[node.start_byte:node.end_byte], digest_size=16).digest()
 
 
 def char_offset(text: str, byte_off: int) -> int:

@@ -32,7 +32,7 @@ from typing import Sequence
 
 from tree_sitter import Language, Node
 
-from .parse import IncrementalParser, document_tree
+from .parse import IncrementalParser, document_tree, text_key
 from .validity import overlaps
 
 __all__ = ["ScopeConstraint", "UnresolvedNames", "module_members", "resolved_first", "walk"]
@@ -53,7 +53,7 @@ _ENC = "utf-8"
 _TOP_NAME = re.compile(r"\n(?:(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=))")
 _GLOBAL = re.compile(r"\n[ \t]+global[ \t]+([A-Za-z_][\w \t,]*)$", re.M)
 _TOP_DEF = re.compile(r"^(?:async def |def |class |@)", re.M)  # a top-level definition starts this line
-_BODY_EFFECTS: dict[bytes, tuple[frozenset[str], frozenset[tuple[str, str]]]] = {}  # body text -> `_skipped`'s findings
+_BODY_EFFECTS: dict[bytes, tuple[frozenset[str], frozenset[tuple[str, str]]]] = {}  # body text digest -> `_skipped`'s findings
 
 
 @functools.cache
@@ -233,7 +233,7 @@ class _Window:
 
     def _skipped(self, body: Node) -> None:
         """What a body left unentered still gives the window: its `global` names and `P.x = ...`."""
-        key = self.source[body.start_byte:body.end_byte]
+        key = text_key(self.source, body)
         effects = _BODY_EFFECTS.get(key)
         if effects is None:
             globals_, set_on = set(), set()

@@ -175,3 +175,29 @@ def test_a_window_without_the_file_flags_only_what_the_file_lacks():
     prefix = "export const a = "
     check = scope_check(language_for("javascript"), None, document)
     assert [n for *_, n in check.unresolved(prefix, "used + nowhere", "\n")] == ["nowhere"]
+
+
+def test_the_per_statement_caches_keep_digests_and_a_bounded_number_of_names():
+    # a keystroke adds the statement under the cursor again: 100 KB statements were kept as keys
+    from dllm_complete.grammars import names
+
+    body = "".join(f"  function f{i}() {{ return {i}; }}\n" for i in range(2000))
+    for k in range(3):
+        document = f"(function () {{\n{body}  const x{k} = 1;\n}})();\n"
+        constraint_for("javascript", scope=True, document=document)
+    keys = list(names._TAGGED.items)
+    assert keys and all(len(key[2]) == 16 for key in keys)  # digests, not the statements' text
+    cache = names._PerStatement(len, limit=3000)
+    for k in range(3):
+        cache.get(*_statement(f"const a{k} = 1, b{k} = 2;\n"), lambda: frozenset(range(2000)))
+    assert cache.names <= 3000 and len(cache.items) == 1
+
+
+def _statement(text):
+    from dllm_complete.grammars.names import _Names
+    from dllm_complete.grammars.parse import new_parser
+
+    grammar = language_for("javascript")
+    source = text.encode()
+    root = new_parser(grammar.language).parse(source).root_node
+    return _Names("javascript", grammar.language, root, source, span=(0, 0)), root.children[0]

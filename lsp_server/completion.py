@@ -74,6 +74,14 @@ class Trace:
                                 "timings_ms": {**self.marks, "total": total}})
 
 
+@dataclass
+class _Shared:
+    """Model work in flight and how many requests wait for it."""
+
+    work: asyncio.Future
+    waiting: int = 0
+
+
 def _word_before(text: str) -> str:
     i = len(text)
     while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
@@ -86,7 +94,7 @@ class Completer:
                  scheduler: Scheduler, config: Callable[[], ServerConfig]) -> None:
         self.store, self.cache, self.host, self.scheduler, self.config = store, cache, host, scheduler, config
         self.on_model_error: Callable[[str], None] = lambda message: None
-        self._in_flight: dict[tuple, asyncio.Future] = {}  # see `_infill`
+        self._in_flight: dict[tuple, _Shared] = {}  # see `_infill`
 
     async def suggest(self, req: Request) -> list[Suggestion]:
         trace = Trace({"request_id": req.request_id, "method": req.method, "uri": req.uri,
@@ -104,24 +112,26 @@ class Completer:
     async def _infill(self, uri: str, same: tuple | None, job: Job, cfg: ServerConfig) -> list:
         """The model's results for `job`, the newest request of its document. A request `same` as one in
         flight (the same text, place, mode and number of suggestions: VS Code asks for the inline and
-        the menu completion together) waits for that one instead of replacing it."""
-        if same is not None and (running := self._in_flight.get(same)) is not None:
-            return await asyncio.shield(running)
-        future = asyncio.get_running_loop().create_future()
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # read, though nobody may wait
-        if same is not None:
-            self._in_flight[same] = future
+        the menu completion together) waits for that one instead of replacing it; the model work stops
+        only when every request waiting for it is cancelled (or a newer one replaces them)."""
+        shared = self._in_flight.get(same) if same is not None else None
+        if shared is None:
+            work = asyncio.ensure_future(self.scheduler.run(uri, lambda tok: self.host.infill(job, tok, cfg.sampler),
+                                                            debounce_s=cfg.debounce_ms / 1000))
+            work.add_done_callback(lambda done: done.cancelled() or done.exception())  # read, though none may wait
+            shared = _Shared(work)
+            if same is not None:
+                self._in_flight[same] = shared
+                work.add_done_callback(lambda _: self._in_flight.get(same) is shared and self._in_flight.pop(same))
+        shared.waiting += 1
         try:
-            results = await self.scheduler.run(uri, lambda tok: self.host.infill(job, tok, cfg.sampler),
-                                               debounce_s=cfg.debounce_ms / 1000)
-            future.set_result(results)
-            return results
-        except BaseException as exc:
-            future.set_exception(exc if isinstance(exc, Exception) else Superseded())
+            return await asyncio.shield(shared.work)
+        except asyncio.CancelledError:
+            if shared.waiting == 1:  # the last one waiting: the model may stop
+                shared.work.cancel()
             raise
         finally:
-            if same is not None and self._in_flight.get(same) is future:
-                del self._in_flight[same]
+            shared.waiting -= 1
 
     @staticmethod
     def skip_reason(cfg: ServerConfig, doc: Any, req: Request) -> str | None:

@@ -228,3 +228,16 @@ async def test_a_selected_item_replaces_its_whole_range_and_only_on_the_cursor_l
     assert items[0].insert_text == "path.join(a)" and rng(items[0]) == ((1, 7), (1, 11))
     items = await inline(svc, URI, 1, 9, selected=((0, 0), (1, 9), "path"))  # not on the cursor's line
     assert all(rng(i)[0] == (1, 9) for i in items)
+
+
+async def test_cancelling_one_of_two_shared_requests_leaves_the_other_its_answer(svc):
+    svc.did_open(open_params(URI, "#fake:delay=300\n#fake:text=value + 1\nx = \n"))
+    inline_task = asyncio.ensure_future(inline(svc, URI, 2, 4))
+    await asyncio.sleep(0.05)
+    menu_task = asyncio.ensure_future(svc.completion(completion_params(URI, 2, 4), "r2"))
+    await asyncio.sleep(0.05)
+    inline_task.cancel()  # $/cancelRequest of the inline one
+    menu = await menu_task
+    assert [i.label for i in menu.items] == ["value + 1"]
+    with pytest.raises(asyncio.CancelledError):
+        await inline_task

@@ -72,12 +72,15 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
     mode = trigger.mode_in(at, fill.mode)
     settings = samplers(base, fill)
     prefix, suffix = (fill.prefix, fill.suffix) if fill.whole else (at.prefix, at.suffix)
+
+    def constraints() -> list:  # one per alternative (each is stateful); parsing a file is no work for the event loop
+        return [grammars.constraint_for(fill.language, scope=fill.scope, document=fill.document or text)
+                for _ in settings]
+
+    checks = await asyncio.to_thread(constraints) if fill.syntax else [None] * len(settings)
     futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
-                              cancel=cancel, sampler=sampler,
-                              constraint=grammars.constraint_for(fill.language, scope=fill.scope,
-                                                                 document=fill.document or text)
-                              if fill.syntax else None)
-               for sampler in settings]
+                              cancel=cancel, sampler=sampler, constraint=check)
+               for sampler, check in zip(settings, checks)]
     try:
         results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
     except BaseException:

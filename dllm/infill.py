@@ -49,7 +49,8 @@ def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens:
     if not isinstance(cfg, SamplerConfig):
         raise TypeError(f"sampler must be a SamplerConfig, got {type(cfg).__name__}")
     if constraint is not None and not callable(getattr(constraint, "remask", None)):
-        raise TypeError(f"constraint must be one of grammars.constraint_for's (or None), got {type(constraint).__name__}")
+        raise TypeError("constraint must be one of grammars.constraint_for's (or None), "
+                        f"got {type(constraint).__name__}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):

@@ -345,8 +345,6 @@ class _Names:
 
 
 _NO_MIDDLE = (-1, -1)  # `live` bytes that touch no statement: every one is read through `_top_level`
-
-
 _STATEMENTS = 5_000  # top-level statements remembered at most (an editor's open files)
 
 

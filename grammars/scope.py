@@ -53,7 +53,8 @@ _ENC = "utf-8"
 _TOP_NAME = re.compile(r"\n(?:(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=))")
 _GLOBAL = re.compile(r"\n[ \t]+global[ \t]+([A-Za-z_][\w \t,]*)$", re.M)
 _TOP_DEF = re.compile(r"^(?:async def |def |class |@)", re.M)  # a top-level definition starts this line
-_BODY_EFFECTS: dict[bytes, tuple[frozenset[str], frozenset[tuple[str, str]]]] = {}  # body text digest -> `_skipped`'s findings
+# a body's text digest -> what `_skipped` finds in it
+_BODY_EFFECTS: dict[bytes, tuple[frozenset[str], frozenset[tuple[str, str]]]] = {}
 
 
 @functools.cache
@@ -221,7 +222,9 @@ class _Window:
         if not _is_target(node):
             return None
         obj, attr = node.child_by_field_name("object"), node.child_by_field_name("attribute")
-        return (self.text(obj), self.text(attr)) if obj is not None and attr is not None and obj.type == "identifier" else None
+        if obj is None or attr is None or obj.type != "identifier":
+            return None
+        return self.text(obj), self.text(attr)
 
     def _away(self, node: Node) -> Node | None:
         """The body of a function or class that lies away from the focus: the names defined in there can

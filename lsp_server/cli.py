@@ -335,7 +335,8 @@ def batch_input(spec: str) -> tuple[str, list[bytes] | None, Path | None]:
     path = Path(spec)
     mode = stat_input(path).st_mode
     if stat.S_ISREG(mode):
-        lines = read_bytes(path).removeprefix(codecs.BOM_UTF8).split(b"\n")  # JSON Lines end at "\n" only, as a stream's do
+        # JSON Lines end at "\n" only, as a stream's lines do; a BOM (Notepad's) is no part of line 1
+        lines = read_bytes(path).removeprefix(codecs.BOM_UTF8).split(b"\n")
         return str(path), lines[:-1] if not lines[-1] else lines, None
     if stat.S_ISDIR(mode):
         raise UsageError(f"{path} is a directory, not a file")

@@ -213,7 +213,8 @@ class Completer:
             self.cache.put(req.uri, text, offset, texts)
         trace.mark("post")
         current = self.store.get(req.uri)  # closed (or closed and reopened) meanwhile: stale
-        out = self._anchor(req, doc, revision, offset, (replace_from, replace_to), lead, texts, ctx) if current is doc else []
+        replaced = (replace_from, replace_to)
+        out = self._anchor(req, doc, revision, offset, replaced, lead, texts, ctx) if current is doc else []
         trace.done("served" if out else ("stale" if texts else "empty"), suggestions=len(out),
                    chars=len(out[0].text) if out else 0)
         return out

@@ -75,8 +75,8 @@ def parser() -> argparse.ArgumentParser:
     way.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     way.add_argument("--tcp", action="store_true", help="listen for one client on TCP (debugging)")
     way.add_argument("--ws", action="store_true", help="listen on a WebSocket (browser clients)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=2087, help="port for --tcp / --ws (default 2087)")
+    p.add_argument("--host", default=None, help="address to listen on (--tcp / --ws; default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port for --tcp / --ws (default 2087)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="--ws: a web page origin that may connect, e.g. http://host:8080 (repeatable; "
                         "loopback pages and clients that are not browsers always may)")
@@ -385,6 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.api_key and not args.remote:
         p.error("--api-key needs --remote")
+    if not (args.tcp or args.ws) and (args.host is not None or args.port is not None):
+        p.error("--host and --port need --tcp or --ws (the default transport is stdio)")
+    if args.allow_origin and not args.ws:
+        p.error("--allow-origin needs --ws")
+    args.host = args.host or "127.0.0.1"
+    args.port = 2087 if args.port is None else args.port
     if args.remote:
         try:
             args.api_key = check_api_key(args.api_key or os.environ.get("DLLM_API_KEY"))

@@ -40,6 +40,13 @@ def test_bad_port_is_refused():
     assert out.returncode == 2 and "--port" in out.stderr
 
 
+@pytest.mark.parametrize("options, words", [(["--port", "2088"], "need --tcp or --ws"),
+                                            (["--allow-origin", "http://x"], "needs --ws")])
+def test_network_options_without_a_network_transport_are_refused(options, words):
+    out = run(*options)  # they were ignored: the server ran on stdio
+    assert out.returncode == 2 and words in out.stderr
+
+
 @pytest.mark.parametrize("transport", ["--tcp", "--ws"])
 def test_a_port_in_use_is_one_line_and_exit_1(transport):
     if transport == "--ws":

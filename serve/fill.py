@@ -73,11 +73,12 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
     settings = samplers(base, fill)
     prefix, suffix = (fill.prefix, fill.suffix) if fill.whole else (at.prefix, at.suffix)
 
-    def constraints() -> list:  # one per alternative (each is stateful); parsing a file is no work for the event loop
+    def constraints() -> list:  # one per alternative (each is stateful)
         return [grammars.constraint_for(fill.language, scope=fill.scope, document=fill.document or text)
-                for _ in settings]
+                if fill.syntax else None for _ in settings]
 
-    checks = await asyncio.to_thread(constraints) if fill.syntax else [None] * len(settings)
+    # the scope check reads the whole file: no work for the event loop; the syntax one alone is cheap
+    checks = await asyncio.to_thread(constraints) if fill.syntax and fill.scope else constraints()
     futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
                               cancel=cancel, sampler=sampler, constraint=check)
                for sampler, check in zip(settings, checks)]

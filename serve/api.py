@@ -139,6 +139,7 @@ class Limits:
     max_tokens: int = 512
     n: int = 4
     per_client: int = 4  # requests in flight per client
+    in_flight: int = 256  # requests in flight in all (a client id is the client's to choose)
 
     def check(self, fill: Fill) -> None:
         for name, text in (("prefix", fill.prefix), ("suffix", fill.suffix), ("document", fill.document or "")):

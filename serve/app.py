@@ -45,11 +45,12 @@ class Settings:
 
 
 class Clients:
-    """Requests in flight per client (a cap; a client is its address and `X-Client-Id`), and the newest
+    """Requests in flight per client (a cap; a client is its address and `X-Client-Id`) and in all (a cap:
+    a client may send any id), and the newest
     request per client id (a newer one cancels the older, as an editor that typed on would)."""
 
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
+    def __init__(self, cap: int, total: int) -> None:
+        self.cap, self.total = cap, total
         self.in_flight: dict[str, int] = {}
         self.latest: dict[str, CancelToken] = {}
 
@@ -57,6 +58,8 @@ class Clients:
         if self.in_flight.get(client, 0) >= self.cap:
             raise BadRequest(f"too many requests in flight from this client (limit {self.cap})", 429,
                              "rate_limit_error")
+        if sum(self.in_flight.values()) >= self.total:
+            raise BadRequest(f"the server is busy: {self.total} requests in flight; try again", 503, "unavailable_error")
         self.in_flight[client] = self.in_flight.get(client, 0) + 1
         token = CancelToken()
         if client_id:
@@ -86,7 +89,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
     model = Model(settings.model, settings.device, settings.max_batch, load)
     metrics = Metrics(lambda: model.batcher.depth if model.batcher is not None else (0, 0))
     model.observe = metrics.observe_round
-    clients = Clients(settings.limits.per_client)
+    clients = Clients(settings.limits.per_client, settings.limits.in_flight)
     log = telemetry.get()
 
     async def lifespan(app):

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=Limits.max_tokens, help="largest n_predict / max_tokens")
     p.add_argument("--max-n", type=int, default=Limits.n, help="largest n_cmpl / n")
     p.add_argument("--max-per-client", type=int, default=Limits.per_client, help="requests in flight per client")
+    p.add_argument("--max-in-flight", type=int, default=Limits.in_flight, help="requests in flight in all (503 past it)")
     p.add_argument("--ray", action="store_true", help="run as a Ray Serve application")
     p.add_argument("--replicas", type=int, default=1, help="Ray Serve: replicas at start (one model each)")
     p.add_argument("--max-replicas", type=int, default=None, help="Ray Serve: autoscale up to this many")
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def check(args) -> str | None:
     """The first thing wrong with the options, in one line."""
     for name in ("max_batch", "max_body_bytes", "max_context_chars", "max_tokens", "max_n", "max_per_client",
-                 "replicas", "replica_cpus"):
+                 "max_in_flight", "replicas", "replica_cpus"):
         if getattr(args, name) < 1:
             return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
     if args.max_replicas is not None and args.max_replicas < args.replicas:
@@ -79,7 +80,8 @@ def check(args) -> str | None:
 def settings_of(args):
     from .app import Settings
 
-    limits = Limits(args.max_body_bytes, args.max_context_chars, args.max_tokens, args.max_n, args.max_per_client)
+    limits = Limits(args.max_body_bytes, args.max_context_chars, args.max_tokens, args.max_n, args.max_per_client,
+                    args.max_in_flight)
     return Settings(args.model, args.device, args.max_batch, args.api_key, args.language, args.log_text,
                     scope=args.scope, limits=limits)
 

@@ -268,3 +268,21 @@ def test_scope_field_re_masks_names_that_resolve_to_nothing(server):
     assert not check.unresolved(prefix, texts[True], suffix)
     r = httpx.post(url + "/v1/completions", json={"prompt": prefix, "scope": [1]})
     assert r.status_code == 400 and "scope" in r.json()["error"]["message"]
+
+
+def test_requests_in_flight_are_capped_per_client_and_in_all():
+    # a client id is the client's to choose: rotating it must not queue without bound
+    from dllm_complete.serve.api import BadRequest
+    from dllm_complete.serve.app import Clients
+
+    clients = Clients(cap=2, total=3)
+    tokens = [clients.enter("10.0.0.1 a", "a"), clients.enter("10.0.0.1 b", "b")]
+    tokens.append(clients.enter("10.0.0.1 c", "c"))
+    with pytest.raises(BadRequest) as busy:
+        clients.enter("10.0.0.1 d", "d")
+    assert busy.value.status == 503
+    clients.leave("10.0.0.1 c", "c", tokens.pop())
+    clients.enter("10.0.0.1 a", "a")  # room again; the same client's second
+    with pytest.raises(BadRequest) as limited:
+        clients.enter("10.0.0.1 a", "a")
+    assert limited.value.status == 429

@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"--reference {args.reference!r} is none of the backends {labels}")
     reference = args.reference or next((b.label for b in loaded if b.info["backend"] == "ar"), None)
     stamp = common.stamp()
+    info = {b.label: b.info for b in loaded}
     rows, splits, t0 = [], {}, time.perf_counter()
     for split, problems in sets.items():
         if args.typed_indent or args.typed_chars:
@@ -252,11 +253,10 @@ def main(argv: list[str] | None = None) -> dict:
         split_rows = run_split(split, problems, loaded, args.max_tokens, args.warmup, args.mode, args.fail_fast)
         score_rows(split_rows, {p["task_id"]: p for p in problems}, args.timeout, args.workers)
         splits[split] = summarize_split(split_rows, reference)
+        for r in split_rows:
+            r.update(model=info[r["backend"]].get("model"), commit=stamp["git"]["commit"], machine=machine(stamp))
         rows += split_rows
-    info = {b.label: b.info for b in loaded}
-    for r in rows:
-        r.update(model=info[r["backend"]].get("model"), commit=stamp["git"]["commit"], machine=machine(stamp))
-    common.write_jsonl(out, rows)
+        common.write_jsonl(out, rows)  # after every split: a run that fails later keeps what it measured
     summary = {"bench": "arena", "splits": splits, "backends": info, "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "typed_indent": bool(args.typed_indent or args.typed_chars),
                "typed_chars": args.typed_chars, "wall_s": round(time.perf_counter() - t0, 3), "out": str(out),

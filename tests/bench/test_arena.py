@@ -71,6 +71,25 @@ def test_a_split_typo_fails_before_any_model_loads(tmp_path):
         arena.main(["--splits", "single-line,multi-lien", "--backend", f"dllm:{tmp_path / 'none'}"])
 
 
+def test_a_run_that_fails_later_keeps_the_splits_it_finished(tmp_path, monkeypatch):
+    import pytest
+
+    models, real = tiny_models(), arena.run_split
+
+    def second_split_fails(split, *args, **kw):
+        if split == "multi-line":
+            raise RuntimeError("the machine went away")
+        return real(split, *args, **kw)
+
+    monkeypatch.setattr(arena, "run_split", second_split_fails)
+    out = tmp_path / "arena.jsonl"
+    with pytest.raises(RuntimeError):
+        arena.main(["--splits", "single-line,multi-line", "--limit", "1", "--warmup", "0", "--out", str(out),
+                    "--backend", f"dllm:{models['diffusion']}?syntax=0"])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["split"] for r in rows] == ["single-line"] and "passed" in rows[0]
+
+
 def test_arena_end_to_end_on_tiny_models(tmp_path, capsys):
     models = tiny_models()
     out = tmp_path / "arena.jsonl"

@@ -10,6 +10,7 @@ delegated to `Service`.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from lsprotocol import types as lsp
@@ -74,9 +75,16 @@ def create(model: str | None = None, device: str | None = None, remote: str | No
     async def completion(params: lsp.CompletionParams) -> lsp.CompletionList:
         return await svc.completion(params, ls.protocol.msg_id)
 
+    pulls: set[asyncio.Task] = set()
+
     @ls.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(params: lsp.DidChangeConfigurationParams) -> None:
-        await svc.change_configuration(params.settings)
+    def did_change_configuration(params: lsp.DidChangeConfigurationParams) -> None:
+        if params.settings is None and svc.fetch_settings is not None:  # pull: ask the client, then apply
+            task = asyncio.ensure_future(svc.change_configuration(None))
+            pulls.add(task)  # held until done (the loop keeps only a weak reference)
+            task.add_done_callback(pulls.discard)
+        else:  # pushed: in effect before the next message is read (a `dllm/stats` right after sees it)
+            svc.apply_settings(params.settings)
 
     @ls.feature(lsp.SHUTDOWN)
     def shutdown(params: Any) -> None:

@@ -156,6 +156,8 @@ async def test_configuration_changes(client: LanguageClient):
                                  for m in client.messages))
     assert await inline(client, uri, 0, 4) == []
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"dllm": {"model": None}}))
+    stats = await client.protocol.send_request_async("dllm/stats", {})  # right after: the change is in effect
+    assert stats.model_error is None and (stats.loading or stats.model is not None)
     items = await eventually(lambda: inline(client, uri, 0, 4))
     assert items[0].insert_text == "value + 1"
 

@@ -57,4 +57,23 @@ def test_scoring_counts_real_passes(monkeypatch, capsys, oracle):
                            *(["--oracle"] if oracle else [])])
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["pass@1"] == 100.0 and last["protocol"] == ("oracle" if oracle else "fixed lengths, averaged")
-    assert all(got == (want if oracle else 16) for got, want in knows.canvases)
+    warm_up, *timed = knows.canvases  # the first call is the untimed warm-up
+    assert len(timed) == 3 and all(got == (want if oracle else 16) for got, want in timed)
+
+
+def test_a_hole_that_fails_is_counted_failed_and_the_run_goes_on(monkeypatch, capsys):
+    from dllm_complete import dllm
+
+    knows, calls = Knows(), []
+
+    def flaky(prefix, suffix, mode, max_tokens, sampler):
+        calls.append(prefix)
+        if len(calls) == 3:  # the second hole (after the warm-up)
+            raise RuntimeError("boom")
+        return Knows.infill(knows, prefix, suffix, mode, max_tokens, sampler)
+
+    knows.infill = flaky
+    monkeypatch.setattr(dllm, "load", lambda *a, **k: knows)
+    humaneval_infill.main(["--model", "x", "--limit", "3", "--workers", "1", "--lengths", "16"])
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["by_length"][0]["errors"] == 1 and abs(last["pass@1"] - 200 / 3) < 1e-9

@@ -27,7 +27,6 @@ from typing import Any
 from dllm_complete.dllm.contract import SamplerConfig
 
 from . import postprocess, telemetry, trigger, window
-from .documents import uri_path
 from .engine_host import Job, engine_factory
 from .scheduler import Scheduler, Superseded
 
@@ -139,7 +138,6 @@ class Arena:
         decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, ctx.next_line, invoked=True,
                                   mode=cfg.mode, max_line=cfg.max_line_chars)
         mode = decision.mode or "single"
-        max_tokens = cfg.max_tokens_multi if mode == "multi" else cfg.max_tokens_single
         rid = "r" + uuid.uuid4().hex[:16]
         t0, timeout = time.perf_counter(), arena.timeout_ms / 1000
         line, character = doc.index.position_at(offset)  # now: the document may change while the backends run
@@ -147,11 +145,10 @@ class Arena:
         async def answer(slot: int, c: Contestant) -> Answer:
             try:
                 if c.kind in ("infill", "openai"):
-                    raw = await asyncio.wait_for(asyncio.to_thread(http_infill, c, ctx.prefix, ctx.suffix, max_tokens,
+                    raw = await asyncio.wait_for(asyncio.to_thread(http_infill, c, ctx.prefix, ctx.suffix, cfg.max_tokens(mode),
                                                                    timeout), timeout)
                 else:
-                    job = Job(ctx.prefix, ctx.suffix, doc.language, uri_path(doc.uri), mode, max_tokens,
-                              syntax=cfg.syntax, scope=cfg.scope, document=doc.text if cfg.scope else None)
+                    job = Job.at(ctx, doc, mode, cfg)
                     raw = await asyncio.wait_for(self.scheduler.run(f"arena:{rid}:{slot}",
                                                                     lambda tok: self._local(c, job, cfg, tok)), timeout)
             except asyncio.TimeoutError:

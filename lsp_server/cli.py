@@ -30,7 +30,7 @@ from dllm_complete import grammars
 from dllm_complete.dllm.contract import Constraint, SamplerConfig
 
 from . import postprocess, telemetry, trigger, window
-from .config import ServerConfig
+from .config import DEFAULTS
 from .positions import line_starts
 from .signals import stop_signals_exit, stop_signals_raise
 
@@ -168,9 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
-    editor = ServerConfig()
     p.add_argument("--max-tokens", type=int, help="at most this many tokens (>= 1; default: the language server's, "
-                   f"{editor.max_tokens_single} for one line, {editor.max_tokens_multi} for several)")
+                   f"{DEFAULTS.max_tokens('single')} for one line, {DEFAULTS.max_tokens('multi')} for several)")
     p.add_argument("--steps", type=int, help="hard cap on denoising steps (>= 1)")
     p.add_argument("--threshold", type=float, help="commit slots at least this confident (0..1)")
     p.add_argument("--block-size", type=int,
@@ -241,14 +240,13 @@ def load_engine(args):
 
 def window_at(text: str, offset: int) -> window.Window:
     """The window around `offset` as the language server cuts it, with its default settings."""
-    cfg = ServerConfig()
-    return window.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
+    return window.build(text, offset, DEFAULTS.prefix_tokens, DEFAULTS.suffix_tokens)
 
 
 def as_shown(raw: str, at: window.Window, mode: str, eol: str) -> str:
     """The completion as the language server would show it at the cursor (one line, or the cursor's
     block; text the file already has after the cursor dropped)."""
-    shown = postprocess.suggestions([raw], at, mode=mode, eol=eol, max_lines=ServerConfig().max_lines)
+    shown = postprocess.suggestions([raw], at, mode=mode, eol=eol, max_lines=DEFAULTS.max_lines)
     return shown[0] if shown else ""
 
 
@@ -261,8 +259,7 @@ def run_one(args) -> int:
     at = window_at(source, len(prefix))
     mode = trigger.mode_in(at, args.mode)
     constraint = constraint_of(language, path, args, prefix + suffix)
-    editor = ServerConfig()  # what the language server asks for, unless told otherwise
-    max_tokens = args.max_tokens or (editor.max_tokens_multi if mode == "multi" else editor.max_tokens_single)
+    max_tokens = args.max_tokens or DEFAULTS.max_tokens(mode)  # as the language server asks
     result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens,
                            constraint=constraint)
     telemetry.get().info("completion", file=str(path), line=line, mode=mode, **msgspec.to_builtins(result.stats))

@@ -22,7 +22,7 @@ from dllm_complete.grammars.scope import resolved_first
 from . import postprocess, telemetry, trigger, window
 from .cache import SuggestionCache
 from .config import ServerConfig, enabled_for
-from .documents import DocumentStore, uri_path
+from .documents import DocumentStore
 from .engine_host import EngineHost, Job
 from .scheduler import Scheduler, Superseded
 
@@ -182,10 +182,7 @@ class Completer:
         if not self.host.ready and self.host.error and not self.host.reconnect_due():
             trace.done("empty", reason="model-unavailable", error=self.host.error)
             return []
-        job = Job(ctx.prefix, ctx.suffix, doc.language, uri_path(req.uri), decision.mode,
-                  cfg.max_tokens_multi if decision.mode == "multi" else cfg.max_tokens_single,
-                  alternatives=alternatives, syntax=cfg.syntax, scope=cfg.scope,
-                  document=text if cfg.scope else None)
+        job = Job.at(ctx, doc, decision.mode, cfg, alternatives)
         same = (req.uri, revision, offset, decision.mode, alternatives) if req.selected is None else None
         try:
             results = await self._infill(req.uri, same, job, cfg)

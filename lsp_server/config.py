@@ -48,7 +48,12 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     max_line_chars: Positive = 2_000
     arena: ArenaConfig = ArenaConfig()
 
+    def max_tokens(self, mode: str) -> int:
+        """The token cap a completion in `mode` ("single" or "multi") asks for."""
+        return self.max_tokens_multi if mode == "multi" else self.max_tokens_single
 
+
+DEFAULTS = ServerConfig()  # what an editor's server uses untold; the CLI and dllm-serve follow it
 FIELDS = {f.encode_name: f.name for f in msgspec.structs.fields(ServerConfig)}
 
 

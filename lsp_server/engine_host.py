@@ -23,6 +23,8 @@ from typing import Any, Callable
 from dllm_complete import grammars
 from dllm_complete.dllm.contract import CancelToken, Infiller, SamplerConfig, Stats
 
+from .documents import uri_path
+
 ENGINE_ENV = "DLLM_LSP_ENGINE"
 RECONNECT_S = 5.0  # a team server that could not be reached is tried again, on a request, at most this often
 
@@ -43,6 +45,13 @@ class Job:
     syntax: bool = True
     scope: bool = False
     document: str | None = None  # the whole file without the middle, for the scope check
+
+    @classmethod
+    def at(cls, ctx: Any, doc: Any, mode: str, cfg: Any, alternatives: int = 1) -> Job:
+        """The job of a completion at the window `ctx` of document `doc`, under the server's settings `cfg`."""
+        return cls(ctx.prefix, ctx.suffix, doc.language, uri_path(doc.uri), mode, cfg.max_tokens(mode),
+                   alternatives=alternatives, syntax=cfg.syntax, scope=cfg.scope,
+                   document=doc.text if cfg.scope else None)
 
     @functools.cached_property
     def constraint(self):

@@ -26,19 +26,22 @@ def _interrupt(signum: int, frame) -> None:
 
 
 @contextlib.contextmanager
-def stop_signals_raise() -> Iterator[None]:
-    """Inside the block SIGINT and SIGTERM raise `Interrupted` in the main thread; the handlers
-    that were there before come back after it."""
-    before = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+def _on_stop_signals(handler) -> Iterator[None]:
+    """`handler` for SIGINT and SIGTERM inside the block; the handlers that were there before after it."""
+    before = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
+        for sig, previous in before.items():
+            signal.signal(sig, previous)
 
 
-@contextlib.contextmanager
-def stop_signals_exit(program: str) -> Iterator[None]:
+def stop_signals_raise() -> contextlib.AbstractContextManager:
+    """Inside the block SIGINT and SIGTERM raise `Interrupted` in the main thread."""
+    return _on_stop_signals(_interrupt)
+
+
+def stop_signals_exit(program: str) -> contextlib.AbstractContextManager:
     """Inside the block SIGINT and SIGTERM end the process at once, with the line `stop_signals_raise`'s
     callers print and status 128 + the signal: for work that an exception must not cut in half, such as
     importing torch (interrupted there, the import half-done crashed or segfaulted on the way out)."""
@@ -46,9 +49,4 @@ def stop_signals_exit(program: str) -> Iterator[None]:
         os.write(2, f"{program}: interrupted ({signal.Signals(signum).name})\n".encode())
         os._exit(128 + signum)
 
-    before = {sig: signal.signal(sig, leave) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
+    return _on_stop_signals(leave)

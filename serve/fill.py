@@ -11,9 +11,8 @@ import dataclasses
 from dllm_complete import grammars
 from dllm_complete.dllm.contract import CancelToken, SamplerConfig, Stats
 from dllm_complete.lsp_server import postprocess, trigger, window
-from dllm_complete.lsp_server.config import ServerConfig
+from dllm_complete.lsp_server.config import DEFAULTS
 
-DEFAULTS = ServerConfig()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Completion backends for the benchmarks, each built from one spec string.
 
     dllm:<dir>[?threshold=0.7&budget=0.5&steps=16&block=16&ordered=0|1&empty=0|1&fill=0|1&syntax=0|1&cache=0|1&refresh=0|1
-               &canvas=16&confidence=entropy&scope=0|1&dtype=float32|bfloat16]  diffusion engine (any family,
+               &canvas=16&context=..&confidence=entropy&scope=0|1&dtype=float32|bfloat16]  diffusion engine (any family,
                                                                   docs/models.md; scope: grammars/scope.py, on with syntax)
-    ar:<dir>[?empty=0|1&fill=0|1&draft=8&syntax=0|1&dtype=...]            our AR twin, static KV cache;
+    ar:<dir>[?empty=0|1&fill=0|1&draft=8&canvas=..&context=..&syntax=0|1&dtype=...]  our AR twin, static KV cache;
                                                                   draft: prompt-lookup tokens per call
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dllm_complete.dllm.contract import SamplerConfig
+from dllm_complete.dllm.contract import AR_ONLY, DIFFUSION_ONLY, SamplerConfig
 
 KINDS = ("dllm", "ar", "hf")
 DLLM_PARAMS = {"threshold": ("threshold", float), "budget": ("entropy_budget", float), "steps": ("max_steps", int), "block": ("block_size", int),
@@ -42,7 +42,6 @@ DLLM_PARAMS = {"threshold": ("threshold", float), "budget": ("entropy_budget", f
                "context": ("context_tokens", int), "ordered": ("ordered_end", lambda v: _flag(v)),
                "empty": ("allow_empty", lambda v: _flag(v)), "fill": ("fill_broken", lambda v: _flag(v)),
                "draft": ("draft_tokens", int)}
-AR_PARAMS = {"empty", "fill", "draft"}  # the sampler settings our AR decoder honours
 LOAD_PARAMS = {"dtype", "attention", "bucket", "pack"}  # how our engines load (default: `dllm.load`'s choice); attention=grouped|sdpa
 COMMON_PARAMS = {"syntax", "scope"}
 
@@ -86,8 +85,8 @@ def parse_spec(text: str) -> Spec:
     params = dict(pairs)
     if len(params) < len(pairs):
         raise ValueError(f"backend spec {text!r}: a parameter is given twice")
-    diffusion = set(DLLM_PARAMS) - {"draft"}  # prompt-lookup drafts are the AR decoder's
-    allowed = COMMON_PARAMS | (diffusion if kind == "dllm" else set(AR_PARAMS) if kind == "ar" else set())
+    unread = {"dllm": AR_ONLY, "ar": DIFFUSION_ONLY}.get(kind)
+    allowed = COMMON_PARAMS | ({k for k, (f, _) in DLLM_PARAMS.items() if f not in unread} if unread else set())
     allowed |= LOAD_PARAMS if kind != "hf" else set()
     unknown = sorted(set(params) - allowed)
     if unknown:

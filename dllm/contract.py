@@ -22,6 +22,10 @@ MODES = ("single", "multi")  # who picks one: `lsp_server.trigger.decide`, or th
 CONFIDENCES = ("probability", "margin", "entropy")  # defined in `kernels/reference.py`
 SEEDS = 2**63  # seeds are 0 <= seed < SEEDS (what torch.Generator takes, with room for alternatives' offsets)
 ALTERNATIVE_TEMPERATURE = 0.8  # the least temperature of a suggestion beside the best one
+# the `SamplerConfig` fields only one kind of decoder reads: a request setting one for the other kind is refused
+DIFFUSION_ONLY = frozenset({"threshold", "confidence", "entropy_budget", "max_steps", "block_size", "use_cache",
+                            "refresh_each_block", "remask_budget", "ordered_end"})
+AR_ONLY = frozenset({"draft_tokens"})
 
 
 class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -27,7 +27,7 @@ from pathlib import Path
 import msgspec
 
 from dllm_complete import grammars
-from dllm_complete.dllm.contract import Constraint, SamplerConfig
+from dllm_complete.dllm.contract import AR_ONLY, DIFFUSION_ONLY, Constraint, SamplerConfig
 
 from . import postprocess, telemetry, trigger, window
 from .config import DEFAULTS
@@ -170,15 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
     p.add_argument("--max-tokens", type=int, help="at most this many tokens (>= 1; default: the language server's, "
                    f"{DEFAULTS.max_tokens('single')} for one line, {DEFAULTS.max_tokens('multi')} for several)")
-    p.add_argument("--steps", type=int, help="hard cap on denoising steps (>= 1)")
-    p.add_argument("--threshold", type=float, help="commit slots at least this confident (0..1)")
+    p.add_argument("--steps", type=int, help="diffusion models: hard cap on denoising steps (>= 1)")
+    p.add_argument("--threshold", type=float, help="diffusion models: commit slots at least this confident (0..1)")
     p.add_argument("--block-size", type=int,
-                   help="semi-autoregressive block size (0 = whole span; default 4 single-line, 16 multi-line; >= 0)")
+                   help="diffusion models: semi-autoregressive block size (0 = whole span; default 4 single-line, 16 multi-line; >= 0)")
     p.add_argument("--temperature", type=float, help="0 = greedy (the default); >= 0")
     p.add_argument("--seed", type=int)
     p.add_argument("--draft-tokens", type=int, help="AR models: up to this many tokens drafted by prompt lookup "
                    "and checked in one call (same greedy text, fewer calls; default 0 = off; >= 0)")
-    p.add_argument("--no-cache", action="store_true", help="recompute the whole canvas every step")
+    p.add_argument("--no-cache", action="store_true", help="diffusion models: recompute the whole canvas every step")
     p.add_argument("--no-syntax", action="store_true", help="no tree-sitter re-masking or truncation")
     p.add_argument("--scope", action=argparse.BooleanOptionalAction, default=True,
                    help="also re-mask names that resolve to nothing: Python, JavaScript/TypeScript, Go, Rust "
@@ -231,7 +231,12 @@ def load_engine(args):
 
         try:
             engine = dllm.load(args.model, device=args.device, kernels=args.kernels, graphs=args.graphs)
-            engine.sampler = engine.sampler.with_overrides(sampler_overrides(args))
+            overrides = sampler_overrides(args)
+            kind = engine.info["kind"]
+            unread = sorted(set(overrides) & (AR_ONLY if kind == "diffusion" else DIFFUSION_ONLY))
+            if unread:
+                raise UsageError(f"{', '.join(OPTION_OF[f] for f in unread)}: not used by {'autoregressive' if kind == 'ar' else kind} models")
+            engine.sampler = engine.sampler.with_overrides(overrides)
         except (dllm.CheckpointError, ValueError) as exc:
             raise UsageError(str(exc)) from None
     telemetry.get().info("model_loaded", load_ms=round((time.perf_counter() - t0) * 1e3, 1), **engine.info)

@@ -145,6 +145,7 @@ def test_spec_mistakes_are_refused_not_ignored():
     from bench.backends import parse_spec
 
     for text, words in (("dllm:default?draft=8", "unknown parameter"),  # the diffusion engine drafts nothing
+                        ("ar:x?threshold=0.5", "unknown parameter"),  # nor does the AR decoder commit by threshold
                         ("dllm:default?threshold=0.5&threshold=0.9", "given twice")):
         with pytest.raises(ValueError, match=words):
             parse_spec(text)

@@ -78,6 +78,8 @@ def test_batch(model, tmp_path):
     ("location", "expected FILE:LINE"), ("empty_batch_line", "empty line"), ("bad_batch", "prefix"),
     ("device", "unknown device 'gpu0'"), ("kernels", "Triton kernels need a CUDA device"),
     ("graphs", "CUDA graphs need a CUDA device"),
+    ("diffusion_unread", "--draft-tokens: not used by diffusion models"),
+    ("ar_unread", "--steps, --threshold, --no-cache: not used by autoregressive models"),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
@@ -93,6 +95,8 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         "device": [f"{source}:2", "--device", "gpu0"],
         "kernels": [f"{source}:2", "--device", "cpu", "--kernels", "triton"],
         "graphs": [f"{source}:2", "--device", "cpu", "--graphs", "on"],
+        "diffusion_unread": [f"{source}:2", "--draft-tokens", "4"],
+        "ar_unread": [f"{source}:2", "--steps", "3", "--threshold", "0.5", "--no-cache", "--seed", "1"],
     }[case]
     if case == "binary":
         blob = tmp_path / "b.bin"
@@ -102,7 +106,7 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         batch = tmp_path / "in.jsonl"
         batch.write_text(' \n' if case == "empty_batch_line" else '{"id": 1}\n')
         args = ["--batch", str(batch)]
-    out = run(*args, "--model", model) if case != "model" else run(*args)
+    out = run(*args, *{"model": [], "ar_unread": ["--model", "ar-code-small"]}.get(case, ["--model", model]))
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr and out.stdout == ""

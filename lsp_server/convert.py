@@ -8,6 +8,7 @@ the start of the word at the cursor, with a short readable label. No logic beyon
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lsprotocol import types as lsp
@@ -68,6 +69,12 @@ def label(text: str) -> str:
     return (first if len(first) <= LABEL_CHARS else first[: LABEL_CHARS - 1] + "…") + more
 
 
+def fenced(text: str) -> str:
+    """`text` as a markdown code block, its fence longer than any run of backticks inside it."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence}\n{text}\n{fence}"
+
+
 def completion_result(suggestions: list[Suggestion], markdown: bool = False) -> lsp.CompletionList:
     """A menu entry per suggestion, replacing the identifier part already typed before the cursor.
 
@@ -76,7 +83,7 @@ def completion_result(suggestions: list[Suggestion], markdown: bool = False) -> 
     items = []
     for rank, s in enumerate(suggestions):
         new_text = s.word + s.text
-        doc = lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=f"```\n{new_text}\n```") if markdown else new_text
+        doc = lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=fenced(new_text)) if markdown else new_text
         items.append(lsp.CompletionItem(
             label=label(new_text), kind=lsp.CompletionItemKind.Text, detail="dllm", documentation=doc,
             sort_text=f"0{rank}", filter_text=new_text, insert_text_format=lsp.InsertTextFormat.PlainText,

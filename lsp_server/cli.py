@@ -105,13 +105,24 @@ def read_source(path: Path) -> str:
         raise UsageError(f"{path} is not a regular file ({kind_of(st.st_mode)})")
     if st.st_size > MAX_FILE_BYTES:
         raise UsageError(f"{path} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
-    data = read_bytes(path)
+    return as_text(read_bytes(path), str(path))
+
+
+def read_stdin(path: Path) -> str:
+    """The text of `path` as an editor holds it, unsaved, from standard input (--stdin)."""
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"standard input is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+    return as_text(data, f"{path} (standard input)")
+
+
+def as_text(data: bytes, name: str) -> str:
     if b"\0" in data[:8192]:
-        raise UsageError(f"{path} looks like a binary file")
+        raise UsageError(f"{name} looks like a binary file")
     try:
         return data.decode("utf-8-sig")  # a byte-order mark is not a column of line 1
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+        raise UsageError(f"{name} is not UTF-8 text (byte {exc.start})") from None
 
 
 def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:
@@ -165,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'as a stream and each record answered as it comes (/dev/null: an empty batch). '
                         'A bad line is reported on stderr (FILE:N and its id) and skipped; the others '
                         'are answered, and the exit status is then 2')
+    p.add_argument("--stdin", action="store_true",
+                   help="read FILE's text from standard input (an editor's unsaved buffer); FILE, which need "
+                        "not exist, names the language")
     p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
@@ -257,7 +271,7 @@ def as_shown(raw: str, at: window.Window, mode: str, eol: str) -> str:
 
 def run_one(args) -> int:
     path, line, col = parse_location(args.location)
-    source = read_source(path)
+    source = read_stdin(path) if args.stdin else read_source(path)
     prefix, suffix = split_at(source, line, col)
     engine = load_engine(args)
     language = language_of(path, None) or shebang_language(source)
@@ -406,6 +420,8 @@ def complete_main(argv: list[str] | None = None) -> int:
         with stop_signals_raise():
             if (args.location is None) == (args.batch is None):
                 raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")
+            if args.stdin and args.batch is not None:
+                raise UsageError("--stdin goes with FILE:LINE[:COL]; --batch - reads records from standard input")
             check_options(args)
             return run_batch(args) if args.batch is not None else run_one(args)
     except UsageError as exc:

@@ -39,6 +39,16 @@ def test_completes_a_line_as_json(model, source):
     assert data["stats"]["nfe"] <= 4 and data["language"] == "python"
 
 
+def test_an_unsaved_buffer_comes_from_standard_input_named_by_its_file(model, source, tmp_path):
+    saved = run(f"{source}:2", "--model", model, "--json")
+    unsaved = run(f"{tmp_path}/not-yet-saved.py:2", "--stdin", "--model", model, "--json", stdin=source.read_text())
+    assert saved.returncode == unsaved.returncode == 0, unsaved.stderr
+    assert json.loads(unsaved.stdout)["language"] == "python"
+    assert json.loads(unsaved.stdout)["raw"] == json.loads(saved.stdout)["raw"]
+    edited = run(f"{source}:1", "--stdin", "--model", model, stdin="x = 1\n")  # the buffer, not the file on disk
+    assert edited.returncode == 0 and run(f"{source}:4", "--stdin", "--model", model, stdin="x = 1\n").returncode == 2
+
+
 def test_kernels_and_graphs_are_chosen_at_load(model, source):
     out = run(f"{source}:2", "--model", model, "--json", "--device", "cpu", "--kernels", "off", "--graphs", "off")
     assert out.returncode == 0, out.stderr
@@ -80,6 +90,7 @@ def test_batch(model, tmp_path):
     ("graphs", "CUDA graphs need a CUDA device"),
     ("diffusion_unread", "--draft-tokens: not used by diffusion models"),
     ("ar_unread", "--steps, --threshold, --no-cache: not used by autoregressive models"),
+    ("stdin_batch", "--stdin goes with FILE:LINE"),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
@@ -97,6 +108,7 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         "graphs": [f"{source}:2", "--device", "cpu", "--graphs", "on"],
         "diffusion_unread": [f"{source}:2", "--draft-tokens", "4"],
         "ar_unread": [f"{source}:2", "--steps", "3", "--threshold", "0.5", "--no-cache", "--seed", "1"],
+        "stdin_batch": ["--batch", "-", "--stdin"],
     }[case]
     if case == "binary":
         blob = tmp_path / "b.bin"

@@ -9,6 +9,6 @@ Never imports torch; `dllm` sees this package only through `SyntaxConstraint`.
 """
 
 from .constraint import SyntaxConstraint, constraint_for
-from .languages import Grammar, language_for
+from .languages import Grammar, language_for, supported_names
 
-__all__ = ["Grammar", "SyntaxConstraint", "constraint_for", "language_for"]
+__all__ = ["Grammar", "SyntaxConstraint", "constraint_for", "language_for", "supported_names"]

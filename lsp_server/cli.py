@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdin", action="store_true",
                    help="read FILE's text from standard input (an editor's unsaved buffer); FILE, which need "
                         "not exist, names the language")
+    p.add_argument("--language", help="language id for a file whose name does not tell (default: from the "
+                   "name, else a #! line)")
     p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
@@ -234,6 +236,8 @@ def check_options(args) -> None:
         SamplerConfig().with_overrides(overrides)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.language is not None and grammars.language_for(args.language) is None:
+        raise UsageError(f"--language: no grammar for {args.language!r} ({', '.join(grammars.supported_names())})")
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError(f"--max-tokens {args.max_tokens}: must be >= 1")
 
@@ -274,7 +278,7 @@ def run_one(args) -> int:
     source = read_stdin(path) if args.stdin else read_source(path)
     prefix, suffix = split_at(source, line, col)
     engine = load_engine(args)
-    language = language_of(path, None) or shebang_language(source)
+    language = language_of(path, args.language) or shebang_language(source)
     at = window_at(source, len(prefix))
     mode = trigger.mode_in(at, args.mode)
     constraint = constraint_of(language, path, args, prefix + suffix)

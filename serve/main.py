@@ -12,7 +12,7 @@ import ipaddress
 import os
 import sys
 
-from dllm_complete.grammars import language_for
+from dllm_complete.grammars import language_for, supported_names
 from dllm_complete.lsp_server import telemetry
 from dllm_complete.lsp_server.remote import check_api_key
 
@@ -62,7 +62,7 @@ def check(args) -> str | None:
     if not 0 < args.port < 65536:
         return f"--port must be 1-65535, got {args.port}"
     if args.language is not None and language_for(args.language) is None:
-        return f"--language: no grammar for {args.language!r} (python, javascript, typescript, go, rust, ...)"
+        return f"--language: no grammar for {args.language!r} ({', '.join(supported_names())})"
     try:
         args.api_key = check_api_key(args.api_key)
     except ValueError as exc:

@@ -45,6 +45,9 @@ def test_an_unsaved_buffer_comes_from_standard_input_named_by_its_file(model, so
     assert saved.returncode == unsaved.returncode == 0, unsaved.stderr
     assert json.loads(unsaved.stdout)["language"] == "python"
     assert json.loads(unsaved.stdout)["raw"] == json.loads(saved.stdout)["raw"]
+    named = run(f"{tmp_path}/SConstruct:2", "--stdin", "--language", "python", "--model", model, "--json",
+                stdin=source.read_text())
+    assert json.loads(named.stdout)["language"] == "python"
     edited = run(f"{source}:1", "--stdin", "--model", model, stdin="x = 1\n")  # the buffer, not the file on disk
     assert edited.returncode == 0 and run(f"{source}:4", "--stdin", "--model", model, stdin="x = 1\n").returncode == 2
 
@@ -91,6 +94,7 @@ def test_batch(model, tmp_path):
     ("diffusion_unread", "--draft-tokens: not used by diffusion models"),
     ("ar_unread", "--steps, --threshold, --no-cache: not used by autoregressive models"),
     ("stdin_batch", "--stdin goes with FILE:LINE"),
+    ("language", "--language: no grammar for 'pyhton' (python, "),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
@@ -109,6 +113,7 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         "diffusion_unread": [f"{source}:2", "--draft-tokens", "4"],
         "ar_unread": [f"{source}:2", "--steps", "3", "--threshold", "0.5", "--no-cache", "--seed", "1"],
         "stdin_batch": ["--batch", "-", "--stdin"],
+        "language": [f"{source}:2", "--language", "pyhton"],
     }[case]
     if case == "binary":
         blob = tmp_path / "b.bin"

@@ -97,6 +97,7 @@ class Stats(msgspec.Struct, kw_only=True):
     steps: int = 0  # denoising steps (diffusion) or decoded tokens (AR)
     tokens: int = 0  # tokens in the completion
     canvas: int = 0  # final canvas length (diffusion) or token budget (AR)
+    cap: int = 0  # the most tokens the completion could have (max_tokens within the context budget)
     remasked: int = 0  # tokens masked again by the syntax constraint
     context_tokens: int = 0
     timings_ms: dict[str, float] = msgspec.field(default_factory=dict)

@@ -71,7 +71,7 @@ def begin(tokenizer: Tokenizer, prefix: str, suffix: str, mode: str, max_tokens:
     if (constraint is not None and cfg.fill_broken and cfg.allow_empty
             and constraint.needs_text(ctx.judged_prefix + ctx.typed, ctx.judged_suffix)):
         cfg = msgspec.structs.replace(cfg, allow_empty=False)  # the file is broken at the cursor: write something
-    stats = Stats(context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
+    stats = Stats(cap=cap, context_tokens=len(ctx.prefix_ids) + len(ctx.suffix_ids))
     return Start(ctx, cfg, mode, first, cap, lengths, stats, constraint, [t0, time.perf_counter()])
 
 

@@ -407,7 +407,7 @@ def answer(engine, items: Iterable[BatchRecord | str], args, bad: int) -> int:
         t0 = time.perf_counter()
         mode = trigger.mode_at(rec.prefix + rec.suffix, len(rec.prefix), args.mode)
         result = engine.infill(rec.prefix, rec.suffix, language=language, mode=mode,
-                               max_tokens=args.max_tokens,
+                               max_tokens=args.max_tokens or DEFAULTS.max_tokens(mode),
                                constraint=constraint_of(language, None, args, rec.prefix + rec.suffix))
         latency = (time.perf_counter() - t0) * 1e3
         telemetry.get().info("completion", id=rec.id, mode=mode, **msgspec.to_builtins(result.stats))

@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from dllm_complete.dllm.contract import Cancelled, CancelToken, SamplerConfig
-from dllm_complete.dllm.schedule import canvas_sizes
 from dllm_complete.lsp_server import telemetry
 
 from . import api
@@ -190,12 +189,11 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         body = await parse(request, api.CompletionRequest)
         fill = api.completion_fill(body, settings.language, settings.scope)
         answer = await run(request, fill)
-        cap = canvas_sizes(answer.mode, fill.max_tokens)[1]
         name = model.batcher.info.get("model", "")
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
                 "model": name}
         choices = [{"text": text, "index": i, "logprobs": None,
-                    "finish_reason": "length" if stats.tokens >= cap and not stopped else "stop"}
+                    "finish_reason": "length" if stats.tokens >= stats.cap and not stopped else "stop"}
                    for i, (text, stats, stopped) in enumerate(zip(answer.texts, answer.stats, answer.stopped))]
         used = answer.stats[0].context_tokens
         usage = {"prompt_tokens": used, "completion_tokens": sum(s.tokens for s in answer.stats),

@@ -78,7 +78,8 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
 
     # the scope check reads the whole file: no work for the event loop; the syntax one alone is cheap
     checks = await asyncio.to_thread(constraints) if fill.syntax and fill.scope else constraints()
-    futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode, max_tokens=fill.max_tokens,
+    futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode,
+                              max_tokens=fill.max_tokens or DEFAULTS.max_tokens(mode),
                               cancel=cancel, sampler=sampler, constraint=check)
                for sampler, check in zip(settings, checks)]
     try:

@@ -36,7 +36,7 @@ def test_completes_a_line_as_json(model, source):
     data = json.loads(out.stdout)
     assert isinstance(data["completion"], str) and "\n" not in data["completion"]
     assert data["raw"].startswith(data["completion"].rstrip())  # the engine's text, before post-processing
-    assert data["stats"]["nfe"] <= 4 and data["language"] == "python"
+    assert data["stats"]["nfe"] <= 4 and data["language"] == "python" and data["stats"]["cap"] == 8
 
 
 def test_an_unsaved_buffer_comes_from_standard_input_named_by_its_file(model, source, tmp_path):
@@ -44,6 +44,7 @@ def test_an_unsaved_buffer_comes_from_standard_input_named_by_its_file(model, so
     unsaved = run(f"{tmp_path}/not-yet-saved.py:2", "--stdin", "--model", model, "--json", stdin=source.read_text())
     assert saved.returncode == unsaved.returncode == 0, unsaved.stderr
     assert json.loads(unsaved.stdout)["language"] == "python"
+    assert json.loads(unsaved.stdout)["stats"]["cap"] == 48  # the language server's single-line cap
     assert json.loads(unsaved.stdout)["raw"] == json.loads(saved.stdout)["raw"]
     named = run(f"{tmp_path}/SConstruct:2", "--stdin", "--language", "python", "--model", model, "--json",
                 stdin=source.read_text())

@@ -96,6 +96,18 @@ def test_a_stop_string_cuts_the_text(server):
     assert cut["content"] == full[:full.index(stop)] and cut["stop_type"] == "word"
 
 
+def test_a_completion_cut_by_its_token_cap_says_so(server):
+    url, _ = server
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+    whole = client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, suffix=SUFFIX, max_tokens=32)
+    capped = client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, suffix=SUFFIX, max_tokens=2)
+    assert (whole.choices[0].finish_reason, capped.choices[0].finish_reason) == ("stop", "length")
+    assert capped.usage.completion_tokens == 2
+    body = {"input_prefix": PREFIX, "prompt": LINE, "input_suffix": SUFFIX}
+    assert httpx.post(url + "/infill", json={**body, "n_predict": 2}, timeout=60).json()["stop_type"] == "limit"
+    assert httpx.post(url + "/infill", json=body, timeout=60).json()["stop_type"] == "eos"
+
+
 def test_openai_client_completions_streaming_and_models(server):
     url, _ = server
     client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)

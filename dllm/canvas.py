@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import TYPE_CHECKING
 
 from .contract import JUDGED_CHARS
-from .tokenizer import Tokenizer
 
+if TYPE_CHECKING:  # the language server's rules import this module before (or without) a tokenizer
+    from .tokenizer import Tokenizer
+
+CLOSERS = frozenset(")]}>\"'`;:,. \t")  # what may follow a completion on its line (`starts_line_text`)
 PREFIX_SHARE = 0.75
 CHARS_PER_TOKEN_BOUND = 12  # slice at most this many characters per budget token before encoding
 _TOP_LEVEL = re.compile(r"(?<=\n)\S")  # a line starting at column 0
@@ -65,10 +69,13 @@ def typed_before_cursor(tok: Tokenizer, prefix: str) -> str:
     return last if healable else ""  # (a tokenizer whose pieces drop their leading space: none extends it)
 
 
-def starts_a_line(prefix: str, suffix: str) -> bool:
-    """Whether the cursor is at the start of a line that has text."""
-    end = suffix.find("\n")
-    return (not prefix or prefix.endswith("\n")) and bool((suffix if end < 0 else suffix[:end]).strip())
+def starts_line_text(line_prefix: str, line_suffix: str) -> bool:
+    """Whether the cursor stands before a line's text (at the line's start or after its indentation):
+    a completion there is whole lines inserted above that text, which keeps its indentation. Closing
+    brackets, quotes and separators alone are text of their own only where the cursor stands before
+    their indentation."""
+    rest = line_suffix.strip()
+    return not line_prefix.strip() and bool(rest) and (not set(rest) <= CLOSERS or line_suffix[0] in " \t")
 
 
 def judged_text(prefix: str, suffix: str) -> tuple[str, str]:
@@ -144,7 +151,9 @@ def build_context(tok: Tokenizer, prefix: str, suffix: str, budget: int) -> Cont
     """Token ids of the prefix and suffix within `budget` tokens in all (the cursor's line kept whole where it fits);
     the prefix without what the model writes again (`Context.typed`)."""
     prefix, suffix = encodable(prefix), encodable(suffix)
-    line_end = "\n" if starts_a_line(prefix, suffix) else ""
+    line_prefix, end = prefix[prefix.rfind("\n") + 1:], suffix.find("\n")
+    # the file as post-processing leaves it: the completion on lines of its own above the line's text
+    line_end = "\n" + line_prefix if starts_line_text(line_prefix, suffix[:end] if end >= 0 else suffix) else ""
     typed = typed_before_cursor(tok, prefix)
     prefix = prefix[:len(prefix) - len(typed)]
     p_budget = int(budget * PREFIX_SHARE)

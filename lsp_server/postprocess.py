@@ -14,9 +14,13 @@ import re
 from collections import Counter
 from math import gcd
 
-from .trigger import starts_line_text
+from dllm_complete.dllm.canvas import starts_line_text
+
 
 _LEAD = re.compile(r"[ \t]*")
+BRACKETS = ("()", "[]", "{}")
+CLOSING = frozenset(")]};,")  # a line of these alone closes a block (`trim_block`)
+RESTATED_CHARS = 3
 
 
 def indent_width(line: str, tab: int = 4) -> int:
@@ -48,18 +52,26 @@ def detect_indent(text: str, default: str = "    ") -> str:
     return " " * min(steps.most_common(1)[0][0], 8)
 
 
-def trim_block(lines: list[str], first_indent: int, max_lines: int) -> list[str]:
-    """Keep lines until one dedents below the block the completion starts in."""
+def trim_block(lines: list[str], first_indent: int, max_lines: int, after_code: bool, tab: int = 4) -> list[str]:
+    """Keep lines until one leaves the block the completion starts in (`first_indent`: the cursor line's
+    indentation, or the first line's where it starts one). A completion that starts on the next line
+    must go deeper than the line it leaves where that line has code (an opener: `{`, `dict(`), and no
+    shallower than the cursor where it has indentation alone; a line of closing brackets back at the
+    opener's indentation ends the block and is kept."""
     block = None if not lines[0].strip() else first_indent
     kept = [lines[0]]
     for line in lines[1:]:
         if len(kept) >= max_lines:
             break
         if line.strip():
-            width = indent_width(line)
+            width = indent_width(line, tab)
             if block is None:
+                if width < first_indent or (after_code and width == first_indent):
+                    break
                 block = width
             elif width < block:
+                if after_code and width == first_indent and set(line.strip()) <= CLOSING:
+                    kept.append(line)
                 break
         kept.append(line)
     while len(kept) > 1 and not kept[-1].strip():
@@ -68,19 +80,34 @@ def trim_block(lines: list[str], first_indent: int, max_lines: int) -> list[str]
 
 
 def drop_line_overlap(text: str, line_suffix: str) -> str:
-    """Remove an ending that the rest of the cursor's line already supplies, e.g. `)` or `):`."""
-    rest = line_suffix.rstrip()
+    """Remove an ending that the rest of the cursor's line already supplies, e.g. `)` or `):`, unless
+    the completion needs its brackets to close what it opened itself."""
+    rest = line_suffix.strip()
     for k in range(len(rest), 0, -1):
-        if text.endswith(rest[:k]):
+        if text.endswith(rest[:k]) and all(
+                rest[:k].count(close) <= text.count(close) - text.count(open_) for open_, close in BRACKETS):
             return text[: len(text) - k]
     return text
 
 
-def drop_repeated_lines(lines: list[str], next_lines: tuple[str, ...]) -> list[str]:
-    """Remove trailing completion lines that repeat the lines right after the cursor's line."""
-    for m in range(min(len(lines) - 1, len(next_lines)), 0, -1):
-        if [ln.strip() for ln in lines[-m:]] == list(next_lines[:m]):
-            lines = lines[:-m]
+def drop_restated_suffix(text: str, line_suffix: str) -> str:
+    """Cut a completion inside its line where it starts writing the text that follows the cursor (the
+    longest start of that text, at least three characters with a letter or digit in them)."""
+    rest = line_suffix.strip()
+    for k in range(len(rest), RESTATED_CHARS - 1, -1):
+        at = text.find(rest[:k])
+        if at >= 0 and re.search(r"\w", rest[:k]):
+            return text[:at]
+    return text
+
+
+def drop_repeated_lines(lines: list[str], next_lines: tuple[str, ...], whole_first: bool) -> list[str]:
+    """Remove trailing completion lines that repeat the lines after the cursor's line (blank lines
+    aside); the first line counts only where it is a whole line (`whole_first`)."""
+    filled = [i for i, ln in enumerate(lines) if ln.strip() and (i or whole_first)]
+    for m in range(min(len(filled), len(next_lines)), 0, -1):
+        if [lines[i].strip() for i in filled[-m:]] == list(next_lines[:m]):
+            lines = lines[:filled[-m]] or [""]
             break
     while len(lines) > 1 and not lines[-1].strip():
         lines.pop()
@@ -116,19 +143,20 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     above = starts_line_text(line_prefix, line_suffix)
+    after_code = bool(line_prefix.strip())
     if above:
         next_lines = (line_suffix.strip(),) + next_lines
     if mode == "single" or (line_suffix.strip() and not above):
-        lines = lines[:1]
+        lines = drop_repeated_lines(lines[:1], next_lines, not after_code) if above else lines[:1]
     else:
         tab = len(indent) if indent != "\t" else 4
-        first_indent = indent_width(line_prefix + lines[0] if not line_prefix.strip() else line_prefix, tab)
-        lines = trim_block(lines, first_indent, max_lines)
-        lines = drop_repeated_lines(lines, next_lines)
-        lines = reindent(lines, indent_width(line_prefix), indent)
+        first_indent = indent_width(line_prefix if after_code else line_prefix + lines[0], tab)
+        lines = trim_block(lines, first_indent, max_lines, after_code, tab)
+        lines = drop_repeated_lines(lines, next_lines, not after_code)
+        lines = reindent(lines, first_indent, indent)
     text = "\n".join(lines).rstrip()
     if not above:
-        text = drop_line_overlap(text, line_suffix)
+        text = drop_line_overlap(drop_restated_suffix(text, line_suffix), line_suffix)
     if not text.strip():
         return ""
     text += "\n" + line_prefix if above else ""  # the line's text moves down, at its indentation

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dllm_complete.dllm.canvas import CLOSERS, starts_line_text
+
 from . import window
 
 OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then", "\\")
-CLOSERS = set(")]}>\"'`;:,. \t")
 MODES = ("auto", "single", "multi")
 
 
@@ -42,13 +43,6 @@ def opens_block(line: str) -> bool:
 
 def _indent(line: str) -> int:
     return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
-
-
-def starts_line_text(line_prefix: str, line_suffix: str) -> bool:
-    """Whether the cursor stands before a line's text (at the line's start or after its indentation):
-    a suggestion there is whole lines inserted above that text, which keeps its indentation."""
-    rest = line_suffix.strip()
-    return not line_prefix.strip() and bool(rest) and not set(rest) <= CLOSERS
 
 
 def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = "", *, invoked: bool,

@@ -1,6 +1,6 @@
 """Context trimming around the cursor."""
 
-from dllm_complete.dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_a_line, typed_before_cursor
+from dllm_complete.dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_line_text, typed_before_cursor
 from dllm_complete.dllm.testing import tiny_tokenizer
 
 TOK = tiny_tokenizer()
@@ -50,11 +50,14 @@ def test_tokenizer_round_trips_whitespace_exactly():
 
 
 def test_the_constraint_judges_a_completion_before_a_line_with_text_as_whole_lines():
-    assert starts_a_line("x = 1\n", "    y = 2\n") and starts_a_line("", "y = 2")
-    assert not starts_a_line("x = 1\n", "\ny = 2") and not starts_a_line("x = ", "1\n")
-    assert not starts_a_line("x = 1\n", "") and not starts_a_line("x = 1\n", "   \ny")
+    assert starts_line_text("", "    y = 2") and starts_line_text("  ", "y = 2") and starts_line_text("\t", "y")
+    assert not starts_line_text("", "") and not starts_line_text("x = ", "1") and not starts_line_text("", "   ")
+    assert not starts_line_text("    ", ")") and not starts_line_text("", "];")  # closers complete the line
+    assert starts_line_text("", "    )")  # unless the cursor is before their indentation
     ctx = build_context(TOK, "if x:\n", "    return 1\n", 200)
     assert ctx.judged_suffix == "\n    return 1\n"
+    closers = build_context(TOK, "x = [\n", ")\n", 200)
+    assert closers.judged_suffix == ")\n"
     mid_line = build_context(TOK, "x = ", "1\n", 200)
     assert mid_line.judged_suffix == "1\n"
     assert mid_line.after_typed(" f(") == "f(" and mid_line.after_typed("  f(") == " f("
@@ -71,7 +74,7 @@ def test_blanks_typed_before_the_cursor_are_left_to_the_model():
     assert all(TOK.pieces()[i][:1].strip() for i in ctx.first_banned)
     assert all(i in ctx.first_banned for i, piece in enumerate(TOK.pieces()) if piece[:1].strip())
     before_text = build_context(TOK, "if x:\n    ", "return 1\n", 200)
-    assert before_text.judged_suffix == "return 1\n" and before_text.after_typed("    y = 2; ") == "y = 2; "
+    assert before_text.judged_suffix == "\n    return 1\n" and before_text.after_typed("    y = 2") == "y = 2"
 
 
 def test_the_constraint_judges_more_text_than_the_model_sees():

@@ -75,3 +75,47 @@ def test_before_a_lines_text_whole_lines_go_above_it_at_its_indentation():
     assert finish("total += x", mode="single", line_prefix="    ", line_suffix="return x") == "total += x\n    "
     assert finish("total += x", mode="single", line_prefix="", line_suffix="    return x") == "total += x\n"
     assert finish("a, b", mode="single", line_prefix="    ", line_suffix=")") == "a, b"  # closers: inline
+
+
+def test_continuation_lines_keep_the_first_lines_indentation_as_their_base():
+    assert finish("        x = 1\n        y = 2", mode="multi", line_prefix="", line_suffix="") == \
+        "        x = 1\n        y = 2"
+    assert finish("    }\n    };", mode="multi", line_prefix="", line_suffix="", indent="  ") == "    }\n    };"
+    assert finish("\t\tx\n\t\ty", mode="multi", line_prefix="", line_suffix="", indent="\t") == "\t\tx\n\t\ty"
+
+
+def test_a_block_after_an_opener_goes_deeper_and_ends_at_its_closing_line():
+    go = finish("\n}\n{", mode="multi", line_prefix="func sum(xs []int) int {", line_suffix="", indent="\t")
+    assert go == ""  # closing the function at once is not a body
+    method = "\n    this.n += step;\n    return this;\n  }\n}\nthis. = {"
+    assert finish(method, mode="multi", line_prefix="  increment(step) {", line_suffix="", indent="  ") == \
+        "\n    this.n += step;\n    return this;\n  }"
+    call = finish("\n        a=1,\n        b=2,\n    )\nx = 1", mode="multi", line_prefix="    result = dict(",
+                  line_suffix="")
+    assert call == "\n        a=1,\n        b=2,\n    )"
+    assert finish("\nfrom main\n import x", mode="multi", line_prefix="\t", line_suffix="", indent="\t") == ""
+
+
+def test_a_line_that_repeats_the_next_one_is_not_suggested():
+    assert finish("        return total", mode="single", line_prefix="", line_suffix="        return total") == ""
+    blank_between = finish("\n        x = 1\n\n        return x", mode="multi", line_prefix="    def f(self):",
+                           line_suffix="", next_lines=("x = 1", "return x"))
+    assert blank_between == ""
+    assert finish("x = 1", mode="single", line_prefix="    y = ", line_suffix="", next_lines=("x = 1",)) == "x = 1"
+
+
+def test_a_bracket_the_completion_opened_is_kept_though_the_line_closes_one_too():
+    raw = "os.path.join(here, os.path.dirname(__file__))"
+    assert finish(raw, mode="single", line_prefix="    p = os.path.join(here, ", line_suffix=")") == raw
+    assert finish("b: 2}", mode="single", line_prefix="const o = { a: 1, ", line_suffix=" };") == "b: 2"
+
+
+def test_a_completion_inside_a_line_stops_where_it_restates_what_follows():
+    assert finish("version {name}.", mode="single", line_prefix='    msg = f"Welcome ', line_suffix='{name}"') == \
+        "version "
+    assert finish("and len(data) > 0", mode="single", line_prefix="    if len(data) > 0 ", line_suffix="and dst:") == ""
+    assert finish("b, c", mode="single", line_prefix="f(a, ", line_suffix=")") == "b, c"
+
+
+def test_before_a_closing_lines_indentation_whole_lines_go_above_it():
+    assert finish("        a,", mode="multi", line_prefix="", line_suffix="    )") == "        a,\n"

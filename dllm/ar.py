@@ -37,7 +37,8 @@ class ARDecoder:
             raise ValueError("this tokenizer has no FIM sentinel tokens; it cannot drive an AR infill model")
         self.end_ids = {mode: end_ids(self.tokenizer, mode) for mode in ("single", "multi")}
         self.stops, self.newlines = set(self.tokenizer.stop_ids()), set(self.tokenizer.newline_ids())
-        self.banned = torch.tensor(self.tokenizer.never_generated(), device=self.device)
+        self.banned = torch.tensor(self.tokenizer.never_generated(self.model.cfg.vocab_size), dtype=torch.long,
+                                   device=self.device)
         fast_path(self.model, kernels)  # the attention op and stacked projections (`forward.py`)
         # the one-token step: a CUDA graph where a probe at load shows it faster (`forward.py`)
         self.decode, self.graphs = choose(self.model, graphs, "ar")

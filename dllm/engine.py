@@ -84,9 +84,7 @@ class Engine:
         pieces = self.tokenizer.pieces()
         self.blank = torch.tensor([not p.strip() for p in pieces] + [True] * (V - len(pieces)),
                                   device=self.device)  # (V,) whitespace-only pieces (stops decode to "")
-        # and the embedding rows past the tokenizer's last id (published vocabularies are padded)
-        self.banned = torch.tensor(self.tokenizer.never_generated() + list(range(len(pieces), V)),
-                                   dtype=torch.long, device=self.device)
+        self.banned = torch.tensor(self.tokenizer.never_generated(V), dtype=torch.long, device=self.device)
         # greedy steps score masked rows with the fused LM head + confidence (`kernels/`); "off" = plain
         self.kernels = fast_path(self.model, kernels)
         self.ban_bias = ban_bias(self.model.cfg.vocab_size, self.banned, self.device)  # (V,) 0 / -inf

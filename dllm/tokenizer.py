@@ -54,10 +54,12 @@ class Tokenizer:
     def decode(self, ids: list[int]) -> str:
         return self.hf.decode(list(ids), skip_special_tokens=False)
 
-    def never_generated(self) -> list[int]:
-        """Ids a completion may never contain: the mask, file-start, FIM sentinel and other control tokens."""
+    def never_generated(self, vocab_size: int | None = None) -> list[int]:
+        """Ids a completion may never contain: the mask, file-start, FIM sentinel and other control tokens,
+        and the rows of a model's `vocab_size` past the tokenizer's last id (published vocabularies are padded)."""
         sp = self.special
-        return [i for i in (sp.mask, sp.bos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle, *sp.control) if i is not None]
+        ids = [i for i in (sp.mask, sp.bos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle, *sp.control) if i is not None]
+        return ids + list(range(len(self.pieces()), vocab_size or 0))
 
     def stop_ids(self) -> list[int]:
         """Ids that end a completion: end-of-middle and end-of-file."""

@@ -72,10 +72,11 @@ def typed_before_cursor(tok: Tokenizer, prefix: str) -> str:
 def starts_line_text(line_prefix: str, line_suffix: str) -> bool:
     """Whether the cursor stands before a line's text (at the line's start or after its indentation):
     a completion there is whole lines inserted above that text, which keeps its indentation. Closing
-    brackets, quotes and separators alone are text of their own only where the cursor stands before
-    their indentation."""
+    brackets, quotes and separators alone are text of their own too, except after the indentation
+    (`    |)`: a completion there finishes that line)."""
     rest = line_suffix.strip()
-    return not line_prefix.strip() and bool(rest) and (not set(rest) <= CLOSERS or line_suffix[0] in " \t")
+    return not line_prefix.strip() and bool(rest) and (
+        not set(rest) <= CLOSERS or not line_prefix or line_suffix[0] in " \t")
 
 
 def judged_text(prefix: str, suffix: str) -> tuple[str, str]:

@@ -19,8 +19,6 @@ from dllm_complete.dllm.canvas import starts_line_text
 
 _LEAD = re.compile(r"[ \t]*")
 BRACKETS = ("()", "[]", "{}")
-CLOSING = frozenset(")]};,")  # a line of these alone closes a block (`trim_block`)
-RESTATED_CHARS = 3
 
 
 def indent_width(line: str, tab: int = 4) -> int:
@@ -52,12 +50,17 @@ def detect_indent(text: str, default: str = "    ") -> str:
     return " " * min(steps.most_common(1)[0][0], 8)
 
 
+def _closes(line: str) -> bool:
+    """Whether a line ends a bracketed block: it starts with a closing bracket (`}`, `});`, `) -> int:`)."""
+    return line.strip()[:1] in ")]}"
+
+
 def trim_block(lines: list[str], first_indent: int, max_lines: int, after_code: bool, tab: int = 4) -> list[str]:
     """Keep lines until one leaves the block the completion starts in (`first_indent`: the cursor line's
     indentation, or the first line's where it starts one). A completion that starts on the next line
-    must go deeper than the line it leaves where that line has code (an opener: `{`, `dict(`), and no
-    shallower than the cursor where it has indentation alone; a line of closing brackets back at the
-    opener's indentation ends the block and is kept."""
+    writes no shallower than the cursor, and after code (an opener: `{`, `dict(`) not a closing line at
+    once; a closing line back at the opener's indentation ends the block and is kept (`} else {` and
+    other closing lines that open again go on)."""
     block = None if not lines[0].strip() else first_indent
     kept = [lines[0]]
     for line in lines[1:]:
@@ -66,47 +69,50 @@ def trim_block(lines: list[str], first_indent: int, max_lines: int, after_code: 
         if line.strip():
             width = indent_width(line, tab)
             if block is None:
-                if width < first_indent or (after_code and width == first_indent):
+                if width < first_indent or (after_code and width == first_indent and _closes(line)):
                     break
                 block = width
             elif width < block:
-                if after_code and width == first_indent and set(line.strip()) <= CLOSING:
-                    kept.append(line)
-                break
+                if not (after_code and width == first_indent and _closes(line)):
+                    break
+                kept.append(line)
+                if not line.rstrip().endswith(("{", "(", "[", ":")):
+                    break
+                continue
         kept.append(line)
     while len(kept) > 1 and not kept[-1].strip():
         kept.pop()
     return kept
 
 
+_STRING = re.compile(r"""\"(?:\\.|[^"\\\n])*\"|'(?:\\.|[^'\\\n])*'""")
+
+
 def drop_line_overlap(text: str, line_suffix: str) -> str:
-    """Remove an ending that the rest of the cursor's line already supplies, e.g. `)` or `):`, unless
-    the completion needs its brackets to close what it opened itself."""
-    rest = line_suffix.strip()
+    """Remove an ending of punctuation that the rest of the cursor's line already supplies, e.g. `)` or
+    `):`, unless the completion needs its brackets to close what it opened itself."""
+    rest, code = line_suffix.strip(), _STRING.sub('""', text)
     for k in range(len(rest), 0, -1):
-        if text.endswith(rest[:k]) and all(
-                rest[:k].count(close) <= text.count(close) - text.count(open_) for open_, close in BRACKETS):
+        if text.endswith(rest[:k]) and not re.search(r"\w", rest[:k]) and all(
+                rest[:k].count(close) <= code.count(close) - code.count(open_) for open_, close in BRACKETS):
             return text[: len(text) - k]
     return text
 
 
-def drop_restated_suffix(text: str, line_suffix: str) -> str:
-    """Cut a completion inside its line where it starts writing the text that follows the cursor (the
-    longest start of that text, at least three characters with a letter or digit in them)."""
-    rest = line_suffix.strip()
-    for k in range(len(rest), RESTATED_CHARS - 1, -1):
-        at = text.find(rest[:k])
-        if at >= 0 and re.search(r"\w", rest[:k]):
-            return text[:at]
-    return text
+def _same_line(written: str, there: str, tab: int) -> bool:
+    """Whether a completion line repeats a line of the file: the same text, and for a closing line
+    the same indentation (an inner `});` is not the outer one)."""
+    return written.strip() == there.strip() and (
+        not _closes(written) or indent_width(written, tab) == indent_width(there, tab))
 
 
-def drop_repeated_lines(lines: list[str], next_lines: tuple[str, ...], whole_first: bool) -> list[str]:
+def drop_repeated_lines(lines: list[str], next_lines: tuple[str, ...], first: str | None, tab: int = 4) -> list[str]:
     """Remove trailing completion lines that repeat the lines after the cursor's line (blank lines
-    aside); the first line counts only where it is a whole line (`whole_first`)."""
-    filled = [i for i, ln in enumerate(lines) if ln.strip() and (i or whole_first)]
+    aside). `first`: the first line as it will stand in the file where it is a whole line, else None."""
+    whole = [first, *lines[1:]] if first is not None else [""] + lines[1:]
+    filled = [i for i, ln in enumerate(whole) if ln.strip()]
     for m in range(min(len(filled), len(next_lines)), 0, -1):
-        if [lines[i].strip() for i in filled[-m:]] == list(next_lines[:m]):
+        if all(_same_line(whole[i], there, tab) for i, there in zip(filled[-m:], next_lines)):
             lines = lines[:filled[-m]] or [""]
             break
     while len(lines) > 1 and not lines[-1].strip():
@@ -144,19 +150,24 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     lines = text.split("\n")
     above = starts_line_text(line_prefix, line_suffix)
     after_code = bool(line_prefix.strip())
+    tab = len(indent) if indent != "\t" else 4
     if above:
-        next_lines = (line_suffix.strip(),) + next_lines
+        next_lines = (line_prefix + line_suffix,) + next_lines
+    # the first line is a whole line of the file where nothing but indentation stands beside it
+    first = line_prefix + lines[0] if not after_code and (above or not line_suffix.strip()) else None
     if mode == "single" or (line_suffix.strip() and not above):
-        lines = drop_repeated_lines(lines[:1], next_lines, not after_code) if above else lines[:1]
+        lines = drop_repeated_lines(lines[:1], next_lines, first, tab) if first is not None else lines[:1]
     else:
-        tab = len(indent) if indent != "\t" else 4
         first_indent = indent_width(line_prefix if after_code else line_prefix + lines[0], tab)
         lines = trim_block(lines, first_indent, max_lines, after_code, tab)
-        lines = drop_repeated_lines(lines, next_lines, not after_code)
+        lines = drop_repeated_lines(lines, next_lines, first, tab)
         lines = reindent(lines, first_indent, indent)
-    text = "\n".join(lines).rstrip()
+    joined = "\n".join(lines)
+    text = joined.rstrip()
     if not above:
-        text = drop_line_overlap(drop_restated_suffix(text, line_suffix), line_suffix)
+        text = drop_line_overlap(text, line_suffix)
+        if re.match(r"\w", line_suffix) and joined[len(text):].startswith(" "):
+            text += " "  # the space the model wrote before the word after the cursor
     if not text.strip():
         return ""
     text += "\n" + line_prefix if above else ""  # the line's text moves down, at its indentation

@@ -23,7 +23,6 @@ from dllm_complete.dllm.canvas import CLOSERS, starts_line_text
 from . import window
 
 OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then", "\\")
-MODES = ("auto", "single", "multi")
 
 
 class Decision(NamedTuple):
@@ -59,6 +58,7 @@ def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = 
             return Decision(None, "text-right")
         if not starts_line_text(line_prefix, line_suffix):
             return Decision("single", "text-right-invoked")
+    if starts_line_text(line_prefix, line_suffix):
         next_line = line_prefix + line_suffix  # lines go above it
     if mode in ("single", "multi"):
         return Decision(mode, "configured")

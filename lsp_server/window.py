@@ -26,7 +26,7 @@ class Window:
     line_prefix: str  # the cursor's line up to the cursor
     line_suffix: str  # the cursor's line after the cursor, terminator excluded
     prev_line: str  # the last non-blank line before the cursor's line ("" if none in the window)
-    next_lines: tuple[str, ...]  # up to 8 non-blank lines after the cursor's line, stripped
+    next_lines: tuple[str, ...]  # up to 8 non-blank lines after the cursor's line, as they stand
     next_line: str  # the first of them as it stands, indentation included ("" if none in the window)
     prefix_cut: bool  # text before `prefix` was left out
     suffix_cut: bool
@@ -75,7 +75,7 @@ def build(text: str, offset: int, prefix_tokens: int, suffix_tokens: int, min_ch
     tail = text[_after_terminator(text, line_end):end].splitlines()
     after = [ln for ln in tail if ln.strip()][:8]
     return Window(prefix, suffix, text[line_start:offset], text[offset:line_end], prev_line,
-                   tuple(ln.strip() for ln in after), after[0] if after else "", start > 0, end < len(text))
+                   tuple(after), after[0] if after else "", start > 0, end < len(text))
 
 
 def with_selection(ctx: Window, replaced: int, text: str, replaced_after: int = 0) -> Window:

@@ -52,11 +52,11 @@ def test_tokenizer_round_trips_whitespace_exactly():
 def test_the_constraint_judges_a_completion_before_a_line_with_text_as_whole_lines():
     assert starts_line_text("", "    y = 2") and starts_line_text("  ", "y = 2") and starts_line_text("\t", "y")
     assert not starts_line_text("", "") and not starts_line_text("x = ", "1") and not starts_line_text("", "   ")
-    assert not starts_line_text("    ", ")") and not starts_line_text("", "];")  # closers complete the line
-    assert starts_line_text("", "    )")  # unless the cursor is before their indentation
+    assert not starts_line_text("    ", ")") and not starts_line_text("\t", "];")  # closers after indentation
+    assert starts_line_text("", "    )") and starts_line_text("", ")")  # but not before it
     ctx = build_context(TOK, "if x:\n", "    return 1\n", 200)
     assert ctx.judged_suffix == "\n    return 1\n"
-    closers = build_context(TOK, "x = [\n", ")\n", 200)
+    closers = build_context(TOK, "x = [\n    ", ")\n", 200)
     assert closers.judged_suffix == ")\n"
     mid_line = build_context(TOK, "x = ", "1\n", 200)
     assert mid_line.judged_suffix == "1\n"

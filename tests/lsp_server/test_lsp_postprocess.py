@@ -110,12 +110,47 @@ def test_a_bracket_the_completion_opened_is_kept_though_the_line_closes_one_too(
     assert finish("b: 2}", mode="single", line_prefix="const o = { a: 1, ", line_suffix=" };") == "b: 2"
 
 
-def test_a_completion_inside_a_line_stops_where_it_restates_what_follows():
-    assert finish("version {name}.", mode="single", line_prefix='    msg = f"Welcome ', line_suffix='{name}"') == \
-        "version "
-    assert finish("and len(data) > 0", mode="single", line_prefix="    if len(data) > 0 ", line_suffix="and dst:") == ""
-    assert finish("b, c", mode="single", line_prefix="f(a, ", line_suffix=")") == "b, c"
-
-
 def test_before_a_closing_lines_indentation_whole_lines_go_above_it():
     assert finish("        a,", mode="multi", line_prefix="", line_suffix="    )") == "        a,\n"
+
+
+def test_a_block_at_the_openers_indentation_goes_on_unless_it_closes():
+    switch = "\n\tcase 1:\n\t\treturn 2\n\tdefault:\n\t\treturn 3\n\t}"  # gofmt: case at the switch's level
+    assert finish(switch, mode="multi", line_prefix="\tswitch x {", line_suffix="", indent="\t",
+                  next_lines=("\t}",)) == "\n\tcase 1:\n\t\treturn 2\n\tdefault:\n\t\treturn 3"
+    assert finish("\ny = 2\nz = 3", mode="multi", line_prefix="x = 1", line_suffix="") == "\ny = 2\nz = 3"
+    params = finish("\n    a: int,\n    b: int,\n) -> int:\n    return a", mode="multi", line_prefix="def f(",
+                    line_suffix="")
+    assert params == "\n    a: int,\n    b: int,\n) -> int:\n    return a"  # a closing line that opens again
+    effect = finish("\n    load(id);\n  }, [id]);\nfoo();", mode="multi", line_prefix="  useEffect(() => {",
+                    line_suffix="", indent="  ")
+    assert effect == "\n    load(id);\n  }, [id]);"
+
+
+def test_an_inner_closing_line_is_not_taken_for_the_outer_one_below():
+    raw = "\n    expect(f()).toBe(1);\n  });"
+    out = finish(raw, mode="multi", line_prefix="  it('works', () => {", line_suffix="", indent="  ",
+                 next_lines=("});",))
+    assert out == raw
+    assert finish(raw, mode="multi", line_prefix="  it('works', () => {", line_suffix="", indent="  ",
+                  next_lines=("  });",)) == "\n    expect(f()).toBe(1);"
+
+
+def test_on_an_empty_line_a_repeat_of_the_next_line_is_not_suggested():
+    assert finish("return total", mode="single", line_prefix="    ", line_suffix="",
+                  next_lines=("    return total",)) == ""
+
+
+def test_words_and_strings_are_not_taken_for_the_lines_closers():
+    assert finish("data", mode="single", line_prefix="if ", line_suffix=" and y > 0:") == "data"
+    assert finish('"(" + msg)', mode="single", line_prefix="log(", line_suffix=")") == '"(" + msg'
+    assert finish('r"\\(\\d+")', mode="single", line_prefix="re.compile(", line_suffix=")") == 'r"\\(\\d+"'
+
+
+def test_the_space_before_the_word_after_the_cursor_is_kept():
+    assert finish("if x else g(x) ", mode="single", line_prefix="[f(x) ", line_suffix="for x in xs]") == \
+        "if x else g(x) "
+
+
+def test_at_column_0_of_a_closing_line_whole_lines_go_above_it():
+    assert finish("    b=2,", mode="multi", line_prefix="", line_suffix=")") == "    b=2,\n"

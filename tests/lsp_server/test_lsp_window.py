@@ -25,7 +25,7 @@ def test_budget_cuts_at_line_boundaries_and_keeps_more_prefix():
     assert len(ctx.prefix) > len(ctx.suffix)
     assert ctx.line_prefix == "line" and ctx.line_suffix == "_100 = 100"
     assert ctx.prev_line == "line_099 = 99"
-    assert ctx.next_lines[0] == "line_101 = 101"
+    assert ctx.next_lines[0].strip() == "line_101 = 101"
 
 
 def test_the_window_is_at_least_what_the_syntax_constraint_parses():

@@ -72,9 +72,9 @@ class RandomTokenizer:
         self.vocab_size = vocab_size
         self.special = special or SpecialIds(mask=vocab_size - 1, eom=vocab_size - 2, bos=vocab_size - 3)
 
-    def never_generated(self) -> list[int]:
+    def never_generated(self, vocab_size: int | None = None) -> list[int]:
         sp = self.special
-        return [i for i in (sp.mask, sp.eom, sp.bos) if i is not None]
+        return [i for i in (sp.mask, sp.eom, sp.bos) if i is not None] + list(range(self.vocab_size, vocab_size or 0))
 
     def stop_ids(self) -> list[int]:
         return [self.special.eom]

@@ -76,10 +76,10 @@ class Loaded:
 
 
 @functools.cache
-def cpu_has_native_bf16() -> bool:
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether the CPU has bf16 dot-product instructions (AVX512-BF16 or AMX-BF16; Linux only)."""
     try:
-        return re.search(r"\b(avx512_bf16|amx_bf16)\b", Path("/proc/cpuinfo").read_text()) is not None
+        return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo.read_text()) is not None
     except OSError:
         return False
 

@@ -53,6 +53,22 @@ def test_an_unsaved_buffer_comes_from_standard_input_named_by_its_file(model, so
     assert edited.returncode == 0 and run(f"{source}:4", "--stdin", "--model", model, stdin="x = 1\n").returncode == 2
 
 
+def test_the_column_and_the_sampler_options_reach_the_engine(model, tmp_path):
+    path = tmp_path / "w.py"
+    path.write_text("def area(r):\n    return r\n")
+
+    def answer(*args):
+        out = run(*args, "--model", model, "--json")
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+    assert answer(f"{path}:1")["mode"] == "multi" and answer(f"{path}:1:5")["mode"] == "single"  # after `def `
+    capped = answer(f"{path}:2", "--steps", "1", "--block-size", "0", "--threshold", "1", "--no-syntax")
+    assert capped["stats"]["steps"] == 1 and "scope" not in capped
+    sampled = {answer(f"{path}:2", "--temperature", "1", "--seed", str(seed), "--no-syntax")["raw"]
+               for seed in (1, 2, 3)}  # (no syntax cut: the tiny model's text would be cut to nothing)
+    assert len(sampled) > 1
+
+
 def test_kernels_and_graphs_are_chosen_at_load(model, source):
     out = run(f"{source}:2", "--model", model, "--json", "--device", "cpu", "--kernels", "off", "--graphs", "off")
     assert out.returncode == 0, out.stderr
@@ -272,8 +288,8 @@ def test_prompt_lookup_drafts_give_the_ar_twin_the_same_answer_in_fewer_calls(tm
     path = tmp_path / "argparse_copy.py"  # repetitive real code, where drafts are accepted
     path.write_text(open(stdlib_argparse.__file__).read())
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "def add_argument(" in text) + 1
-    answers = [json.loads(run(f"{path}:{line}", "--model", "ar-code-small", "--mode", "multi", "--json",
-                              *extra).stdout) for extra in ([], ["--draft-tokens", "8"])]
+    answers = [json.loads(run(f"{path}:{line}", "--model", "ar-code-small", "--mode", "multi", "--json", "--no-syntax",
+                              *extra).stdout) for extra in ([], ["--draft-tokens", "8"])]  # drafting under test
     assert answers[0]["completion"] == answers[1]["completion"] and answers[0]["completion"].strip()
     assert answers[1]["stats"]["nfe"] < answers[0]["stats"]["nfe"]
 

@@ -141,6 +141,11 @@ def test_cpu_dtype_follows_the_stored_weights_and_the_hardware(tmp_path):
     assert choose_device("cpu", None, torch.float32)[1] == torch.float32
     assert choose_device("cpu", None, torch.bfloat16)[1] == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
     assert choose_device("cpu", "float32", torch.bfloat16)[1] == torch.float32  # an explicit dtype wins
+    for i, (flags, native) in enumerate((("avx512f avx512_bf16 avx512_vnni", True), ("amx_bf16 amx_tile", True),
+                                         ("avx2 avx512f avx512_vnni", False), ("avx512_bf16x", False))):
+        (tmp_path / f"cpuinfo{i}").write_text(f"processor\t: 0\nflags\t\t: fpu {flags} sse\n")  # (read once a file)
+        assert cpu_has_native_bf16(tmp_path / f"cpuinfo{i}") is native, flags
+    assert cpu_has_native_bf16(tmp_path / "absent") is False  # not Linux
     small = load_checkpoint(tiny_checkpoint(tmp_path / "f32"))  # stored float32
     assert small.model.embed_tokens.weight.dtype == torch.float32
     bf16 = save_checkpoint(small.model, small.tokenizer, tmp_path / "bf16", "diffusion", "tiny-bf16")

@@ -77,13 +77,26 @@ async def test_cancel_request_gets_cancelled_and_frees_the_model(client: Languag
     await asyncio.sleep(0.2)
     client.protocol.notify("$/cancelRequest", lsp.CancelParams(id="cancel-me"))
     try:
-        result = await asyncio.wait_for(fut, 2)
+        result = await answered(fut)
         assert not result or not result.items  # "nothing" is allowed, a late answer is not
     except JsonRpcRequestCancelled:
         pass
     other = "file:///e2e/after-cancel.py"
     client.text_document_did_open(open_params(other, "y = \n"))
     assert await answered(inline(client, other, 0, 4))  # the endless job was stopped between steps
+
+
+async def test_closing_a_document_stops_its_work_and_forgets_it(client: LanguageClient):
+    uri = "file:///e2e/close.py"
+    client.text_document_did_open(open_params(uri, f"#fake:delay={FOREVER_MS}\nx = \n"))
+    pending = asyncio.ensure_future(inline(client, uri, 1, 4))
+    await asyncio.sleep(0.2)
+    client.text_document_did_close(lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    assert await answered(pending) == []
+    other = "file:///e2e/after-close.py"
+    client.text_document_did_open(open_params(other, "y = \n"))
+    assert await answered(inline(client, other, 0, 4))  # the endless job was stopped between steps
+    assert await answered(inline(client, uri, 1, 4)) == []  # a closed document is not completed
 
 
 async def test_superseded_request_gets_no_stale_answer(client: LanguageClient):
@@ -99,8 +112,9 @@ async def test_superseded_request_gets_no_stale_answer(client: LanguageClient):
 
 async def test_edits_while_the_model_runs_are_handled(client: LanguageClient):
     uri = "file:///e2e/live.py"
-    client.text_document_did_open(open_params(uri, "#fake:delay=400\n#fake:text=value + 1\nz = \n"))
+    client.text_document_did_open(open_params(uri, "#fake:delay=1500\n#fake:text=value + 1\nz = \n"))
     task = asyncio.ensure_future(inline(client, uri, 2, 4))
+    # the edits must land while the model runs: 1.4 s of margin on a loaded machine
     await asyncio.sleep(0.1)
     client.text_document_did_change(change_params(uri, 2, (2, 4), (2, 4), "v"))
     client.text_document_did_change(change_params(uri, 3, (2, 5), (2, 5), "a"))

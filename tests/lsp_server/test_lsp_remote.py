@@ -8,6 +8,7 @@ import asyncio
 import http.server
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -127,21 +128,21 @@ def test_remote_passes_the_sampler_settings(serve, local):
         assert got.text == local.infill(prefix, suffix, mode=mode, max_tokens=32, sampler=sampler).text
 
 
-def cancelled_soon(remote: RemoteInfiller) -> float:
-    """Seconds until an infill cancelled 10 ms after it started raised `Cancelled`."""
+def cancelled_soon(remote: RemoteInfiller) -> None:
+    """An infill cancelled 10 ms after it started raises `Cancelled`."""
     token = CancelToken()
-    timer = threading.Timer(0.01, token.cancel)
-    t0 = time.monotonic()
-    timer.start()
+    threading.Timer(0.01, token.cancel).start()
     with pytest.raises(Cancelled):
         remote.infill("import os\n\n\nclass Tree:\n", "\n", language="python", mode="multi", max_tokens=256,
                       cancel=token)
-    return time.monotonic() - t0
 
 
-def test_cancelling_returns_promptly(serve):
+def test_cancelling_does_not_wait_for_the_server(serve):
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts the request, never answers
+        remote = RemoteInfiller(f"http://127.0.0.1:{silent.getsockname()[1]}", api_key=KEY, timeout_s=600)
+        cancelled_soon(remote)  # not a TimeoutError after 600 s: the cancel shuts the read down
     remote = RemoteInfiller(serve, api_key=KEY)
-    assert cancelled_soon(remote) < 5.0
+    cancelled_soon(remote)
     assert isinstance(remote.infill("x = ", "\n", max_tokens=8).text, str)  # usable again afterwards
 
 

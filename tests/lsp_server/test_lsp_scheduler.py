@@ -11,9 +11,17 @@ from dllm_complete.lsp_server.scheduler import Scheduler, Superseded
 pytestmark = pytest.mark.asyncio
 
 
-def slow(seconds: float, log: list, name: str):
+async def until(event: threading.Event) -> None:
+    """Wait, without blocking the loop, for the model thread to set `event` (bounded by the test timeout)."""
+    while not event.is_set():
+        await asyncio.sleep(0.005)
+
+
+def slow(seconds: float, log: list, name: str, started: threading.Event | None = None):
     def fn(token):
         log.append(f"start {name}")
+        if started is not None:
+            started.set()
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             token.check()
@@ -25,8 +33,8 @@ def slow(seconds: float, log: list, name: str):
 
 async def test_newer_request_stops_the_running_one():
     sched, log = Scheduler(), []
-    first = asyncio.ensure_future(sched.run("doc", slow(5, log, "a")))
-    await asyncio.sleep(0.05)
+    first = asyncio.ensure_future(sched.run("doc", slow(5, log, "a", started := threading.Event())))
+    await until(started)
     assert await sched.run("doc", slow(0.01, log, "b")) == "b"
     with pytest.raises(Superseded):
         await first
@@ -53,8 +61,8 @@ async def test_queued_request_that_is_superseded_never_reaches_the_model():
 
 async def test_asyncio_cancellation_cancels_the_token():
     sched, log = Scheduler(), []
-    task = asyncio.ensure_future(sched.run("doc", slow(5, log, "a")))
-    await asyncio.sleep(0.05)
+    task = asyncio.ensure_future(sched.run("doc", slow(5, log, "a", started := threading.Event())))
+    await until(started)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -64,13 +72,12 @@ async def test_asyncio_cancellation_cancels_the_token():
 
 
 async def test_event_loop_is_not_blocked_while_the_model_runs():
-    sched, log = Scheduler(), []
-    task = asyncio.ensure_future(sched.run("doc", slow(0.3, log, "a")))
-    ticks = 0
-    while not task.done():
+    sched, ticked = Scheduler(), threading.Event()
+    task = asyncio.ensure_future(sched.call(ticked.wait, 60))  # the model thread waits for the loop to tick
+    for _ in range(5):
         await asyncio.sleep(0.01)
-        ticks += 1
-    assert ticks >= 5 and await task == "a"
+    ticked.set()
+    assert await task is True  # False: the loop was held for the 60 s wait
     sched.close()
 
 
@@ -93,8 +100,8 @@ async def test_debounce_lets_only_the_last_of_a_burst_run():
 
 async def test_pause_refuses_and_stops_work_and_errors_propagate():
     sched, log = Scheduler(), []
-    task = asyncio.ensure_future(sched.run("doc", slow(5, log, "a")))
-    await asyncio.sleep(0.05)
+    task = asyncio.ensure_future(sched.run("doc", slow(5, log, "a", started := threading.Event())))
+    await until(started)
     sched.pause(True)
     with pytest.raises(Superseded):
         await task

@@ -155,5 +155,12 @@ class Infiller(Protocol):
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         """The middle between `prefix` and `suffix`; mode is one of MODES. Raises `Cancelled`.
 
-        `language` names the file's language for the caller's records only: the syntax and scope
-        checks come from `constraint` (`grammars.constraint_for(language, ...)`), None for none."""
+        `language` names the file's language, which a local decoder does not read (a remote one sends
+        it on): the syntax and scope checks come from `constraint` (`grammars.constraint_for(language,
+        ...)`), None for none."""
+
+
+def warm_up(infiller: Any) -> Completion:
+    """One small infill (an `Infiller`, or anything with its `infill`): a first call's one-time costs
+    (kernels built, caches sized) paid before anyone waits on it."""
+    return infiller.infill("def add(a, b):\n    return ", "\n", mode="single", max_tokens=8)

@@ -31,7 +31,7 @@ from dllm_complete.dllm.contract import AR_ONLY, DIFFUSION_ONLY, Constraint, Sam
 
 from . import postprocess, telemetry, trigger, window
 from .config import DEFAULTS
-from .positions import line_starts
+from .positions import eol_of, line_starts
 from .signals import stop_signals_exit, stop_signals_raise
 
 EXIT_USAGE = 2
@@ -286,7 +286,7 @@ def run_one(args) -> int:
     result = engine.infill(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens,
                            constraint=constraint)
     telemetry.get().info("completion", file=str(path), line=line, mode=mode, **msgspec.to_builtins(result.stats))
-    shown = as_shown(result.text, at, mode, "\r\n" if "\r\n" in source else "\n")
+    shown = as_shown(result.text, at, mode, eol_of(source))
     if args.json:
         out = {"completion": shown, "raw": result.text, "mode": mode, "stats": msgspec.to_builtins(result.stats),
                "model": engine.info, "language": language}

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 from dllm_complete.grammars.languages import language_id_for_path
 
-from .positions import UTF16, LineIndex, update_line_starts
+from .positions import UTF16, LineIndex, eol_of, update_line_starts
 
 EDIT_LOG = 64
 Range = tuple[tuple[int, int], tuple[int, int]]  # ((line, character), (line, character))
@@ -64,12 +64,8 @@ class Document:
 
     @property
     def eol(self) -> str:
-        """The document's line terminator, judged by its first line break (\r\n, \n or a lone \r)."""
-        text = self.index.text
-        nl, cr = text.find("\n"), text.find("\r")
-        if cr < 0 or 0 <= nl < cr:
-            return "\n"
-        return "\r\n" if nl == cr + 1 else "\r"
+        """The document's line terminator (`positions.eol_of`)."""
+        return eol_of(self.index.text)
 
     def replace_all(self, text: str, version: int) -> None:
         self.index = LineIndex(text, self.index.encoding)

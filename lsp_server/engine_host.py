@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dllm_complete import grammars
-from dllm_complete.dllm.contract import CancelToken, Infiller, SamplerConfig, Stats
+from dllm_complete.dllm.contract import CancelToken, Infiller, SamplerConfig, Stats, warm_up
 
 from .documents import uri_path
 
@@ -172,7 +172,6 @@ class EngineHost:
         times = []
         for _ in range(2):
             t0 = time.perf_counter()
-            self.engine.infill("def add(a, b):\n    return ", "\n", language="python", mode="single",
-                               max_tokens=8)
+            warm_up(self.engine)
             times.append((time.perf_counter() - t0) * 1000)
         return times[0], times[1]

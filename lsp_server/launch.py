@@ -405,13 +405,6 @@ def main(argv: list[str] | None = None) -> int:
             if (args.tcp or args.ws) and not 0 < args.port < 65536:
                 print(f"dllm-lsp: error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
                 return 2
-            if args.ws:
-                try:
-                    import websockets  # noqa: F401 - needed for --ws
-                except ImportError:
-                    print("dllm-lsp: error: --ws needs the 'websockets' package (pip install 'pygls[ws]')",
-                          file=sys.stderr)
-                    return 2
             return _run(args, transport)
     except KeyboardInterrupt as exc:  # before the server existed (imports), or during --check
         name = getattr(exc, "name", "SIGINT")

@@ -16,6 +16,12 @@ UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 _EOL = re.compile(r"\r\n|\r|\n")
 
 
+def eol_of(text: str) -> str:
+    """The text's line terminator, judged by its first line break (\\r\\n, \\n or a lone \\r; \\n if none)."""
+    found = _EOL.search(text)
+    return found.group() if found else "\n"
+
+
 def line_starts(text: str) -> list[int]:
     """Offsets at which each line of `text` starts (always at least [0])."""
     return [0] + [m.end() for m in _EOL.finditer(text)]

@@ -85,14 +85,12 @@ def _shut_on_cancel(conn: http.client.HTTPConnection, cancel: CancelToken | None
         watcher.join()
 
 
-DOCUMENT_CHARS = 200_000  # dllm-serve's default --max-context-chars: a longer file goes without the scope check
-
-
 def _scope_fields(constraint: Constraint | None) -> dict[str, Any]:
     """The scope check's request fields: whether to run it, and the whole file it judges names against
-    (the server sees only the window otherwise, where names defined beyond it would count as missing)."""
+    (the server sees only the window otherwise, where names defined beyond it would count as missing;
+    `grammars.constraint_for` gives a file longer than dllm-serve's default limit no scope check)."""
     check = getattr(constraint, "scope", None)  # `grammars.combined.Combined` holds one
-    if check is None or check.document is None or len(check.document) > DOCUMENT_CHARS:
+    if check is None or check.document is None:
         return {"scope": False}
     return {"scope": True, "document": check.document}
 

@@ -80,7 +80,7 @@ def create(model: str | None = None, device: str | None = None, remote: str | No
     @ls.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(params: lsp.DidChangeConfigurationParams) -> None:
         if params.settings is None and svc.fetch_settings is not None:  # pull: ask the client, then apply
-            task = asyncio.ensure_future(svc.change_configuration(None))
+            task = asyncio.ensure_future(svc.pull_settings())
             pulls.add(task)  # held until done (the loop keeps only a weak reference)
             task.add_done_callback(pulls.discard)
         else:  # pushed: in effect before the next message is read (a `dllm/stats` right after sees it)

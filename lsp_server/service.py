@@ -82,13 +82,13 @@ class Service:
         if load and (new.model, new.device, new.enabled) != (old.model, old.device, old.enabled):
             self._schedule_load()
 
-    async def change_configuration(self, settings: Any) -> None:
-        if settings is None and self.fetch_settings is not None:
-            try:
-                settings = await self.fetch_settings()
-            except Exception as exc:
-                self.log.warning("config.fetch_failed", error=str(exc))
-                return
+    async def pull_settings(self) -> None:
+        """Ask the client for the `dllm` settings (`workspace/configuration`) and apply them."""
+        try:
+            settings = await self.fetch_settings()
+        except Exception as exc:
+            self.log.warning("config.fetch_failed", error=str(exc))
+            return
         self.apply_settings(settings)
 
     def _schedule_load(self) -> None:

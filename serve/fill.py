@@ -11,6 +11,7 @@ import dataclasses
 from dllm_complete import grammars
 from dllm_complete.dllm.contract import CancelToken, SamplerConfig, Stats
 from dllm_complete.lsp_server import postprocess, trigger, window
+from dllm_complete.lsp_server.positions import eol_of
 from dllm_complete.lsp_server.config import DEFAULTS
 
 
@@ -87,7 +88,7 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
     except BaseException:
         cancel.cancel()  # a failed or abandoned request stops its other alternatives too
         raise
-    eol = "\r\n" if "\r\n" in text else "\n"
+    eol = eol_of(text)
     stops = tuple(s.replace("\r\n", "\n") for s in fill.stop)
     texts, stopped = [], []
     for res in results:  # cut with "\n" line ends (stop strings and n_indent count them so), then the file's

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from dllm_complete.dllm.contract import SamplerConfig
+from dllm_complete.dllm.contract import SamplerConfig, warm_up
 from dllm_complete.lsp_server import telemetry
 
 LOAD_JOIN_S = 300.0  # a model load cannot be stopped: at exit, wait this long for one under way
@@ -42,7 +42,7 @@ class Model:
             batched = isinstance(engine, Engine) and self.max_batch > 1
             batcher = Batcher(engine, self.max_batch, observe=self.observe) if batched else Serial(engine)
             try:
-                batcher.infill("def add(a, b):\n    return ", "\n", mode="single", max_tokens=8)  # warm-up
+                warm_up(batcher)
             except BaseException:
                 batcher.close()
                 raise

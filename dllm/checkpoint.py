@@ -24,6 +24,7 @@ from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tok
 from tokenizers import Tokenizer as HFTokenizer
 
 from . import allocator, threads
+from .contract import first_line
 from .families import Family, UnsupportedCheckpoint, detect
 from .model import ModelConfig, Transformer
 from .tokenizer import SpecialIds, Tokenizer, own_special_ids
@@ -285,7 +286,7 @@ def read_tokenizer(path: Path) -> HFTokenizer:
         raise
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exceptions
         what = "tokenizer.json" if fast else "vocab.json + merges.txt"
-        raise CheckpointError(f"cannot read {what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise CheckpointError(f"cannot read {what}: {first_line(exc)}") from None
 
 
 def _rebuilt_bpe(path: Path) -> HFTokenizer:

@@ -160,6 +160,18 @@ class Infiller(Protocol):
         ...)`), None for none."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of an exception's message, or its type's name where it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """An exception in one line for logs and status: `Type: first line of its message`."""
+    line = first_line(exc)
+    return line if line == type(exc).__name__ else f"{type(exc).__name__}: {line}"
+
+
 def warm_up(infiller: Any) -> Completion:
     """One small infill (an `Infiller`, or anything with its `infill`): a first call's one-time costs
     (kernels built, caches sized) paid before anyone waits on it."""

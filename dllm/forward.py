@@ -23,6 +23,8 @@ import torch
 from dllm_complete.kernels import packed
 from dllm_complete.kernels.dispatch import BACKENDS, Backend, select_backend
 
+from .contract import describe
+
 BUCKET = 256  # cache slots are rounded up to a multiple of this: few shapes, at most 255 padded slots
 CPU_BUCKET = 64  # on the CPU a canvas's or a prompt's slots are rounded up to a multiple of this (`EagerForward`)
 MAX_SHAPES = 24  # shapes kept (least recently used dropped); a diffusion canvas needs one per window size
@@ -343,6 +345,6 @@ def choose(model, graphs: str = "auto", kind: str = "diffusion", hidden=None):
                 run()  # captures the probe's shape; warms the eager path
             took = {name: min(_seconds(run, device) for _ in range(3)) for name, run in runs.items()}
     except Exception as exc:  # noqa: BLE001 - any failure to capture means: run eagerly
-        return eager, f"off (capture failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        return eager, f"off (capture failed: {describe(exc)})"
     why = f"probe {took['graphs'] * 1e3:.2f} ms vs eager {took['eager'] * 1e3:.2f} ms"
     return (graphed, f"on ({why})") if took["graphs"] < took["eager"] else (eager, f"off ({why})")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dllm_complete.dllm.contract import SamplerConfig
+from dllm_complete.dllm.contract import SamplerConfig, describe
 
 from . import postprocess, telemetry, trigger, window
 from .engine_host import Job, engine_factory
@@ -135,9 +135,7 @@ class Arena:
         """One round at `offset` of `doc`: the two suggestions in display order, names hidden."""
         pair = self.rng.sample([parse(s) for s in arena.backends], 2)
         ctx = window.build(doc.text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
-        decision = trigger.decide(ctx.line_prefix, ctx.line_suffix, ctx.prev_line, ctx.next_line, invoked=True,
-                                  mode=cfg.mode, max_line=cfg.max_line_chars)
-        mode = decision.mode or "single"
+        mode = trigger.mode_in(ctx, cfg.mode)
         rid = "r" + uuid.uuid4().hex[:16]
         t0, timeout = time.perf_counter(), arena.timeout_ms / 1000
         line, character = doc.index.position_at(offset)  # now: the document may change while the backends run
@@ -157,7 +155,7 @@ class Arena:
                 return Answer(status="error", error="stopped: completions are switched off")
             except Exception as exc:  # down, refused, garbage, a failed load: this backend loses the round
                 return Answer(status="error", latency_ms=(time.perf_counter() - t0) * 1e3,
-                              error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                              error=describe(exc))
             texts = postprocess.suggestions([raw], ctx, mode=mode, eol=doc.eol, max_lines=cfg.max_lines)
             return Answer(texts[0] if texts else "", "ok" if texts else "empty", (time.perf_counter() - t0) * 1e3)
 
@@ -180,8 +178,7 @@ class Arena:
         if engine is None:
             raise RuntimeError("model not loaded")
         sampler = engine.sampler.with_overrides({**cfg.sampler, **c.options} if c.kind == "dllm" else c.options)
-        return engine.infill(job.prefix, job.suffix, language=job.language, mode=job.mode, max_tokens=job.max_tokens,
-                             cancel=token, constraint=job.constraint if job.syntax else None, sampler=sampler).text
+        return job.run(engine, token, sampler).text
 
     def _engine(self, model: str, device: str | None) -> Any:
         key = (model, device)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dllm_complete.dllm.contract import describe
 from dllm_complete.grammars.scope import resolved_first
 
 from . import postprocess, telemetry, trigger, window
@@ -106,7 +107,7 @@ class Completer:
             raise
         except Exception as exc:  # a bug must cost one suggestion, never the session
             telemetry.get().exception("completion.failed", request_id=req.request_id)
-            trace.done("error", error=f"{type(exc).__name__}: {exc}")
+            trace.done("error", error=describe(exc))
             return []
 
     async def _infill(self, uri: str, same: tuple | None, job: Job, cfg: ServerConfig) -> list:
@@ -192,7 +193,7 @@ class Completer:
             return []
         except Exception as exc:
             trace.mark("model")
-            message = f"{type(exc).__name__}: {exc}"
+            message = describe(exc)
             telemetry.get().error("model.failed", request_id=req.request_id, error=message)
             self.on_model_error(message)
             trace.done("error", error=message, model_calls=1)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dllm_complete import grammars
-from dllm_complete.dllm.contract import CancelToken, Infiller, SamplerConfig, Stats, warm_up
+from dllm_complete.dllm.contract import (CancelToken, Completion, Infiller, SamplerConfig, Stats, describe, first_line,
+                                         warm_up)
 
 from .documents import uri_path
 
@@ -62,6 +63,13 @@ class Job:
         return grammars.constraint_for(self.language, self.path, scope=self.scope, document=self.document)
 
 
+    def run(self, engine: Infiller, cancel: CancelToken | None, sampler: SamplerConfig) -> Completion:
+        """One infill of this job by `engine`, denoised with its constraint where `syntax` asks."""
+        return engine.infill(self.prefix, self.suffix, language=self.language, mode=self.mode,
+                             max_tokens=self.max_tokens, cancel=cancel,
+                             constraint=self.constraint if self.syntax else None, sampler=sampler)
+
+
 def engine_factory() -> Callable[..., Infiller]:
     """What loads an engine: `dllm.load`, or the `DLLM_LSP_ENGINE` factory (tests, benchmarks)."""
     spec = os.environ.get(ENGINE_ENV)
@@ -77,11 +85,6 @@ def engine_factory() -> Callable[..., Infiller]:
     else:
         module = importlib.import_module(target)
     return getattr(module, attr)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 class EngineHost:
@@ -108,7 +111,7 @@ class EngineHost:
         try:
             self.engine = engine_factory()(model=model, device=device)
         except Exception as exc:  # a bad directory, a missing file, an out-of-memory device...
-            self.error = f"{type(exc).__name__}: {_one_line(exc)}"
+            self.error = describe(exc)
             raise LoadError(self.error) from exc
         self.key = (model, device)
         return self.info
@@ -121,7 +124,7 @@ class EngineHost:
             engine = RemoteInfiller(self.remote, self.api_key)
             engine.connect()
         except Exception as exc:  # down, still loading after a minute, a wrong key...: the message names the URL
-            self.error, self.retry_at = _one_line(exc), time.monotonic() + RECONNECT_S
+            self.error, self.retry_at = first_line(exc), time.monotonic() + RECONNECT_S
             raise LoadError(self.error) from exc
         self.engine, self.key = engine, (model, device)
         return self.info
@@ -154,16 +157,13 @@ class EngineHost:
             self._connect(None, None)  # the team server was down or still starting: it may be up now
         if self.engine is None:
             raise LoadError(self.error or "model not loaded")
-        constraint = job.constraint if job.syntax else None
         out = []
         try:
             for i in range(job.alternatives):
-                res = self.engine.infill(job.prefix, job.suffix, language=job.language, mode=job.mode,
-                                         max_tokens=job.max_tokens, cancel=token, constraint=constraint,
-                                         sampler=self.sampler(overrides, i))
+                res = job.run(self.engine, token, self.sampler(overrides, i))
                 out.append((res.text, res.stats))
         finally:
-            for key, value in getattr(constraint, "stats", {}).items():
+            for key, value in getattr(job.constraint if job.syntax else None, "stats", {}).items():
                 self.scope_totals[key] = self.scope_totals.get(key, 0) + value
         return out
 

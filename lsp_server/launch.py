@@ -40,6 +40,8 @@ import sys
 import threading
 from typing import Any, BinaryIO
 
+from dllm_complete.dllm.contract import describe
+
 from . import __version__, framing, telemetry
 from .signals import STOP_SIGNALS, Interrupted, stop_signals_raise
 from .engine_host import EngineHost, LoadError
@@ -107,7 +109,7 @@ def check(model: str | None, device: str | None, remote: str | None = None, api_
         print(f"model: failed to load: {exc}")
         return 1
     except Exception as exc:
-        print(f"model: warm-up failed: {type(exc).__name__}: {exc}")
+        print(f"model: warm-up failed: {describe(exc)}")
         return 1
     params = info.get("params")
     size = f", {params / 1e6:.1f}M params" if isinstance(params, (int, float)) else ""

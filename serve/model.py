@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from dllm_complete.dllm.contract import SamplerConfig, warm_up
+from dllm_complete.dllm.contract import SamplerConfig, describe, warm_up
 from dllm_complete.lsp_server import telemetry
 
 LOAD_JOIN_S = 300.0  # a model load cannot be stopped: at exit, wait this long for one under way
@@ -49,7 +49,7 @@ class Model:
             self.batcher = batcher
             telemetry.get().info("model_loaded", **batcher.info)
         except Exception as exc:  # noqa: BLE001 - a bad directory, a missing file...: /health says so
-            self.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            self.error = describe(exc)
             telemetry.get().error("model_failed", error=self.error)
 
     def close(self) -> None:

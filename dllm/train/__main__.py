@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
+from ..contract import first_line
 from ..model import ModelConfig, Transformer
 from ..tokenizer import Tokenizer
 from .bpe import train_bpe
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         {"tokenizer": cmd_tokenizer, "fit": cmd_fit, "trajectories": cmd_trajectories}[args.cmd](args)
     except ValueError as exc:  # a checkpoint or a file that cannot be used (CheckpointError among them)
-        p.exit(2, f"{p.prog}: error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}\n")
+        p.exit(2, f"{p.prog}: error: {first_line(exc)}\n")
 
 
 if __name__ == "__main__":

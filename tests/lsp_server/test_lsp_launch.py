@@ -59,13 +59,6 @@ def test_a_port_in_use_is_one_line_and_exit_1(transport):
     assert "Traceback" not in out.stderr
 
 
-def test_ws_without_websockets_says_what_to_install():
-    code = ("import sys; sys.modules['websockets'] = None; from dllm_complete.lsp_server.launch import main; "
-            "sys.exit(main(['--ws', '--port', '8765']))")  # as if websockets were not installed
-    out = subprocess.run([sys.executable, "-c", code], env=server_env(), capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2 and "pip install 'pygls[ws]'" in out.stderr and "Traceback" not in out.stderr
-
-
 @pytest.mark.asyncio
 @pytest.mark.parametrize("transport", ["tcp", "ws"])
 async def test_network_transports(transport):

@@ -4,6 +4,9 @@ One server for the module; each test uses its own document so they do not interf
 """
 
 import asyncio
+import json
+import tempfile
+from pathlib import Path
 
 import pytest
 import pytest_lsp
@@ -16,9 +19,11 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FOREVER_MS = 600_000  # a fake job that only cancellation ends: if it is not stopped, what follows never runs
+LOG = Path(tempfile.mkdtemp(prefix="dllm-e2e-")) / "server.jsonl"  # the module's server logs here
 
 
-@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=server_command(), server_env=server_env()))
+@pytest_lsp.fixture(scope="module", config=ClientServerConfig(server_command=server_command("--log-file", str(LOG)),
+                                                              server_env=server_env()))
 async def client(lsp_client: LanguageClient):
     result = await lsp_client.initialize_session(lsp.InitializeParams(
         capabilities=lsp.ClientCapabilities(workspace=lsp.WorkspaceClientCapabilities(configuration=True)),
@@ -120,6 +125,20 @@ async def test_edits_while_the_model_runs_are_handled(client: LanguageClient):
     client.text_document_did_change(change_params(uri, 3, (2, 5), (2, 5), "a"))
     items = await task
     assert items[0].insert_text == "value + 1" and rng(items[0]) == ((2, 4), (2, 6))
+
+
+async def test_shown_accepted_and_rejected_suggestions_are_logged(client: LanguageClient):
+    client.protocol.notify("dllm/shown", {"id": "fb:1", "uri": "file:///e2e/fb.py"})
+    client.protocol.notify("dllm/accepted", {"id": "fb:1"})
+    client.protocol.notify("dllm/rejected", {"id": "fb:2"})
+    await client.workspace_execute_command_async(lsp.ExecuteCommandParams(command="dllm.accepted", arguments=["fb:3"]))
+
+    def logged():
+        events = [json.loads(line) for line in LOG.read_text().splitlines() if '"fb:' in line]
+        return [(e["feedback"], e["id"], e.get("via")) for e in events if e.get("event") == "suggestion"]
+    assert await eventually(lambda: len(logged()) == 4)
+    assert logged() == [("shown", "fb:1", None), ("accepted", "fb:1", None), ("rejected", "fb:2", None),
+                        ("accepted", "fb:3", "command")]
 
 
 async def test_bad_requests_get_empty_results_or_errors(client: LanguageClient):

@@ -28,6 +28,18 @@ DIFFUSION_ONLY = frozenset({"threshold", "confidence", "entropy_budget", "max_st
 AR_ONLY = frozenset({"draft_tokens"})
 
 
+def unread(overrides: dict[str, Any], kind: str | None) -> list[str]:
+    """The sampler settings in `overrides` that a decoder of `kind` ("diffusion", "ar") never reads, set
+    to other than their defaults (a client that sends every setting sends those too)."""
+    fields, defaults = {"diffusion": AR_ONLY, "ar": DIFFUSION_ONLY}.get(kind or "", frozenset()), SamplerConfig()
+    return sorted(k for k, v in overrides.items() if k in fields and v != getattr(defaults, k))
+
+
+def unread_reason(names: Sequence[str], kind: str) -> str:
+    """The one-line reason that settings `names` (from `unread`) are refused or ignored."""
+    return f"{', '.join(names)}: not used by {'autoregressive' if kind == 'ar' else kind} models"
+
+
 class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How the denoising loop commits slots (`sampler.py`, `schedule.py`). Defaults are measured."""
     threshold: float = 0.9

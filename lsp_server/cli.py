@@ -27,7 +27,7 @@ from pathlib import Path
 import msgspec
 
 from dllm_complete import grammars
-from dllm_complete.dllm.contract import AR_ONLY, DIFFUSION_ONLY, Constraint, SamplerConfig
+from dllm_complete.dllm.contract import Constraint, SamplerConfig, unread, unread_reason
 
 from . import postprocess, telemetry, trigger, window
 from .config import DEFAULTS
@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dllm-complete", description="Fill in code at FILE:LINE[:COL] with a masked-diffusion model.",
         epilog="Bad input (an option, the file, the location, any --batch line) exits with status 2; "
-               "options and files are checked before the model loads.")
+               "options and files are checked before the model loads (options the model does not read, "
+               "once it has loaded).")
     p.add_argument("location", nargs="?", help="FILE:LINE[:COL], 1-based; no column = end of the line")
     p.add_argument("--batch", metavar="IN.jsonl",
                    help='records {"id", "prefix", "suffix", "language"}, one a line, answered one JSON '
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
     p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
-    p.add_argument("--max-tokens", type=int, help="at most this many tokens (>= 1; default: the language server's, "
+    p.add_argument("--max-tokens", type=int, help="at most this many tokens, within the model's context (>= 1; default: the language server's, "
                    f"{DEFAULTS.max_tokens('single')} for one line, {DEFAULTS.max_tokens('multi')} for several)")
     p.add_argument("--steps", type=int, help="diffusion models: hard cap on denoising steps (>= 1)")
     p.add_argument("--threshold", type=float, help="diffusion models: commit slots at least this confident (0..1)")
@@ -249,11 +250,9 @@ def load_engine(args):
 
         try:
             engine = dllm.load(args.model, device=args.device, kernels=args.kernels, graphs=args.graphs)
-            overrides = sampler_overrides(args)
-            kind = engine.info["kind"]
-            unread = sorted(set(overrides) & (AR_ONLY if kind == "diffusion" else DIFFUSION_ONLY))
-            if unread:
-                raise UsageError(f"{', '.join(OPTION_OF[f] for f in unread)}: not used by {'autoregressive' if kind == 'ar' else kind} models")
+            overrides, kind = sampler_overrides(args), engine.info["kind"]
+            if bad := unread(overrides, kind):
+                raise UsageError(unread_reason([OPTION_OF[f] for f in bad], kind))
             engine.sampler = engine.sampler.with_overrides(overrides)
         except (dllm.CheckpointError, ValueError) as exc:
             raise UsageError(str(exc)) from None
@@ -279,6 +278,9 @@ def run_one(args) -> int:
     prefix, suffix = split_at(source, line, col)
     engine = load_engine(args)
     language = language_of(path, args.language) or shebang_language(source)
+    if language is None and not args.no_syntax:
+        print(f"dllm-complete: note: no grammar for {path.name}: no syntax check (--language names one)",
+              file=sys.stderr)
     at = window_at(source, len(prefix))
     mode = trigger.mode_in(at, args.mode)
     constraint = constraint_of(language, path, args, prefix + suffix)
@@ -403,7 +405,7 @@ def answer(engine, items: Iterable[BatchRecord | str], args, bad: int) -> int:
             report(rec)
             bad += 1
             continue
-        language = language_of(None, rec.language)
+        language = language_of(None, rec.language or args.language)
         t0 = time.perf_counter()
         mode = trigger.mode_at(rec.prefix + rec.suffix, len(rec.prefix), args.mode)
         result = engine.infill(rec.prefix, rec.suffix, language=language, mode=mode,

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from dllm_complete import grammars
 from dllm_complete.dllm.contract import (CancelToken, Completion, Infiller, SamplerConfig, Stats, describe, first_line,
-                                         warm_up)
+                                         unread, unread_reason, warm_up)
 
 from .documents import uri_path
 
@@ -144,6 +144,12 @@ class EngineHost:
         except ValueError as exc:
             return str(exc)
         return None
+
+    def unread(self, overrides: dict) -> str | None:
+        """Why settings in `overrides` have no effect on the loaded model (`contract.unread`), or None."""
+        kind = self.info.get("kind")
+        bad = unread(overrides, kind)
+        return unread_reason(bad, kind) if bad else None
 
     def sampler(self, overrides: dict, alternative: int = 0) -> SamplerConfig:
         """The loaded engine's settings (the defaults before a load) with `overrides`; alternatives

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from dllm_complete.dllm.contract import Cancelled, CancelToken, SamplerConfig
+from dllm_complete.dllm.contract import Cancelled, CancelToken, SamplerConfig, unread, unread_reason
 from dllm_complete.lsp_server import telemetry
 
 from . import api
@@ -120,7 +120,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         address = request.client.host if request.client else "local"
         client = f"{address} {client_id}" if client_id else address
         token = clients.enter(client, client_id and client)
-        task = asyncio.ensure_future(complete(model.batcher, base or model.base, fill, token))
+        task = asyncio.ensure_future(complete(model.batcher, base or model.base, fill, token, settings.limits.max_tokens))
         gone = asyncio.ensure_future(disconnected(request))
         try:
             await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -218,6 +218,9 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
             base = model.base.with_overrides(body.sampler)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
+        kind = model.batcher.info.get("kind")
+        if bad := unread(body.sampler, kind):
+            raise BadRequest(f"sampler: {unread_reason(bad, kind)}")
         most = model.batcher.engine.context_tokens
         if base.context_tokens > most:
             raise BadRequest(f"context_tokens: at most {most} (the model's context), got {base.context_tokens}")

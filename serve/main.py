@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8012, help="port (default 8012, llama.vscode's)")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the embedded model)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: the best there is)")
-    p.add_argument("--max-batch", type=int, default=16, help="infills sharing a forward (1: one at a time)")
+    p.add_argument("--max-batch", type=int, default=16, help="infills sharing a forward (1: one at a time; default %(default)s)")
     p.add_argument("--api-key", default=os.environ.get("DLLM_API_KEY"),
                    help="bearer token every request but /health must carry (env DLLM_API_KEY); required off localhost")
     p.add_argument("--language", default=None, help="language id for requests that name none (syntax constraint)")
@@ -37,12 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-text", action="store_true",
                    help="log the source text around each request (off: lengths only)")
     p.add_argument("--log-file", default=None, help="JSON log lines here (default stderr)")
-    p.add_argument("--max-body-bytes", type=int, default=Limits.body_bytes)
-    p.add_argument("--max-context-chars", type=int, default=Limits.context_chars, help="prefix and suffix, each")
-    p.add_argument("--max-tokens", type=int, default=Limits.max_tokens, help="largest n_predict / max_tokens")
-    p.add_argument("--max-n", type=int, default=Limits.n, help="largest n_cmpl / n")
-    p.add_argument("--max-per-client", type=int, default=Limits.per_client, help="requests in flight per client")
-    p.add_argument("--max-in-flight", type=int, default=Limits.in_flight, help="requests in flight in all (503 past it)")
+    p.add_argument("--max-body-bytes", type=int, default=Limits.body_bytes, help="largest request body (default %(default)s)")
+    p.add_argument("--max-context-chars", type=int, default=Limits.context_chars, help="prefix and suffix, each (default %(default)s)")
+    p.add_argument("--max-tokens", type=int, default=Limits.max_tokens, help="largest n_predict / max_tokens a request may ask; also the most a request that names none gets "
+                        "(then the language server's 48 / 160 within it; default %(default)s)")
+    p.add_argument("--max-n", type=int, default=Limits.n, help="largest n_cmpl / n (default %(default)s)")
+    p.add_argument("--max-per-client", type=int, default=Limits.per_client, help="requests in flight per client (default %(default)s)")
+    p.add_argument("--max-in-flight", type=int, default=Limits.in_flight, help="requests in flight in all (503 past it; default %(default)s)")
     p.add_argument("--ray", action="store_true", help="run as a Ray Serve application")
     p.add_argument("--replicas", type=int, default=1, help="Ray Serve: replicas at start (one model each)")
     p.add_argument("--max-replicas", type=int, default=None, help="Ray Serve: autoscale up to this many")

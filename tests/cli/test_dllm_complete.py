@@ -406,3 +406,8 @@ def test_a_script_without_an_extension_takes_its_language_from_the_shebang(model
     script.write_text("#!/usr/bin/env python3\ndef add(a, b):\n    return \n")
     out = run(f"{script}:3", "--model", model, "--json", "--max-tokens", "4", "--steps", "2")
     assert out.returncode == 0 and json.loads(out.stdout)["language"] == "python", out.stderr
+    assert "no grammar" not in out.stderr
+    script.write_text("def add(a, b):\n    return \n")  # nothing tells: completed, with a note why unchecked
+    out = run(f"{script}:2", "--model", model, "--json", "--max-tokens", "4", "--steps", "2")
+    assert out.returncode == 0 and json.loads(out.stdout)["language"] is None
+    assert out.stderr == "dllm-complete: note: no grammar for tool: no syntax check (--language names one)\n"

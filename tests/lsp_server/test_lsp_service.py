@@ -241,3 +241,14 @@ async def test_cancelling_one_of_two_shared_requests_leaves_the_other_its_answer
     assert [i.label for i in menu.items] == ["value + 1"]
     with pytest.raises(asyncio.CancelledError):
         await inline_task
+
+
+async def test_sampler_settings_the_model_does_not_read_are_named_and_kept(svc):
+    svc.host.engine.info["kind"] = "ar"  # as the AR twin says of itself
+    svc.apply_settings({"sampler": {"threshold": 0.5, "temperature": 0.3}})
+    assert ("warning", "dllm: sampler settings without effect (threshold: not used by autoregressive models)") in [
+        (str(kind).lower().rsplit(".", 1)[-1], text) for kind, text in svc.shown]
+    assert svc.config.sampler == {"threshold": 0.5, "temperature": 0.3}
+    svc.shown.clear()
+    svc.apply_settings({"sampler": {"temperature": 0.3}})
+    assert not svc.shown

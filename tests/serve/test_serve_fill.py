@@ -43,3 +43,21 @@ def test_crlf_text_is_cut_as_the_same_text_with_lf_line_ends():
             answers[eol] = (answer.texts[0], answer.stopped[0])
         assert answers["\n"][1], (stop, n_indent)  # it was cut
         assert answers["\r\n"] == (answers["\n"][0].replace("\n", "\r\n"), True), (stop, n_indent)
+
+
+def test_a_fill_without_a_token_count_gets_the_servers_cap_within_the_limit():
+    asked = []
+
+    class Recording:  # a batcher that records the cap it is asked for
+        def submit(self, prefix, suffix, **options):
+            asked.append(options["max_tokens"])
+            future = Future()
+            future.set_result(Completion(text="1", stats=Stats()))
+            return future
+
+    for mode, limit in (("single", None), ("multi", None), ("multi", 100), ("single", 8)):
+        asyncio.run(complete(Recording(), SamplerConfig(), Fill("x = ", "\n", mode=mode, syntax=False), CancelToken(),
+                             limit))
+    asyncio.run(complete(Recording(), SamplerConfig(), Fill("x = ", "\n", mode="multi", max_tokens=7, syntax=False),
+                         CancelToken(), 100))
+    assert asked == [48, 160, 100, 8, 7]

@@ -153,6 +153,8 @@ BAD = [
     ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"threshold": 7}}).encode(), 400, "threshold"),
     ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"context_tokens": 10 ** 6}}).encode(), 400,
      "context_tokens"),
+    ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"draft_tokens": 8}}).encode(), 400,
+     "draft_tokens: not used by diffusion models"),
     ("/nowhere", b"{}", 404, ""),
 ]
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # the language server's rules import this module before (or w
 
 CLOSERS = frozenset(")]}>\"'`;:,. \t")  # what may follow a completion on its line (`starts_line_text`)
 PREFIX_SHARE = 0.75
+SPARE_TOKENS = 16  # tokens past the budget tokenized where a line is cut (`_over_budget`)
+WORD_CHARS = 256  # the tail of the cursor's line tokenized to find the word it cuts (a minified line is megabytes)
 CHARS_PER_TOKEN_BOUND = 12  # slice at most this many characters per budget token before encoding
 _TOP_LEVEL = re.compile(r"(?<=\n)\S")  # a line starting at column 0
 _WORD_TOKEN = re.compile(r" ?\w+")
@@ -61,7 +63,7 @@ def typed_before_cursor(tok: Tokenizer, prefix: str) -> str:
     kept = prefix.rstrip(" \t")
     if kept != prefix:
         return prefix[len(kept):]
-    line = prefix[prefix.rfind("\n") + 1:]
+    line = prefix[max(prefix.rfind("\n") + 1, len(prefix) - WORD_CHARS):]  # the last word is in its tail
     if not line or not (line[-1].isalnum() or line[-1] == "_"):
         return ""
     last = line[tok.hf.encode(line, add_special_tokens=False).offsets[-1][0]:]
@@ -92,10 +94,25 @@ def judged_text(prefix: str, suffix: str) -> tuple[str, str]:
     return prefix, suffix
 
 
+def _over_budget(tok: Tokenizer, line: str, budget: int, from_end: bool) -> str | None:
+    """The last (`from_end`) or first `budget` tokens' text of a line that has more, tokenizing only as
+    much of it as that takes (a minified line is megabytes); None where the line may fit."""
+    size = (budget + SPARE_TOKENS) * CHARS_PER_TOKEN_BOUND
+    while budget > 0 and len(line) > size:
+        part = line[-size:] if from_end else line[:size]
+        enc = tok.hf.encode(part, add_special_tokens=False)
+        if len(enc.ids) > budget + SPARE_TOKENS:  # the word the part cuts is among the tokens left out
+            return part[enc.offsets[-budget][0]:] if from_end else part[:enc.offsets[budget - 1][1]]
+        size *= 4  # tokens longer than the bound: a longer part
+    return None
+
+
 def _cut_prefix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
     """The kept tail of the prefix, and whether it is the whole prefix."""
     line_start = text.rfind("\n") + 1
     head, line = text[:line_start], text[line_start:]
+    if (kept := _over_budget(tok, line, budget, from_end=True)) is not None:
+        return kept, False
     enc = tok.hf.encode(line, add_special_tokens=False)
     room = budget - len(enc.ids)
     if room < 0:  # the cursor's line alone is over budget: its last tokens
@@ -122,6 +139,8 @@ def _cut_suffix(tok: Tokenizer, text: str, budget: int) -> tuple[str, bool]:
     line_end = text.find("\n")
     line_end = len(text) if line_end < 0 else line_end
     line, tail = text[:line_end], text[line_end:]
+    if (kept := _over_budget(tok, line, budget, from_end=False)) is not None:
+        return kept, False
     enc = tok.hf.encode(line, add_special_tokens=False)
     room = budget - len(enc.ids)
     if room < 0:  # the cursor's line alone is over budget: its first tokens

@@ -52,6 +52,7 @@ _ENC = "utf-8"
 # each at a line start, found by its "\n" (a literal first is what lets `re` search fast) in "\n" + text
 _TOP_NAME = re.compile(r"\n(?:(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=))")
 _GLOBAL = re.compile(r"\n[ \t]+global[ \t]+([A-Za-z_][\w \t,]*)$", re.M)
+MAX_DEPTH = 1500  # syntax-tree levels; real code stays far below (a deeper file goes unjudged: `_Window._collect`)
 _TOP_DEF = re.compile(r"^(?:async def |def |class |@)", re.M)  # a top-level definition starts this line
 # a body's text digest -> what `_skipped` finds in it
 _BODY_EFFECTS: dict[bytes, tuple[frozenset[str], frozenset[tuple[str, str]]]] = {}
@@ -75,7 +76,7 @@ def module_members(dotted: str) -> frozenset[str] | None:
         return None
     try:
         tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError, RecursionError, MemoryError):  # (too deep: unknown)
         return None
     names: set[str] = set()
     if any(isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) for node in ast.walk(tree)):
@@ -154,10 +155,13 @@ class _Window:
         names[name] = min(names.get(name, at), at)
 
     def _collect(self, root: Node, outer: Node) -> None:
-        stack = [(root, outer)]  # preorder with a stack of its own: trees can be deeper than Python's
-        while stack:             # recursion limit (five hundred chained calls)
-            node, scope = stack.pop()
-            stack.extend(reversed(self._visit(node, scope)))
+        stack = [(root, outer, 0)]  # preorder with a stack of its own: trees can be deeper than Python's
+        while stack:                # recursion limit (five hundred chained calls)
+            node, scope, depth = stack.pop()
+            if depth > MAX_DEPTH:  # finding a node's scope costs its depth (`Node.parent` walks from the root)
+                self.star = True   # and every name's: so deep a file is not judged
+                return
+            stack.extend((child, child_scope, depth + 1) for child, child_scope in reversed(self._visit(node, scope)))
 
     def _visit(self, node: Node, scope: Node) -> list[tuple[Node, Node]]:
         """Record what `node` defines; its children to visit, each with the scope it is in."""

@@ -32,6 +32,14 @@ def language_for(language_id: str | None, uri: str) -> str:
     return language_id_for_path(uri_path(uri)) or language_id or "plaintext"
 
 
+def _descending(changes: list[tuple[Range | None, str]]) -> bool:
+    """Whether every change has a range and ends where or before the one before it starts."""
+    if any(rng is None for rng, _ in changes):
+        return False
+    spans = [(min(rng), max(rng)) for rng, _ in changes]
+    return all(later[1] <= earlier[0] for earlier, later in zip(spans, spans[1:]))
+
+
 @dataclass(frozen=True)
 class Edit:
     revision: int
@@ -86,6 +94,30 @@ class Document:
         self.revision += 1
         self.edits.append(Edit(self.revision, start, end - start, text))
 
+    def replace_descending(self, changes: list[tuple[Range, str]], version: int) -> bool:
+        """Changes each ending where or before the previous one starts (a multi-cursor edit, a replace-all):
+        every range is then a place in the text as it was, so the text is spliced and its line table
+        built once, not once a change (2,000 changes to a 2 MB file: one pass, not 2,000). False, and
+        nothing changed, where a position is not exactly a place in the text (past a line's end, inside
+        a character): one change at a time decides those."""
+        idx = self.index
+        spans = []
+        for rng, text in changes:
+            start, end = idx.offset_at(*rng[0]), idx.offset_at(*rng[1])
+            if idx.position_at(start) != tuple(rng[0]) or idx.position_at(end) != tuple(rng[1]):
+                return False
+            spans.append((start, max(end, start), text))
+        pieces, cursor = [], 0
+        for start, end, text in reversed(spans):  # left to right through the text
+            pieces += [idx.text[cursor:start], text]
+            cursor = end
+        self.index = LineIndex("".join(pieces) + idx.text[cursor:], idx.encoding)
+        self.version = version
+        for start, end, text in spans:  # as applied one by one: each is still where it was
+            self.revision += 1
+            self.edits.append(Edit(self.revision, start, end - start, text))
+        return True
+
     def typed_since(self, revision: int, offset: int) -> str | None:
         """Text typed at `offset` since `revision`, or None if other edits happened (or too many).
 
@@ -135,6 +167,8 @@ class DocumentStore:
         doc = self._docs.get(uri)
         if doc is None:
             return None
+        if len(changes) > 1 and _descending(changes) and doc.replace_descending(changes, version):
+            return doc
         for rng, text in changes:
             if rng is None:
                 doc.replace_all(text, version)

@@ -114,7 +114,11 @@ class DllmProtocol(LanguageServerProtocol):
     def receive(self, body: bytes) -> None:
         """Handle one message body as pygls' own loops do; errors are reported, never raised."""
         try:
-            self.handle_message(json.loads(body, object_hook=self.structure_message))
+            try:
+                message = json.loads(body, object_hook=self.structure_message)
+            except RecursionError:  # nested deeper than the decoder goes: not JSON it can read
+                raise json.JSONDecodeError("nested too deeply", "", 0) from None
+            self.handle_message(message)
         except Exception as exc:
             self._server._report_server_error(exc, JsonRpcException)
 

@@ -104,3 +104,15 @@ def test_pieces_not_starting_with_a_text():
     pieces = TOK.pieces()
     assert all(pieces[i].startswith(" re") for i in range(TOK.vocab_size) if i not in banned)
     assert len(banned) < TOK.vocab_size and TOK.not_starting_with(" re") is TOK.not_starting_with(" re")
+
+
+def test_a_line_longer_than_the_budget_is_cut_as_its_whole_tokenization_would_cut_it():
+    from dllm_complete.dllm.canvas import _over_budget
+
+    line = "".join(f"name_{i} = f({i}, 'é😀'),  " for i in range(2000))  # 60,000 characters on one line
+    ids = TOK.hf.encode(line, add_special_tokens=False)
+    for budget in (16, 300):
+        assert _over_budget(TOK, line, budget, from_end=True) == line[ids.offsets[-budget][0]:]
+        assert _over_budget(TOK, line, budget, from_end=False) == line[:ids.offsets[budget - 1][1]]
+    assert _over_budget(TOK, "x = 1", 16, from_end=True) is None
+    assert typed_before_cursor(TOK, line + " ret") == typed_before_cursor(TOK, "x = ret")  # from the line's tail

@@ -180,3 +180,19 @@ def test_a_file_too_long_to_read_per_request_goes_without_the_scope_check():
     assert not isinstance(constraint_for("python", scope=True, document=short), SyntaxConstraint)
     long = short * (SCOPE_DOCUMENT_CHARS // len(short) + 1)
     assert isinstance(constraint_for("python", scope=True, document=long), SyntaxConstraint)
+
+
+def test_a_file_deeper_than_real_code_goes_unjudged():
+    from dllm_complete.grammars.scope import MAX_DEPTH
+
+    check = ScopeConstraint(language_for("python").language)
+    shallow = "x = " + "f(" * 20 + "a" + ")" * 20 + "\n"
+    deep = "x = " + "f(" * MAX_DEPTH + "a" + ")" * MAX_DEPTH + "\n"  # each call is more than one level
+    assert check.unresolved(shallow + "def g():\n    return ", "maxlen(1)", "\n") == [(0, 6, "maxlen")]
+    assert check.unresolved(deep + "def g():\n    return ", "maxlen(1)", "\n") == []
+
+
+def test_a_module_too_deep_for_pythons_parser_is_unknown(tmp_path, monkeypatch):
+    (tmp_path / "deepmod.py").write_text("x = " + "a+" * 200_000 + "a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert module_members("deepmod") is None

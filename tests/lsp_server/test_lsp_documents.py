@@ -78,3 +78,37 @@ def test_typed_since_gives_up_after_a_full_replacement():
     store.change(URI, 2, [(None, "x\n")])
     assert doc.typed_since(rev, 1) is None
     assert doc.typed_since(doc.revision, 1) == ""
+
+
+def test_a_batch_of_descending_changes_is_the_same_as_one_change_at_a_time():
+    import random
+
+    from dllm_complete.lsp_server.positions import LineIndex, line_starts
+
+    rng = random.Random(7)
+    spliced = 0
+    for trial in range(60):
+        text = "".join(rng.choice(["ab", "é", "😀", "\n", "\r\n", "\r", "x = 1", ""]) for _ in range(60))
+        index = LineIndex(text, UTF16)
+        if trial % 4:  # places in the text, as an editor sends them
+            points = sorted({index.position_at(rng.randint(0, len(text))) for _ in range(12)}, reverse=True)
+        else:  # anywhere: past line ends, inside a surrogate pair
+            points = sorted({(rng.randint(0, 20), rng.randint(0, 8)) for _ in range(12)}, reverse=True)
+        changes = []
+        for hi, lo in zip(points[::2], points[1::2] + [(0, 0)]):  # descending ranges, some empty, some reversed
+            changes.append(((lo, hi) if rng.random() < 0.8 else (hi, lo), rng.choice(["", "q", "\n", "a\r\nb", "😀"])))
+        if trial % 5 == 0:
+            changes.append(((points[-1], points[-1]), "same place"))  # two insertions at one place
+        one, batch = DocumentStore(UTF16), DocumentStore(UTF16)
+        one.open(URI, "python", 1, text)
+        batch.open(URI, "python", 1, text)
+        for change in changes:
+            one.change(URI, 2, [change])
+        probe = DocumentStore(UTF16)
+        probe.open(URI, "python", 1, text)
+        spliced += probe.get(URI).replace_descending(changes, 2)
+        batch.change(URI, 2, changes)
+        assert batch.get(URI).text == one.get(URI).text, changes
+        assert batch.get(URI).index.starts == line_starts(one.get(URI).text)
+        assert batch.get(URI).revision == one.get(URI).revision and batch.get(URI).version == 2
+    assert spliced >= 40  # the one-pass path was taken, not only the fallback

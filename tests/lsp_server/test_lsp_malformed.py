@@ -30,6 +30,11 @@ async def test_not_utf8_is_a_parse_error(raw):
     assert (await raw.response(None))["error"]["code"] == -32700
 
 
+async def test_json_nested_deeper_than_the_decoder_goes_is_a_parse_error(raw):
+    raw.send_body(b'{"jsonrpc": "2.0", "id": 9, "method": "x", "params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert (await raw.response(None))["error"]["code"] == -32700
+
+
 async def test_json_that_is_not_jsonrpc_is_an_invalid_request(raw):
     raw.send({"id": 7, "hello": "world"})
     assert (await raw.response(7))["error"]["code"] == -32600

@@ -48,11 +48,11 @@ test("toggleLanguage flips one language and round-trips", () => {
   assert.equal(enabledFor(toggleLanguage({ enabled: true, languages: ["go"], disabledLanguages: [] }, "rust"), "rust"), true);
 });
 
-test("serverLaunch: dllm-lsp by default, python -m dllm_complete.lsp_server for an interpreter", () => {
+test("serverLaunch: dllm-lsp by default, python -P -m dllm_complete.lsp_server for an interpreter", () => {
   assert.deepEqual(serverLaunch({}, { A: "1" }), { command: "dllm-lsp", args: [], env: { A: "1" } });
   assert.deepEqual(serverLaunch({ command: " /venv/bin/python3 ", args: ["--device", "cpu"] }, {}).args,
-    ["-m", "dllm_complete.lsp_server", "--device", "cpu"]);
-  assert.deepEqual(serverLaunch({ command: "C:\\py\\python.exe" }, {}).args, ["-m", "dllm_complete.lsp_server"]);
+    ["-P", "-m", "dllm_complete.lsp_server", "--device", "cpu"]);
+  assert.deepEqual(serverLaunch({ command: "C:\\py\\python.exe" }, {}).args, ["-P", "-m", "dllm_complete.lsp_server"]);
   assert.deepEqual(serverLaunch({ command: "/opt/dllm-lsp", logFile: "/tmp/l.json" }, {}).args,
     ["--log-file", "/tmp/l.json"]);
   assert.deepEqual(serverLaunch({ args: ["--log-file=/tmp/mine.json"], logFile: "/tmp/l.json" }, {}).args,

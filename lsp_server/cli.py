@@ -79,6 +79,10 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in FILE_KINDS if test(mode)), "a special file")
 
 
+def unreadable(path: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}")
+
+
 def stat_input(path: Path) -> os.stat_result:
     """The file's status (symlinks followed); a missing or unreachable file is a UsageError."""
     try:
@@ -86,14 +90,14 @@ def stat_input(path: Path) -> os.stat_result:
     except (FileNotFoundError, NotADirectoryError):
         raise UsageError(f"no such file: {path}") from None
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
+        raise unreadable(path, exc) from None
 
 
 def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
+        raise unreadable(path, exc) from None
 
 
 def read_source(path: Path) -> str:
@@ -377,7 +381,7 @@ def open_stream(path: Path | None):
     try:
         return open(path, "rb")
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from None
+        raise unreadable(path, exc) from None
 
 
 def run_batch(args) -> int:

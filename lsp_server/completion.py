@@ -85,7 +85,7 @@ class _Shared:
 
 def _word_before(text: str) -> str:
     i = len(text)
-    while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+    while i > 0 and trigger.is_word(text[i - 1]):
         i -= 1
     return text[i:]
 

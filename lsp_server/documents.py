@@ -25,7 +25,7 @@ def uri_path(uri: str) -> str:
     return unquote(urlparse(uri).path)
 
 
-def language_for(language_id: str | None, uri: str) -> str:
+def document_language(language_id: str | None, uri: str) -> str:
     """The document's language: the client's `languageId` unless empty or plaintext, else the suffix."""
     if language_id and language_id not in ("plaintext", "text"):
         return language_id
@@ -158,7 +158,7 @@ class DocumentStore:
         return self._docs.get(uri)
 
     def open(self, uri: str, language_id: str | None, version: int, text: str) -> Document:
-        doc = Document(uri, language_for(language_id, uri), version, LineIndex(text, self.encoding))
+        doc = Document(uri, document_language(language_id, uri), version, LineIndex(text, self.encoding))
         self._docs[uri] = doc
         return doc
 

@@ -30,7 +30,7 @@ class Decision(NamedTuple):
     reason: str
 
 
-def _is_word(ch: str) -> bool:
+def is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
@@ -51,7 +51,7 @@ def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = 
     if len(line_prefix) + len(line_suffix) > max_line:
         return Decision(None, "line-too-long")
     rest = line_suffix.strip()
-    if line_prefix and line_suffix and _is_word(line_prefix[-1]) and _is_word(line_suffix[0]):
+    if line_prefix and line_suffix and is_word(line_prefix[-1]) and is_word(line_suffix[0]):
         return Decision("single", "mid-word-invoked") if invoked else Decision(None, "mid-word")
     if rest and not set(rest) <= CLOSERS:
         if not invoked:

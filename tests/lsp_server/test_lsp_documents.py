@@ -1,6 +1,6 @@
 """Document sync: full and incremental changes, languages, and what was typed since a request."""
 
-from dllm_complete.lsp_server.documents import DocumentStore, language_for
+from dllm_complete.lsp_server.documents import DocumentStore, document_language
 from dllm_complete.lsp_server.positions import UTF8, UTF16
 
 URI = "file:///w/a%20b.py"
@@ -44,10 +44,10 @@ def test_unknown_document_change_is_ignored():
 
 
 def test_language_from_id_then_suffix():
-    assert language_for("python", "file:///a.txt") == "python"
-    assert language_for("", "file:///src/main.rs") == "rust"
-    assert language_for("plaintext", "file:///a.go") == "go"
-    assert language_for(None, "untitled:Untitled-1") == "plaintext"
+    assert document_language("python", "file:///a.txt") == "python"
+    assert document_language("", "file:///src/main.rs") == "rust"
+    assert document_language("plaintext", "file:///a.go") == "go"
+    assert document_language(None, "untitled:Untitled-1") == "plaintext"
 
 
 def test_binary_flag_follows_the_text():

@@ -4,7 +4,9 @@ More of the budget goes to the prefix than to the suffix. The prefix is cut at a
 suffix at a line end, never inside the cursor's line unless that line alone is over budget (then at
 the tokens nearest the cursor). File-start / file-end tokens mark a side that was not cut, as in
 training. The syntax constraint judges a much wider window of the same text (`judged_text`), since a
-fragment cut to the token budget does not parse.
+fragment cut to the token budget does not parse, and judges it as the editor will show the completion:
+on lines of its own above the line's text where the cursor stands before it (`starts_line_text`, which
+the language server's trigger and post-processing ask too).
 """
 
 from __future__ import annotations

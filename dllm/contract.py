@@ -4,8 +4,9 @@ Everything a server, the CLI or a benchmark needs to drive an engine lives here:
 (`SamplerConfig`, validated when built, `with_overrides` for settings that come from users), the
 result (`Completion` and its `Stats`), the `CancelToken` polled once per denoising step, the
 `Constraint` protocol a syntax checker implements (`grammars.SyntaxConstraint` does) and the
-`Infiller` protocol both decoders (`Engine`, `ARDecoder`) implement. Importing this module imports no
-torch, so a server can hold tokens, settings and constraints before (or without) loading a model.
+`Infiller` protocol both decoders (`Engine`, `ARDecoder`) implement, which settings only one of them
+reads (`unread`), the warm-up call, and an exception in one line (`describe`). Importing this module
+imports no torch, so a server can hold tokens, settings and constraints before (or without) loading a model.
 """
 
 from __future__ import annotations
@@ -113,6 +114,12 @@ class Stats(msgspec.Struct, kw_only=True):
     remasked: int = 0  # tokens masked again by the syntax constraint
     context_tokens: int = 0
     timings_ms: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+    @property
+    def capped(self) -> bool:
+        """Whether the completion stopped at its token cap (a longer one was cut there)."""
+        return self.tokens >= self.cap > 0
 
 
 class Completion(msgspec.Struct, kw_only=True):

@@ -59,7 +59,7 @@ class Tokenizer:
         and the rows of a model's `vocab_size` past the tokenizer's last id (published vocabularies are padded)."""
         sp = self.special
         ids = [i for i in (sp.mask, sp.bos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle, *sp.control) if i is not None]
-        return ids + list(range(len(self.pieces()), vocab_size or 0))
+        return ids + list(range(self.vocab_size, vocab_size or 0))
 
     def stop_ids(self) -> list[int]:
         """Ids that end a completion: end-of-middle and end-of-file."""

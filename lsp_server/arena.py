@@ -135,7 +135,7 @@ class Arena:
         """One round at `offset` of `doc`: the two suggestions in display order, names hidden."""
         pair = self.rng.sample([parse(s) for s in arena.backends], 2)
         ctx = window.build(doc.text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
-        mode = trigger.mode_in(ctx, cfg.mode)
+        mode = trigger.mode_in(ctx, cfg.mode, cfg.max_line_chars)
         rid = "r" + uuid.uuid4().hex[:16]
         t0, timeout = time.perf_counter(), arena.timeout_ms / 1000
         line, character = doc.index.position_at(offset)  # now: the document may change while the backends run

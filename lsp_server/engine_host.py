@@ -62,12 +62,16 @@ class Job:
             return None
         return grammars.constraint_for(self.language, self.path, scope=self.scope, document=self.document)
 
+    @property
+    def denoising_constraint(self):
+        """The constraint the engine denoises with: `constraint` where `syntax` asks, else None."""
+        return self.constraint if self.syntax else None
 
     def run(self, engine: Infiller, cancel: CancelToken | None, sampler: SamplerConfig) -> Completion:
         """One infill of this job by `engine`, denoised with its constraint where `syntax` asks."""
         return engine.infill(self.prefix, self.suffix, language=self.language, mode=self.mode,
                              max_tokens=self.max_tokens, cancel=cancel,
-                             constraint=self.constraint if self.syntax else None, sampler=sampler)
+                             constraint=self.denoising_constraint, sampler=sampler)
 
 
 def engine_factory() -> Callable[..., Infiller]:
@@ -169,7 +173,7 @@ class EngineHost:
                 res = job.run(self.engine, token, self.sampler(overrides, i))
                 out.append((res.text, res.stats))
         finally:
-            for key, value in getattr(job.constraint if job.syntax else None, "stats", {}).items():
+            for key, value in getattr(job.denoising_constraint, "stats", {}).items():
                 self.scope_totals[key] = self.scope_totals.get(key, 0) + value
         return out
 

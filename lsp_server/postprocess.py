@@ -16,6 +16,8 @@ from math import gcd
 
 from dllm_complete.dllm.canvas import starts_line_text
 
+from .trigger import opens_block
+
 
 _LEAD = re.compile(r"[ \t]*")
 BRACKETS = ("()", "[]", "{}")
@@ -52,7 +54,7 @@ def detect_indent(text: str, default: str = "    ") -> str:
 
 def _closes(line: str) -> bool:
     """Whether a line ends a bracketed block: it starts with a closing bracket (`}`, `});`, `) -> int:`)."""
-    return line.strip()[:1] in ")]}"
+    return line.lstrip().startswith((")", "]", "}"))
 
 
 def trim_block(lines: list[str], first_indent: int, max_lines: int, after_code: bool, tab: int = 4) -> list[str]:
@@ -76,7 +78,7 @@ def trim_block(lines: list[str], first_indent: int, max_lines: int, after_code: 
                 if not (after_code and width == first_indent and _closes(line)):
                     break
                 kept.append(line)
-                if not line.rstrip().endswith(("{", "(", "[", ":")):
+                if not opens_block(line):
                     break
                 continue
         kept.append(line)
@@ -94,7 +96,7 @@ def drop_line_overlap(text: str, line_suffix: str) -> str:
     rest, code = line_suffix.strip(), _STRING.sub('""', text)
     for k in range(len(rest), 0, -1):
         if text.endswith(rest[:k]) and not re.search(r"\w", rest[:k]) and all(
-                rest[:k].count(close) <= code.count(close) - code.count(open_) for open_, close in BRACKETS):
+                rest[:k].count(close) <= max(0, code.count(close) - code.count(open_)) for open_, close in BRACKETS):
             return text[: len(text) - k]
     return text
 
@@ -109,7 +111,7 @@ def _same_line(written: str, there: str, tab: int) -> bool:
 def drop_repeated_lines(lines: list[str], next_lines: tuple[str, ...], first: str | None, tab: int = 4) -> list[str]:
     """Remove trailing completion lines that repeat the lines after the cursor's line (blank lines
     aside). `first`: the first line as it will stand in the file where it is a whole line, else None."""
-    whole = [first, *lines[1:]] if first is not None else [""] + lines[1:]
+    whole = [first or "", *lines[1:]]
     filled = [i for i, ln in enumerate(whole) if ln.strip()]
     for m in range(min(len(filled), len(next_lines)), 0, -1):
         if all(_same_line(whole[i], there, tab) for i, there in zip(filled[-m:], next_lines)):
@@ -156,7 +158,7 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     # the first line is a whole line of the file where nothing but indentation stands beside it
     first = line_prefix + lines[0] if not after_code and (above or not line_suffix.strip()) else None
     if mode == "single" or (line_suffix.strip() and not above):
-        lines = drop_repeated_lines(lines[:1], next_lines, first, tab) if first is not None else lines[:1]
+        lines = drop_repeated_lines(lines[:1], next_lines, first, tab)
     else:
         first_indent = indent_width(line_prefix if after_code else line_prefix + lines[0], tab)
         lines = trim_block(lines, first_indent, max_lines, after_code, tab)

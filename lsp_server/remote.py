@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from dllm_complete.dllm.contract import Cancelled, CancelToken, Completion, Constraint, SamplerConfig, Stats
+from dllm_complete.dllm.contract import Cancelled, CancelToken, Completion, Constraint, SamplerConfig, Stats, unread
 
 from . import __version__
 
@@ -130,8 +130,11 @@ class RemoteInfiller:
     def infill(self, prefix: str, suffix: str, *, language: str | None = None, mode: str = "single",
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
+        settings = msgspec.to_builtins(sampler) if sampler is not None else {}
+        for name in unread(settings, (self._meta or {}).get("kind")):  # what the server's model (as `connect`
+            del settings[name]  # found it) never reads, it refuses: the language server warned they do nothing
         body = {"prefix": prefix, "suffix": suffix, "language": language, "mode": mode, "max_tokens": max_tokens,
-                "sampler": msgspec.to_builtins(sampler) if sampler is not None else {},
+                "sampler": settings,
                 "syntax": constraint is not None, **_scope_fields(constraint)}
         answer = self._call("POST", "/dllm/infill", body, cancel)
         try:

@@ -82,10 +82,11 @@ def decide_at(text: str, offset: int, *, invoked: bool, mode: str = "auto") -> D
     return decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=invoked, mode=mode)
 
 
-def mode_in(at: window.Window, mode: str = "auto") -> str:
+def mode_in(at: window.Window, mode: str = "auto", max_line: int = 1000) -> str:
     """The mode an explicit request gets at the cursor of a window (the CLI's and the benchmarks'
-    `auto`), and one line where the editor would show nothing (an over-long line)."""
-    decided = decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True, mode=mode)
+    `auto`), and one line where the editor would show nothing (a line over `max_line` characters)."""
+    decided = decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True, mode=mode,
+                     max_line=max_line)
     return decided.mode or "single"
 
 

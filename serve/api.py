@@ -198,7 +198,7 @@ def infill_results(answer: Answer | None, fill: Fill, model: dict, settings: dic
                     "tokens_evaluated": stats.context_tokens,
                     "generation_settings": {**settings, "mode": answer.mode if answer else fill.mode},
                     "prompt": "", "has_new_line": "\n" in text, "truncated": False,
-                    "stop_type": "word" if stopped else "limit" if stats.tokens >= stats.cap > 0 else "eos", "stopping_word": "", "tokens_cached": 0,
+                    "stop_type": "word" if stopped else "limit" if stats.capped else "eos", "stopping_word": "", "tokens_cached": 0,
                     "timings": timings(stats)})
     return out
 

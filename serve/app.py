@@ -193,7 +193,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
                 "model": name}
         choices = [{"text": text, "index": i, "logprobs": None,
-                    "finish_reason": "length" if stats.tokens >= stats.cap and not stopped else "stop"}
+                    "finish_reason": "length" if stats.capped and not stopped else "stop"}
                    for i, (text, stats, stopped) in enumerate(zip(answer.texts, answer.stats, answer.stopped))]
         used = answer.stats[0].context_tokens
         usage = {"prompt_tokens": used, "completion_tokens": sum(s.tokens for s in answer.stats),

@@ -65,7 +65,7 @@ def cut(text: str, stop: tuple[str, ...], n_indent: int | None) -> tuple[str, bo
     return text[:end], end < len(text)
 
 
-async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken, limit: int | None = None) -> Answer:
+async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken, limit: int) -> Answer:
     """The request's completions; raises ValueError on bad settings, `Cancelled` when cancelled. A fill
     that names no token count gets the language server's cap for its mode, within `limit`."""
     text = fill.prefix + fill.suffix
@@ -81,7 +81,7 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
     # the scope check reads the whole file: no work for the event loop; the syntax one alone is cheap
     checks = await asyncio.to_thread(constraints) if fill.syntax and fill.scope else constraints()
     futures = [batcher.submit(prefix, suffix, language=fill.language, mode=mode,
-                              max_tokens=fill.max_tokens or min(DEFAULTS.max_tokens(mode), limit or 1 << 30),
+                              max_tokens=fill.max_tokens or min(DEFAULTS.max_tokens(mode), limit),
                               cancel=cancel, sampler=sampler, constraint=check)
                for sampler, check in zip(settings, checks)]
     try:

@@ -53,7 +53,7 @@ def test_the_constraint_judges_a_completion_before_a_line_with_text_as_whole_lin
     assert starts_line_text("", "    y = 2") and starts_line_text("  ", "y = 2") and starts_line_text("\t", "y")
     assert not starts_line_text("", "") and not starts_line_text("x = ", "1") and not starts_line_text("", "   ")
     assert not starts_line_text("    ", ")") and not starts_line_text("\t", "];")  # closers after indentation
-    assert starts_line_text("", "    )") and starts_line_text("", ")")  # but not before it
+    assert starts_line_text("", "    )") and starts_line_text("", ")") and starts_line_text("  ", "  )")  # not before
     ctx = build_context(TOK, "if x:\n", "    return 1\n", 200)
     assert ctx.judged_suffix == "\n    return 1\n"
     closers = build_context(TOK, "x = [\n    ", ")\n", 200)

@@ -143,6 +143,7 @@ def test_on_an_empty_line_a_repeat_of_the_next_line_is_not_suggested():
 
 def test_words_and_strings_are_not_taken_for_the_lines_closers():
     assert finish("data", mode="single", line_prefix="if ", line_suffix=" and y > 0:") == "data"
+    assert finish("x > 0) {", mode="single", line_prefix="  if (", line_suffix=") {") == "x > 0"  # other kinds aside
     assert finish('"(" + msg)', mode="single", line_prefix="log(", line_suffix=")") == '"(" + msg'
     assert finish('r"\\(\\d+")', mode="single", line_prefix="re.compile(", line_suffix=")") == 'r"\\(\\d+"'
 

@@ -126,6 +126,10 @@ def test_remote_passes_the_sampler_settings(serve, local):
         sampler = remote.sampler.with_overrides({"temperature": 0.8, "seed": seed})
         got = remote.infill(prefix, suffix, mode=mode, max_tokens=32, sampler=sampler)
         assert got.text == local.infill(prefix, suffix, mode=mode, max_tokens=32, sampler=sampler).text
+    remote.connect()  # as the language server does: now it knows the server's model
+    drafting = remote.sampler.with_overrides({"draft_tokens": 8})  # AR models' only: not sent (the server refuses it)
+    assert remote.infill(prefix, suffix, mode=mode, max_tokens=32, sampler=drafting).text == \
+        local.infill(prefix, suffix, mode=mode, max_tokens=32).text
 
 
 def cancelled_soon(remote: RemoteInfiller) -> None:

@@ -39,7 +39,7 @@ def test_crlf_text_is_cut_as_the_same_text_with_lf_line_ends():
         for eol in ("\n", "\r\n"):
             prefix = eol.join(["import os", "", "def main():", "    x = 1", "    "])
             fill = Fill(prefix, eol, mode="multi", stop=stop, n_indent=n_indent, syntax=False)
-            answer = asyncio.run(complete(Fixed(), SamplerConfig(), fill, CancelToken()))
+            answer = asyncio.run(complete(Fixed(), SamplerConfig(), fill, CancelToken(), 512))
             answers[eol] = (answer.texts[0], answer.stopped[0])
         assert answers["\n"][1], (stop, n_indent)  # it was cut
         assert answers["\r\n"] == (answers["\n"][0].replace("\n", "\r\n"), True), (stop, n_indent)
@@ -55,7 +55,7 @@ def test_a_fill_without_a_token_count_gets_the_servers_cap_within_the_limit():
             future.set_result(Completion(text="1", stats=Stats()))
             return future
 
-    for mode, limit in (("single", None), ("multi", None), ("multi", 100), ("single", 8)):
+    for mode, limit in (("single", 512), ("multi", 512), ("multi", 100), ("single", 8)):
         asyncio.run(complete(Recording(), SamplerConfig(), Fill("x = ", "\n", mode=mode, syntax=False), CancelToken(),
                              limit))
     asyncio.run(complete(Recording(), SamplerConfig(), Fill("x = ", "\n", mode="multi", max_tokens=7, syntax=False),

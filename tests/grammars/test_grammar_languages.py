@@ -74,7 +74,7 @@ def test_tables_only_name_known_grammars():
 
 
 def test_one_suffix_table_for_documents_and_grammars():
-    from dllm_complete.lsp_server.documents import language_for as document_language
+    from dllm_complete.lsp_server.documents import document_language
 
     for suffix, language_id in SUFFIXES.items():
         assert document_language(None, f"file:///src/a{suffix}") == language_id

@@ -16,13 +16,26 @@ from typing import Any, TextIO
 import structlog
 
 _MAX_STR = 200
-_stream: TextIO = sys.stderr
+
+
+class _Stderr:
+    """`sys.stderr` as it is at each write: whoever replaces it later (a test's capture, a daemon's
+    redirect) gets the lines, and a closed earlier one is never written to."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_stream: TextIO | _Stderr = _Stderr()
 
 
 def configure(log_file: str | None = None, level: str = "info") -> None:
     """Send every log line to `log_file` (appended) or stderr, as JSON."""
     global _stream
-    _stream = sys.stderr
+    _stream = _Stderr()
     if log_file:
         try:
             _stream = open(log_file, "a", buffering=1, encoding="utf-8")

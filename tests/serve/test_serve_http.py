@@ -258,7 +258,6 @@ def test_ray_missing_is_one_line_not_a_traceback(monkeypatch, capsys):
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
     monkeypatch.delitem(sys.modules, "dllm_complete.serve.ray_app", raising=False)
-    monkeypatch.setattr(main.telemetry, "configure", lambda *args: None)  # not onto this test's captured stderr
     with pytest.raises(SystemExit) as stop:
         main.main(["--ray"])
     err = capsys.readouterr().err.strip()

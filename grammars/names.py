@@ -245,6 +245,7 @@ class _Names:
         self.defs: dict[int, set[str]] = {}
         self.open: set[int] = set()  # scopes where unknown names may be defined (glob import, macro)
         self.guessed = False  # a Go import's package name is guessed from its path
+        self.digests: dict[int, bytes] = {}  # top-level statement id -> `text_key`, computed once per parse
         if live is None:
             self._read(root, span)
             return
@@ -357,7 +358,10 @@ class _PerStatement:
         self.count, self.names, self.limit = count, 0, limit  # count: the names one result holds
 
     def get(self, names: _Names, child: Node, read):
-        key = (names.name, child.type, text_key(names.source, child))
+        digest = names.digests.get(child.id)
+        if digest is None:
+            digest = names.digests[child.id] = text_key(names.source, child)
+        key = (names.name, child.type, digest)
         found = self.items.get(key)
         if found is None:
             found = read()

@@ -214,18 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-OPTION_OF = {"max_steps": "--steps", "threshold": "--threshold", "block_size": "--block-size",
+OPTION_OF = {"max_steps": "--steps", "threshold": "--threshold", "block_size": "--block-size",  # field -> option
              "temperature": "--temperature", "seed": "--seed", "use_cache": "--no-cache",
              "draft_tokens": "--draft-tokens"}
 
 
 def sampler_overrides(args) -> dict:
-    fields = {"max_steps": args.steps, "threshold": args.threshold, "block_size": args.block_size,
-              "temperature": args.temperature, "seed": args.seed, "draft_tokens": args.draft_tokens}
-    out = {k: v for k, v in fields.items() if v is not None}
-    if args.no_cache:
-        out["use_cache"] = False
-    return out
+    """The `SamplerConfig` fields the options set (`OPTION_OF`)."""
+    values = {field: getattr(args, option[2:].replace("-", "_")) for field, option in OPTION_OF.items()}
+    values["use_cache"] = False if values["use_cache"] else None  # --no-cache
+    return {field: value for field, value in values.items() if value is not None}
 
 
 def check_options(args) -> None:

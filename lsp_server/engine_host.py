@@ -150,10 +150,10 @@ class EngineHost:
         return None
 
     def unread(self, overrides: dict) -> str | None:
-        """Why settings in `overrides` have no effect on the loaded model (`contract.unread`), or None."""
+        """The warning that settings in `overrides` have no effect on the loaded model (`contract.unread`), or None."""
         kind = self.info.get("kind")
         bad = unread(overrides, kind)
-        return unread_reason(bad, kind) if bad else None
+        return f"sampler settings without effect ({unread_reason(bad, kind)})" if bad else None
 
     def sampler(self, overrides: dict, alternative: int = 0) -> SamplerConfig:
         """The loaded engine's settings (the defaults before a load) with `overrides`; alternatives

@@ -122,9 +122,14 @@ def drop_repeated_lines(lines: list[str], next_lines: tuple[str, ...], first: st
     return lines
 
 
+def tab_width(unit: str) -> int:
+    """Columns of one level of the file's indentation `unit` (a tab counts four)."""
+    return len(unit) if unit != "\t" else 4
+
+
 def reindent(lines: list[str], base: int, unit: str) -> list[str]:
     """Continuation lines in the file's style: tabs vs spaces, and the file's step for nesting."""
-    tab = len(unit) if unit != "\t" else 4
+    tab = tab_width(unit)
     widths = [indent_width(ln, tab) for ln in lines[1:] if ln.strip()]
     extras = [w - base for w in widths if w > base]
     step = 0
@@ -152,7 +157,7 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     lines = text.split("\n")
     above = starts_line_text(line_prefix, line_suffix)
     after_code = bool(line_prefix.strip())
-    tab = len(indent) if indent != "\t" else 4
+    tab = tab_width(indent)
     if above:
         next_lines = (line_prefix + line_suffix,) + next_lines
     # the first line is a whole line of the file where nothing but indentation stands beside it

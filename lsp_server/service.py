@@ -65,7 +65,7 @@ class Service:
             new = merge(new, {"sampler": old.sampler})[0]
         elif new.sampler != old.sampler and new.model == old.model \
                 and (reason := self.host.unread(new.sampler)) is not None:  # (a new model: checked once loaded)
-            warnings.append(f"sampler settings without effect ({reason})")
+            warnings.append(reason)
         try:
             labels = [arena.parse(spec).label for spec in new.arena.backends]
             if len(set(labels)) < len(labels):  # a leaderboard could not tell them apart
@@ -111,7 +111,7 @@ class Service:
             self.show(lsp.MessageType.Warning, f"dllm: invalid sampler settings ({reason}); using the defaults")
             self.config = merge(self.config, {"sampler": {}})[0]
         elif (reason := self.host.unread(self.config.sampler)) is not None:
-            self.show(lsp.MessageType.Warning, f"dllm: sampler settings without effect ({reason})")
+            self.show(lsp.MessageType.Warning, f"dllm: {reason}")
 
     def _model_error(self, message: str) -> None:
         if message not in self._model_errors and len(self._model_errors) < 20:

@@ -14,6 +14,7 @@ import sys
 
 from dllm_complete.grammars import language_for, supported_names
 from dllm_complete.lsp_server import telemetry
+from dllm_complete.lsp_server.config import DEFAULTS
 from dllm_complete.lsp_server.remote import check_api_key
 
 from .api import Limits
@@ -39,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-file", default=None, help="JSON log lines here (default stderr)")
     p.add_argument("--max-body-bytes", type=int, default=Limits.body_bytes, help="largest request body (default %(default)s)")
     p.add_argument("--max-context-chars", type=int, default=Limits.context_chars, help="prefix and suffix, each (default %(default)s)")
-    p.add_argument("--max-tokens", type=int, default=Limits.max_tokens, help="largest n_predict / max_tokens a request may ask; also the most a request that names none gets "
-                        "(then the language server's 48 / 160 within it; default %(default)s)")
+    caps = f"{DEFAULTS.max_tokens('single')} / {DEFAULTS.max_tokens('multi')}"
+    p.add_argument("--max-tokens", type=int, default=Limits.max_tokens,
+                   help="largest n_predict / max_tokens a request may ask; also the most a request that names "
+                        f"none gets (then the language server's {caps} within it; default %(default)s)")
     p.add_argument("--max-n", type=int, default=Limits.n, help="largest n_cmpl / n (default %(default)s)")
     p.add_argument("--max-per-client", type=int, default=Limits.per_client, help="requests in flight per client (default %(default)s)")
     p.add_argument("--max-in-flight", type=int, default=Limits.in_flight, help="requests in flight in all (503 past it; default %(default)s)")

@@ -33,6 +33,7 @@ class SpecialIds:
 
 class Tokenizer:
     def __init__(self, hf: HFTokenizer, special: SpecialIds) -> None:
+        hf.encode_special_tokens = True  # text is never a control token: a file's "<|mask|>" is plain text
         self.hf = hf
         self.special = special
         self.vocab_size = hf.get_vocab_size(with_added_tokens=True)

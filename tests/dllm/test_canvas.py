@@ -116,3 +116,12 @@ def test_a_line_longer_than_the_budget_is_cut_as_its_whole_tokenization_would_cu
         assert _over_budget(TOK, line, budget, from_end=False) == line[:ids.offsets[budget - 1][1]]
     assert _over_budget(TOK, "x = 1", 16, from_end=True) is None
     assert typed_before_cursor(TOK, line + " ret") == typed_before_cursor(TOK, "x = ret")  # from the line's tail
+
+
+def test_text_that_spells_a_control_token_stays_text():
+    spelled = "MASK, END = '<|mask|>', \"<|eom|><|eos|>\"  # <|fim_prefix|><|fim_suffix|><|fim_middle|><|bos|>\n"
+    ctx = build_context(TOK, spelled + "x = ", "\n" + spelled, 400)
+    sp = TOK.special
+    control = {sp.mask, sp.eom, sp.bos, sp.eos, sp.fim_prefix, sp.fim_suffix, sp.fim_middle}
+    assert not control & set(ctx.prefix_ids[1:] + ctx.suffix_ids[:-1])  # only the file's own ends
+    assert _text(ctx.prefix_ids) + ctx.typed == spelled + "x = " and _text(ctx.suffix_ids) == "\n" + spelled

@@ -6,9 +6,10 @@ refused. Limits are checked in `Limits.check`. Pure: no model, no server."""
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from dllm_complete.dllm.contract import Stats
 
@@ -30,6 +31,13 @@ def error_body(status: int, message: str, kind: str) -> dict:
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, data: Any) -> Any:
+        """A field sent as null gets its default (the `openai` client sends `suffix=None` as null;
+        llama.cpp reads null as absent)."""
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
 
     def misleading(self) -> str | None:
         """Why a field asked for would mislead if it were ignored (a 400), else None."""
@@ -80,6 +88,13 @@ class InfillRequest(_Body):
         return None
 
 
+class LlamaCompletionRequest(InfillRequest):
+    """llama.cpp `POST /completion`: the `prompt` alone, as Continue sends it (a fill-in-the-middle
+    template of `FIM_TEMPLATES` is read as prefix and suffix; other text is all prefix)."""
+    input_prefix: str = ""
+    input_suffix: str = ""
+
+
 class StreamOptions(_Body):
     include_usage: bool = False  # OpenAI's: a last chunk with no choices and the request's usage
 
@@ -104,6 +119,13 @@ class CompletionRequest(_Body):
     echo: bool = False
     best_of: int | None = None
     logit_bias: Any = None
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _text_prompt(cls, prompt: Any) -> Any:
+        if isinstance(prompt, list) and prompt and not all(isinstance(p, str) for p in prompt):
+            raise ValueError("token-id prompts are not supported: send the text")
+        return prompt
 
     def misleading(self) -> str | None:
         if self.logprobs is not None:
@@ -148,7 +170,7 @@ class Limits:
         if fill.max_tokens is not None and not 1 <= fill.max_tokens <= self.max_tokens:
             raise BadRequest(f"max_tokens / n_predict: must be between 1 and {self.max_tokens}, got {fill.max_tokens}")
         if not 1 <= fill.n <= self.n:
-            raise BadRequest(f"Field 'n_cmpl': Value must be between 1 <= value <= {self.n}, but got {fill.n}")
+            raise BadRequest(f"n / n_cmpl: must be between 1 and {self.n}, got {fill.n}")
         if fill.n_indent is not None and not 0 <= fill.n_indent <= 10_000:
             raise BadRequest(f"n_indent: must be between 0 and 10000, got {fill.n_indent}")
 
@@ -157,16 +179,38 @@ def stops(stop: list[str] | str | None) -> tuple[str, ...]:
     return (stop,) if isinstance(stop, str) else tuple(stop or ())
 
 
-def infill_fill(req: InfillRequest, language: str | None, scope: bool = False) -> Fill:
+def infill_fill(req: InfillRequest, language: str | None, scope: bool = False, cap: int = Limits.max_tokens) -> Fill:
+    """As llama.cpp reads them: `n_predict` past the server's `cap` is lowered to it, `seed` -1 is a
+    random seed, a temperature below 0 is greedy decoding."""
     n = req.n if req.n is not None else req.n_cmpl
+    seed = random.randrange(2 ** 63) if req.seed == -1 else req.seed
+    temperature = None if req.temperature is None else max(0.0, req.temperature)
     return Fill(req.input_prefix + req.prompt, req.input_suffix, req.language or language, req.mode,
-                None if req.n_predict < 0 else req.n_predict, n, req.temperature, req.seed,
+                None if req.n_predict < 0 else min(req.n_predict, cap), n, temperature, seed,
                 stops(req.stop), req.n_indent or None, scope=scope if req.scope is None else req.scope)
+
+
+# Fill-in-the-middle prompt templates that clients send as one `prompt` with no `suffix` (llama.vscode's
+# OpenAI mode, Continue): (before the prefix, before the suffix, before the middle).
+FIM_TEMPLATES = (("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),  # Qwen2.5-Coder, StarCoder2
+                 ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),  # StarCoder, SantaCoder
+                 ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),  # DeepSeek-Coder
+                 ("<PRE> ", " <SUF>", " <MID>"))  # Code Llama
+
+
+def split_fim(prompt: str) -> tuple[str, str] | None:
+    """(prefix, suffix) of a prompt written in one of `FIM_TEMPLATES` and ending with its middle tag."""
+    for pre, suf, mid in FIM_TEMPLATES:
+        start, hole = prompt.find(pre), prompt.find(suf)
+        if 0 <= start < hole and prompt.rstrip("\n").endswith(mid) and prompt.rfind(mid) > hole:
+            return prompt[start + len(pre):hole], prompt[hole + len(suf):prompt.rfind(mid)]
+    return None
 
 
 def completion_fill(req: CompletionRequest, language: str | None, scope: bool = False) -> Fill:
     prompt = req.prompt[0] if isinstance(req.prompt, list) else req.prompt
-    return Fill(prompt, req.suffix, req.language or language, req.mode, req.max_tokens, req.n,
+    prefix, suffix = (split_fim(prompt) or (prompt, "")) if not req.suffix else (prompt, req.suffix)
+    return Fill(prefix, suffix, req.language or language, req.mode, req.max_tokens, req.n,
                 req.temperature, req.seed, stops(req.stop), scope=scope if req.scope is None else req.scope)
 
 
@@ -186,19 +230,25 @@ def timings(stats: Stats) -> dict:
             "predicted_per_token_ms": predicted_per_token, "predicted_per_second": predicted_per_second}
 
 
-def infill_results(answer: Answer | None, fill: Fill, model: dict, settings: dict) -> list[dict]:
-    """llama.cpp's result object per alternative (`answer` None: nothing was asked, n_predict 0)."""
+def stop_type(stopped: str | None, stats: Stats) -> str:
+    """llama.cpp's: "word" for a stop string, "limit" for the token cap or `n_indent`, else "eos"."""
+    return "word" if stopped else "limit" if stopped == "" or stats.capped else "eos"
+
+
+def infill_results(answer: Answer | None, fill: Fill, model: dict, settings: list[dict]) -> list[dict]:
+    """llama.cpp's result object per alternative (`answer` None: nothing was asked, n_predict 0);
+    `settings`: each alternative's generation settings."""
     out = []
     for i in range(fill.n if answer is not None else 1):
         stats = answer.stats[i] if answer is not None else Stats()
         text = answer.texts[i] if answer is not None else ""
-        stopped = answer is not None and answer.stopped[i]
+        stopped = answer.stopped[i] if answer is not None else None
         out.append({"index": i, "content": text, "tokens": [], "id_slot": 0, "stop": True,
                     "model": model.get("model", ""), "tokens_predicted": stats.tokens,
                     "tokens_evaluated": stats.context_tokens,
-                    "generation_settings": {**settings, "mode": answer.mode if answer else fill.mode},
+                    "generation_settings": {**settings[i], "mode": answer.mode if answer else fill.mode},
                     "prompt": "", "has_new_line": "\n" in text, "truncated": False,
-                    "stop_type": "word" if stopped else "limit" if stats.capped else "eos", "stopping_word": "", "tokens_cached": 0,
+                    "stop_type": stop_type(stopped, stats), "stopping_word": stopped or "", "tokens_cached": 0,
                     "timings": timings(stats)})
     return out
 

@@ -1,9 +1,10 @@
 """The team server's ASGI app (FastAPI): the routes, limits per client, cancellation when a client
 goes away (the model is `model.py`'s, the key and the body cap `middleware.py`'s).
 
-Routes: `POST /infill` (llama.cpp), `POST /v1/completions` and `GET /v1/models` (OpenAI),
-`POST /dllm/infill` (ours, for `dllm-lsp --remote`), `GET /health` (llama.cpp's: 503 while loading,
-200 `{"status": "ok"}`), `GET /metrics` (Prometheus). Every refused request gets a 4xx JSON error
+Routes: `POST /infill` and `POST /completion` (llama.cpp), `POST /v1/completions` and `GET /v1/models` (OpenAI; also at
+llama.cpp's `/completions`, `/models`, and `/v1/fim/completions` for Continue), `POST /dllm/infill`
+(ours, for `dllm-lsp --remote`), `GET|HEAD /health` (llama.cpp's: 503 while loading, 200
+`{"status": "ok"}`; also `/v1/health`), `GET /metrics` (Prometheus). Every refused request gets a 4xx JSON error
 in llama.cpp's shape; source text is never logged unless `log_text`.
 """
 
@@ -24,7 +25,7 @@ from dllm_complete.lsp_server import telemetry
 
 from . import api
 from .api import BadRequest, Limits
-from .fill import Answer, Fill, complete
+from .fill import Answer, Fill, complete, samplers
 from .metrics import Metrics
 from .middleware import BodyLimit, Gate
 from .model import Model
@@ -109,9 +110,11 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         return failure(500, f"internal error: {type(exc).__name__}", "server_error")
 
     @app.exception_handler(HTTPException)
-    async def routing(request: Request, exc: HTTPException):  # no such route, wrong method
-        return failure(exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else
-                       "invalid_request_error")
+    async def routing(request: Request, exc: HTTPException):  # no such route, wrong method (with `Allow`)
+        answer = failure(exc.status_code, str(exc.detail), "not_found_error" if exc.status_code == 404 else
+                         "invalid_request_error")
+        answer.headers.update(exc.headers or {})
+        return answer
 
     async def run(request: Request, fill: Fill, base: SamplerConfig | None = None) -> Answer:
         """The fill through the batcher, cancelled if the client goes away (or sends a newer request) first."""
@@ -148,15 +151,20 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
                          prefix_chars=len(fill.prefix), suffix_chars=len(fill.suffix),
                          **({"prefix": fill.prefix[-200:], "texts": answer.texts} if settings.log_text else {}))
 
-    def generation_settings(fill: Fill) -> dict:
+    def generation_settings(fill: Fill) -> list[dict]:
+        """Each alternative's: the request's settings, then the sampled ones (`fill.samplers`)."""
         info = model.batcher.info
-        return {"n_ctx": model.base.context_tokens or model.batcher.engine.context_tokens,
-                "n_predict": fill.max_tokens or -1,
-                "temperature": fill.temperature if fill.temperature is not None else model.base.temperature,
-                "seed": fill.seed if fill.seed is not None else model.base.seed, "stop": list(fill.stop),
-                "max_batch": info.get("max_batch", 1), "model": info.get("model", "")}
+        common = {"n_ctx": model.base.context_tokens or model.batcher.engine.context_tokens,
+                  "n_predict": -1 if fill.max_tokens is None else fill.max_tokens, "stop": list(fill.stop),
+                  "max_batch": info.get("max_batch", 1), "model": info.get("model", "")}
+        try:
+            configs = samplers(model.base, fill)
+        except ValueError as exc:  # a bad setting in a request that generates nothing (n_predict 0)
+            raise BadRequest(str(exc)) from None
+        return [{**common, "temperature": c.temperature, "seed": c.seed} for c in configs]
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
+    @app.api_route("/v1/health", methods=["GET", "HEAD"])
     async def health():
         if model.status == "ok":
             return compact({"status": "ok"})
@@ -169,8 +177,18 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
 
     @app.post("/infill")
     async def infill(request: Request):
-        body = await parse(request, api.InfillRequest)
-        fill = api.infill_fill(body, settings.language, settings.scope)
+        return await llama(request, await parse(request, api.InfillRequest))
+
+    @app.post("/completion")
+    async def llama_completion(request: Request):  # a prompt only, perhaps a fill-in-the-middle template
+        body = await parse(request, api.LlamaCompletionRequest)
+        prefix, suffix = api.split_fim(body.prompt) or (body.prompt, "")
+        return await llama(request, body.model_copy(update={"input_prefix": prefix, "prompt": "",
+                                                            "input_suffix": suffix}))
+
+    async def llama(request: Request, body: api.InfillRequest):
+        """llama.cpp's answer to an infill: one result object, or an array of `n_cmpl`, or their stream."""
+        fill = api.infill_fill(body, settings.language, settings.scope, settings.limits.max_tokens)
         if fill.max_tokens == 0:  # a client warming its cache: nothing to generate
             settings.limits.check(dataclasses.replace(fill, max_tokens=None))
             answer = None
@@ -185,6 +203,8 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         return compact(results[0] if len(results) == 1 else results)
 
     @app.post("/v1/completions")
+    @app.post("/completions")
+    @app.post("/v1/fim/completions")
     async def completions(request: Request):
         body = await parse(request, api.CompletionRequest)
         fill = api.completion_fill(body, settings.language, settings.scope)
@@ -193,7 +213,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
                 "model": name}
         choices = [{"text": text, "index": i, "logprobs": None,
-                    "finish_reason": "length" if stats.capped and not stopped else "stop"}
+                    "finish_reason": "length" if stats.capped and stopped is None else "stop"}
                    for i, (text, stats, stopped) in enumerate(zip(answer.texts, answer.stats, answer.stopped))]
         used = answer.stats[0].context_tokens
         usage = {"prompt_tokens": used, "completion_tokens": sum(s.tokens for s in answer.stats),
@@ -205,11 +225,21 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
             return sse(chunks + ends + counted + ["[DONE]"])
         return compact({**head, "choices": choices, "usage": usage})
 
-    @app.get("/v1/models")
-    async def models():
+    def described() -> dict:
         info = model.batcher.info
-        return compact({"object": "list", "data": [{"id": info.get("model", ""), "object": "model", "created": 0,
-                                                   "owned_by": "dllm-complete", "meta": info}]})
+        return {"id": info.get("model", ""), "object": "model", "created": 0, "owned_by": "dllm-complete", "meta": info}
+
+    @app.get("/v1/models")
+    @app.get("/models")
+    async def models():
+        return compact({"object": "list", "data": [described()]})
+
+    @app.get("/v1/models/{name:path}")
+    async def one_model(name: str):
+        if name != described()["id"]:
+            raise BadRequest(f"model {name!r} does not exist; this server has {described()['id']!r}", 404,
+                             "not_found_error")
+        return compact(described())
 
     @app.post("/dllm/infill")
     async def native(request: Request):

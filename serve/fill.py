@@ -40,7 +40,7 @@ class Answer:
     raws: list[str]  # the engine's middles
     stats: list[Stats]
     mode: str
-    stopped: list[bool]  # cut by a stop string or the indent
+    stopped: list[str | None]  # per alternative: the stop string that cut it, "" if `n_indent` did, else None
 
 
 def samplers(base: SamplerConfig, fill: Fill) -> list[SamplerConfig]:
@@ -51,18 +51,22 @@ def samplers(base: SamplerConfig, fill: Fill) -> list[SamplerConfig]:
     return [first] + [first.alternative(i) for i in range(1, fill.n)]
 
 
-def cut(text: str, stop: tuple[str, ...], n_indent: int | None) -> tuple[str, bool]:
+def cut(text: str, stop: tuple[str, ...], n_indent: int | None) -> tuple[str, str | None]:
     """`text` before its first stop string, and before its first later line indented less than
-    `n_indent` (llama.cpp's rule); whether anything was cut."""
-    end = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
+    `n_indent` (llama.cpp's rule); what cut it: the stop string, "" for the indent, None if nothing."""
+    end, why = len(text), None
+    for word in stop:
+        at = text.find(word) if word else -1
+        if 0 <= at < end:
+            end, why = at, word
     if n_indent:
         offset = 0
         for i, line in enumerate(text[:end].split("\n")):
             if i and line.strip() and len(line) - len(line.lstrip(" \t")) < n_indent:
-                end = offset - 1  # the line break before it goes too
+                end, why = offset - 1, ""  # the line break before it goes too
                 break
             offset += len(line) + 1
-    return text[:end], end < len(text)
+    return text[:end], why
 
 
 async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken, limit: int) -> Answer:
@@ -90,11 +94,11 @@ async def complete(batcher, base: SamplerConfig, fill: Fill, cancel: CancelToken
         cancel.cancel()  # a failed or abandoned request stops its other alternatives too
         raise
     eol = eol_of(text)
-    stops = tuple(s.replace("\r\n", "\n") for s in fill.stop)
+    sent = {s.replace("\r\n", "\n"): s for s in fill.stop}  # each stop string as cut (LF) -> as the client sent it
     texts, stopped = [], []
     for res in results:  # cut with "\n" line ends (stop strings and n_indent count them so), then the file's
         shown = postprocess.suggestions([res.text], at, mode=mode, max_lines=DEFAULTS.max_lines)
-        kept, was_cut = cut(shown[0] if shown else "", stops, fill.n_indent)
+        kept, why = cut(shown[0] if shown else "", tuple(sent), fill.n_indent)
         texts.append(kept.replace("\n", eol) if eol != "\n" else kept)
-        stopped.append(was_cut)
+        stopped.append(sent.get(why, why))
     return Answer(texts, [r.text for r in results], [r.stats for r in results], mode, stopped)

@@ -13,7 +13,7 @@ from .metrics import Metrics
 from .model import Model
 from .wire import failure
 
-PUBLIC = ("/health",)  # no API key needed (as llama.cpp)
+PUBLIC = ("/health", "/v1/health")  # no API key needed (as llama.cpp)
 
 
 class BodyLimit:

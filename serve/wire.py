@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from . import api
@@ -37,15 +38,24 @@ def sse(events) -> StreamingResponse:
 async def parse(request: Request, schema):
     """The request's JSON body as `schema` (whatever its Content-Type, as llama.cpp); BadRequest if it
     is not one, or asks for something it would mislead to ignore."""
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        raise BadRequest("the client went away while sending its request", 499, "cancelled") from None
     try:
         body = schema.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
-            raise BadRequest("invalid JSON body") from None
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequest(f"{where}: {first['msg']}") from None
+            raise BadRequest(f"invalid JSON body: {first['msg'].removeprefix('Invalid JSON: ')}") from None
+        raise BadRequest(f"{_where(first['loc'])}: {first['msg']}") from None
     if why := body.misleading():
         raise BadRequest(why)
     return body
+
+
+def _where(loc: tuple) -> str:
+    """A field's path as the client wrote it: `input_extra.0.text`, without pydantic's union branches
+    (`prompt.list[str].0` is `prompt.0`)."""
+    branch = ("str", "int", "float", "bool", "none")
+    return ".".join(str(p) for p in loc if isinstance(p, int) or (p not in branch and "[" not in p)) or "body"

@@ -8,16 +8,16 @@ from dllm_complete.serve.fill import Fill, complete, cut, samplers
 
 
 def test_stop_strings_cut_at_the_first_found():
-    assert cut("a = 1\nb = 2\n", ("\n",), None) == ("a = 1", True)
-    assert cut("a = 1; b", ("zz", "; ", "="), None) == ("a ", True)
-    assert cut("a = 1", ("", "zz"), None) == ("a = 1", False)
+    assert cut("a = 1\nb = 2\n", ("\n",), None) == ("a = 1", "\n")
+    assert cut("a = 1; b", ("zz", "; ", "="), None) == ("a ", "=")  # which one cut it: llama.cpp's stopping_word
+    assert cut("a = 1", ("", "zz"), None) == ("a = 1", None)
 
 
 def test_n_indent_cuts_before_the_first_later_line_indented_less():
     text = "x = 1\n        y = 2\n\n        z = 3\n    return x\n        w"
-    assert cut(text, (), 8) == ("x = 1\n        y = 2\n\n        z = 3", True)
-    assert cut(text, (), 4) == (text, False)
-    assert cut("  first line is never cut", (), 8) == ("  first line is never cut", False)
+    assert cut(text, (), 8) == ("x = 1\n        y = 2\n\n        z = 3", "")
+    assert cut(text, (), 4) == (text, None)
+    assert cut("  first line is never cut", (), 8) == ("  first line is never cut", None)
 
 
 def test_alternatives_are_sampled_with_their_own_seeds():
@@ -41,8 +41,8 @@ def test_crlf_text_is_cut_as_the_same_text_with_lf_line_ends():
             fill = Fill(prefix, eol, mode="multi", stop=stop, n_indent=n_indent, syntax=False)
             answer = asyncio.run(complete(Fixed(), SamplerConfig(), fill, CancelToken(), 512))
             answers[eol] = (answer.texts[0], answer.stopped[0])
-        assert answers["\n"][1], (stop, n_indent)  # it was cut
-        assert answers["\r\n"] == (answers["\n"][0].replace("\n", "\r\n"), True), (stop, n_indent)
+        assert answers["\n"][1] == (stop[0] if stop else ""), (stop, n_indent)  # cut, by the string sent
+        assert answers["\r\n"] == (answers["\n"][0].replace("\n", "\r\n"), answers["\n"][1]), (stop, n_indent)
 
 
 def test_a_fill_without_a_token_count_gets_the_servers_cap_within_the_limit():

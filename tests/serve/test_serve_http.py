@@ -2,6 +2,8 @@
 `openai` client, health, metrics, limits and bad input (4xx JSON, never a 500 or a dead server)."""
 
 import json
+import socket
+import time
 
 import httpx
 import openai
@@ -129,14 +131,68 @@ def test_openai_client_completions_streaming_and_models(server):
         client.completions.create(model="x", prompt="a", suffix="b", logprobs=2)
 
 
+def test_what_clients_of_other_servers_send_is_read_as_they_mean_it(server):
+    url, _ = server
+    client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+    plain = client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, suffix=SUFFIX, max_tokens=32)
+    nulls = client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, suffix=None, n=None, echo=None,
+                                      max_tokens=32)  # null is the field's default
+    omitted = client.completions.create(model="dllm-code-small", prompt=PREFIX + LINE, max_tokens=32)
+    assert nulls.choices[0].text == omitted.choices[0].text
+    templated = f"<|fim_prefix|>{PREFIX + LINE}<|fim_suffix|>{SUFFIX}<|fim_middle|>"  # llama.vscode's OpenAI mode
+    fim = client.completions.create(model="dllm-code-small", prompt=templated, max_tokens=32)
+    assert fim.choices[0].text == plain.choices[0].text
+    starcoder = f"<fim_prefix>{PREFIX + LINE}<fim_suffix>{SUFFIX}<fim_middle>"
+    for path, body in (("/completion", {"prompt": starcoder, "n_predict": 32}),  # llama.cpp's, as Continue sends it
+                       ("/v1/fim/completions", {"prompt": PREFIX + LINE, "suffix": SUFFIX, "max_tokens": 32})):
+        r = httpx.post(url + path, json=body, timeout=60).json()
+        assert r.get("content", r.get("choices", [{}])[0].get("text")) == plain.choices[0].text, (path, r)
+    body = {"input_prefix": PREFIX, "prompt": LINE, "input_suffix": SUFFIX, "stop": None, "n_indent": None}
+    greedy = httpx.post(url + "/infill", json={**body, "seed": -1, "temperature": -1, "n_predict": 4096}, timeout=60)
+    assert greedy.status_code == 200 and greedy.json()["content"] == httpx.post(url + "/infill", json=body).json()["content"]
+    assert greedy.json()["generation_settings"]["n_predict"] == 512  # lowered to the server's cap, as llama.cpp
+    three = httpx.post(url + "/infill", json={**body, "n_cmpl": 3}, timeout=60).json()
+    assert [(r["generation_settings"]["temperature"] > 0, r["generation_settings"]["seed"]) for r in three] == [
+        (False, 0), (True, 1), (True, 2)]  # the sampled alternatives say so
+    assert client.models.retrieve("dllm-code-small").id == "dllm-code-small"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4")
+    assert httpx.head(url + "/health").status_code == 200 and httpx.get(url + "/v1/health").json() == {"status": "ok"}
+    wrong = httpx.get(url + "/infill")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+
+
+def test_the_word_that_stopped_a_completion_is_named(server):
+    url, _ = server
+    body = {"input_prefix": "def total(items):\n", "input_suffix": "\n", "n_predict": 96}
+    full = httpx.post(url + "/infill", json=body, timeout=60).json()["content"].strip()
+    cut = httpx.post(url + "/infill", json={**body, "stop": ["never there", full[2:4]]}, timeout=60).json()
+    assert (cut["stop_type"], cut["stopping_word"]) == ("word", full[2:4])
+
+
+def test_a_client_that_hangs_up_while_sending_is_not_a_server_error(server):
+    url, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /infill HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"input_prefix\": \"ab")
+    families = {f.name: f for f in text_string_to_metric_families(httpx.get(url + "/metrics").text)}
+    for _ in range(100):  # the server notices the hang-up on its own time
+        statuses = {s.labels["status"] for s in families["dllm_requests"].samples if s.labels.get("route") == "/infill"}
+        if "499" in statuses:
+            break
+        time.sleep(0.05)
+        families = {f.name: f for f in text_string_to_metric_families(httpx.get(url + "/metrics").text)}
+    assert "499" in statuses and "500" not in statuses
+
+
 BAD = [
     ("/infill", b"{not json", 400, "invalid JSON"),
     ("/infill", b"[]", 400, ""),
     ("/infill", json.dumps({"input_suffix": ""}).encode(), 400, "input_prefix"),
     ("/infill", json.dumps({"input_prefix": 5, "input_suffix": ""}).encode(), 400, "input_prefix"),
     ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "n_cmpl": 99}).encode(), 400, "n_cmpl"),
-    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "n_predict": 10 ** 6}).encode(), 400, "n_predict"),
-    ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "temperature": -1}).encode(), 400, "temperature"),
+    ("/v1/completions", json.dumps({"prompt": "a", "max_tokens": 10 ** 6}).encode(), 400, "max_tokens"),  # /infill lowers n_predict
+    ("/v1/completions", json.dumps({"prompt": "a", "temperature": -1}).encode(), 400, "temperature"),  # /infill: greedy
     ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "mode": "wide"}).encode(), 400, "mode"),
     ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "grammar": "root ::= x"}).encode(), 400, "grammar"),
     ("/infill", json.dumps({"input_prefix": "", "input_suffix": "", "input_extra": [{"filename": "a"}]}).encode(),
@@ -150,6 +206,9 @@ BAD = [
     ("/v1/completions", json.dumps({"prompt": ["a", "b"]}).encode(), 400, "one prompt"),
     ("/v1/completions", json.dumps({"prompt": "a", "max_tokens": 0}).encode(), 400, "max_tokens"),
     ("/v1/completions", json.dumps({"prompt": "a", "echo": True}).encode(), 400, "echo"),
+    ("/v1/completions", json.dumps({"prompt": [1, 2]}).encode(), 400, "token-id prompts are not supported"),
+    ("/v1/completions", json.dumps({"prompt": "a", "stop": ["x", 3]}).encode(), 400, "stop.1: "),
+    ("/v1/completions", json.dumps({"prompt": "a", "n": 0}).encode(), 400, "n / n_cmpl"),
     ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"threshold": 7}}).encode(), 400, "threshold"),
     ("/dllm/infill", json.dumps({"prefix": "", "suffix": "", "sampler": {"context_tokens": 10 ** 6}}).encode(), 400,
      "context_tokens"),

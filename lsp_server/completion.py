@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dllm_complete.dllm.contract import describe
@@ -40,6 +40,7 @@ class Request:
     method: str = "inline"
     request_id: Any = None
     selected: tuple[Position, Position, str] | None = None  # selectedCompletionInfo: range, text
+    seen: tuple[Any, int, Any] | None = None  # (document, revision, line index) as the request arrived
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,12 @@ class Completer:
         self.on_model_error: Callable[[str], None] = lambda message: None
         self._in_flight: dict[tuple, _Shared] = {}  # see `_infill`
 
+    def arrived(self, req: Request) -> Request:
+        """`req` with the document as it is now, when the request is read: its position is in that text,
+        and edits read after it (the client sent them later) count as typed while the model ran."""
+        doc = self.store.get(req.uri)
+        return req if doc is None else replace(req, seen=(doc, doc.revision, doc.index))
+
     async def suggest(self, req: Request) -> list[Suggestion]:
         trace = Trace({"request_id": req.request_id, "method": req.method, "uri": req.uri,
                        "trigger": "invoked" if req.invoked else "automatic"})
@@ -135,30 +142,33 @@ class Completer:
             shared.waiting -= 1
 
     @staticmethod
-    def skip_reason(cfg: ServerConfig, doc: Any, req: Request) -> str | None:
-        """Why this request gets nothing without looking at the text, if it does."""
+    def skip_reason(cfg: ServerConfig, doc: Any, req: Request, index: Any = None) -> str | None:
+        """Why this request gets nothing without looking at the text (`index`, else the document's), if it does."""
         if doc is None:
             return "unknown-document"
         if not cfg.enabled:
             return "disabled"
         if not enabled_for(cfg, doc.language):
             return "language-disabled"
-        if len(doc.text) > cfg.max_document_chars:
+        index = index or doc.index
+        if len(index.text) > cfg.max_document_chars:
             return "document-too-large"
         if doc.binary:
             return "binary-document"
-        if not 0 <= req.line < doc.index.line_count or req.character < 0:
+        if not 0 <= req.line < index.line_count or req.character < 0:
             return "position-outside-document"  # a column past the line's end is clamped, as LSP says
         return None
 
     async def _suggest(self, req: Request, trace: Trace) -> list[Suggestion]:
         cfg = self.config()
         doc = self.store.get(req.uri)
-        if skip := self.skip_reason(cfg, doc, req):
+        revision, index = req.seen[1:] if req.seen is not None and req.seen[0] is doc else (
+            getattr(doc, "revision", None), getattr(doc, "index", None))
+        if skip := self.skip_reason(cfg, doc, req, index):
             trace.done("empty", reason=skip)
             return []
         trace.fields["language"] = doc.language
-        text, revision, index = doc.text, doc.revision, doc.index
+        text = index.text
         offset = index.offset_at(req.line, req.character)
         ctx = window.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
         replace_from, replace_to, lead = offset, offset, ""

@@ -15,6 +15,9 @@ Owns these adjustments, nothing else:
     and `on_output_lost` is called (no "Error sending data" for every late answer);
   - the futures pygls keeps per handler run are released when the run is over (pygls keeps those
     of notifications for good);
+  - a request handler marked `answers_later` is called as its request is read, in order with the
+    notifications around it, and returns an awaitable of its answer (pygls starts a coroutine
+    handler only after the rest of what it read, a didChange the client sent later included);
   - server-side errors are logged as JSON (never popped up on the user's screen for input noise).
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any, Callable
 
 from cattrs import transform_error
@@ -47,6 +51,10 @@ def _what_failed(error: BaseException) -> str:
         return "; ".join(transform_error(error, path="$"))[:300]
     except Exception:  # noqa: BLE001 - only a message
         return str(error)[:300]
+
+
+async def _raising(exc: Exception) -> Any:
+    raise exc
 
 
 class _BadRequest:
@@ -81,6 +89,12 @@ class _GuardedWriter:
             return self.writer.close()
         except (OSError, ValueError):  # flushing what a dead pipe did not take
             return None
+
+
+def answers_later(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Mark a request handler that reads the server's state as the request arrives (see the module)."""
+    handler.answers_later = True
+    return handler
 
 
 class DllmProtocol(LanguageServerProtocol):
@@ -192,6 +206,15 @@ class DllmProtocol(LanguageServerProtocol):
                 self._request_futures.pop(msg_id, None)
             callback(future)
 
+        if getattr(handler, "answers_later", False):
+            try:
+                awaitable = handler(*(args or ()), **(kwargs or {}))
+            except Exception as exc:  # noqa: BLE001 - answered as pygls answers a handler that raised
+                awaitable = _raising(exc)
+
+            async def answer():
+                return await awaitable
+            handler, args, kwargs = answer, (), {}
         super()._execute_handler(msg_id, handler, finished, args, kwargs)
 
 

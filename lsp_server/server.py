@@ -19,7 +19,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from . import __version__
 from .convert import ACCEPT_COMMAND
-from .protocol import DllmLanguageServer, DllmProtocol
+from .protocol import DllmLanguageServer, DllmProtocol, answers_later
 from .service import Service
 
 COMPLETION_TRIGGERS = [".", "(", "[", ",", ":", "="]
@@ -68,12 +68,14 @@ def create(model: str | None = None, device: str | None = None, remote: str | No
         svc.did_close(params)
 
     @ls.feature(lsp.TEXT_DOCUMENT_INLINE_COMPLETION, lsp.InlineCompletionOptions())
-    async def inline_completion(params: lsp.InlineCompletionParams) -> lsp.InlineCompletionList:
-        return await svc.inline_completion(params, ls.protocol.msg_id)
+    @answers_later
+    def inline_completion(params: lsp.InlineCompletionParams):
+        return svc.inline_completion(params, ls.protocol.msg_id)
 
     @ls.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS))
-    async def completion(params: lsp.CompletionParams) -> lsp.CompletionList:
-        return await svc.completion(params, ls.protocol.msg_id)
+    @answers_later
+    def completion(params: lsp.CompletionParams):
+        return svc.completion(params, ls.protocol.msg_id)
 
     pulls: set[asyncio.Task] = set()
 

@@ -138,13 +138,22 @@ class Service:
 
     # requests ----------------------------------------------------------------------------------
 
-    async def inline_completion(self, params: lsp.InlineCompletionParams, request_id: Any) -> lsp.InlineCompletionList:
-        found = await self.completer.suggest(convert.inline_request(params, request_id))
-        return convert.inline_result(found)
+    def inline_completion(self, params: lsp.InlineCompletionParams,
+                          request_id: Any) -> Awaitable[lsp.InlineCompletionList]:
+        """Call as the request is read (the document as it is then); await the answer."""
+        req = self.completer.arrived(convert.inline_request(params, request_id))
 
-    async def completion(self, params: lsp.CompletionParams, request_id: Any) -> lsp.CompletionList:
-        found = await self.completer.suggest(convert.completion_request(params, request_id))
-        return convert.completion_result(found, self.markdown)
+        async def answer() -> lsp.InlineCompletionList:
+            return convert.inline_result(await self.completer.suggest(req))
+        return answer()
+
+    def completion(self, params: lsp.CompletionParams, request_id: Any) -> Awaitable[lsp.CompletionList]:
+        """Call as the request is read (the document as it is then); await the answer."""
+        req = self.completer.arrived(convert.completion_request(params, request_id))
+
+        async def answer() -> lsp.CompletionList:
+            return convert.completion_result(await self.completer.suggest(req), self.markdown)
+        return answer()
 
     async def arena_round(self, params: Any) -> dict:
         """`dllm/arena`: two backends' suggestions at the position, in random order, names hidden."""

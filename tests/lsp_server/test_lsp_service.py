@@ -55,6 +55,14 @@ async def test_text_typed_while_the_model_runs_is_replaced(svc):
     assert items[0].insert_text == "value + 1" and rng(items[0]) == ((2, 4), (2, 6))
 
 
+async def test_edits_read_after_a_request_are_typed_after_its_position(svc):
+    svc.did_open(open_params(URI, "#fake:text=value + 1\nx = \n"))
+    answer = svc.inline_completion(inline_params(URI, 1, 4), "r1")  # read now, answered later
+    svc.did_change(change_params(URI, 2, (1, 4), (1, 4), "va"))  # the client typed on after asking
+    items = (await answer).items
+    assert items[0].insert_text == "value + 1" and rng(items[0]) == ((1, 4), (1, 6))
+
+
 async def test_typing_something_else_while_the_model_runs_drops_the_answer(svc):
     svc.did_open(open_params(URI, "#fake:delay=300\nx = \n"))
     task = asyncio.ensure_future(inline(svc, URI, 1, 4))

@@ -26,10 +26,11 @@ def uri_path(uri: str) -> str:
 
 
 def document_language(language_id: str | None, uri: str) -> str:
-    """The document's language: the client's `languageId` unless empty or plaintext, else the suffix."""
+    """The document's language: the client's `languageId` unless empty or plain text (VS Code's
+    "plaintext", Vim's "text"), else the suffix's, else "plaintext"."""
     if language_id and language_id not in ("plaintext", "text"):
         return language_id
-    return language_id_for_path(uri_path(uri)) or language_id or "plaintext"
+    return language_id_for_path(uri_path(uri)) or "plaintext"
 
 
 @dataclass(frozen=True)

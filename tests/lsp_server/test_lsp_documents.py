@@ -48,6 +48,7 @@ def test_language_from_id_then_suffix():
     assert document_language("", "file:///src/main.rs") == "rust"
     assert document_language("plaintext", "file:///a.go") == "go"
     assert document_language(None, "untitled:Untitled-1") == "plaintext"
+    assert document_language("text", "file:///notes.txt") == "plaintext"  # Vim's plain text: off by default
 
 
 def test_binary_flag_follows_the_text():

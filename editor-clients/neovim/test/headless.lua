@@ -91,6 +91,7 @@ local function main()
   f:write('def add(a, b):\n    return \n\n\nclass Stack:\n    pass\n')
   f:close()
   vim.o.completeopt = 'menuone,noselect'
+  vim.keymap.set('i', '<C-]>', '<Cmd>let g:user_dismiss = 1<CR>') -- the user's own, from before the plugin
   dllm.setup({
     cmd = vim.fn.json_decode((assert(os.getenv('DLLM_CMD'), 'DLLM_CMD is not set'))),
     -- no syntax filter: the tiny random test model writes gibberish, which tree-sitter would cut to nothing
@@ -136,6 +137,9 @@ local function main()
   feed('<C-]>')
   check('dismissed ghost text is gone', not ghost.visible() and #vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_create_namespace('dllm_ghost'), 0, -1, {}) == 0)
   check('dismiss leaves the buffer alone', vim.deep_equal(lines(), before))
+  check("the user's <C-]> is not run while a suggestion shows", vim.g.user_dismiss == nil)
+  feed('<C-]>')
+  check("with nothing shown, <C-]> does what it did before the plugin", vim.g.user_dismiss == 1)
 
   -- 3. accept one word with <M-Right>
   dllm.trigger(true)
@@ -162,6 +166,7 @@ local function main()
   end)
   local line = vim.api.nvim_get_current_line()
   check('the menu inserts nothing by itself', line:sub(-1) == 's', line)
+  check('nothing is selected while typing (<CR> breaks the line)', vim.fn.complete_info({ 'selected' }).selected == -1)
   local r = cursor()
   local all = lines()
   local menu_expect = {}
@@ -169,7 +174,8 @@ local function main()
   for _, l in ipairs(text.lines(line:sub(1, #line - 1) .. info)) do menu_expect[#menu_expect + 1] = l end
   for i = r + 2, #all do menu_expect[#menu_expect + 1] = all[i] end
   result.menu_suggestion = info
-  feed('<C-y>') -- the first entry is selected, not inserted
+  feed('<C-n>') -- select the first entry
+  feed('<C-y>')
   wait_for('the chosen completion in the buffer', function() return vim.deep_equal(lines(), menu_expect) end, 3000)
   feed('<Esc>')
   check("the user's completeopt is back", vim.o.completeopt == 'menuone,noselect', vim.o.completeopt)

@@ -57,7 +57,7 @@ end
 function M.trigger(invoked)
   local bufnr = vim.api.nvim_get_current_buf()
   if not enabled() or not attached(bufnr) then return end
-  if M.config.ghost_text then ghost.request(bufnr, invoked) else menu.request(bufnr) end
+  if M.config.ghost_text then ghost.request(bufnr, invoked) else menu.request(bufnr, invoked) end
 end
 
 local function on_change()
@@ -89,7 +89,8 @@ function M.configure(settings)
   if c then c.config.settings = { dllm = M.config.settings } end
   rpc.notify('workspace/didChangeConfiguration', { settings = { dllm = settings } })
   if not enabled() then ghost.dismiss(nil, 'disabled') end
-  if settings.model ~= nil or settings.device ~= nil then rpc.refresh_stats() end  -- the status names the new model
+  -- the status names the new model (one switched on loads only then)
+  if settings.model ~= nil or settings.device ~= nil or settings.enabled then rpc.refresh_stats() end
 end
 
 function M.toggle_filetype(ft)
@@ -115,14 +116,29 @@ function M.status()
   return table.concat(parts, ' ')
 end
 
-local function map(lhs, fn)
-  if not lhs or lhs == '' then return end
-  vim.keymap.set('i', lhs, function()
-    if M.config.ghost_text and ghost.visible() then
-      return '<Cmd>lua require("dllm")._key("' .. fn .. '")<CR>'
+-- What `lhs` did in insert mode before we mapped it (a user's or another plugin's mapping, e.g. a
+-- snippet's <Tab>), as keys for our expression mapping to give back (the key itself if nothing),
+-- and whether those keys are mapped again (as the old mapping's were).
+local function before_us(lhs)
+  local prior = vim.fn.maparg(lhs, 'i', false, true)
+  if vim.tbl_isempty(prior) or (prior.desc or ''):find('^dllm: ') then return function() return lhs end, false end
+  return function()
+    if prior.callback then
+      local keys = prior.callback()
+      return prior.expr == 1 and keys or ''
     end
-    return lhs
-  end, { expr = true, replace_keycodes = true, desc = 'dllm: ' .. fn })
+    return prior.expr == 1 and vim.api.nvim_eval(prior.rhs) or prior.rhs
+  end, prior.noremap == 0
+end
+
+-- Map `lhs` to dllm's `fn` while `active()`, else to what it did before.
+local function map(lhs, fn, active)
+  if not lhs or lhs == '' then return end
+  local otherwise, remap = before_us(lhs)
+  vim.keymap.set('i', lhs, function()
+    if active() then return '<Cmd>lua require("dllm")._key("' .. fn .. '")<CR>' end
+    return otherwise()
+  end, { expr = true, replace_keycodes = true, remap = remap, desc = 'dllm: ' .. fn })
 end
 
 function M._key(fn)
@@ -130,7 +146,16 @@ function M._key(fn)
   elseif fn == 'accept_word' then ghost.accept('word')
   elseif fn == 'accept_line' then ghost.accept('line')
   elseif fn == 'dismiss' then ghost.dismiss(nil, 'dismissed')
+  elseif fn == 'next' then ghost.cycle(1)
+  elseif fn == 'prev' then ghost.cycle(-1)
+  elseif fn == 'trigger' then M.trigger(true)
   end
+end
+
+-- Restart the server (after a crash, or to pick up a new `dllm-lsp`) and attach the current buffer.
+function M.restart()
+  rpc.stop()
+  M.attach(0)
 end
 
 function M.setup(opts)
@@ -142,7 +167,10 @@ function M.setup(opts)
   local au = function(events, cb) vim.api.nvim_create_autocmd(events, { group = group, callback = cb }) end
   au({ 'FileType', 'BufEnter' }, function(ev) M.attach(ev.buf) end)
   au('TextChangedI', on_change)
-  au('InsertEnter', function() if M.config.ghost_text then on_change() end end)
+  au('InsertEnter', function(ev)
+    if not attached(ev.buf) then M.attach(ev.buf) end -- the server went away: start it again
+    if M.config.ghost_text then on_change() end
+  end)
   au('CursorMovedI', function(ev) if ghost.state[ev.buf] then ghost.render(ev.buf) end end)
   au({ 'InsertLeave', 'BufLeave' }, function(ev)
     ghost.dismiss(ev.buf, 'left')
@@ -151,16 +179,19 @@ function M.setup(opts)
   au('CompleteDone', menu.on_complete_done)
 
   local k = M.config.keys
-  for _, fn in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss' }) do map(k[fn], fn) end
-  if k.next then vim.keymap.set('i', k.next, function() ghost.cycle(1) end, { desc = 'dllm: next' }) end
-  if k.prev then vim.keymap.set('i', k.prev, function() ghost.cycle(-1) end, { desc = 'dllm: previous' }) end
-  if k.trigger then vim.keymap.set('i', k.trigger, function() M.trigger(true) end, { desc = 'dllm: suggest' }) end
+  local shown = function() return M.config.ghost_text and ghost.visible() end
+  local ghosting = function() return M.config.ghost_text and enabled() end
+  for _, fn in ipairs({ 'accept', 'accept_word', 'accept_line', 'dismiss' }) do map(k[fn], fn, shown) end
+  map(k.next, 'next', ghosting)
+  map(k.prev, 'prev', ghosting)
+  map(k.trigger, 'trigger', enabled)
 
   local cmd = vim.api.nvim_create_user_command
   cmd('DllmEnable', function() M.configure({ enabled = true }) end, {})
   cmd('DllmDisable', function() M.configure({ enabled = false }) end, {})
   cmd('DllmToggle', function() M.configure({ enabled = not enabled() }) end, {})
   cmd('DllmToggleFiletype', function(a) M.toggle_filetype(a.args ~= '' and a.args or nil) end, { nargs = '?' })
+  cmd('DllmRestart', M.restart, {})
   cmd('DllmStatus', function()
     rpc.refresh_stats(1, function(stats) print(M.status() .. '\n' .. vim.inspect(stats)) end)
   end, {})

@@ -28,7 +28,8 @@ function M.complete_items(items)
       local first = text.lines(new)[1]
       local id = it.command and it.command.arguments and it.command.arguments[1]
       table.insert(out, {
-        word = first, abbr = it.label, menu = '[dllm]', info = new, icase = 1, dup = 1, empty = 0,
+        -- empty: a suggestion that starts on the next line (after `def f():`) has an empty first line
+        word = first, abbr = it.label, menu = '[dllm]', info = new, icase = 1, dup = 1, empty = 1,
         user_data = { dllm = { id = id and tostring(id) or vim.NIL, rest = new:sub(#first + 1) } },
       })
     end
@@ -36,8 +37,9 @@ function M.complete_items(items)
   return out
 end
 
--- Ask for completions at the cursor and open the menu with them.
-function M.request(bufnr)
+-- Ask for completions at the cursor and open the menu with them; as the user types (not `invoked`)
+-- nothing is selected, so that <CR> still breaks the line.
+function M.request(bufnr, invoked)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   rpc.cancel(inflight)
   local params = rpc.position_params()
@@ -66,7 +68,7 @@ function M.request(bufnr)
     end
     -- never insert a match by itself: an inserted match is a change, which would ask again
     if not saved_completeopt then saved_completeopt = vim.o.completeopt end
-    vim.o.completeopt = 'menuone,noinsert'
+    vim.o.completeopt = invoked and 'menuone,noinsert' or 'menuone,noinsert,noselect'
     vim.fn.complete(col + 1, cands)
   end, bufnr)
   inflight = id

@@ -71,7 +71,7 @@ function M.attach(bufnr, config)
   local caps = vim.lsp.protocol.make_client_capabilities()
   caps.textDocument = caps.textDocument or {}
   caps.textDocument.inlineCompletion = { dynamicRegistration = false }
-  local settings = vim.deepcopy(config.settings)
+  local settings = vim.tbl_isempty(config.settings) and vim.empty_dict() or vim.deepcopy(config.settings)
   local cfg = {
     name = 'dllm',
     cmd = config.cmd,
@@ -86,7 +86,7 @@ function M.attach(bufnr, config)
     end,
   }
   if vim.lsp.start then -- 0.8+: starts once per name and root, and attaches
-    M.client_id = vim.lsp.start(cfg, { bufnr = bufnr })
+    M.client_id = vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = function() return false end })
   else
     M.client_id = vim.lsp.start_client(cfg)
     if M.client_id then vim.lsp.buf_attach_client(bufnr, M.client_id) end

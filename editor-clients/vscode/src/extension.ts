@@ -338,10 +338,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     return c;
   };
 
+  let starting: Promise<void> = Promise.resolve();
   const start = async () => {
     client = makeClient();
     try {
-      await client.start();
+      await (starting = client.start());
     } catch (err) {
       Object.assign(state, { phase: "error", error: String(err) });
       render();
@@ -350,8 +351,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }
   };
 
+  // The old client stopped, whatever became of it: the library refuses stop() unless it is running (a
+  // server that failed to start has nothing to stop; one still starting is waited for first).
+  const stopClient = async () => {
+    const old = client;
+    client = undefined;
+    if (old?.state === State.Starting) await starting.catch(() => undefined);
+    if (old?.state === State.Running) await old.stop();
+  };
+
+  // A setting written where its value comes from: a workspace value would hide a user one.
   const update = async (key: string, value: unknown) => {
-    await config().update(key, value, vscode.ConfigurationTarget.Global);
+    const inWorkspace = config().inspect(key)?.workspaceValue !== undefined;
+    await config().update(key, value, inWorkspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
   };
 
   const toggleCurrentLanguage = async () => {
@@ -377,7 +389,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("dllm.showStats", showStats),
     vscode.commands.registerCommand("dllm.restart", async () => {
       endArena();
-      await client?.stop();
+      await stopClient();
       await start();
     }),
     vscode.commands.registerCommand("dllm.statusMenu", async () => {
@@ -400,7 +412,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         await vscode.commands.executeCommand("dllm.restart");
       } else if (client?.state === State.Running) {
         await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: serverSettings(config()) } });
-        if (e.affectsConfiguration(`${SECTION}.model`) || e.affectsConfiguration(`${SECTION}.device`)) {
+        if (e.affectsConfiguration(`${SECTION}.model`) || e.affectsConfiguration(`${SECTION}.device`)
+            || (e.affectsConfiguration(`${SECTION}.enabled`) && switchesOf(config()).enabled)) { // loads only when on
           Object.assign(state, { model: undefined, device: undefined, phase: "running" });
           refreshStats();
         }
@@ -418,5 +431,5 @@ function errorText(err: unknown): string {
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  if (client?.state === State.Running) await client.stop();
 }

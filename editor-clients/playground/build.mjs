@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const DIST = join(HERE, "dist");
+export const SRC = join(HERE, "src");
 
 export async function build({ minify = true } = {}) {
   await mkdir(DIST, { recursive: true });

@@ -6,14 +6,14 @@
 //
 // --port 0 / --lsp-port 0 pick free ports. The first line on stdout says where the page is.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { extname, join, normalize } from "node:path";
 import { parseArgs } from "node:util";
 
-import { build, DIST } from "./build.mjs";
+import { build, DIST, SRC } from "./build.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,6 +31,12 @@ const { values: opt } = parseArgs({
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".ttf": "font/ttf", ".json": "application/json" };
 
+// A source file changed since dist/ was built.
+function newerThanBuild() {
+  const built = statSync(join(DIST, "main.js")).mtimeMs;
+  return readdirSync(SRC).some((name) => statSync(join(SRC, name)).mtimeMs > built);
+}
+
 function freePort(host) {
   return new Promise((resolve, reject) => {
     const srv = createNetServer().once("error", reject).listen(0, host, () => {
@@ -40,7 +46,7 @@ function freePort(host) {
   });
 }
 
-if (opt.rebuild || !existsSync(join(DIST, "main.js"))) await build();
+if (opt.rebuild || !existsSync(join(DIST, "main.js")) || newerThanBuild()) await build();
 const settings = JSON.parse(opt.settings);
 const lspPort = Number(opt["lsp-port"]) || (await freePort(opt.host));
 
@@ -75,7 +81,8 @@ const http = createServer(async (req, res) => {
   const path = new URL(req.url, "http://x").pathname;
   if (path === "/config.json") {
     res.writeHead(200, { "content-type": TYPES[".json"], "cache-control": "no-store" });
-    return res.end(JSON.stringify({ ws: `ws://${opt.host}:${lspPort}`, settings }));
+    const host = new URL(`http://${req.headers.host ?? opt.host}`).hostname; // as the page was reached (not 0.0.0.0)
+    return res.end(JSON.stringify({ ws: `ws://${host}:${lspPort}`, settings }));
   }
   const file = normalize(join(DIST, path === "/" ? "index.html" : path));
   if (!file.startsWith(DIST)) return res.writeHead(403).end();

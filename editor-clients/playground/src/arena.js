@@ -1,6 +1,8 @@
 // Arena mode (Copilot-Arena style): Alt+A asks the server for a round (`dllm/arena`): two
 // backends' suggestions for the cursor, in random order, without names. Both are shown side by
-// side; Alt+1 / Alt+2 inserts one and votes for it, Esc dismisses both (a "none" vote). A backend
+// side; Alt+1 / Alt+2 inserts one and votes for it, Esc dismisses both (a "none" vote, as typing over
+// them is: the same rule as the VS Code client's). The keys are bound only with arena mode on (on a
+// Mac, Alt+1 types a character). A backend
 // that failed or timed out is shown as such and cannot be picked. The server keeps the names and
 // writes the vote to its local log (editor-clients/README.md).
 import { toLspPosition } from "./lsp.js";
@@ -8,11 +10,12 @@ import { toLspPosition } from "./lsp.js";
 const STATUS = { empty: "no suggestion", error: "failed", timeout: "timed out" };
 
 export class Arena {
-  constructor(session, editor, monaco, panel) {
+  constructor(session, editor, monaco, panel, enabled = true) {
     Object.assign(this, { session, editor, monaco, panel });
     this.round = null; // { id, suggestions } while a pair is shown
     this.asked = 0; // the latest dllm/arena request: answers to older ones are dropped
     this.votes = []; // what the server answered to each vote, for the page's tests
+    if (!enabled) return;
     editor.addCommand(monaco.KeyMod.Alt | monaco.KeyCode.KeyA, () => void this.ask());
     editor.addCommand(monaco.KeyMod.Alt | monaco.KeyCode.Digit1, () => void this.pick("A"));
     editor.addCommand(monaco.KeyMod.Alt | monaco.KeyCode.Digit2, () => void this.pick("B"));
@@ -22,11 +25,13 @@ export class Arena {
     editor.onDidChangeModelContent(() => this.drop("the text changed")); // its ranges no longer hold
   }
 
-  // A shown pair the editor moved away from: gone, without a vote (it was neither picked nor dismissed).
+  // A shown pair typed over: gone, and voted "none" (neither was taken).
   drop(why) {
-    if (!this.round) return;
+    const round = this.round;
+    if (!round) return;
     this.round = null;
-    this.show({ note: `arena: ${why}; round dropped` });
+    this.show({ note: `arena: ${why}; neither taken` });
+    void this.vote(round, "none");
   }
 
   async ask() {
@@ -65,6 +70,10 @@ export class Arena {
       this.editor.executeEdits("dllm-arena", [{ range, text: chosen.insertText, forceMoveMarkers: true }]);
     }
     this.show({ note: choice === "none" ? "arena: dismissed both" : `arena: you picked ${choice}` });
+    await this.vote(round, choice);
+  }
+
+  async vote(round, choice) {
     try {
       this.votes.push(await this.session.request("dllm/arenaVote", { round: round.id, choice }));
     } catch (err) {

@@ -100,7 +100,7 @@ $("language").addEventListener("change", (e) => open(e.target.value));
 $("enabled").addEventListener("change", (e) => session.configure({ enabled: e.target.checked }));
 editor.addCommand(monaco.KeyMod.Alt | monaco.KeyCode.Backslash, () => editor.trigger("dllm", "editor.action.inlineSuggest.trigger", {}));
 
-const arena = new Arena(session, editor, monaco, $("arena"));
+const arena = new Arena(session, editor, monaco, $("arena"), config.settings?.arena?.enabled === true);
 
 window.dllmPlayground = { monaco, editor, session, probe, arena, feedback: feedbackLog, get lastShown() { return lastShown; }, model: undefined };
 open(params.get("language") ?? "python");

@@ -56,7 +56,7 @@ test("a round the user typed past while it ran is dropped, not inserted at its o
   assert.deepEqual(p.sent, ["dllm/arena"]);
 });
 
-test("a shown pair goes when the text changes; a pick inserts only while it holds", async () => {
+test("a shown pair typed over goes, voted none; a pick inserts only while it holds", async () => {
   const p = page((method, params) => Promise.resolve(method === "dllm/arena" ? pair(`r${p.sent.length}`, params.position) : { recorded: true }));
   await p.press("KeyA");
   await p.press("Digit2");
@@ -67,7 +67,7 @@ test("a shown pair goes when the text changes; a pick inserts only while it hold
   assert.equal(p.arena.round, null);
   await p.press("Digit1");
   assert.equal(p.model.lines[1], "    return B + 1z");
-  assert.deepEqual(p.sent, ["dllm/arena", "vote r1 B", "dllm/arena"]);
+  assert.deepEqual(p.sent, ["dllm/arena", "vote r1 B", "dllm/arena", "vote r3 none"]); // typed over: neither taken
 });
 
 test("only the newest of two requests is shown", async () => {

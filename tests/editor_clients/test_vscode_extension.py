@@ -1,6 +1,10 @@
-"""VS Code extension: its own unit tests under Node (no VS Code), and packaging into a .vsix."""
+"""VS Code extension: its own unit tests under Node (no VS Code), packaging into a .vsix, and its
+settings against the server's."""
 
+import json
 import zipfile
+
+import msgspec
 
 from client_helpers import CLIENTS, client_env, npm_ready, run, tool
 
@@ -24,3 +28,17 @@ def test_vscode_extension_packages_into_a_vsix(tmp_path):
     names = zipfile.ZipFile(vsix).namelist()
     assert "extension/package.json" in names and "extension/dist/extension.js" in names, names
     assert not [n for n in names if "node_modules" in n or n.endswith(".ts")], names
+
+
+def test_every_server_setting_is_a_vscode_setting_with_the_servers_default():
+    from dllm_complete.lsp_server.config import DEFAULTS
+
+    props = json.loads((HERE / "package.json").read_text())["contributes"]["configuration"]["properties"]
+    server = msgspec.to_builtins(DEFAULTS)  # camelCase names, as the server reads them
+    for name, default in server.items():
+        if name == "arena":
+            continue  # its own keys, checked below
+        assert f"dllm.{name}" in props, name
+        assert props[f"dllm.{name}"].get("default") == default, name
+    for name, default in server["arena"].items():
+        assert props[f"dllm.arena.{name}"].get("default") == default, name

@@ -12,6 +12,7 @@ test("every server key is a contributed setting with the server's default", () =
     enabled: true, model: null, device: null, sampler: {}, prefixTokens: 1536, suffixTokens: 512,
     maxTokensSingle: 48, maxTokensMulti: 160, maxLines: 12, mode: "auto", alternatives: 3, debounceMs: 0,
     languages: [], disabledLanguages: ["plaintext", "markdown", "log"], syntax: true, scope: true,
+    maxDocumentChars: 8_000_000, maxLineChars: 2_000,
   };
   assert.deepEqual([...SERVER_KEYS].sort(), Object.keys(defaults).sort());
   for (const key of SERVER_KEYS) assert.deepEqual(props[`dllm.${key}`]?.default, defaults[key], key);

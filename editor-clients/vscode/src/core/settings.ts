@@ -11,7 +11,7 @@
 export const SERVER_KEYS = [
   "enabled", "model", "device", "sampler", "prefixTokens", "suffixTokens", "maxTokensSingle",
   "maxTokensMulti", "maxLines", "mode", "alternatives", "debounceMs", "languages",
-  "disabledLanguages", "syntax", "scope",
+  "disabledLanguages", "syntax", "scope", "maxDocumentChars", "maxLineChars",
 ] as const;
 
 /** Keys of `dllm.arena.*`, sent as the server's `arena` object (arena mode, `core/arena.ts`). */

@@ -127,15 +127,6 @@ async def test_edits_while_the_model_runs_are_handled(client: LanguageClient):
     assert items[0].insert_text == "value + 1" and rng(items[0]) == ((2, 4), (2, 6))
 
 
-async def test_a_change_sent_right_after_a_request_is_typing_after_its_position(client: LanguageClient):
-    uri = "file:///e2e/ordered.py"
-    client.text_document_did_open(open_params(uri, "#fake:text=value + 1\nz = \n"))
-    sent = asyncio.wrap_future(client.text_document_inline_completion(inline_params(uri, 1, 4)))  # sent now
-    client.text_document_did_change(change_params(uri, 2, (1, 4), (1, 4), "va"))  # no wait: read with the request
-    items = (await answered(sent)).items
-    assert items[0].insert_text == "value + 1" and rng(items[0]) == ((1, 4), (1, 6))
-
-
 async def test_shown_accepted_and_rejected_suggestions_are_logged(client: LanguageClient):
     client.protocol.notify("dllm/shown", {"id": "fb:1", "uri": "file:///e2e/fb.py"})
     client.protocol.notify("dllm/accepted", {"id": "fb:1"})

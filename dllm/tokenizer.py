@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from tokenizers import AddedToken
 from tokenizers import Tokenizer as HFTokenizer
 
 MASK, EOM, BOS, EOS = "<|mask|>", "<|eom|>", "<|bos|>", "<|eos|>"
@@ -33,7 +34,13 @@ class SpecialIds:
 
 class Tokenizer:
     def __init__(self, hf: HFTokenizer, special: SpecialIds) -> None:
-        hf.encode_special_tokens = True  # text is never a control token: a file's "<|mask|>" is plain text
+        # text is never a control token: a file's "<|mask|>" is plain text. Published tokenizers leave some
+        # control tokens unmarked (Qwen2.5's FIM ones), which text would still match: marked here (same ids)
+        unmarked = [t for t in hf.get_added_tokens_decoder().values() if not t.special]
+        if unmarked:
+            hf.add_special_tokens([AddedToken(t.content, special=True, normalized=t.normalized, lstrip=t.lstrip,
+                                              rstrip=t.rstrip, single_word=t.single_word) for t in unmarked])
+        hf.encode_special_tokens = True
         self.hf = hf
         self.special = special
         self.vocab_size = hf.get_vocab_size(with_added_tokens=True)

@@ -1,7 +1,10 @@
 """Context trimming around the cursor."""
 
 from dllm_complete.dllm.canvas import JUDGED_CHARS, build_context, judged_text, starts_line_text, typed_before_cursor
+from tokenizers import Tokenizer as HFTokenizer
+
 from dllm_complete.dllm.testing import tiny_tokenizer
+from dllm_complete.dllm.tokenizer import Tokenizer
 
 TOK = tiny_tokenizer()
 
@@ -116,6 +119,15 @@ def test_a_line_longer_than_the_budget_is_cut_as_its_whole_tokenization_would_cu
         assert _over_budget(TOK, line, budget, from_end=False) == line[:ids.offsets[budget - 1][1]]
     assert _over_budget(TOK, "x = 1", 16, from_end=True) is None
     assert typed_before_cursor(TOK, line + " ret") == typed_before_cursor(TOK, "x = ret")  # from the line's tail
+
+
+def test_a_published_tokenizers_unmarked_control_token_stays_text_too():
+    hf = HFTokenizer.from_str(TOK.hf.to_str())
+    hf.add_tokens(["<|fim_pad|>"])  # added but not marked special, as Qwen2.5's FIM tokens are
+    pad = hf.token_to_id("<|fim_pad|>")
+    tok = Tokenizer(hf, TOK.special)
+    assert pad not in tok.encode("x = '<|fim_pad|>'") and tok.hf.token_to_id("<|fim_pad|>") == pad
+    assert tok.decode([pad]) == "<|fim_pad|>"  # still the same token when the model writes it
 
 
 def test_text_that_spells_a_control_token_stays_text():

@@ -23,6 +23,7 @@ Owns these adjustments, nothing else:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable
@@ -206,15 +207,15 @@ class DllmProtocol(LanguageServerProtocol):
                 self._request_futures.pop(msg_id, None)
             callback(future)
 
-        if getattr(handler, "answers_later", False):
+        if getattr(handler, "answers_later", False):  # as pygls runs a coroutine handler, but called now
             try:
-                awaitable = handler(*(args or ()), **(kwargs or {}))
+                answer = handler(*(args or ()), **(kwargs or {}))
             except Exception as exc:  # noqa: BLE001 - answered as pygls answers a handler that raised
-                awaitable = _raising(exc)
-
-            async def answer():
-                return await awaitable
-            handler, args, kwargs = answer, (), {}
+                answer = _raising(exc)
+            future = asyncio.ensure_future(answer)
+            self._request_futures[msg_id] = future
+            future.add_done_callback(finished)
+            return
         super()._execute_handler(msg_id, handler, finished, args, kwargs)
 
 

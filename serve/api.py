@@ -199,11 +199,15 @@ FIM_TEMPLATES = (("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),  # Qwen
 
 
 def split_fim(prompt: str) -> tuple[str, str] | None:
-    """(prefix, suffix) of a prompt written in one of `FIM_TEMPLATES` and ending with its middle tag."""
+    """(prefix, suffix) of a prompt that is one of `FIM_TEMPLATES`: it starts with the prefix tag and ends
+    with the middle tag, and the suffix tag is the last one between (code may mention the tags)."""
+    text = prompt.strip()
     for pre, suf, mid in FIM_TEMPLATES:
-        start, hole = prompt.find(pre), prompt.find(suf)
-        if 0 <= start < hole and prompt.rstrip("\n").endswith(mid) and prompt.rfind(mid) > hole:
-            return prompt[start + len(pre):hole], prompt[hole + len(suf):prompt.rfind(mid)]
+        if text.startswith(pre) and text.endswith(mid):
+            body = text[len(pre):len(text) - len(mid)]
+            hole = body.rfind(suf)
+            if hole >= 0:
+                return body[:hole], body[hole + len(suf):]
     return None
 
 

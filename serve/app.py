@@ -1,8 +1,8 @@
 """The team server's ASGI app (FastAPI): the routes, limits per client, cancellation when a client
 goes away (the model is `model.py`'s, the key and the body cap `middleware.py`'s).
 
-Routes: `POST /infill` and `POST /completion` (llama.cpp), `POST /v1/completions` and `GET /v1/models` (OpenAI; also at
-llama.cpp's `/completions`, `/models`, and `/v1/fim/completions` for Continue), `POST /dllm/infill`
+Routes: `POST /infill` and `POST /completion` (llama.cpp; also `/completions`, as llama.cpp), `POST
+/v1/completions` and `GET /v1/models` (OpenAI; also `/models`, and `/v1/fim/completions` for Continue), `POST /dllm/infill`
 (ours, for `dllm-lsp --remote`), `GET|HEAD /health` (llama.cpp's: 503 while loading, 200
 `{"status": "ok"}`; also `/v1/health`), `GET /metrics` (Prometheus). Every refused request gets a 4xx JSON error
 in llama.cpp's shape; source text is never logged unless `log_text`.
@@ -180,6 +180,7 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         return await llama(request, await parse(request, api.InfillRequest))
 
     @app.post("/completion")
+    @app.post("/completions")
     async def llama_completion(request: Request):  # a prompt only, perhaps a fill-in-the-middle template
         body = await parse(request, api.LlamaCompletionRequest)
         prefix, suffix = api.split_fim(body.prompt) or (body.prompt, "")
@@ -203,7 +204,6 @@ def create_app(settings: Settings = Settings(), load=None) -> FastAPI:
         return compact(results[0] if len(results) == 1 else results)
 
     @app.post("/v1/completions")
-    @app.post("/completions")
     @app.post("/v1/fim/completions")
     async def completions(request: Request):
         body = await parse(request, api.CompletionRequest)

@@ -61,3 +61,13 @@ def test_a_fill_without_a_token_count_gets_the_servers_cap_within_the_limit():
     asyncio.run(complete(Recording(), SamplerConfig(), Fill("x = ", "\n", mode="multi", max_tokens=7, syntax=False),
                          CancelToken(), 100))
     assert asked == [48, 160, 100, 8, 7]
+
+
+def test_a_fill_in_the_middle_template_is_split_and_code_that_mentions_its_tags_is_not():
+    from dllm_complete.serve.api import split_fim
+
+    assert split_fim("<|fim_prefix|>def f():\n    <|fim_suffix|>\n\nx = 1\n<|fim_middle|>") == ("def f():\n    ", "\n\nx = 1\n")
+    assert split_fim("<fim_prefix>a<fim_suffix>b<fim_middle>") == ("a", "b")
+    assert split_fim('<PRE> FIM = " <SUF>"\nx =  <SUF>\ny = 2 <MID>') == ('FIM = " <SUF>"\nx = ', "\ny = 2")  # the last tag
+    assert split_fim('FIM = ("<PRE> ", " <SUF>", " <MID>") <MID>') is None  # code that mentions them, not a template
+    assert split_fim('x = "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>') is None

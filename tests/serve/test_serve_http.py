@@ -144,6 +144,7 @@ def test_what_clients_of_other_servers_send_is_read_as_they_mean_it(server):
     assert fim.choices[0].text == plain.choices[0].text
     starcoder = f"<fim_prefix>{PREFIX + LINE}<fim_suffix>{SUFFIX}<fim_middle>"
     for path, body in (("/completion", {"prompt": starcoder, "n_predict": 32}),  # llama.cpp's, as Continue sends it
+                       ("/completions", {"prompt": starcoder, "n_predict": 32}),  # llama.cpp's alias of it
                        ("/v1/fim/completions", {"prompt": PREFIX + LINE, "suffix": SUFFIX, "max_tokens": 32})):
         r = httpx.post(url + path, json=body, timeout=60).json()
         assert r.get("content", r.get("choices", [{}])[0].get("text")) == plain.choices[0].text, (path, r)

@@ -29,6 +29,8 @@ M.defaults = {
 M.config = vim.deepcopy(M.defaults)
 local timer = nil
 local group = nil
+local MAX_RESTARTS = 3 -- automatic ones, after the server died; :DllmRestart starts counting again
+local restarts = 0
 
 local function enabled() return M.config.settings.enabled ~= false end
 
@@ -95,6 +97,7 @@ end
 
 function M.toggle_filetype(ft)
   ft = ft or vim.bo.filetype
+  if ft == 'text' then ft = 'plaintext' end -- the server's name for plain text
   local off = vim.deepcopy(M.config.settings.disabledLanguages or { 'plaintext', 'markdown', 'log' })
   if vim.tbl_contains(off, ft) then
     off = vim.tbl_filter(function(x) return x ~= ft end, off)
@@ -116,29 +119,53 @@ function M.status()
   return table.concat(parts, ' ')
 end
 
--- What `lhs` did in insert mode before we mapped it (a user's or another plugin's mapping, e.g. a
--- snippet's <Tab>), as keys for our expression mapping to give back (the key itself if nothing),
--- and whether those keys are mapped again (as the old mapping's were).
-local function before_us(lhs)
-  local prior = vim.fn.maparg(lhs, 'i', false, true)
-  if vim.tbl_isempty(prior) or (prior.desc or ''):find('^dllm: ') then return function() return lhs end, false end
-  return function()
-    if prior.callback then
-      local keys = prior.callback()
-      return prior.expr == 1 and keys or ''
-    end
-    return prior.expr == 1 and vim.api.nvim_eval(prior.rhs) or prior.rhs
-  end, prior.noremap == 0
+-- The global insert-mode mapping each of our keys had before setup() (a user's or another plugin's,
+-- e.g. a snippet's <Tab>), kept over a second setup(): what the key does while dllm has nothing to do.
+local priors = {}
+
+local function global_mapping(lhs)
+  local want = vim.api.nvim_replace_termcodes(lhs, true, true, true)
+  for _, m in ipairs(vim.api.nvim_get_keymap('i')) do
+    if vim.api.nvim_replace_termcodes(m.lhs, true, true, true) == want then return m end
+  end
 end
 
--- Map `lhs` to dllm's `fn` while `active()`, else to what it did before.
+-- Keys for our expression mapping to give back when it is not ours to act: the prior mapping's
+-- (a Lua function that edits runs after the expression, outside its text lock), else the key itself.
+local function otherwise(lhs)
+  local prior = priors[lhs]
+  if not prior then return lhs end
+  if prior.callback then
+    if prior.expr == 1 then return prior.callback() or '' end
+    return '<Cmd>lua require("dllm")._prior("' .. prior.id .. '")<CR>'
+  end
+  return prior.expr == 1 and vim.api.nvim_eval(prior.rhs) or prior.rhs
+end
+
+function M._prior(id)
+  for _, prior in pairs(priors) do
+    if prior.id == id then return prior.callback() end
+  end
+end
+
+-- Map `lhs` to dllm's `fn` while `active()`, else to what it did before. A prior Lua mapping that this
+-- Neovim cannot hand back (0.7 gives no function for it) is left alone, with a message.
 local function map(lhs, fn, active)
   if not lhs or lhs == '' then return end
-  local otherwise, remap = before_us(lhs)
+  local prior = global_mapping(lhs)
+  if prior and not (prior.desc or ''):find('^dllm: ') then
+    if prior.callback ~= nil and type(prior.callback) ~= 'function' then
+      vim.notify('dllm: ' .. lhs .. ' is mapped to a Lua function already; set keys.' .. fn .. ' to use another key',
+        vim.log.levels.WARN)
+      return
+    end
+    priors[lhs] = vim.tbl_extend('force', prior, { id = fn })
+  end
   vim.keymap.set('i', lhs, function()
     if active() then return '<Cmd>lua require("dllm")._key("' .. fn .. '")<CR>' end
-    return otherwise()
-  end, { expr = true, replace_keycodes = true, remap = remap, desc = 'dllm: ' .. fn })
+    return otherwise(lhs)
+  end, { expr = true, replace_keycodes = true, remap = priors[lhs] ~= nil and priors[lhs].noremap == 0,
+         desc = 'dllm: ' .. fn })
 end
 
 function M._key(fn)
@@ -154,6 +181,7 @@ end
 
 -- Restart the server (after a crash, or to pick up a new `dllm-lsp`) and attach the current buffer.
 function M.restart()
+  restarts = 0
   rpc.stop()
   M.attach(0)
 end
@@ -168,7 +196,10 @@ function M.setup(opts)
   au({ 'FileType', 'BufEnter' }, function(ev) M.attach(ev.buf) end)
   au('TextChangedI', on_change)
   au('InsertEnter', function(ev)
-    if not attached(ev.buf) then M.attach(ev.buf) end -- the server went away: start it again
+    if rpc.crashed and enabled() and restarts < MAX_RESTARTS and not attached(ev.buf) then
+      restarts = restarts + 1 -- the server died (not stopped): start it again, a few times at most
+      M.attach(ev.buf)
+    end
     if M.config.ghost_text then on_change() end
   end)
   au('CursorMovedI', function(ev) if ghost.state[ev.buf] then ghost.render(ev.buf) end end)

@@ -81,8 +81,11 @@ function M.attach(bufnr, config)
     settings = { dllm = settings },
     capabilities = caps,
     flags = { debounce_text_changes = 0 },
-    on_exit = function()
-      M.client_id = nil
+    on_exit = function(code, signal, id)
+      if M.client_id == id then -- not a client stopped before this one started (:DllmRestart)
+        M.client_id = nil
+        M.crashed = code ~= 0 or signal ~= 0
+      end
     end,
   }
   if vim.lsp.start then -- 0.8+: starts once per name and root, and attaches
@@ -98,6 +101,7 @@ function M.stop()
   local c = M.client()
   if c then call(c, 'stop') end
   M.client_id = nil
+  M.crashed = false
 end
 
 -- Ask for dllm/stats; keep asking until the model has loaded (a few times, or for as long as the

@@ -31,6 +31,15 @@ const { values: opt } = parseArgs({
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".ttf": "font/ttf", ".json": "application/json" };
 
+// The host name the page was reached by (not 0.0.0.0); --host where the Host header is not one.
+function hostOf(req) {
+  try {
+    return new URL(`http://${req.headers.host}`).hostname;
+  } catch {
+    return opt.host;
+  }
+}
+
 // A source file changed since dist/ was built.
 function newerThanBuild() {
   const built = statSync(join(DIST, "main.js")).mtimeMs;
@@ -81,8 +90,7 @@ const http = createServer(async (req, res) => {
   const path = new URL(req.url, "http://x").pathname;
   if (path === "/config.json") {
     res.writeHead(200, { "content-type": TYPES[".json"], "cache-control": "no-store" });
-    const host = new URL(`http://${req.headers.host ?? opt.host}`).hostname; // as the page was reached (not 0.0.0.0)
-    return res.end(JSON.stringify({ ws: `ws://${host}:${lspPort}`, settings }));
+    return res.end(JSON.stringify({ ws: `ws://${hostOf(req)}:${lspPort}`, settings }));
   }
   const file = normalize(join(DIST, path === "/" ? "index.html" : path));
   if (!file.startsWith(DIST)) return res.writeHead(403).end();

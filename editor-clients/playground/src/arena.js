@@ -1,8 +1,7 @@
 // Arena mode (Copilot-Arena style): Alt+A asks the server for a round (`dllm/arena`): two
 // backends' suggestions for the cursor, in random order, without names. Both are shown side by
-// side; Alt+1 / Alt+2 inserts one and votes for it, Esc dismisses both (a "none" vote, as typing over
-// them is: the same rule as the VS Code client's). The keys are bound only with arena mode on (on a
-// Mac, Alt+1 types a character). A backend
+// side; Alt+1 / Alt+2 inserts one and votes for it, Esc dismisses both (a "none" vote, as any typing
+// over them is). The keys are bound only with arena mode on (on a Mac, Alt+1 types a character). A backend
 // that failed or timed out is shown as such and cannot be picked. The server keeps the names and
 // writes the vote to its local log (editor-clients/README.md).
 import { toLspPosition } from "./lsp.js";

@@ -338,11 +338,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     return c;
   };
 
-  let starting: Promise<void> = Promise.resolve();
   const start = async () => {
     client = makeClient();
     try {
-      await (starting = client.start());
+      await client.start();
     } catch (err) {
       Object.assign(state, { phase: "error", error: String(err) });
       render();
@@ -352,11 +351,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
 
   // The old client stopped, whatever became of it: the library refuses stop() unless it is running (a
-  // server that failed to start has nothing to stop; one still starting is waited for first).
+  // server that failed to start has nothing to stop; one starting, ours or the library's restart after
+  // a crash, is waited for first: start() then returns the start under way).
   const stopClient = async () => {
     const old = client;
     client = undefined;
-    if (old?.state === State.Starting) await starting.catch(() => undefined);
+    if (old?.state === State.Starting) await old.start().catch(() => undefined);
     if (old?.state === State.Running) await old.stop();
   };
 

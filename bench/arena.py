@@ -202,7 +202,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dllm-model", default="default", help="diffusion checkpoint for the default backends")
     p.add_argument("--ar-model", default=str(DEFAULT_AR_MODEL), help="AR twin checkpoint for the default backends")
     p.add_argument("--backend", action="append", default=None, metavar="SPEC",
-                   help="[label@]dllm:DIR?..., ar:DIR, hf:DIR (repeatable; replaces the default set)")
+                   help="[label@]dllm:DIR?..., ar:DIR, hf:DIR, infill:URL, openai:URL?model=NAME "
+                        "(repeatable; replaces the default set; bench/backends.py)")
     p.add_argument("--reference", default=None, help="label to compare against (default: the first ar backend)")
     p.add_argument("--mode", choices=("single", "multi", "auto"), default=None,
                    help="completion mode (default: single for single-line splits, else multi)")
@@ -226,43 +227,65 @@ def machine(stamp: dict) -> str:
     return f"{stamp['cpu']} ({stamp['cores']} cores)" + (f", {stamp['gpu']}" if stamp.get("gpu") else "")
 
 
+def refuse(message: str) -> SystemExit:
+    """A usage error: one line on stderr, exit status 2 (as argparse's)."""
+    print(f"python -m bench.arena: error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    specs = args.backend or default_specs(args.dllm_model, args.ar_model)
     utc = common.utc_now().replace(":", "").replace("+0000", "Z")
     out = args.out or common.REPO_ROOT / "bench" / "results" / f"arena-{utc}.jsonl"
-    try:  # every split read before a model loads: a typo fails at once, not after an hour's split
+    try:  # every spec and split checked before a model loads: a typo fails at once, not after an hour
+        specs = [backends_mod.parse_spec(s) for s in args.backend or default_specs(args.dllm_model, args.ar_model)]
         sets = {split: humaneval.sample(humaneval.load_split(split, args.data_dir), args.limit or None, args.seed)
                 for split in dict.fromkeys(s for s in args.splits.split(",") if s)}
     except (FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"--splits: {exc}") from None
-    engines: dict = {}
-    loaded = [backends_mod.make(s, engines) for s in specs]
-    labels = [b.label for b in loaded]
+        raise refuse(str(exc)) from None
+    labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
-        raise SystemExit(f"backend labels must differ, got {labels}; name them with LABEL@SPEC")
+        raise refuse(f"backend labels must differ, got {labels}; name them with LABEL@SPEC")
     if args.reference is not None and args.reference not in labels:
-        raise SystemExit(f"--reference {args.reference!r} is none of the backends {labels}")
+        raise refuse(f"--reference {args.reference!r} is none of the backends {labels}")
+    engines: dict = {}
+    try:
+        loaded = [backends_mod.make(s, engines) for s in specs]
+    except (OSError, ValueError) as exc:  # a checkpoint that is not there or not one of ours
+        raise refuse(f"--backend: {exc}") from None
+    if out.exists() or common.summary_path(out).exists():  # rows and summary always of the same run
+        print(f"python -m bench.arena: {out} exists: replaced by this run", file=sys.stderr)
+        out.unlink(missing_ok=True)
+        common.summary_path(out).unlink(missing_ok=True)
     reference = args.reference or next((b.label for b in loaded if b.info["backend"] == "ar"), None)
     stamp = common.stamp()
     info = {b.label: b.info for b in loaded}
-    rows, splits, t0 = [], {}, time.perf_counter()
+    rows, splits, t0, interrupted = [], {}, time.perf_counter(), False
     for split, problems in sets.items():
         if args.typed_indent or args.typed_chars:
             problems = [humaneval.typed_indent(p, args.typed_chars) for p in problems]
-        split_rows = run_split(split, problems, loaded, args.max_tokens, args.warmup, args.mode, args.fail_fast)
-        score_rows(split_rows, {p["task_id"]: p for p in problems}, args.timeout, args.workers)
+        try:
+            split_rows = run_split(split, problems, loaded, args.max_tokens, args.warmup, args.mode, args.fail_fast)
+            score_rows(split_rows, {p["task_id"]: p for p in problems}, args.timeout, args.workers)
+        except KeyboardInterrupt:  # Ctrl-C: the splits done so far are kept, with their summary
+            print(f"python -m bench.arena: interrupted in split {split}; keeping the {len(splits)} done",
+                  file=sys.stderr)
+            interrupted = True
+            break
         splits[split] = summarize_split(split_rows, reference)
         for r in split_rows:
             r.update(model=info[r["backend"]].get("model"), commit=stamp["git"]["commit"], machine=machine(stamp))
         rows += split_rows
         common.write_jsonl(out, rows)  # after every split: a run that fails later keeps what it measured
-    summary = {"bench": "arena", "splits": splits, "backends": info, "limit": args.limit, "seed": args.seed,
+    summary = {"bench": "arena", "splits": splits, "interrupted": interrupted, "backends": info,
+               "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "typed_indent": bool(args.typed_indent or args.typed_chars),
                "typed_chars": args.typed_chars, "wall_s": round(time.perf_counter() - t0, 3), "out": str(out),
                "machine": machine(stamp), "stamp": stamp}
     common.write_summary(out, summary)
     common.print_summary(summary)
+    if interrupted:
+        raise SystemExit(130)
     return summary
 
 

@@ -6,12 +6,18 @@
     ar:<dir>[?empty=0|1&fill=0|1&draft=8&canvas=..&context=..&syntax=0|1&dtype=...]  our AR twin, static KV cache;
                                                                   draft: prompt-lookup tokens per call
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
+    infill:<url>[?timeout=30]                    a llama.cpp-compatible server's /infill (llama-server, dllm-serve)
+    openai:<url>[?model=NAME&timeout=30]         an OpenAI-compatible /completions with `suffix` (url: .../v1)
 
 `attention=grouped|sdpa` (dllm and ar) overrides the attention op chosen at load (`kernels/dispatch.py`);
 `bucket=N` the eager forwards' padding of canvases and prompts to multiples of N (1: none; `dllm/forward.py`);
 `pack=0` serves every GEMM from its plain weight (`kernels/packed.py`).
 `<dir>` is a checkpoint directory, or `default` for the packaged model. A spec may carry a label:
-`fast@dllm:default?threshold=0.5`; otherwise the label is the spec without its directory.
+`fast@dllm:default?threshold=0.5`; otherwise the label is the spec without its directory (or URL).
+An HTTP backend is asked as the editor arena asks it (`lsp_server.arena.http_infill`: greedy, the
+mode's token cap, no syntax constraint of ours: the server applies its own), its answer cut to its
+first line in single-line mode as our engines cut theirs; its latency includes the HTTP round trip
+and it reports no model calls.
 
 Every backend answers `complete(prefix, suffix, mode, max_tokens) -> (text, stats)` (mode single, multi,
 or auto: what `lsp_server.trigger` decides for an explicit request there) where stats holds
@@ -34,7 +40,8 @@ from typing import Any, Protocol
 
 from dllm_complete.dllm.contract import AR_ONLY, DIFFUSION_ONLY, SamplerConfig
 
-KINDS = ("dllm", "ar", "hf")
+KINDS = ("dllm", "ar", "hf", "infill", "openai")
+HTTP_PARAMS = {"infill": {"timeout"}, "openai": {"model", "timeout"}}
 DLLM_PARAMS = {"threshold": ("threshold", float), "budget": ("entropy_budget", float), "steps": ("max_steps", int), "block": ("block_size", int),
                "cache": ("use_cache", lambda v: _flag(v)),
                "refresh": ("refresh_each_block", lambda v: _flag(v)), "confidence": ("confidence", str),
@@ -79,7 +86,7 @@ def parse_spec(text: str) -> Spec:
     label, body = (head.split("@", 1)[0], text[len(head.split("@", 1)[0]) + 1:]) if "@" in head else ("", text)
     kind, sep, rest = body.partition(":")
     if kind not in KINDS or not sep:
-        raise ValueError(f"backend spec {text!r}: expected one of {', '.join(k + ':DIR' for k in KINDS)}")
+        raise ValueError(f"backend spec {text!r}: expected one of {', '.join(k + (':URL' if k in HTTP_PARAMS else ':DIR') for k in KINDS)}")
     path, _, query = rest.partition("?")
     pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     params = dict(pairs)
@@ -87,12 +94,37 @@ def parse_spec(text: str) -> Spec:
         raise ValueError(f"backend spec {text!r}: a parameter is given twice")
     unread = {"dllm": AR_ONLY, "ar": DIFFUSION_ONLY}.get(kind)
     allowed = COMMON_PARAMS | ({k for k, (f, _) in DLLM_PARAMS.items() if f not in unread} if unread else set())
-    allowed |= LOAD_PARAMS if kind != "hf" else set()
+    allowed |= LOAD_PARAMS if kind in ("dllm", "ar") else set()
+    if kind in HTTP_PARAMS:
+        allowed = HTTP_PARAMS[kind]
+        if urllib.parse.urlsplit(path).scheme not in ("http", "https"):
+            raise ValueError(f"backend spec {text!r}: expected an http(s):// URL after {kind}:")
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"backend spec {text!r}: unknown parameter(s) {unknown}; allowed {sorted(allowed)}")
     model = None if path in ("", "default") else path
-    return Spec(kind, model, params, label or (kind + (f"?{query}" if query else "")), text)
+    spec = Spec(kind, model, params, label or (kind + (f"?{query}" if query else "")), text)
+    check_values(spec)
+    return spec
+
+
+def check_values(spec: Spec) -> None:
+    """ValueError naming the spec for a value its backend would refuse only later (after a model loads)."""
+    try:
+        if spec.kind in ("dllm", "ar"):
+            SamplerConfig().with_overrides(sampler_overrides(spec))
+            if spec.params.get("attention") not in (None, "grouped", "sdpa"):
+                raise ValueError(f"attention must be grouped or sdpa, got {spec.params['attention']!r}")
+            for name in ("bucket",):
+                if name in spec.params:
+                    int(spec.params[name])
+        for name in ("syntax", "scope", "pack"):
+            if name in spec.params:
+                _flag(spec.params[name])
+        if "timeout" in spec.params and not float(spec.params["timeout"]) > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {spec.params['timeout']!r}")
+    except ValueError as exc:
+        raise ValueError(f"backend spec {spec.text!r}: {exc}") from None
 
 
 def sampler_overrides(spec: Spec) -> dict:
@@ -247,6 +279,37 @@ class HFBackend:
         return res.text, _stats_dict(res.stats, res.stats.timings_ms["total"])
 
 
+# ----------------------------------------------------------------------------------------- HTTP
+
+
+class HTTPBackend:
+    """A completion server over HTTP: llama.cpp's `/infill` or an OpenAI `/completions` with `suffix`."""
+
+    def __init__(self, spec: Spec) -> None:
+        from dllm_complete.lsp_server.arena import Contestant
+
+        self.spec, self.label, self.kind, self.url = spec.text, spec.label, spec.kind, spec.model
+        self.timeout = float(spec.params.get("timeout", 30))
+        options = {"model": spec.params["model"]} if "model" in spec.params else {}
+        self.contestant = Contestant(spec.label, spec.kind, spec.model, options, spec.text)
+
+    @property
+    def info(self) -> dict:
+        return {"label": self.label, "spec": self.spec, "backend": self.kind, "url": self.url,
+                "model": self.contestant.options.get("model"), "syntax": None, "scope": None}
+
+    def complete(self, prefix: str, suffix: str, mode: str, max_tokens: int | None) -> tuple[str, dict]:
+        from dllm_complete.dllm.schedule import canvas_sizes
+        from dllm_complete.lsp_server.arena import http_infill
+
+        t0 = time.perf_counter()
+        mode = decided(prefix, suffix, mode)
+        text = http_infill(self.contestant, prefix, suffix, canvas_sizes(mode, max_tokens)[1], self.timeout)
+        if mode == "single":
+            text = text.split("\n", 1)[0]
+        return text, {"latency_ms": (time.perf_counter() - t0) * 1e3, "nfe": None, "tokens": None, "steps": None}
+
+
 # ------------------------------------------------------------------------------------ factory
 
 
@@ -255,11 +318,11 @@ def make(spec: str | Spec, engines: dict | None = None, device: str | None = Non
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if spec.kind == "hf":
         return HFBackend(spec, device)
+    if spec.kind in HTTP_PARAMS:
+        return HTTPBackend(spec)
     from dllm_complete import dllm
 
     dtype, attention = spec.params.get("dtype"), spec.params.get("attention")
-    if attention not in (None, "grouped", "sdpa"):
-        raise ValueError(f"backend spec {spec.text!r}: attention must be grouped or sdpa, got {attention!r}")
     bucket, pack = spec.params.get("bucket"), spec.params.get("pack")
     key = (spec.model, device, dtype, attention, bucket, pack)
     engine = engines.get(key) if engines is not None else None

@@ -92,8 +92,9 @@ def percentiles(values: Iterable[float], qs: Sequence[float] = (50, 95, 99)) -> 
     return {f"p{q:g}": percentile(xs, q) for q in qs}
 
 
-def mean(values: Iterable[float]) -> float | None:
-    xs = list(values)
+def mean(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are known (None: not measured, e.g. an HTTP backend's model calls)."""
+    xs = [x for x in values if x is not None]
     return sum(xs) / len(xs) if xs else None
 
 

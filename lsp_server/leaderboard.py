@@ -11,7 +11,9 @@ Scores are Bradley-Terry strengths fitted by maximum likelihood (Newman's form o
 iteration), on the Elo scale: 400 log10(strength), shifted so that the mean backend scores 1000; 400
 points ahead wins 10 games in 11. A tie counts half a win to each side. "none" (the user dismissed
 both) tells which pair was poor, not which one was better: it stays out of the fit and the win rates,
-and counts as a dismissal of both. Each backend also plays one virtual tie against a fixed reference,
+and counts as a dismissal of both; except where one side failed (timed out or errored) and the other
+answered: the failed one loses the round (it could not be picked), whatever the vote. A round read
+twice (a log given twice) counts once. Each backend also plays one virtual tie against a fixed reference,
 so one that never lost (or never won) keeps a finite score; over a few hundred votes it moves little.
 The 95% intervals are percentile bootstrap: the votes that enter the fit, resampled with replacement
 (--bootstrap times, seeded). Latency per backend: p50, p90 and mean of `latency_ms` over the rounds it
@@ -102,6 +104,19 @@ def is_bench_row(r: dict) -> bool:
             and isinstance(r["task_id"], (str, int)) and isinstance(r.get("split"), (str, type(None))))
 
 
+FAILED = ("timeout", "error")
+
+
+def forfeit(vote: dict) -> dict:
+    """An editor vote where one side failed and the other answered: the failed side loses a round the
+    user dismissed (picking it was impossible); other votes as they are."""
+    status = vote.get("status") if isinstance(vote.get("status"), dict) else {}
+    failed_a, failed_b = status.get("a") in FAILED, status.get("b") in FAILED
+    if vote["winner"] == "none" and failed_a != failed_b:
+        return {**vote, "winner": "b" if failed_a else "a", "forfeit": True}
+    return vote
+
+
 def bench_status(row: dict) -> str:
     return "error" if row.get("error") else "empty" if row.get("completion") == "" else "ok"
 
@@ -142,9 +157,9 @@ def load_votes(path: Path) -> tuple[list[dict], int]:
     """The votes in one log (bench rows converted) and how many lines were skipped (said on stderr)."""
     records, bad = read_log(path)
     rows = [r for r in records if is_bench_row(r)]
-    votes = [r for r in records if not is_bench_row(r) and is_vote(r)]
+    votes = [forfeit(r) for r in records if not is_bench_row(r) and is_vote(r)]
     strays = len(records) - len(rows) - len(votes)
-    votes += bench_votes(rows, str(path))
+    votes += bench_votes(rows, str(path.resolve()))
     if not votes:
         if not records:
             raise UsageError(f"{path}: no line is a JSON object ({bad} malformed)")
@@ -533,11 +548,19 @@ def write(out: Path, report: dict) -> list[Path]:
 def report_command(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         raise UsageError(f"--bootstrap {args.bootstrap}: must be >= 0")
-    votes, skipped = [], 0
+    votes, skipped, seen, repeated = [], 0, set(), 0
     for path in args.logs:
         mine, bad = load_votes(path)
-        votes += mine
         skipped += bad
+        for v in mine:
+            key = (v.get("round"), v["a"], v["b"])
+            if v.get("round") is not None and key in seen:
+                repeated += 1
+                continue
+            seen.add(key)
+            votes.append(v)
+    if repeated:
+        print(f"{PROG}: skipped {repeated} vote(s) of rounds read already (a log given twice?)", file=sys.stderr)
     check_labels(votes)
     report = {**build(votes, args.bootstrap, args.seed), "logs": [str(p) for p in args.logs], "skipped_lines": skipped}
     out = args.out or args.logs[0].with_name(args.logs[0].stem + "-report")

@@ -64,11 +64,45 @@ def test_a_backend_that_failed_fails_the_hole_unexecuted(monkeypatch):
     assert (rows[0]["passed"], rows[0]["result"]) == (False, "error") and rows[1]["passed"]
 
 
-def test_a_split_typo_fails_before_any_model_loads(tmp_path):
+def test_a_split_typo_or_a_bad_spec_fails_in_one_line_before_any_model_loads(tmp_path, capsys):
     import pytest
 
-    with pytest.raises(SystemExit, match="unknown split 'multi-lien'"):  # the backend would not even load
-        arena.main(["--splits", "single-line,multi-lien", "--backend", f"dllm:{tmp_path / 'none'}"])
+    for argv, words in ((["--splits", "single-line,multi-lien", "--backend", f"dllm:{tmp_path / 'none'}"],
+                         "unknown split 'multi-lien'"),  # the backend would not even load
+                        (["--backend", "dllm:default?threshold=abc"], "'dllm:default?threshold=abc': could not"),
+                        (["--backend", "dllm:default?empty=2"], "expected 0 or 1"),
+                        (["--backend", "infill:localhost:8012"], "expected an http(s):// URL"),
+                        (["--backend", f"ar:{tmp_path / 'none'}"], "--backend: model directory not found")):
+        with pytest.raises(SystemExit) as stop:
+            arena.main(["--limit", "1", *argv, "--out", str(tmp_path / "x.jsonl")])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and words in err and "Traceback" not in err, err
+
+
+def test_ctrl_c_keeps_the_splits_done_with_a_summary_that_says_so(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    real = arena.run_split
+
+    def interrupted_in_the_second(split, *args, **kw):
+        if split == "multi-line":
+            raise KeyboardInterrupt
+        return real(split, *args, **kw)
+
+    monkeypatch.setattr(arena, "run_split", interrupted_in_the_second)
+    monkeypatch.setattr(arena.backends_mod, "parse_spec", lambda text: arena.backends_mod.Spec("oracle", None, {},
+                                                                                               "oracle", "oracle"))
+    monkeypatch.setattr(arena.backends_mod, "make", lambda spec, engines=None: Oracle())
+    out = tmp_path / "arena.jsonl"
+    out.write_text("an older run's rows\n")
+    common.summary_path(out).write_text("{}")
+    with pytest.raises(SystemExit) as stop:
+        arena.main(["--splits", "single-line,multi-line", "--limit", "2", "--warmup", "0", "--out", str(out),
+                    "--backend", "oracle"])
+    assert stop.value.code == 130 and "interrupted in split multi-line" in capsys.readouterr().err
+    assert [r["split"] for r in common.read_jsonl(out)] == ["single-line"] * 2
+    summary = json.loads(common.summary_path(out).read_text())
+    assert summary["interrupted"] and list(summary["splits"]) == ["single-line"]
 
 
 def test_a_run_that_fails_later_keeps_the_splits_it_finished(tmp_path, monkeypatch):
@@ -122,6 +156,8 @@ class Oracle:
 
 
 def test_one_backend_on_one_split_writes_jsonl_and_summary_last(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(arena.backends_mod, "parse_spec", lambda text: arena.backends_mod.Spec("oracle", None, {},
+                                                                                               "oracle", "oracle"))
     monkeypatch.setattr(arena.backends_mod, "make", lambda spec, engines=None: Oracle())
     monkeypatch.setattr(common, "torch_info", lambda: {"torch": None, "gpu": None, "cuda": None})
     out = tmp_path / "r.jsonl"
@@ -156,3 +192,42 @@ def test_a_completion_holding_a_lone_surrogate_is_scored_not_raised():
     # an HTTP backend's JSON may carry "\ud800"; writing the program raised and ended the whole run
     result, _ = humaneval.execute("x = '\ud800'\n", timeout_s=10)
     assert result in ("passed", "failed", "error")
+
+
+def test_servers_over_http_are_backends_as_the_editor_arena_asks_them(tmp_path):
+    import http.server
+    import threading
+
+    asked = []
+
+    class LlamaLike(http.server.BaseHTTPRequestHandler):  # a server speaking llama.cpp's and OpenAI's shapes
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            asked.append((self.path, body))
+            text = "return x\nprint(1)"  # the single-line cut is the arena's, as for our engines
+            answer = {"content": text} if self.path == "/infill" else {"choices": [{"text": text}]}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LlamaLike)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    out = tmp_path / "http.jsonl"
+    try:
+        summary = arena.main(["--splits", "single-line", "--limit", "2", "--warmup", "0", "--out", str(out),
+                              "--backend", f"llama@infill:{url}", "--backend", f"oai@openai:{url}/v1?model=m"])
+    finally:
+        server.shutdown()
+    rows = common.read_jsonl(out)
+    assert {r["backend"] for r in rows} == {"llama", "oai"} and all(r["completion"] == "return x" for r in rows)
+    assert all(r["error"] is None and r["nfe"] is None and r["latency_ms"] > 0 for r in rows)
+    assert {p for p, _ in asked} == {"/infill", "/v1/completions"}
+    assert all(b.get("n_predict", b.get("max_tokens")) == 32 and b["temperature"] == 0 for _, b in asked)
+    assert [b["model"] for p, b in asked if p == "/v1/completions"] == ["m", "m"]
+    assert summary["splits"]["single-line"]["backends"]["llama"]["nfe_mean"] is None

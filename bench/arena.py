@@ -227,12 +227,6 @@ def machine(stamp: dict) -> str:
     return f"{stamp['cpu']} ({stamp['cores']} cores)" + (f", {stamp['gpu']}" if stamp.get("gpu") else "")
 
 
-def refuse(message: str) -> SystemExit:
-    """A usage error: one line on stderr, exit status 2 (as argparse's)."""
-    print(f"python -m bench.arena: error: {message}", file=sys.stderr)
-    return SystemExit(2)
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     utc = common.utc_now().replace(":", "").replace("+0000", "Z")
@@ -242,17 +236,17 @@ def main(argv: list[str] | None = None) -> dict:
         sets = {split: humaneval.sample(humaneval.load_split(split, args.data_dir), args.limit or None, args.seed)
                 for split in dict.fromkeys(s for s in args.splits.split(",") if s)}
     except (FileNotFoundError, ValueError) as exc:
-        raise refuse(str(exc)) from None
+        raise common.usage_error("python -m bench.arena", str(exc)) from None
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
-        raise refuse(f"backend labels must differ, got {labels}; name them with LABEL@SPEC")
+        raise common.usage_error("python -m bench.arena", f"backend labels must differ, got {labels}; name them with LABEL@SPEC")
     if args.reference is not None and args.reference not in labels:
-        raise refuse(f"--reference {args.reference!r} is none of the backends {labels}")
+        raise common.usage_error("python -m bench.arena", f"--reference {args.reference!r} is none of the backends {labels}")
     engines: dict = {}
     try:
         loaded = [backends_mod.make(s, engines) for s in specs]
     except (OSError, ValueError) as exc:  # a checkpoint that is not there or not one of ours
-        raise refuse(f"--backend: {exc}") from None
+        raise common.usage_error("python -m bench.arena", f"--backend: {exc}") from None
     if out.exists() or common.summary_path(out).exists():  # rows and summary always of the same run
         print(f"python -m bench.arena: {out} exists: replaced by this run", file=sys.stderr)
         out.unlink(missing_ok=True)

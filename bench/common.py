@@ -92,6 +92,12 @@ def percentiles(values: Iterable[float], qs: Sequence[float] = (50, 95, 99)) -> 
     return {f"p{q:g}": percentile(xs, q) for q in qs}
 
 
+def usage_error(prog: str, message: str) -> SystemExit:
+    """A usage error of a bench command: one line on stderr, exit status 2 (as argparse's); raise it."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
 def mean(values: Iterable[float | None]) -> float | None:
     """The mean of the values that are known (None: not measured, e.g. an HTTP backend's model calls)."""
     xs = [x for x in values if x is not None]

@@ -194,6 +194,7 @@ async def lsp_complete(conn: lsp_client.Conn, uri: str, prefix: str, suffix: str
 def lsp_settings(spec: backends.Spec, max_tokens: dict) -> dict:
     """Server settings that make it do what the in-process backend does (no context cut of its own)."""
     return {"sampler": backends.sampler_overrides(spec), "syntax": backends.syntax_on(spec),
+            "scope": backends.scope_on(spec),
             "maxTokensSingle": max_tokens["single"],
             "maxTokensMulti": max_tokens["multi"], "prefixTokens": 65536, "suffixTokens": 65536,
             "alternatives": 1, "debounceMs": 0, "maxLines": 1000}
@@ -292,7 +293,7 @@ def targets(summary: dict) -> dict:
         "single_p50_under_60ms": single and single["latency_ms"]["p50"] < 60,
         "single_tokens_per_call_at_least_3": single and (single["tokens_per_call"] or 0) >= 3,
         "cache_at_least_2x": cache and cache["ratio_p50"] is not None and cache["ratio_p50"] >= 2,
-        "import_dllm_under_1s": imp.get("import_dllm_s") is not None and imp["import_dllm_s"] < 1,
+        "import_dllm_under_1s": None if imp.get("import_dllm_s") is None else imp["import_dllm_s"] < 1,
     }
     return {k: (bool(v) if v is not None else None) for k, v in checks.items()}
 
@@ -347,7 +348,14 @@ def measure_lsp(spec: backends.Spec, cases: dict, max_tokens: dict, warmup: int,
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    spec = backends.parse_spec(args.backend or f"dllm:{args.model}")
+    try:
+        spec = backends.parse_spec(args.backend or f"dllm:{args.model}")
+    except ValueError as exc:
+        raise common.usage_error("python -m bench.latency", str(exc)) from None
+    loading = sorted(set(spec.params) & backends.LOAD_PARAMS)
+    if loading and spec.kind != "hf" and not args.no_lsp:  # dllm-lsp loads as dllm.load decides: not comparable
+        raise common.usage_error("python -m bench.latency", f"{', '.join(loading)} cannot be given to the language "
+                                 "server's arm; add --no-lsp")
     contexts = [int(c) for c in args.contexts.split(",")]
     modes = [m for m in args.modes.split(",") if m]
     max_tokens = {"single": args.max_tokens_single, "multi": args.max_tokens_multi}

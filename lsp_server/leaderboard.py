@@ -15,8 +15,12 @@ and counts as a dismissal of both; except where one side failed (timed out or er
 answered: the failed one loses the round (it could not be picked), whatever the vote. A round read
 twice (a log given twice) counts once. Each backend also plays one virtual tie against a fixed reference,
 so one that never lost (or never won) keeps a finite score; over a few hundred votes it moves little.
-The 95% intervals are percentile bootstrap: the votes that enter the fit, resampled with replacement
-(--bootstrap times, seeded). Latency per backend: p50, p90 and mean of `latency_ms` over the rounds it
+The 95% intervals are percentile bootstrap: the rounds that enter the fit, resampled with replacement
+(--bootstrap times, seeded); a round is one editor vote, or a bench task's votes between every two
+backends, which share one test outcome per backend and move together. A rank is 1 + the number of
+backends whose interval lies wholly above this one's (Chatbot Arena's rule: backends that cannot be
+told apart share a rank); without a bootstrap, by score. Where every vote agrees the interval has no
+width: read it with the vote counts. Latency per backend: p50, p90 and mean of `latency_ms` over the rounds it
 answered (status "ok" or "empty": both ran to the end), counted once per round; timeouts and errors
 are counted apart.
 
@@ -55,7 +59,8 @@ METHOD = {"model": "Bradley-Terry, maximum likelihood (Newman's iteration)",
           "scale": "400*log10(strength), mean backend = 1000", "ties": "half a win to each side",
           "none": "left out of the fit and the win rates; counted as dismissed",
           "prior": f"{PRIOR_GAMES:g} virtual tie per backend against a fixed reference",
-          "ci95": "percentile bootstrap over the votes in the fit"}
+          "ci95": "percentile bootstrap over the rounds in the fit (a bench task's votes resampled together)",
+          "rank": "1 + backends whose interval lies wholly above (by score without a bootstrap)"}
 
 
 class UsageError(Exception):
@@ -202,33 +207,31 @@ def elo(log_pi: np.ndarray) -> np.ndarray:
     return s - s.mean(axis=-1, keepdims=True) + 1000.0
 
 
-def outcomes(votes: list[dict], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The wins matrix of each distinct outcome (a pair, and a's share) of the votes in the fit, shape
-    (outcomes, K, K), and how many votes had it."""
-    counts = Counter()
-    for v in votes:
+def rounds(votes: list[dict], index: dict[str, int]) -> np.ndarray:
+    """The wins matrix of each round of the votes in the fit, shape (rounds, K, K): what the bootstrap
+    resamples (a bench task's pairwise votes together; a vote without a round id on its own)."""
+    mats: dict = {}
+    for n, v in enumerate(votes):
         share = WINNERS[v["winner"]]
         if share is None:
             continue
+        m = mats.setdefault(v.get("round", ("vote", n)), np.zeros((len(index), len(index))))
         i, j = index[v["a"]], index[v["b"]]
-        counts[(i, j, share) if i < j else (j, i, 1.0 - share)] += 1
-    basis = np.zeros((len(counts), len(index), len(index)))
-    for c, (i, j, share) in enumerate(counts):
-        basis[c, i, j], basis[c, j, i] = share, 1.0 - share
-    return basis, np.array(list(counts.values()), dtype=float)
+        m[i, j] += share
+        m[j, i] += 1.0 - share
+    return np.array(list(mats.values())).reshape(-1, len(index), len(index))
 
 
 def scores(votes: list[dict], labels: list[str], n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Elo-scale scores of the labels and their 95% bootstrap intervals (2, K), None without resamples."""
     if not labels:
         return np.zeros(0), None
-    basis, counts = outcomes(votes, {k: i for i, k in enumerate(labels)})
-    point = elo(fit(np.tensordot(counts, basis, 1)))
-    if n_boot <= 0:
+    mats = rounds(votes, {k: i for i, k in enumerate(labels)})
+    point = elo(fit(mats.sum(0)))
+    if n_boot <= 0 or not len(mats):
         return point, None
-    total = int(counts.sum())
-    resampled = np.random.default_rng(seed).multinomial(total, counts / total, size=n_boot)
-    boot = elo(fit(np.tensordot(resampled.astype(float), basis, 1)))
+    draws = np.random.default_rng(seed).multinomial(len(mats), np.full(len(mats), 1.0 / len(mats)), size=n_boot)
+    boot = elo(fit(np.tensordot(draws.astype(float), mats, 1)))
     return point, np.percentile(boot, [2.5, 97.5], axis=0)
 
 
@@ -310,7 +313,12 @@ def build(votes: list[dict], n_boot: int, seed: int) -> dict:
     for k in order:
         c, games = per[k], per[k]["votes"] - per[k]["dismissed"]
         s, interval = score.get(k, (None, None))
-        rank = 1 + sum(v > shown[k] for v in shown.values()) if k in score else None  # equal scores, equal rank
+        if k not in score:
+            rank = None
+        elif interval is None:  # equal scores, equal rank
+            rank = 1 + sum(v > shown[k] for v in shown.values())
+        else:  # significantly behind this many
+            rank = 1 + sum(bool(other[1][0] > interval[1]) for other in score.values())
         board.append({"rank": rank, "backend": k, "score": _r(s, 1),
                       "ci95": None if interval is None else [_r(x, 1) for x in interval],
                       "votes": c["votes"], "wins": c["wins"], "losses": c["losses"], "ties": c["ties"],
@@ -483,7 +491,8 @@ def png_scores(plt, board: list[dict], path: Path) -> bool:
     if not rated:
         return False
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(rated) + 1.2))
-    errs = [[r["score"] - r["ci95"][0], r["ci95"][1] - r["score"]] if r["ci95"] else [0, 0] for r in rated]
+    errs = [[max(0.0, r["score"] - r["ci95"][0]), max(0.0, r["ci95"][1] - r["score"])] if r["ci95"] else [0, 0]
+            for r in rated]  # a percentile interval may leave the point estimate out
     ax.errorbar([r["score"] for r in rated], range(len(rated)), xerr=np.array(errs).T, fmt="o", capsize=3)
     ax.set_yticks(range(len(rated)), [r["backend"] for r in rated])
     ax.axvline(1000, color="#ccc", zorder=0)

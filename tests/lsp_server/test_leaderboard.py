@@ -230,3 +230,14 @@ def test_a_backend_that_failed_loses_the_round_and_a_log_read_twice_counts_once(
     assert summary["votes"] == 4 and "skipped 4 vote(s) of rounds read already" in out.stderr
     board = {r["backend"]: r for r in summary["leaderboard"]}
     assert board["fast"]["rank"] == 1 and board["fast"]["win_rate"] == 1.0 and board["slow"]["win_rate"] == 0.0
+
+
+def test_a_bench_task_is_resampled_as_one_round_and_ranks_follow_the_intervals():
+    rows = [bench_row(b, f"t{t}", (t + k) % 3 == 0, 10) for t in range(30) for k, b in enumerate(("x", "y", "z"))]
+    votes = leaderboard.bench_votes(rows, "log")
+    mats = leaderboard.rounds(votes, {"x": 0, "y": 1, "z": 2})
+    assert len(votes) == 90 and mats.shape == (30, 3, 3)  # three pairwise votes a task, one outcome per backend
+    assert np.allclose(mats.sum(0) + mats.sum(0).T, 30 * (1 - np.eye(3)))  # every vote counted once
+    board = leaderboard.build(synthetic_votes(400, seed=2), 200, 3)["leaderboard"]
+    ranks = {r["backend"]: r["rank"] for r in board}  # w2 and w1 overlap: one rank, as Chatbot Arena's
+    assert ranks == {"w8": 1, "w4": 2, "w2": 3, "w1": 3}

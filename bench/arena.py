@@ -97,7 +97,7 @@ def score_rows(rows: list[dict], problems: dict, timeout_s: float, workers: int)
     answered = [r for r in rows if r["error"] is None]
     for r in rows:
         if r["error"] is not None:
-            r.update(passed=False, result="error", exact_match=False, syntax_valid=False, detail=r["error"])
+            r.update(passed=False, result="backend_error", exact_match=False, syntax_valid=False, detail=r["error"])
     rows = answered
     keys = sorted({(r["task_id"], r["completion"]) for r in rows})
     with tqdm(total=len(keys), desc="score", file=sys.stderr, dynamic_ncols=True) as bar:
@@ -118,7 +118,9 @@ def _rate(rows: list[dict], key: str) -> float | None:
 
 
 def backend_stats(rows: list[dict]) -> dict:
-    """Per backend label: n, pass@1, exact match, syntax-valid rate, latency p50/p95/mean, nfe, tokens."""
+    """Per backend label: n, pass@1, exact match, syntax-valid rate, the share of empty completions and the
+    passes that were empty (a hole whose tests pass without its line), latency p50/p95/mean, nfe,
+    tokens; `results` counts the test verdicts, `backend_error` where the backend gave no completion."""
     out = {}
     for label in dict.fromkeys(r["backend"] for r in rows):
         mine = [r for r in rows if r["backend"] == label]
@@ -126,6 +128,8 @@ def backend_stats(rows: list[dict]) -> dict:
         lat = [r["latency_ms"] for r in ok]
         out[label] = {"n": len(mine), "pass@1": _rate(mine, "passed"), "exact_match": _rate(mine, "exact_match"),
                       "syntax_valid": _rate(mine, "syntax_valid"),
+                      "empty": common.mean(float(r.get("completion") == "") for r in ok),
+                      "empty_passes": sum(bool(r["passed"]) and r.get("completion") == "" for r in mine),
                       "latency_ms": {**common.percentiles(lat, (50, 95)), "mean": common.mean(lat)},
                       "nfe_mean": common.mean(r["nfe"] for r in ok),
                       "tokens_mean": common.mean(r["tokens"] for r in ok),

@@ -61,7 +61,7 @@ def test_a_backend_that_failed_fails_the_hole_unexecuted(monkeypatch):
             {"task_id": "t1", "completion": "x", "error": None}]
     arena.score_rows(rows, {"t1": {}}, timeout_s=1, workers=1)
     assert executed == ["x"]
-    assert (rows[0]["passed"], rows[0]["result"]) == (False, "error") and rows[1]["passed"]
+    assert (rows[0]["passed"], rows[0]["result"]) == (False, "backend_error") and rows[1]["passed"]
 
 
 def test_a_split_typo_or_a_bad_spec_fails_in_one_line_before_any_model_loads(tmp_path, capsys):

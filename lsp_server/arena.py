@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,45 +132,51 @@ class Arena:
         self.rounds: OrderedDict[str, Round] = OrderedDict()
         self.engines: dict[tuple[str, str | None], Any] = {}  # (checkpoint, device) -> engine
 
-    async def play(self, doc: Any, offset: int, cfg: Any, arena: Any) -> dict:
-        """One round at `offset` of `doc`: the two suggestions in display order, names hidden."""
+    def play(self, doc: Any, offset: int, cfg: Any, arena: Any) -> Awaitable[dict]:
+        """One round at `offset` of `doc` as it is now (called as the request is read): when awaited, the
+        two suggestions in display order, names hidden."""
         pair = self.rng.sample([parse(s) for s in arena.backends], 2)
         ctx = window.build(doc.text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
         mode = trigger.mode_in(ctx, cfg.mode, cfg.max_line_chars)
         rid = "r" + uuid.uuid4().hex[:16]
-        t0, timeout = time.perf_counter(), arena.timeout_ms / 1000
-        line, character = doc.index.position_at(offset)  # now: the document may change while the backends run
+        line, character = doc.index.position_at(offset)
+        language, eol = doc.language, doc.eol
+        jobs = [Job.at(ctx, doc, mode, cfg) for _ in pair]  # one each: a constraint keeps state
 
-        async def answer(slot: int, c: Contestant) -> Answer:
-            try:
-                if c.kind in ("infill", "openai"):
-                    raw = await asyncio.wait_for(asyncio.to_thread(http_infill, c, ctx.prefix, ctx.suffix, cfg.max_tokens(mode),
-                                                                   timeout), timeout)
-                else:
-                    job = Job.at(ctx, doc, mode, cfg)
-                    raw = await asyncio.wait_for(self.scheduler.run(f"arena:{rid}:{slot}",
-                                                                    lambda tok: self._local(c, job, cfg, tok)), timeout)
-            except asyncio.TimeoutError:
-                return Answer(status="timeout", error=f"no answer within {arena.timeout_ms} ms")
-            except Superseded:  # completions were switched off meanwhile
-                return Answer(status="error", error="stopped: completions are switched off")
-            except Exception as exc:  # down, refused, garbage, a failed load: this backend loses the round
-                return Answer(status="error", latency_ms=(time.perf_counter() - t0) * 1e3,
-                              error=describe(exc))
-            texts = postprocess.suggestions([raw], ctx, mode=mode, eol=doc.eol, max_lines=cfg.max_lines)
-            return Answer(texts[0] if texts else "", "ok" if texts else "empty", (time.perf_counter() - t0) * 1e3)
+        async def played() -> dict:
+            t0, timeout = time.perf_counter(), arena.timeout_ms / 1000
 
-        answers = tuple(await asyncio.gather(*(answer(slot, c) for slot, c in enumerate(pair))))
-        code = {"prefix": ctx.prefix, "suffix": ctx.suffix} if arena.log_code else None
-        r = Round(rid, tuple(pair), self.rng.randrange(2), answers, doc.language, mode, code)
-        self.rounds[rid] = r
-        while len(self.rounds) > KEPT_ROUNDS:
-            self.rounds.popitem(last=False)
-        order = (r.first, 1 - r.first)
-        at = {"line": line, "character": character}
-        return {"round": rid, "timeoutMs": arena.timeout_ms, "suggestions": [
-            {"slot": slot, "insertText": answers[i].text, "range": {"start": at, "end": at},
-             "latencyMs": answers[i].latency_ms, "status": answers[i].status} for slot, i in zip("AB", order)]}
+            async def answer(slot: int, c: Contestant) -> Answer:
+                try:
+                    if c.kind in ("infill", "openai"):
+                        raw = await asyncio.wait_for(asyncio.to_thread(http_infill, c, ctx.prefix, ctx.suffix,
+                                                                       cfg.max_tokens(mode), timeout), timeout)
+                    else:
+                        raw = await asyncio.wait_for(self.scheduler.run(f"arena:{rid}:{slot}",
+                                                                        lambda tok: self._local(c, jobs[slot], cfg, tok)),
+                                                     timeout)
+                except asyncio.TimeoutError:
+                    return Answer(status="timeout", error=f"no answer within {arena.timeout_ms} ms")
+                except Superseded:  # completions were switched off meanwhile
+                    return Answer(status="error", error="stopped: completions are switched off")
+                except Exception as exc:  # down, refused, garbage, a failed load: this backend loses the round
+                    return Answer(status="error", latency_ms=(time.perf_counter() - t0) * 1e3,
+                                  error=describe(exc))
+                texts = postprocess.suggestions([raw], ctx, mode=mode, eol=eol, max_lines=cfg.max_lines)
+                return Answer(texts[0] if texts else "", "ok" if texts else "empty", (time.perf_counter() - t0) * 1e3)
+
+            answers = tuple(await asyncio.gather(*(answer(slot, c) for slot, c in enumerate(pair))))
+            code = {"prefix": ctx.prefix, "suffix": ctx.suffix} if arena.log_code else None
+            r = Round(rid, tuple(pair), self.rng.randrange(2), answers, language, mode, code)
+            self.rounds[rid] = r
+            while len(self.rounds) > KEPT_ROUNDS:
+                self.rounds.popitem(last=False)
+            order = (r.first, 1 - r.first)
+            at = {"line": line, "character": character}
+            return {"round": rid, "timeoutMs": arena.timeout_ms, "suggestions": [
+                {"slot": slot, "insertText": answers[i].text, "range": {"start": at, "end": at},
+                 "latencyMs": answers[i].latency_ms, "status": answers[i].status} for slot, i in zip("AB", order)]}
+        return played()
 
     def _local(self, c: Contestant, job: Job, cfg: Any, token: Any) -> str:
         """The raw middle from the server's engine or another local checkpoint (on the model thread), with

@@ -100,9 +100,10 @@ def create(model: str | None = None, device: str | None = None, remote: str | No
         svc.feedback("accepted", {"id": args[0] if args else None, "via": "command"})
 
     @ls.feature("dllm/arena")
-    async def arena_round(params: Any) -> dict:
+    @answers_later
+    def arena_round(params: Any):
         try:
-            return await svc.arena_round(params)
+            return svc.arena_round(params)
         except ValueError as exc:
             raise JsonRpcInvalidParams(str(exc)) from None
 

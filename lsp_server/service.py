@@ -155,8 +155,9 @@ class Service:
             return convert.completion_result(await self.completer.suggest(req), self.markdown)
         return answer()
 
-    async def arena_round(self, params: Any) -> dict:
-        """`dllm/arena`: two backends' suggestions at the position, in random order, names hidden."""
+    def arena_round(self, params: Any) -> Awaitable[dict]:
+        """`dllm/arena`: two backends' suggestions at the position, in random order, names hidden. Call as
+        the request is read (the document as it is then); await the answer. ValueError for bad params."""
         cfg = self.config
         try:
             uri, line, character = params.textDocument.uri, int(params.position.line), int(params.position.character)
@@ -165,8 +166,8 @@ class Service:
         doc = self.store.get(uri)
         where = Request(uri, line, character, invoked=True, method="arena")
         if not (cfg.arena.enabled and len(cfg.arena.backends) >= 2) or Completer.skip_reason(cfg, doc, where):
-            return {"round": None, "suggestions": []}  # as a completion would be: off, or nothing to ask about
-        return await self.arena.play(doc, doc.index.offset_at(line, character), cfg, cfg.arena)
+            return asyncio.sleep(0, {"round": None, "suggestions": []})  # as a completion would be: off, or nothing to ask about
+        return self.arena.play(doc, doc.index.offset_at(line, character), cfg, cfg.arena)
 
     def arena_vote(self, params: Any) -> dict:
         """`dllm/arenaVote`: the user's pick of a round, appended to the local vote log."""

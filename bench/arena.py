@@ -251,10 +251,8 @@ def main(argv: list[str] | None = None) -> dict:
         loaded = [backends_mod.make(s, engines) for s in specs]
     except (OSError, ValueError) as exc:  # a checkpoint that is not there or not one of ours
         raise common.usage_error("python -m bench.arena", f"--backend: {exc}") from None
-    if out.exists() or common.summary_path(out).exists():  # rows and summary always of the same run
-        print(f"python -m bench.arena: {out} exists: replaced by this run", file=sys.stderr)
-        out.unlink(missing_ok=True)
-        common.summary_path(out).unlink(missing_ok=True)
+    if out.exists():
+        print(f"python -m bench.arena: {out} exists: replaced once this run has finished a split", file=sys.stderr)
     reference = args.reference or next((b.label for b in loaded if b.info["backend"] == "ar"), None)
     stamp = common.stamp()
     info = {b.label: b.info for b in loaded}
@@ -273,6 +271,8 @@ def main(argv: list[str] | None = None) -> dict:
         splits[split] = summarize_split(split_rows, reference)
         for r in split_rows:
             r.update(model=info[r["backend"]].get("model"), commit=stamp["git"]["commit"], machine=machine(stamp))
+        if not rows:  # an older run's summary goes with its rows: the two always describe one run
+            common.summary_path(out).unlink(missing_ok=True)
         rows += split_rows
         common.write_jsonl(out, rows)  # after every split: a run that fails later keeps what it measured
     summary = {"bench": "arena", "splits": splits, "interrupted": interrupted, "backends": info,
@@ -280,7 +280,8 @@ def main(argv: list[str] | None = None) -> dict:
                "max_tokens": args.max_tokens, "typed_indent": bool(args.typed_indent or args.typed_chars),
                "typed_chars": args.typed_chars, "wall_s": round(time.perf_counter() - t0, 3), "out": str(out),
                "machine": machine(stamp), "stamp": stamp}
-    common.write_summary(out, summary)
+    if rows or not interrupted:  # interrupted in its first split, a run leaves an older run's files alone
+        common.write_summary(out, summary)
     common.print_summary(summary)
     if interrupted:
         raise SystemExit(130)

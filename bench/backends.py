@@ -97,8 +97,10 @@ def parse_spec(text: str) -> Spec:
     allowed |= LOAD_PARAMS if kind in ("dllm", "ar") else set()
     if kind in HTTP_PARAMS:
         allowed = HTTP_PARAMS[kind]
-        if urllib.parse.urlsplit(path).scheme not in ("http", "https"):
-            raise ValueError(f"backend spec {text!r}: expected an http(s):// URL after {kind}:")
+        url = urllib.parse.urlsplit(path)
+        if url.scheme not in ("http", "https") or not url.hostname or "@" in url.netloc or url.fragment:
+            raise ValueError(f"backend spec {text!r}: expected http(s)://HOST[:PORT][/PATH] after {kind}: "
+                             "(no user, password or #fragment)")
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"backend spec {text!r}: unknown parameter(s) {unknown}; allowed {sorted(allowed)}")

@@ -381,9 +381,12 @@ def score_many(problems: Sequence[dict], completions: Iterable[str], timeout_s: 
     completions = list(completions)
     if len(completions) != len(problems):
         raise ValueError(f"{len(problems)} problems but {len(completions)} completions")
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
         jobs = [pool.submit(score, p, c, timeout_s, mem_mb) for p, c in zip(problems, completions)]
         if on_done is not None:
             for job in as_completed(jobs):
                 on_done(job.result())
         return [j.result() for j in jobs]
+    finally:  # on Ctrl-C the programs not begun are dropped, not all run first
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -352,6 +352,9 @@ def main(argv: list[str] | None = None) -> dict:
         spec = backends.parse_spec(args.backend or f"dllm:{args.model}")
     except ValueError as exc:
         raise common.usage_error("python -m bench.latency", str(exc)) from None
+    if spec.kind in backends.HTTP_PARAMS:
+        raise common.usage_error("python -m bench.latency", "measures our engines (dllm:, ar:, hf:); "
+                                 "compare servers over HTTP with python -m bench.arena")
     loading = sorted(set(spec.params) & backends.LOAD_PARAMS)
     if loading and spec.kind != "hf" and not args.no_lsp:  # dllm-lsp loads as dllm.load decides: not comparable
         raise common.usage_error("python -m bench.latency", f"{', '.join(loading)} cannot be given to the language "

@@ -11,16 +11,17 @@ Scores are Bradley-Terry strengths fitted by maximum likelihood (Newman's form o
 iteration), on the Elo scale: 400 log10(strength), shifted so that the mean backend scores 1000; 400
 points ahead wins 10 games in 11. A tie counts half a win to each side. "none" (the user dismissed
 both) tells which pair was poor, not which one was better: it stays out of the fit and the win rates,
-and counts as a dismissal of both; except where one side failed (timed out or errored) and the other
-answered: the failed one loses the round (it could not be picked), whatever the vote. A round read
-twice (a log given twice) counts once. Each backend also plays one virtual tie against a fixed reference,
+and counts as a dismissal of both. A side that failed (timed out or errored) cannot be picked: it
+loses when the user takes the other one; its timeouts and errors are counted in the latency table. A
+round read twice (a log given twice) counts once. Each backend also plays one virtual tie against a fixed reference,
 so one that never lost (or never won) keeps a finite score; over a few hundred votes it moves little.
 The 95% intervals are percentile bootstrap: the rounds that enter the fit, resampled with replacement
 (--bootstrap times, seeded); a round is one editor vote, or a bench task's votes between every two
-backends, which share one test outcome per backend and move together. A rank is 1 + the number of
-backends whose interval lies wholly above this one's (Chatbot Arena's rule: backends that cannot be
-told apart share a rank); without a bootstrap, by score. Where every vote agrees the interval has no
-width: read it with the vote counts. Latency per backend: p50, p90 and mean of `latency_ms` over the rounds it
+backends (over all logs), which share one test outcome per backend and move together. A rank is 1 +
+the number of backends whose interval lies wholly above this one's (Chatbot Arena's upper-bound rank:
+a backend is not ranked below one it cannot be told apart from, so ranks need not follow the order of
+the scores); without a bootstrap, by score. Where every vote agrees the interval has no width: read it
+with the vote counts. Latency per backend: p50, p90 and mean of `latency_ms` over the rounds it
 answered (status "ok" or "empty": both ran to the end), counted once per round; timeouts and errors
 are counted apart.
 
@@ -109,19 +110,6 @@ def is_bench_row(r: dict) -> bool:
             and isinstance(r["task_id"], (str, int)) and isinstance(r.get("split"), (str, type(None))))
 
 
-FAILED = ("timeout", "error")
-
-
-def forfeit(vote: dict) -> dict:
-    """An editor vote where one side failed and the other answered: the failed side loses a round the
-    user dismissed (picking it was impossible); other votes as they are."""
-    status = vote.get("status") if isinstance(vote.get("status"), dict) else {}
-    failed_a, failed_b = status.get("a") in FAILED, status.get("b") in FAILED
-    if vote["winner"] == "none" and failed_a != failed_b:
-        return {**vote, "winner": "b" if failed_a else "a", "forfeit": True}
-    return vote
-
-
 def bench_status(row: dict) -> str:
     return "error" if row.get("error") else "empty" if row.get("completion") == "" else "ok"
 
@@ -137,7 +125,8 @@ def bench_votes(rows: list[dict], source: str) -> list[dict]:
         for a, b in itertools.combinations(by, 2):
             ra, rb = by[a], by[b]
             winner = "tie" if ra["passed"] == rb["passed"] else "a" if ra["passed"] else "b"
-            votes.append({"source": "bench", "round": f"{source}:{split}/{task}", "split": split, "task_id": task,
+            votes.append({"source": "bench", "round": f"{source}:{split}/{task}", "task": f"{split}/{task}",
+                          "split": split, "task_id": task,
                           "a": a, "b": b, "winner": winner, "specs": {"a": ra.get("spec"), "b": rb.get("spec")},
                           "latency_ms": {"a": ra.get("latency_ms"), "b": rb.get("latency_ms")},
                           "status": {"a": bench_status(ra), "b": bench_status(rb)}})
@@ -162,7 +151,7 @@ def load_votes(path: Path) -> tuple[list[dict], int]:
     """The votes in one log (bench rows converted) and how many lines were skipped (said on stderr)."""
     records, bad = read_log(path)
     rows = [r for r in records if is_bench_row(r)]
-    votes = [forfeit(r) for r in records if not is_bench_row(r) and is_vote(r)]
+    votes = [r for r in records if not is_bench_row(r) and is_vote(r)]
     strays = len(records) - len(rows) - len(votes)
     votes += bench_votes(rows, str(path.resolve()))
     if not votes:
@@ -207,6 +196,18 @@ def elo(log_pi: np.ndarray) -> np.ndarray:
     return s - s.mean(axis=-1, keepdims=True) + 1000.0
 
 
+def round_of(vote: dict) -> str | None:
+    """The vote's round id: a non-empty string, else None (each such vote a round of its own)."""
+    r = vote.get("round")
+    return r if isinstance(r, str) and r else None
+
+
+def cluster_of(vote: dict) -> str | None:
+    """What the bootstrap resamples the vote with: a bench task's votes in every log, else its round."""
+    task = vote.get("task") if vote.get("source") == "bench" else None
+    return f"task:{task}" if isinstance(task, str) and task else round_of(vote)
+
+
 def rounds(votes: list[dict], index: dict[str, int]) -> np.ndarray:
     """The wins matrix of each round of the votes in the fit, shape (rounds, K, K): what the bootstrap
     resamples (a bench task's pairwise votes together; a vote without a round id on its own)."""
@@ -215,7 +216,7 @@ def rounds(votes: list[dict], index: dict[str, int]) -> np.ndarray:
         share = WINNERS[v["winner"]]
         if share is None:
             continue
-        m = mats.setdefault(v.get("round", ("vote", n)), np.zeros((len(index), len(index))))
+        m = mats.setdefault(cluster_of(v) or ("vote", n), np.zeros((len(index), len(index))))
         i, j = index[v["a"]], index[v["b"]]
         m[i, j] += share
         m[j, i] += 1.0 - share
@@ -562,8 +563,8 @@ def report_command(args: argparse.Namespace) -> int:
         mine, bad = load_votes(path)
         skipped += bad
         for v in mine:
-            key = (v.get("round"), v["a"], v["b"])
-            if v.get("round") is not None and key in seen:
+            key = (round_of(v), v["a"], v["b"])
+            if key[0] is not None and key in seen:
                 repeated += 1
                 continue
             seen.add(key)

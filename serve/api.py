@@ -200,7 +200,8 @@ FIM_TEMPLATES = (("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),  # Qwen
 
 def split_fim(prompt: str) -> tuple[str, str] | None:
     """(prefix, suffix) of a prompt that is one of `FIM_TEMPLATES`: it starts with the prefix tag and ends
-    with the middle tag, and the suffix tag is the last one between (code may mention the tags)."""
+    with the middle tag, split at the last suffix tag between (a prefix may mention the tags; a suffix
+    that does is misread, and a template after other text, e.g. Qwen's repository context, is not one)."""
     text = prompt.strip()
     for pre, suf, mid in FIM_TEMPLATES:
         if text.startswith(pre) and text.endswith(mid):

@@ -31,13 +31,12 @@ const { values: opt } = parseArgs({
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".ttf": "font/ttf", ".json": "application/json" };
 
-// The host name the page was reached by (not 0.0.0.0); --host where the Host header is not one.
+// The host name the page was reached by (not 0.0.0.0); --host where the request names none it can use.
 function hostOf(req) {
   try {
-    return new URL(`http://${req.headers.host}`).hostname;
-  } catch {
-    return opt.host;
-  }
+    if (req.headers.host) return new URL(`http://${req.headers.host}`).hostname;
+  } catch { /* a malformed Host header */ }
+  return opt.host;
 }
 
 // A source file changed since dist/ was built.

@@ -50,6 +50,10 @@ function M.attach(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   if eligible(bufnr) then
     local fresh = rpc.client() == nil
+    if fresh and rpc.crashed then -- the server died: start it again, a few times at most
+      if restarts >= MAX_RESTARTS then return end
+      restarts = restarts + 1
+    end
     rpc.attach(bufnr, M.config)
     if fresh then rpc.refresh_stats() end
   end
@@ -148,18 +152,12 @@ function M._prior(id)
   end
 end
 
--- Map `lhs` to dllm's `fn` while `active()`, else to what it did before. A prior Lua mapping that this
--- Neovim cannot hand back (0.7 gives no function for it) is left alone, with a message.
+-- Map `lhs` to dllm's `fn` while `active()`, else to what it did before.
 local function map(lhs, fn, active)
   if not lhs or lhs == '' then return end
   local prior = global_mapping(lhs)
   if prior and not (prior.desc or ''):find('^dllm: ') then
-    if prior.callback ~= nil and type(prior.callback) ~= 'function' then
-      vim.notify('dllm: ' .. lhs .. ' is mapped to a Lua function already; set keys.' .. fn .. ' to use another key',
-        vim.log.levels.WARN)
-      return
-    end
-    priors[lhs] = vim.tbl_extend('force', prior, { id = fn })
+    priors[lhs] = vim.tbl_extend('force', prior, { id = vim.fn.sha256(lhs):sub(1, 12) })
   end
   vim.keymap.set('i', lhs, function()
     if active() then return '<Cmd>lua require("dllm")._key("' .. fn .. '")<CR>' end
@@ -196,10 +194,7 @@ function M.setup(opts)
   au({ 'FileType', 'BufEnter' }, function(ev) M.attach(ev.buf) end)
   au('TextChangedI', on_change)
   au('InsertEnter', function(ev)
-    if rpc.crashed and enabled() and restarts < MAX_RESTARTS and not attached(ev.buf) then
-      restarts = restarts + 1 -- the server died (not stopped): start it again, a few times at most
-      M.attach(ev.buf)
-    end
+    if rpc.crashed and enabled() and not attached(ev.buf) then M.attach(ev.buf) end
     if M.config.ghost_text then on_change() end
   end)
   au('CursorMovedI', function(ev) if ghost.state[ev.buf] then ghost.render(ev.buf) end end)

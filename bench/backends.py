@@ -6,8 +6,9 @@
     ar:<dir>[?empty=0|1&fill=0|1&draft=8&canvas=..&context=..&syntax=0|1&dtype=...]  our AR twin, static KV cache;
                                                                   draft: prompt-lookup tokens per call
     hf:<dir>[?syntax=0|1]                                               the AR twin through transformers
-    infill:<url>[?timeout=30]                    a llama.cpp-compatible server's /infill (llama-server, dllm-serve)
-    openai:<url>[?model=NAME&timeout=30]         an OpenAI-compatible /completions with `suffix` (url: .../v1)
+    infill:<url>[?timeout=30&key_env=VAR]        a llama.cpp-compatible server's /infill (llama-server, dllm-serve)
+    openai:<url>[?model=NAME&timeout=30&key_env=VAR]  an OpenAI-compatible /completions with `suffix` (url: .../v1);
+                                                 key_env: the environment variable holding the API key
 
 `attention=grouped|sdpa` (dllm and ar) overrides the attention op chosen at load (`kernels/dispatch.py`);
 `bucket=N` the eager forwards' padding of canvases and prompts to multiples of N (1: none; `dllm/forward.py`);
@@ -41,7 +42,7 @@ from typing import Any, Protocol
 from dllm_complete.dllm.contract import AR_ONLY, DIFFUSION_ONLY, SamplerConfig
 
 KINDS = ("dllm", "ar", "hf", "infill", "openai")
-HTTP_PARAMS = {"infill": {"timeout"}, "openai": {"model", "timeout"}}
+HTTP_PARAMS = {"infill": {"timeout", "key_env"}, "openai": {"model", "timeout", "key_env"}}
 DLLM_PARAMS = {"threshold": ("threshold", float), "budget": ("entropy_budget", float), "steps": ("max_steps", int), "block": ("block_size", int),
                "cache": ("use_cache", lambda v: _flag(v)),
                "refresh": ("refresh_each_block", lambda v: _flag(v)), "confidence": ("confidence", str),
@@ -292,7 +293,7 @@ class HTTPBackend:
 
         self.spec, self.label, self.kind, self.url = spec.text, spec.label, spec.kind, spec.model
         self.timeout = float(spec.params.get("timeout", 30))
-        options = {"model": spec.params["model"]} if "model" in spec.params else {}
+        options = {k: spec.params[k] for k in ("model", "key_env") if k in spec.params}
         self.contestant = Contestant(spec.label, spec.kind, spec.model, options, spec.text)
 
     @property

@@ -32,6 +32,8 @@ from .engine_host import Job, engine_factory
 from .scheduler import Scheduler, Superseded
 
 KINDS = ("dllm", "model", "infill", "openai")
+# key_env: the environment variable holding the server's API key (a spec lands in logs: never the key)
+HTTP_OPTIONS = {"infill": {"key_env"}, "openai": {"model", "key_env"}}
 KEPT_ROUNDS = 256  # rounds a vote may still name
 
 
@@ -65,6 +67,8 @@ def parse(spec: str) -> Contestant:
     if kind in ("infill", "openai") and urllib.parse.urlsplit(target).scheme not in ("http", "https"):
         raise ValueError(f"arena backend {spec!r}: expected an http(s):// URL")
     options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query)}
+    if kind in HTTP_OPTIONS and (unknown := sorted(set(options) - HTTP_OPTIONS[kind])):
+        raise ValueError(f"arena backend {spec!r}: unknown option(s) {unknown}; allowed {sorted(HTTP_OPTIONS[kind])}")
     if kind in ("dllm", "model"):  # sampler settings: checked now, not at the first round
         try:
             SamplerConfig().with_overrides(options)
@@ -94,23 +98,28 @@ class Round:
     started: float = field(default_factory=time.time)
 
 
-def _post(url: str, body: dict, timeout: float) -> dict:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+def _post(url: str, body: dict, timeout: float, key: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint
         return json.loads(response.read())
 
 
 def http_infill(c: Contestant, prefix: str, suffix: str, max_tokens: int, timeout: float) -> str:
     """The middle from a llama.cpp `/infill` or an OpenAI `/v1/completions` endpoint (ValueError on garbage)."""
+    key = None
+    if (name := c.options.get("key_env")) is not None:
+        key = os.environ.get(str(name))
+        if not key:
+            raise ValueError(f"the environment variable {name} (key_env) holds no API key")
     if c.kind == "infill":
         out = _post(c.target.rstrip("/") + "/infill", {"input_prefix": prefix, "input_suffix": suffix,
-                                                       "n_predict": max_tokens, "temperature": 0}, timeout)
+                                                       "n_predict": max_tokens, "temperature": 0}, timeout, key)
         text = out.get("content") if isinstance(out, dict) else None
     else:
         out = _post(c.target.rstrip("/") + "/completions", {"model": c.options.get("model", ""), "prompt": prefix,
                                                             "suffix": suffix, "max_tokens": max_tokens,
-                                                            "temperature": 0}, timeout)
+                                                            "temperature": 0}, timeout, key)
         choices = out.get("choices") if isinstance(out, dict) else None
         text = choices[0].get("text") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
     if not isinstance(text, str):

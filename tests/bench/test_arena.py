@@ -194,16 +194,18 @@ def test_a_completion_holding_a_lone_surrogate_is_scored_not_raised():
     assert result in ("passed", "failed", "error")
 
 
-def test_servers_over_http_are_backends_as_the_editor_arena_asks_them(tmp_path):
+def test_servers_over_http_are_backends_as_the_editor_arena_asks_them(tmp_path, monkeypatch):
     import http.server
     import threading
 
-    asked = []
+    asked, keys = [], []
+    monkeypatch.setenv("ARENA_TEST_KEY", "s3cret")
 
     class LlamaLike(http.server.BaseHTTPRequestHandler):  # a server speaking llama.cpp's and OpenAI's shapes
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             asked.append((self.path, body))
+            keys.append(self.headers.get("Authorization"))
             text = "return x\nprint(1)"  # the single-line cut is the arena's, as for our engines
             answer = {"content": text} if self.path == "/infill" else {"choices": [{"text": text}]}
             data = json.dumps(answer).encode()
@@ -221,7 +223,8 @@ def test_servers_over_http_are_backends_as_the_editor_arena_asks_them(tmp_path):
     out = tmp_path / "http.jsonl"
     try:
         summary = arena.main(["--splits", "single-line", "--limit", "2", "--warmup", "0", "--out", str(out),
-                              "--backend", f"llama@infill:{url}", "--backend", f"oai@openai:{url}/v1?model=m"])
+                              "--backend", f"llama@infill:{url}?key_env=ARENA_TEST_KEY",
+                              "--backend", f"oai@openai:{url}/v1?model=m"])
     finally:
         server.shutdown()
     rows = common.read_jsonl(out)
@@ -230,4 +233,7 @@ def test_servers_over_http_are_backends_as_the_editor_arena_asks_them(tmp_path):
     assert {p for p, _ in asked} == {"/infill", "/v1/completions"}
     assert all(b.get("n_predict", b.get("max_tokens")) == 32 and b["temperature"] == 0 for _, b in asked)
     assert [b["model"] for p, b in asked if p == "/v1/completions"] == ["m", "m"]
+    assert [k for (p, _), k in zip(asked, keys) if p == "/infill"] == ["Bearer s3cret"] * 2  # from key_env only
+    assert [k for (p, _), k in zip(asked, keys) if p != "/infill"] == [None, None]
+    assert all("s3cret" not in json.dumps(r) for r in rows)
     assert summary["splits"]["single-line"]["backends"]["llama"]["nfe_mean"] is None

@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {"bench": "arena", "splits": splits, "interrupted": interrupted, "backends": info,
                "limit": args.limit, "seed": args.seed,
                "max_tokens": args.max_tokens, "typed_indent": bool(args.typed_indent or args.typed_chars),
-               "typed_chars": args.typed_chars, "wall_s": round(time.perf_counter() - t0, 3), "out": str(out),
+               "typed_chars": args.typed_chars, "wall_s": round(time.perf_counter() - t0, 3),
+               "out": str(out) if rows or not interrupted else None,
                "machine": machine(stamp), "stamp": stamp}
     if rows or not interrupted:  # interrupted in its first split, a run leaves an older run's files alone
         common.write_summary(out, summary)

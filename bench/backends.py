@@ -97,11 +97,13 @@ def parse_spec(text: str) -> Spec:
     allowed = COMMON_PARAMS | ({k for k, (f, _) in DLLM_PARAMS.items() if f not in unread} if unread else set())
     allowed |= LOAD_PARAMS if kind in ("dllm", "ar") else set()
     if kind in HTTP_PARAMS:
+        from dllm_complete.lsp_server.arena import url_problem
+
         allowed = HTTP_PARAMS[kind]
-        url = urllib.parse.urlsplit(path)
-        if url.scheme not in ("http", "https") or not url.hostname or "@" in url.netloc or url.fragment:
-            raise ValueError(f"backend spec {text!r}: expected http(s)://HOST[:PORT][/PATH] after {kind}: "
-                             "(no user, password or #fragment)")
+        if why := url_problem(path):
+            raise ValueError(f"backend spec {text!r}: {why}")
+        if params.get("key_env") == "":
+            raise ValueError(f"backend spec {text!r}: key_env names no environment variable")
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"backend spec {text!r}: unknown parameter(s) {unknown}; allowed {sorted(allowed)}")

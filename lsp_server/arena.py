@@ -3,7 +3,7 @@
 Owns the contestants (`arena.backends`: the server's own engine at any sampler setting, another local
 checkpoint, a llama.cpp `/infill` or OpenAI `/v1/completions` endpoint), the draw of two per round,
 running both on the same context at once with a time limit (a backend that fails, times out or
-answers garbage loses the round visibly and never blocks the editor), the anonymous display order,
+answers garbage shows as such, cannot be picked and never blocks the editor), the anonymous display order,
 and the vote log: local JSONL, never sent anywhere, the code only with `logCode`. The wire format is
 in editor-clients/README.md; `dllm-arena report` (`leaderboard.py`) ranks the votes.
 """
@@ -46,6 +46,19 @@ class Contestant:
     spec: str
 
 
+def url_problem(url: str) -> str | None:
+    """Why `url` is no server to post to, or None: http(s), a host, a valid port; no user or password
+    (a spec is logged) and no #fragment (the path would end there)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not one
+    except ValueError:
+        return f"{url!r}: the port is not a number from 0 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc or "#" in url:
+        return f"expected http(s)://HOST[:PORT][/PATH], no user, password or #fragment, got {url!r}"
+    return None
+
+
 def _value(text: str) -> Any:
     try:
         return json.loads(text)
@@ -64,9 +77,11 @@ def parse(spec: str) -> Contestant:
         raise ValueError(f"arena backend {spec!r}: kind must be one of {', '.join(KINDS)}")
     if (kind == "dllm") != (not target):
         raise ValueError(f"arena backend {spec!r}: {'dllm takes no target' if kind == 'dllm' else kind + ' needs a target'}")
-    if kind in ("infill", "openai") and urllib.parse.urlsplit(target).scheme not in ("http", "https"):
-        raise ValueError(f"arena backend {spec!r}: expected an http(s):// URL")
-    options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query)}
+    if kind in HTTP_OPTIONS and (why := url_problem(target)):
+        raise ValueError(f"arena backend {spec!r}: {why}")
+    options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)}
+    if options.get("key_env") == "":
+        raise ValueError(f"arena backend {spec!r}: key_env names no environment variable")
     if kind in HTTP_OPTIONS and (unknown := sorted(set(options) - HTTP_OPTIONS[kind])):
         raise ValueError(f"arena backend {spec!r}: unknown option(s) {unknown}; allowed {sorted(HTTP_OPTIONS[kind])}")
     if kind in ("dllm", "model"):  # sampler settings: checked now, not at the first round
@@ -98,10 +113,20 @@ class Round:
     started: float = field(default_factory=time.time)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: following it would carry the API key to wherever it points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"redirected to {newurl}: not followed", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _post(url: str, body: dict, timeout: float, key: str | None = None) -> dict:
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers=headers)
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the user's own endpoint
+    with _OPENER.open(request, timeout=timeout) as response:  # the user's own endpoint
         return json.loads(response.read())
 
 
@@ -168,7 +193,7 @@ class Arena:
                     return Answer(status="timeout", error=f"no answer within {arena.timeout_ms} ms")
                 except Superseded:  # completions were switched off meanwhile
                     return Answer(status="error", error="stopped: completions are switched off")
-                except Exception as exc:  # down, refused, garbage, a failed load: this backend loses the round
+                except Exception as exc:  # down, refused, garbage, a failed load: shown as failed, not pickable
                     return Answer(status="error", latency_ms=(time.perf_counter() - t0) * 1e3,
                                   error=describe(exc))
                 texts = postprocess.suggestions([raw], ctx, mode=mode, eol=eol, max_lines=cfg.max_lines)

@@ -18,9 +18,9 @@ so one that never lost (or never won) keeps a finite score; over a few hundred v
 The 95% intervals are percentile bootstrap: the rounds that enter the fit, resampled with replacement
 (--bootstrap times, seeded); a round is one editor vote, or a bench task's votes between every two
 backends (over all logs), which share one test outcome per backend and move together. A rank is 1 +
-the number of backends whose interval lies wholly above this one's (Chatbot Arena's upper-bound rank:
-a backend is not ranked below one it cannot be told apart from, so ranks need not follow the order of
-the scores); without a bootstrap, by score. Where every vote agrees the interval has no width: read it
+the number of backends whose interval lies wholly above this one's (Chatbot Arena's upper-bound rank;
+overlap is not transitive, so two backends whose intervals overlap can still get different ranks, and
+ranks need not follow the order of the scores); without a bootstrap, by score. Where every vote agrees the interval has no width: read it
 with the vote counts. Latency per backend: p50, p90 and mean of `latency_ms` over the rounds it
 answered (status "ok" or "empty": both ran to the end), counted once per round; timeouts and errors
 are counted apart.

@@ -31,7 +31,8 @@ const { values: opt } = parseArgs({
 
 const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".ttf": "font/ttf", ".json": "application/json" };
 
-// The host name the page was reached by (not 0.0.0.0); --host where the request names none it can use.
+// The host name the page was reached by (so not 0.0.0.0 when it was reached by name); --host where the
+// request names none it can use.
 function hostOf(req) {
   try {
     if (req.headers.host) return new URL(`http://${req.headers.host}`).hostname;

@@ -1,7 +1,7 @@
 """Arena mode end to end (`dllm/arena`, `dllm/arenaVote`): a real server with the tiny diffusion model
 and its AR twin as two contestants; a team server (`dllm-serve`) through its llama.cpp `/infill` and
 OpenAI `/v1/completions` endpoints, one that refuses connections, one that answers garbage and one
-that answers too late: every round answers, a failing backend loses visibly, votes land in the
+that answers too late: every round answers, a failing backend shows as failed and cannot be picked, votes land in the
 local log with the backends' names."""
 
 import asyncio

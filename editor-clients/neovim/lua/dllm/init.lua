@@ -50,8 +50,8 @@ function M.attach(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   if eligible(bufnr) then
     local fresh = rpc.client() == nil
-    if fresh and rpc.crashed then -- the server died: start it again, a few times at most
-      if restarts >= MAX_RESTARTS then return end
+    if fresh and rpc.crashed then -- the server died: start it again (switched on), a few times at most
+      if restarts >= MAX_RESTARTS or not enabled() then return end
       restarts = restarts + 1
     end
     rpc.attach(bufnr, M.config)

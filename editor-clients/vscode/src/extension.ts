@@ -235,6 +235,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.workspace.onDidChangeTextDocument((e) => {
       const uri = e.document.uri.toString();
+      const item = tracker.showing(uri);
+      if (item && e.contentChanges.length) { // has the user typed all of the suggestion on screen?
+        const lines = item.text.split("\n");
+        const end = new vscode.Position(item.line + lines.length - 1,
+          (lines.length === 1 ? item.character : 0) + lines[lines.length - 1].length);
+        tracker.typed(uri, e.document.getText(new vscode.Range(item.line, item.character, end.line, end.character)));
+      }
       if (!arena.isOpenFor(uri) || e.contentChanges.length === 0) return;
       const out = arena.edited(uri, e.contentChanges.map((c) => ({
         range: { start: { line: c.range.start.line, character: c.range.start.character }, end: { line: c.range.end.line, character: c.range.end.character } },

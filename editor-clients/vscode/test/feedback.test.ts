@@ -47,3 +47,23 @@ test("accepting an alternative the tracker never saw still reports it", () => {
   const t = new FeedbackTracker();
   assert.deepEqual(t.accept("9:3").map((e) => [e.kind, e.params.id]), [["accepted", "9:3"]]);
 });
+
+test("a suggestion typed out in full is accepted via typed, as the Neovim client counts it", () => {
+  const t = new FeedbackTracker();
+  t.offer(U, [{ id: "1", line: 0, character: 4, text: "foo()" }]);
+  t.offer(U, [{ id: "2", line: 0, character: 8, text: ")" }]); // typed through "foo(" (the same suggestion)
+  assert.deepEqual(t.showing(U), { id: "2", line: 0, character: 8, text: ")" });
+  t.typed(U, ")"); // the user typed the rest too
+  const ev = t.offer(U, [{ id: "3", line: 1, character: 0, text: "bar" }]);
+  assert.deepEqual(ev.map((e) => [e.kind, e.params.id, e.params.via]), [["accepted", "1", "typed"], ["shown", "3", undefined]]);
+  t.typed(U, "ba"); // not all of it
+  assert.deepEqual(t.close(U).map((e) => [e.kind, e.params.reason]), [["rejected", "closed"]]);
+});
+
+test("text typed over a suggestion, then changed, is a rejection again", () => {
+  const t = new FeedbackTracker();
+  t.offer(U, [{ id: "1", line: 0, character: 0, text: "x" }]);
+  t.typed(U, "x");
+  t.typed(U, "y");
+  assert.deepEqual(t.offer(U, []).map((e) => [e.kind, e.params.reason]), [["rejected", "gone"]]);
+});

@@ -6,7 +6,8 @@
  * dismissed, so a suggestion counts as rejected when the next answer for the same document does
  * not continue it (the user typed something else, moved away, or pressed Escape and went on), or
  * when the document closes. Typing through a suggestion, or accepting part of it, makes the server
- * answer with the rest of the same text: that is the same suggestion, not a new one.
+ * answer with the rest of the same text: that is the same suggestion, not a new one; typing all of it
+ * takes it (`accepted`, via "typed", as the Neovim client counts it).
  * Pure logic: no `vscode` import.
  */
 
@@ -19,13 +20,14 @@ export interface Offered {
 
 export interface FeedbackEvent {
   kind: "shown" | "accepted" | "rejected";
-  params: { id: string; uri: string; item?: string; reason?: string; chars?: number };
+  params: { id: string; uri: string; item?: string; reason?: string; chars?: number; via?: string };
 }
 
 interface Live {
   origin: string; // id of the first answer of this suggestion
   uri: string;
   item: Offered; // the latest answer that continues it
+  typedOut?: boolean; // the document holds all of its text where it was offered
 }
 
 /** Whether `next` is what is left of `prev` after the user typed a prefix of it. */
@@ -47,12 +49,13 @@ export class FeedbackTracker {
     const first = items[0];
     if (prev && first && (first.id === prev.item.id || continues(prev.item, first))) {
       prev.item = first;
+      prev.typedOut = false;
       return [];
     }
     const events: FeedbackEvent[] = [];
     if (prev) {
       this.live.delete(uri);
-      events.push(this.event("rejected", prev, first ? "replaced" : "gone"));
+      events.push(this.ended(prev, first ? "replaced" : "gone"));
     }
     if (first) {
       const now: Live = { origin: first.id, uri, item: first };
@@ -60,6 +63,17 @@ export class FeedbackTracker {
       events.push(this.event("shown", now));
     }
     return events;
+  }
+
+  /** The suggestion on screen in `uri`, if any: where its text starts, and the text. */
+  showing(uri: string): Offered | undefined {
+    return this.live.get(uri)?.item;
+  }
+
+  /** After an edit of `uri`: `textNow` is what the document holds where the suggestion on screen is. */
+  typed(uri: string, textNow: string): void {
+    const live = this.live.get(uri);
+    if (live) live.typedOut = textNow === live.item.text;
   }
 
   /** The accept command ran for item `id`. */
@@ -81,15 +95,21 @@ export class FeedbackTracker {
       const live = this.live.get(u);
       if (live) {
         this.live.delete(u);
-        events.push(this.event("rejected", live, "closed"));
+        events.push(this.ended(live, "closed"));
       }
     }
     return events;
   }
 
-  private event(kind: FeedbackEvent["kind"], live: Live, reason?: string): FeedbackEvent {
+  /** A suggestion that went from the screen without its accept command: taken if typed out, else rejected. */
+  private ended(live: Live, reason: string): FeedbackEvent {
+    return live.typedOut ? this.event("accepted", live, undefined, "typed") : this.event("rejected", live, reason);
+  }
+
+  private event(kind: FeedbackEvent["kind"], live: Live, reason?: string, via?: string): FeedbackEvent {
     const params: FeedbackEvent["params"] = { id: live.origin, uri: live.uri, item: live.item.id };
     if (reason) params.reason = reason;
+    if (via) params.via = via;
     if (kind !== "rejected") params.chars = live.item.text.length;
     return { kind, params };
   }

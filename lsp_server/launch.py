@@ -387,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.api_key and not args.remote:
         p.error("--api-key needs --remote")
+    if args.device and args.remote:
+        p.error("--device names a local device: with --remote the server's own is used")
     if not (args.tcp or args.ws) and (args.host is not None or args.port is not None):
         p.error("--host and --port need --tcp or --ws (the default transport is stdio)")
     if args.allow_origin and not args.ws:

@@ -32,6 +32,7 @@ CLIENT_ID = uuid.uuid4().hex  # one per process: the server keeps only our newes
 POLL_S = 0.02  # how often a waiting request looks at its CancelToken
 CONNECT_S = 5.0
 LOAD_WAIT_S = 60.0  # how long `connect` waits for a server that is still loading its model
+MAX_BODY = 1 << 20  # dllm-serve's default body limit: a larger request goes without the whole file
 
 
 def check_url(url: str) -> str:
@@ -69,12 +70,11 @@ def _shut_on_cancel(conn: http.client.HTTPConnection, cancel: CancelToken | None
 
     def watch() -> None:
         while not done.wait(POLL_S):
-            if cancel.cancelled:
-                if conn.sock is not None:
-                    try:
-                        conn.sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+            if cancel.cancelled and conn.sock is not None:  # cancelled while connecting: once connected
+                try:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 return
     watcher = threading.Thread(target=watch, name="dllm-remote-cancel", daemon=True)
     watcher.start()
@@ -93,6 +93,15 @@ def _scope_fields(constraint: Constraint | None) -> dict[str, Any]:
     if check is None or check.document is None:
         return {"scope": False}
     return {"scope": True, "document": check.document}
+
+
+def _encoded(body: Any) -> bytes:
+    """JSON as UTF-8: text stays itself (escaped, a CJK character takes 6 bytes and an emoji 12); escaped
+    where it holds a lone surrogate, which UTF-8 cannot carry."""
+    try:
+        return json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body).encode()
 
 
 def _reason(exc: BaseException) -> str:
@@ -136,6 +145,8 @@ class RemoteInfiller:
         body = {"prefix": prefix, "suffix": suffix, "language": language, "mode": mode, "max_tokens": max_tokens,
                 "sampler": settings,
                 "syntax": constraint is not None, **_scope_fields(constraint)}
+        if "document" in body and len(_encoded(body)) > MAX_BODY:  # the server would refuse it all (413)
+            body.update(scope=False, document=None)
         answer = self._call("POST", "/dllm/infill", body, cancel)
         try:
             return Completion(text=answer["text"], stats=msgspec.convert(answer["stats"], Stats))
@@ -149,7 +160,7 @@ class RemoteInfiller:
         takes our key; the `info`. Raises ConnectionError / RuntimeError with one line."""
         deadline = time.monotonic() + wait_s
         while True:
-            status, answer = self._exchange("GET", "/health", None, None)
+            status, answer = self._exchange("GET", "/health", None, None, CONNECT_S)
             if status == 200:
                 break
             if status == 500:
@@ -171,20 +182,24 @@ class RemoteInfiller:
     # --- HTTP ---------------------------------------------------------------------------------
 
     def _models(self) -> dict[str, Any]:
-        answer = self._call("GET", "/v1/models", None, None)
+        answer = self._call("GET", "/v1/models", None, None, CONNECT_S)
         try:
             return dict(answer["data"][0]["meta"])
         except (KeyError, IndexError, TypeError, ValueError):
             raise RuntimeError(f"{self.url}: GET /v1/models did not describe a model") from None
 
-    def _call(self, method: str, path: str, body: Any, cancel: CancelToken | None) -> Any:
+    def _call(self, method: str, path: str, body: Any, cancel: CancelToken | None,
+              timeout_s: float | None = None) -> Any:
         """The answer's JSON; raises on an HTTP error (`Cancelled` for 499, the server's cancel)."""
-        status, answer = self._exchange(method, path, body, cancel)
+        status, answer = self._exchange(method, path, body, cancel, timeout_s)
         if status == 200:
             return answer
         if status == 499:
             raise Cancelled()
         message = self._message(status, answer)
+        if status == 401:
+            message += ("; the server wants an API key: set DLLM_API_KEY (or --api-key)" if not self.api_key
+                        else "; the server refused the key given")
         raise (ValueError if status == 400 else RuntimeError)(f"{self.url}: {message}")
 
     @staticmethod
@@ -196,14 +211,16 @@ class RemoteInfiller:
         line = str(text).strip().splitlines()[0] if text and str(text).strip() else "no reason given"
         return f"{line} (HTTP {status})"
 
-    def _exchange(self, method: str, path: str, body: Any, cancel: CancelToken | None) -> tuple[int, Any]:
+    def _exchange(self, method: str, path: str, body: Any, cancel: CancelToken | None,
+                  timeout_s: float | None = None) -> tuple[int, Any]:
         """(status, JSON body or None) of one request, on a kept-alive connection where there is one
-        (retried once on a fresh one if the server had closed it meanwhile)."""
-        data = json.dumps(body).encode() if body is not None else None
+        (retried once on a fresh one if the server had closed it meanwhile); a redirect is not followed
+        (it would carry the key elsewhere): its answer says where it pointed."""
+        data = _encoded(body) if body is not None else None
         headers = {"X-Client-Id": CLIENT_ID, "User-Agent": f"dllm-lsp/{__version__}", "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        if self.api_key:
+        if self.api_key and path != "/health":  # /health is open: the key goes only where it is needed
             headers["Authorization"] = f"Bearer {self.api_key}"
         for attempt in range(2):
             if cancel is not None and cancel.cancelled:
@@ -212,7 +229,7 @@ class RemoteInfiller:
             try:
                 with _shut_on_cancel(conn, cancel):
                     conn.request(method, self._base + path, body=data, headers=headers)
-                    conn.sock.settimeout(self.timeout_s)
+                    conn.sock.settimeout(timeout_s or self.timeout_s)
                     resp = conn.getresponse()
                     raw = resp.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -233,6 +250,9 @@ class RemoteInfiller:
                 conn.close()
             else:
                 self._keep(conn)
+            if 300 <= resp.status < 400:
+                where = resp.getheader("Location", "nowhere")
+                return resp.status, {"error": {"message": f"redirected to {where}, not followed: give that URL"}}
             try:
                 return resp.status, json.loads(raw) if raw else None
             except ValueError:

@@ -335,3 +335,40 @@ async def test_lsp_session_completes_with_the_remote_server(client: LanguageClie
     stats = await _stats(client)
     assert stats.scheduler.failed == 0
     assert not [m for m in client.messages if m.type in (lsp.MessageType.Error, lsp.MessageType.Warning)]
+
+
+def test_a_file_of_non_ascii_text_goes_whole_and_an_oversized_one_without_the_file(serve, monkeypatch):
+    from dllm_complete.lsp_server import remote
+
+    doc = "x = 1\n" + "# 中文注释，日本語のコメント😀\n" * 7_000 + "y = \n"  # ~170,000 characters, ~0.6 MB in UTF-8
+    check = grammars.constraint_for("python", scope=True, document=doc)
+    assert check.scope.document is not None  # the scope check wants the whole file sent
+    assert RemoteInfiller(serve, api_key=KEY).infill(doc[:-1], "\n", constraint=check).stats.nfe
+    monkeypatch.setattr(remote, "MAX_BODY", 10_000)  # a server with a smaller body limit than the file
+    assert RemoteInfiller(serve, api_key=KEY).infill(doc[:-1], "\n", constraint=check).stats.nfe
+
+
+def test_no_key_no_redirect_no_device_each_said_in_one_line(serve):
+    from dllm_complete.lsp_server.launch import main
+
+    with pytest.raises(LoadError, match="set DLLM_API_KEY"):
+        EngineHost(remote=serve).load(None, None)
+
+    class Moved(http.server.BaseHTTPRequestHandler):  # a proxy sending http to https
+        def do_GET(self):
+            self.send_response(307)
+            self.send_header("Location", "https://elsewhere.example/health")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Moved)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RuntimeError, match="redirected to https://elsewhere.example/health, not followed"):
+            RemoteInfiller(f"http://127.0.0.1:{proxy.server_address[1]}").connect(wait_s=1)
+    finally:
+        proxy.shutdown()
+    with pytest.raises(SystemExit):
+        main(["--remote", "http://127.0.0.1:9", "--device", "cpu"])

@@ -36,6 +36,8 @@ from tqdm import tqdm
 from . import backends as backends_mod
 from . import common, humaneval
 
+PROG = "python -m bench.arena"  # usage errors and notes on stderr, and argparse's own
+
 DEFAULT_AR_MODEL = common.REPO_ROOT / "dllm" / "weights" / "ar-code-small"
 DLLM_SETTINGS = [  # (label, query): the diffusion engine's knobs, one change at a time from the default
     ("dllm t=0.9", "threshold=0.9"),
@@ -196,7 +198,7 @@ def summarize_split(rows: list[dict], reference: str | None) -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--splits", "--split", dest="splits", default="single-line,multi-line",
                    help=f"comma separated, of {sorted(humaneval.SPLITS)} or .jsonl(.gz) paths")
     p.add_argument("--data-dir", default=None, help="folder holding the official splits")
@@ -240,19 +242,19 @@ def main(argv: list[str] | None = None) -> dict:
         sets = {split: humaneval.sample(humaneval.load_split(split, args.data_dir), args.limit or None, args.seed)
                 for split in dict.fromkeys(s for s in args.splits.split(",") if s)}
     except (FileNotFoundError, ValueError) as exc:
-        raise common.usage_error("python -m bench.arena", str(exc)) from None
+        raise common.usage_error(PROG, str(exc)) from None
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
-        raise common.usage_error("python -m bench.arena", f"backend labels must differ, got {labels}; name them with LABEL@SPEC")
+        raise common.usage_error(PROG, f"backend labels must differ, got {labels}; name them with LABEL@SPEC")
     if args.reference is not None and args.reference not in labels:
-        raise common.usage_error("python -m bench.arena", f"--reference {args.reference!r} is none of the backends {labels}")
+        raise common.usage_error(PROG, f"--reference {args.reference!r} is none of the backends {labels}")
     engines: dict = {}
     try:
         loaded = [backends_mod.make(s, engines) for s in specs]
     except (OSError, ValueError) as exc:  # a checkpoint that is not there or not one of ours
-        raise common.usage_error("python -m bench.arena", f"--backend: {exc}") from None
+        raise common.usage_error(PROG, f"--backend: {exc}") from None
     if out.exists():
-        print(f"python -m bench.arena: {out} exists: replaced once this run has finished a split", file=sys.stderr)
+        print(f"{PROG}: {out} exists: replaced once this run has finished a split", file=sys.stderr)
     reference = args.reference or next((b.label for b in loaded if b.info["backend"] == "ar"), None)
     stamp = common.stamp()
     info = {b.label: b.info for b in loaded}
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
             split_rows = run_split(split, problems, loaded, args.max_tokens, args.warmup, args.mode, args.fail_fast)
             score_rows(split_rows, {p["task_id"]: p for p in problems}, args.timeout, args.workers)
         except KeyboardInterrupt:  # Ctrl-C: the splits done so far are kept, with their summary
-            print(f"python -m bench.arena: interrupted in split {split}; keeping the {len(splits)} done",
+            print(f"{PROG}: interrupted in split {split}; keeping the {len(splits)} done",
                   file=sys.stderr)
             interrupted = True
             break

@@ -97,11 +97,13 @@ def parse_spec(text: str) -> Spec:
     allowed = COMMON_PARAMS | ({k for k, (f, _) in DLLM_PARAMS.items() if f not in unread} if unread else set())
     allowed |= LOAD_PARAMS if kind in ("dllm", "ar") else set()
     if kind in HTTP_PARAMS:
-        from dllm_complete.lsp_server.arena import url_problem
+        from dllm_complete.lsp_server.remote import check_url
 
         allowed = HTTP_PARAMS[kind]
-        if why := url_problem(path):
-            raise ValueError(f"backend spec {text!r}: {why}")
+        try:
+            check_url(path)
+        except ValueError as exc:
+            raise ValueError(f"backend spec {text!r}: {exc}") from None
         if params.get("key_env") == "":
             raise ValueError(f"backend spec {text!r}: key_env names no environment variable")
     unknown = sorted(set(params) - allowed)

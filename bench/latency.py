@@ -33,6 +33,8 @@ from pathlib import Path
 
 from . import backends, common, lsp_client
 
+PROG = "python -m bench.latency"  # usage errors and notes on stderr, and argparse's own
+
 DEFAULT_SOURCE = Path(argparse.__file__)
 ASSIGN = re.compile(r"^(\s*[A-Za-z_][\w.]*(?:\[[^\]\n]*\])? = )(\S.*)$")
 DEF = re.compile(r"^(\s*)(async\s+)?def\s.*:\s*$")
@@ -299,7 +301,7 @@ def targets(summary: dict) -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--model", default="default", help="checkpoint directory, or 'default'")
     p.add_argument("--backend", default=None, help="backend spec (default dllm:<model>); see backends.py")
     p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="Python file the holes come from")
@@ -351,13 +353,13 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         spec = backends.parse_spec(args.backend or f"dllm:{args.model}")
     except ValueError as exc:
-        raise common.usage_error("python -m bench.latency", str(exc)) from None
+        raise common.usage_error(PROG, str(exc)) from None
     if spec.kind in backends.HTTP_PARAMS:
-        raise common.usage_error("python -m bench.latency", "measures our engines (dllm:, ar:, hf:); "
+        raise common.usage_error(PROG, "measures our engines (dllm:, ar:, hf:); "
                                  "compare servers over HTTP with python -m bench.arena")
     loading = sorted(set(spec.params) & backends.LOAD_PARAMS)
     if loading and spec.kind != "hf" and not args.no_lsp:  # dllm-lsp loads as dllm.load decides: not comparable
-        raise common.usage_error("python -m bench.latency", f"{', '.join(loading)} cannot be given to the language "
+        raise common.usage_error(PROG, f"{', '.join(loading)} cannot be given to the language "
                                  "server's arm; add --no-lsp")
     contexts = [int(c) for c in args.contexts.split(",")]
     modes = [m for m in args.modes.split(",") if m]

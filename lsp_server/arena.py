@@ -29,6 +29,7 @@ from dllm_complete.dllm.contract import SamplerConfig, describe
 
 from . import postprocess, telemetry, trigger, window
 from .engine_host import Job, engine_factory
+from .remote import check_url
 from .scheduler import Scheduler, Superseded
 
 KINDS = ("dllm", "model", "infill", "openai")
@@ -44,19 +45,6 @@ class Contestant:
     target: str | None  # checkpoint (model), URL (infill, openai)
     options: dict  # sampler overrides (dllm, model); {"model": name} (openai)
     spec: str
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` is no server to post to, or None: http(s), a host, a valid port; no user or password
-    (a spec is logged) and no #fragment (the path would end there)."""
-    parts = urllib.parse.urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not one
-    except ValueError:
-        return f"{url!r}: the port is not a number from 0 to 65535"
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc or "#" in url:
-        return f"expected http(s)://HOST[:PORT][/PATH], no user, password or #fragment, got {url!r}"
-    return None
 
 
 def _value(text: str) -> Any:
@@ -77,8 +65,11 @@ def parse(spec: str) -> Contestant:
         raise ValueError(f"arena backend {spec!r}: kind must be one of {', '.join(KINDS)}")
     if (kind == "dllm") != (not target):
         raise ValueError(f"arena backend {spec!r}: {'dllm takes no target' if kind == 'dllm' else kind + ' needs a target'}")
-    if kind in HTTP_OPTIONS and (why := url_problem(target)):
-        raise ValueError(f"arena backend {spec!r}: {why}")
+    if kind in HTTP_OPTIONS:
+        try:
+            check_url(target)
+        except ValueError as exc:
+            raise ValueError(f"arena backend {spec!r}: {exc}") from None
     options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)}
     if options.get("key_env") == "":
         raise ValueError(f"arena backend {spec!r}: key_env names no environment variable")

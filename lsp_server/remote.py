@@ -36,16 +36,19 @@ MAX_BODY = 1 << 20  # dllm-serve's default body limit: a larger request goes wit
 
 
 def check_url(url: str) -> str:
-    """`url` without a trailing slash; ValueError (one line) unless it is http(s)://host[:port][/path]."""
+    """`url` without a trailing slash; ValueError (one line) unless it is http(s)://host[:port][/path],
+    with no user or password (URLs are logged; a key goes by --api-key or key_env), query or #fragment
+    (a request path would end there). The one check of a server URL: `--remote`, the arenas' backends."""
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"bad server URL {url!r}: {exc}") from None
+    except ValueError:
+        raise ValueError(f"bad server URL {url!r}: the port is not a number from 0 to 65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"bad server URL {url!r}: expected http://host[:port] or https://host[:port]")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"bad server URL {url!r}: no query, fragment or user:password@ (use --api-key)")
+        raise ValueError(f"bad server URL {url!r}: expected http(s)://HOST[:PORT][/PATH]")
+    if parts.query or "#" in url or "@" in parts.netloc:
+        raise ValueError(f"bad server URL {url!r}: no user, password, query or #fragment "
+                         "(give a key by --api-key or key_env)")
     return url.strip().rstrip("/")
 
 
@@ -145,9 +148,10 @@ class RemoteInfiller:
         body = {"prefix": prefix, "suffix": suffix, "language": language, "mode": mode, "max_tokens": max_tokens,
                 "sampler": settings,
                 "syntax": constraint is not None, **_scope_fields(constraint)}
-        if "document" in body and len(_encoded(body)) > MAX_BODY:  # the server would refuse it all (413)
-            body.update(scope=False, document=None)
-        answer = self._call("POST", "/dllm/infill", body, cancel)
+        data = _encoded(body)
+        if "document" in body and len(data) > MAX_BODY:  # the server would refuse it all (413)
+            data = _encoded({**body, "scope": False, "document": None})
+        answer = self._call("POST", "/dllm/infill", data, cancel)
         try:
             return Completion(text=answer["text"], stats=msgspec.convert(answer["stats"], Stats))
         except (KeyError, TypeError, msgspec.ValidationError) as exc:
@@ -188,10 +192,10 @@ class RemoteInfiller:
         except (KeyError, IndexError, TypeError, ValueError):
             raise RuntimeError(f"{self.url}: GET /v1/models did not describe a model") from None
 
-    def _call(self, method: str, path: str, body: Any, cancel: CancelToken | None,
+    def _call(self, method: str, path: str, data: bytes | None, cancel: CancelToken | None,
               timeout_s: float | None = None) -> Any:
         """The answer's JSON; raises on an HTTP error (`Cancelled` for 499, the server's cancel)."""
-        status, answer = self._exchange(method, path, body, cancel, timeout_s)
+        status, answer = self._exchange(method, path, data, cancel, timeout_s)
         if status == 200:
             return answer
         if status == 499:
@@ -211,12 +215,11 @@ class RemoteInfiller:
         line = str(text).strip().splitlines()[0] if text and str(text).strip() else "no reason given"
         return f"{line} (HTTP {status})"
 
-    def _exchange(self, method: str, path: str, body: Any, cancel: CancelToken | None,
+    def _exchange(self, method: str, path: str, data: bytes | None, cancel: CancelToken | None,
                   timeout_s: float | None = None) -> tuple[int, Any]:
-        """(status, JSON body or None) of one request, on a kept-alive connection where there is one
-        (retried once on a fresh one if the server had closed it meanwhile); a redirect is not followed
-        (it would carry the key elsewhere): its answer says where it pointed."""
-        data = _encoded(body) if body is not None else None
+        """(status, JSON body or None) of one request with the JSON `data` (`_encoded`), on a kept-alive
+        connection where there is one (retried once on a fresh one if the server had closed it meanwhile);
+        a redirect is not followed (it would carry the key elsewhere): its answer says where it pointed."""
         headers = {"X-Client-Id": CLIENT_ID, "User-Agent": f"dllm-lsp/{__version__}", "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"

@@ -196,39 +196,21 @@ def test_a_completion_holding_a_lone_surrogate_is_scored_not_raised():
     assert result in ("passed", "failed", "error")
 
 
-def test_servers_over_http_are_backends_as_the_editor_arena_asks_them(tmp_path, monkeypatch):
-    import http.server
-    import threading
-
+def test_servers_over_http_are_backends_as_the_editor_arena_asks_them(tmp_path, monkeypatch, http_stub):
     asked, keys = [], []
     monkeypatch.setenv("ARENA_TEST_KEY", "s3cret")
 
-    class LlamaLike(http.server.BaseHTTPRequestHandler):  # a server speaking llama.cpp's and OpenAI's shapes
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            asked.append((self.path, body))
-            keys.append(self.headers.get("Authorization"))
-            text = "return x\nprint(1)"  # the single-line cut is the arena's, as for our engines
-            answer = {"content": text} if self.path == "/infill" else {"choices": [{"text": text}]}
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def llama_like(method, path, headers, body):  # a server speaking llama.cpp's and OpenAI's shapes
+        asked.append((path, json.loads(body)))
+        keys.append(headers.get("Authorization"))
+        text = "return x\nprint(1)"  # the single-line cut is the arena's, as for our engines
+        return 200, {}, json.dumps({"content": text} if path == "/infill" else {"choices": [{"text": text}]}).encode()
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LlamaLike)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    url = http_stub(llama_like)
     out = tmp_path / "http.jsonl"
-    try:
-        summary = arena.main(["--splits", "single-line", "--limit", "2", "--warmup", "0", "--out", str(out),
-                              "--backend", f"llama@infill:{url}?key_env=ARENA_TEST_KEY",
-                              "--backend", f"oai@openai:{url}/v1?model=m"])
-    finally:
-        server.shutdown()
+    summary = arena.main(["--splits", "single-line", "--limit", "2", "--warmup", "0", "--out", str(out),
+                          "--backend", f"llama@infill:{url}?key_env=ARENA_TEST_KEY",
+                          "--backend", f"oai@openai:{url}/v1?model=m"])
     rows = common.read_jsonl(out)
     assert {r["backend"] for r in rows} == {"llama", "oai"} and all(r["completion"] == "return x" for r in rows)
     assert all(r["error"] is None and r["nfe"] is None and r["latency_ms"] > 0 for r in rows)

@@ -39,38 +39,20 @@ def test_a_bad_backend_keeps_the_previous_arena_settings():
         svc.close(5)
 
 
-def test_an_http_backend_never_follows_a_redirect_with_its_key(monkeypatch):
-    import http.server
-    import threading
+def test_an_http_backend_never_follows_a_redirect_with_its_key(monkeypatch, http_stub):
     import urllib.error
 
     from dllm_complete.lsp_server.arena import http_infill
 
     seen = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # the first server sends the client elsewhere
-            self.send_response(302)
-            self.send_header("Location", f"http://127.0.0.1:{other.server_address[1]}/steal")
-            self.end_headers()
+    def elsewhere(method, path, headers, body):  # must never see the key
+        seen.append(headers.get("Authorization"))
+        return 200, {}, b""
 
-        def do_GET(self):  # the elsewhere: must never see the key
-            seen.append(self.headers.get("Authorization"))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    first, other = (http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2))
-    for server in (first, other):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    other = http_stub(elsewhere)
+    first = http_stub(lambda *request: (302, {"Location": f"{other}/steal"}, b""))  # sends the client elsewhere
     monkeypatch.setenv("ARENA_TEST_KEY", "s3cret")
-    try:
-        with pytest.raises(urllib.error.HTTPError, match="not followed"):
-            http_infill(parse(f"infill:http://127.0.0.1:{first.server_address[1]}?key_env=ARENA_TEST_KEY"),
-                        "x = ", "\n", 8, 5.0)
-    finally:
-        first.shutdown()
-        other.shutdown()
+    with pytest.raises(urllib.error.HTTPError, match="not followed"):
+        http_infill(parse(f"infill:{first}?key_env=ARENA_TEST_KEY"), "x = ", "\n", 8, 5.0)
     assert seen == []

@@ -6,9 +6,7 @@ local log with the backends' names."""
 
 import asyncio
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from lsp_helpers import RawClient, free_port
@@ -28,29 +26,12 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture()
-def garbage_server():
-    class Garbage(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if self.path.startswith("/slow"):
-                time.sleep(10)
-            body = b"<html>not json</html>"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    class Quiet(ThreadingHTTPServer):
-        def handle_error(self, request, client_address):  # a client that gave up on /slow
-            pass
-
-    server = Quiet(("127.0.0.1", 0), Garbage)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def garbage_server(http_stub):
+    def garbage(method, path, headers, body):  # HTML where JSON belongs; /slow answers too late
+        if path.startswith("/slow"):
+            time.sleep(10)
+        return 200, {}, b"<html>not json</html>"
+    return http_stub(garbage)
 
 
 async def start(tiny, backends, log, timeout_ms=20000, text=TEXT, **settings):

@@ -348,27 +348,14 @@ def test_a_file_of_non_ascii_text_goes_whole_and_an_oversized_one_without_the_fi
     assert RemoteInfiller(serve, api_key=KEY).infill(doc[:-1], "\n", constraint=check).stats.nfe
 
 
-def test_no_key_no_redirect_no_device_each_said_in_one_line(serve):
+def test_no_key_no_redirect_no_device_each_said_in_one_line(serve, http_stub):
     from dllm_complete.lsp_server.launch import main
 
     with pytest.raises(LoadError, match="set DLLM_API_KEY"):
         EngineHost(remote=serve).load(None, None)
 
-    class Moved(http.server.BaseHTTPRequestHandler):  # a proxy sending http to https
-        def do_GET(self):
-            self.send_response(307)
-            self.send_header("Location", "https://elsewhere.example/health")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Moved)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(RuntimeError, match="redirected to https://elsewhere.example/health, not followed"):
-            RemoteInfiller(f"http://127.0.0.1:{proxy.server_address[1]}").connect(wait_s=1)
-    finally:
-        proxy.shutdown()
+    moved = http_stub(lambda *request: (307, {"Location": "https://elsewhere.example/health"}, b""))  # http to https
+    with pytest.raises(RuntimeError, match="redirected to https://elsewhere.example/health, not followed"):
+        RemoteInfiller(moved).connect(wait_s=1)
     with pytest.raises(SystemExit):
         main(["--remote", "http://127.0.0.1:9", "--device", "cpu"])

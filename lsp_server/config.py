@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from .trigger import MAX_LINE_CHARS
+
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -45,7 +47,7 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     syntax: bool = True  # pass a tree-sitter constraint to the engine
     scope: bool = True  # re-mask names that resolve to nothing (grammars/scope.py, names.py)
     max_document_chars: Positive = 8_000_000
-    max_line_chars: Positive = 2_000
+    max_line_chars: Positive = MAX_LINE_CHARS
     arena: ArenaConfig = ArenaConfig()
 
     def max_tokens(self, mode: str) -> int:

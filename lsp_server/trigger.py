@@ -23,6 +23,7 @@ from dllm_complete.dllm.canvas import CLOSERS, starts_line_text
 from . import window
 
 OPENERS = (":", "{", "(", "[", "=>", "->", " do", " then", "\\")
+MAX_LINE_CHARS = 2_000  # a longer line (minified code, data) gets no automatic completion
 
 
 class Decision(NamedTuple):
@@ -45,7 +46,7 @@ def _indent(line: str) -> int:
 
 
 def decide(line_prefix: str, line_suffix: str, prev_line: str, next_line: str = "", *, invoked: bool,
-           mode: str = "auto", max_line: int = 1000) -> Decision:
+           mode: str = "auto", max_line: int = MAX_LINE_CHARS) -> Decision:
     """Decide for a cursor between `line_prefix` and `line_suffix` (its line, split at the cursor), with
     the last non-blank line before it and the first non-blank line after it."""
     if len(line_prefix) + len(line_suffix) > max_line:
@@ -82,7 +83,7 @@ def decide_at(text: str, offset: int, *, invoked: bool, mode: str = "auto") -> D
     return decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=invoked, mode=mode)
 
 
-def mode_in(at: window.Window, mode: str = "auto", max_line: int = 1000) -> str:
+def mode_in(at: window.Window, mode: str = "auto", max_line: int = MAX_LINE_CHARS) -> str:
     """The mode an explicit request gets at the cursor of a window (the CLI's and the benchmarks'
     `auto`), and one line where the editor would show nothing (a line over `max_line` characters)."""
     decided = decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True, mode=mode,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from dllm_complete.lsp_server.trigger import decide, opens_block
+from dllm_complete.lsp_server.config import DEFAULTS
+from dllm_complete.lsp_server.trigger import MAX_LINE_CHARS, decide, opens_block
 
 
 @pytest.mark.parametrize("line_prefix,line_suffix,prev,next_line,invoked,mode,reason", [
@@ -41,6 +42,9 @@ def test_configured_mode_wins_where_completing_is_allowed():
 
 def test_long_lines_are_skipped():
     assert decide("x" * 3000, "", "", invoked=True).reason == "line-too-long"
+    # the CLI's and dllm-serve's `auto` draw the line where the language server does
+    assert decide("x = " + "1" * 1500 + " + ", "", "", invoked=True).mode == "single"
+    assert DEFAULTS.max_line_chars == MAX_LINE_CHARS
 
 
 def test_openers():

@@ -43,7 +43,12 @@ _MiB = 1024 * 1024
 def split_path(split: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Path:
     """Path of a split given by name (``single-line`` ...) or by an explicit file path."""
     if str(split) in SPLITS:
-        return Path(data_dir or DATA_DIR) / SPLITS[str(split)]
+        path = Path(data_dir or DATA_DIR) / SPLITS[str(split)]
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: the official splits are the data/*.jsonl.gz files of "
+                                    "github.com/openai/human-eval-infilling: set DLLM_HUMANEVAL_INFILL_DIR "
+                                    "to their folder")
+        return path
     path = Path(split)
     if not path.is_file():
         raise FileNotFoundError(f"unknown split {split!r}: not one of {sorted(SPLITS)} nor a file")

@@ -74,7 +74,9 @@ def test_a_split_typo_or_a_bad_spec_fails_in_one_line_before_any_model_loads(tmp
                         (["--backend", "infill:localhost:8012"], "expected http(s)://HOST"),
                         (["--backend", "infill:http://u:pw@127.0.0.1:9"], "no user, password"),
                         (["--backend", "infill:http://h:abc"], "the port is not a number"),
-                        (["--backend", f"ar:{tmp_path / 'none'}"], "--backend: model directory not found")):
+                        (["--backend", f"ar:{tmp_path / 'none'}"], "--backend: model directory not found"),
+                        (["--data-dir", str(tmp_path), "--backend", f"dllm:{tmp_path / 'none'}"],
+                         "openai/human-eval-infilling: set DLLM_HUMANEVAL_INFILL_DIR")):
         with pytest.raises(SystemExit) as stop:
             arena.main(["--limit", "1", *argv, "--out", str(tmp_path / "x.jsonl")])
         err = capsys.readouterr().err

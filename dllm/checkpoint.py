@@ -94,6 +94,8 @@ def choose_device(device: str | None = None, dtype: str | None = None,
         dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     except RuntimeError:
         raise ValueError(f"unknown device {device!r} (cpu or cuda)") from None
+    if dev.type not in ("cpu", "cuda"):  # torch knows more (mps, xpu, meta...); the engine runs on these two
+        raise ValueError(f"unsupported device {device!r} (cpu or cuda)")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA GPU")
     if dtype:

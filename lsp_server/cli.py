@@ -29,7 +29,8 @@ import msgspec
 from dllm_complete import grammars
 from dllm_complete.dllm.contract import Constraint, SamplerConfig, unread, unread_reason
 
-from . import postprocess, telemetry, trigger, window
+from . import __version__, postprocess, telemetry, trigger, window
+from .args import Parser
 from .config import DEFAULTS
 from .positions import eol_of, line_starts
 from .signals import stop_signals_exit, stop_signals_raise
@@ -63,9 +64,14 @@ def parse_location(spec: str) -> tuple[Path, int, int | None]:
     parts = spec.rsplit(":", 2)
     numbers: list[int] = []
     while len(parts) > 1 and re.fullmatch("[0-9]+", parts[-1]) and len(numbers) < 2:
-        numbers.insert(0, int(parts.pop()))
+        digits = parts.pop()
+        if len(digits) > 18:
+            raise UsageError(f"{digits[:6]}...: a line or column number of {len(digits)} digits is out of range")
+        numbers.insert(0, int(digits))
     if not numbers:
         raise UsageError(f"expected FILE:LINE[:COL], got {spec!r}")
+    if not "".join(parts):
+        raise UsageError(f"expected FILE:LINE[:COL], got {spec!r}: no FILE")
     line, col = numbers[0], (numbers[1] if len(numbers) > 1 else None)
     return Path(":".join(parts)), line, col
 
@@ -114,10 +120,17 @@ def read_source(path: Path) -> str:
 
 def read_stdin(path: Path) -> str:
     """The text of `path` as an editor holds it, unsaved, from standard input (--stdin)."""
-    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    data = stdin().read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise UsageError(f"standard input is larger than {MAX_FILE_BYTES // 1_000_000} MB")
     return as_text(data, f"{path} (standard input)")
+
+
+def stdin():
+    """Standard input's bytes; a closed one is a UsageError."""
+    if sys.stdin is None:
+        raise UsageError("standard input is closed")
+    return sys.stdin.buffer
 
 
 def as_text(data: bytes, name: str) -> str:
@@ -169,12 +182,14 @@ def constraint_of(language: str | None, path: Path | None, args, document: str) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    sampler = SamplerConfig()
+    p = Parser(
         prog="dllm-complete", description="Fill in code at FILE:LINE[:COL] with a masked-diffusion model.",
         epilog="Bad input (an option, the file, the location, any --batch line) exits with status 2; "
                "options and files are checked before the model loads (options the model does not read, "
                "once it has loaded).")
-    p.add_argument("location", nargs="?", help="FILE:LINE[:COL], 1-based; no column = end of the line")
+    p.add_argument("location", nargs="?", help="FILE:LINE[:COL], 1-based; COL counts characters (a tab is one); "
+                   "no column = end of the line")
     p.add_argument("--batch", metavar="IN.jsonl",
                    help='records {"id", "prefix", "suffix", "language"}, one a line, answered one JSON '
                         'line each; "-" (stdin), a FIFO or a character device such as /dev/null is read '
@@ -186,17 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "not exist, names the language")
     p.add_argument("--language", help="language id for a file whose name does not tell (default: from the "
                    "name, else a #! line)")
-    p.add_argument("--model", help="checkpoint directory (default: the embedded model)")
+    p.add_argument("--model", help="checkpoint directory, or an embedded model's name: dllm-code-small (the "
+                   "default), ar-code-small")
     p.add_argument("--json", action="store_true", help="print the completion and its stats as JSON")
-    p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto")
+    p.add_argument("--mode", choices=["single", "multi", "auto"], default="auto",
+                   help="one line, several, or as the language server decides at the cursor (default auto)")
     p.add_argument("--max-tokens", type=int, help="at most this many tokens, within the model's context (>= 1; default: the language server's, "
                    f"{DEFAULTS.max_tokens('single')} for one line, {DEFAULTS.max_tokens('multi')} for several)")
-    p.add_argument("--steps", type=int, help="diffusion models: hard cap on denoising steps (>= 1)")
-    p.add_argument("--threshold", type=float, help="diffusion models: commit slots at least this confident (0..1)")
+    p.add_argument("--steps", type=int, help=f"diffusion models: hard cap on denoising steps (>= 1; default {sampler.max_steps})")
+    p.add_argument("--threshold", type=float,
+                   help=f"diffusion models: commit slots at least this confident (0..1; default {sampler.threshold})")
     p.add_argument("--block-size", type=int,
                    help="diffusion models: semi-autoregressive block size (0 = whole span; default 4 single-line, 16 multi-line; >= 0)")
     p.add_argument("--temperature", type=float, help="0 = greedy (the default); >= 0")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help=f"seed of --temperature's sampling (default {sampler.seed}: the same text each run)")
     p.add_argument("--draft-tokens", type=int, help="AR models: up to this many tokens drafted by prompt lookup "
                    "and checked in one call (same greedy text, fewer calls; default 0 = off; >= 0)")
     p.add_argument("--no-cache", action="store_true", help="diffusion models: recompute the whole canvas every step")
@@ -210,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: Triton on CUDA, torch on the CPU; off = none)")
     p.add_argument("--graphs", choices=["auto", "on", "off"], default="auto",
                    help="CUDA graphs of the forward passes (default: where faster at load)")
+    p.add_argument("--version", action="version", version=f"dllm-complete {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log model loading and each completion (JSON, stderr)")
     return p
 
@@ -296,10 +315,21 @@ def run_one(args) -> int:
                "model": engine.info, "language": language}
         if hasattr(constraint, "stats"):
             out["scope"] = constraint.stats
-        sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
+        emit(msgspec.json.encode(out).decode())
     else:
-        sys.stdout.write(shown + "\n")
+        emit(shown)
     return 0
+
+
+def emit(line: str) -> None:
+    """One line on stdout, flushed; a failed write (a full disk) is a one-line error, not a traceback."""
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write the output: {(exc.strerror or str(exc)).lower()}") from None
 
 
 def report(message: str) -> None:
@@ -328,7 +358,11 @@ def parse_batch(lines: Iterable[bytes | None], name: str) -> Iterator[BatchRecor
             yield f"{name}:{n}: empty line"
             continue
         try:
-            yield decoder.decode(raw)
+            rec = decoder.decode(raw)
+            if rec.language is not None and grammars.language_for(rec.language) is None:
+                raise msgspec.ValidationError(f"no grammar for language {rec.language!r} "
+                                              f"({', '.join(grammars.supported_names())})")
+            yield rec
         except msgspec.ValidationError as exc:
             rid = record_id(raw)
             where = f"{name}:{n}" if rid is None else f"{name}:{n}: id {msgspec.json.encode(rid).decode()}"
@@ -375,7 +409,7 @@ def open_stream(path: Path | None):
     """The stream's lines as they arrive: stdin (left open), or a FIFO or device opened now, after the
     model has loaded (opening a FIFO waits for its writer)."""
     if path is None:
-        return contextlib.nullcontext(sys.stdin.buffer)
+        return contextlib.nullcontext(stdin())
     try:
         return open(path, "rb")
     except OSError as exc:
@@ -416,8 +450,7 @@ def answer(engine, items: Iterable[BatchRecord | str], args, bad: int) -> int:
         latency = (time.perf_counter() - t0) * 1e3
         telemetry.get().info("completion", id=rec.id, mode=mode, **msgspec.to_builtins(result.stats))
         out = BatchResult(rec.id, result.text, mode, result.stats.nfe, round(latency, 2))
-        sys.stdout.write(encoder.encode(out).decode() + "\n")
-        sys.stdout.flush()
+        emit(encoder.encode(out).decode())
     return EXIT_USAGE if bad else 0
 
 
@@ -426,6 +459,8 @@ def complete_main(argv: list[str] | None = None) -> int:
     telemetry.configure(level="info" if args.verbose else "warning")
     try:
         with stop_signals_raise():
+            if sys.stdout is None:
+                raise UsageError("standard output is closed")
             if (args.location is None) == (args.batch is None):
                 raise UsageError("give either FILE:LINE[:COL] or --batch IN.jsonl")
             if args.stdin and args.batch is not None:

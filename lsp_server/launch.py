@@ -43,6 +43,7 @@ from typing import Any, BinaryIO
 from dllm_complete.dllm.contract import describe
 
 from . import __version__, framing, telemetry
+from .args import Parser
 from .signals import STOP_SIGNALS, Interrupted, stop_signals_raise
 from .engine_host import EngineHost, LoadError
 from .remote import check_api_key
@@ -72,7 +73,7 @@ def _url(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dllm-lsp", description="Inline code completions from a diffusion LM, over LSP.")
+    p = Parser(prog="dllm-lsp", description="Inline code completions from a diffusion LM, over LSP.")
     way = p.add_mutually_exclusive_group()
     way.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default)")
     way.add_argument("--tcp", action="store_true", help="listen for one client on TCP (debugging)")

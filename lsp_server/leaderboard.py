@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .args import Parser
+
 PROG = "dllm-arena"
 EXIT_USAGE = 2
 WINNERS = {"a": 1.0, "tie": 0.5, "b": 0.0, "none": None}  # a's share of the game
@@ -529,7 +531,7 @@ def save_figure(plt, fig, path: Path) -> Path:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description="Leaderboards of the completion arena's pairwise votes.")
+    p = Parser(prog=PROG, description="Leaderboards of the completion arena's pairwise votes.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("report", help="scores, win rates and latency from vote logs or bench arena JSONL",
                        description=__doc__.split("\n\n")[1])

@@ -85,7 +85,10 @@ def decide_at(text: str, offset: int, *, invoked: bool, mode: str = "auto") -> D
 
 def mode_in(at: window.Window, mode: str = "auto", max_line: int = MAX_LINE_CHARS) -> str:
     """The mode an explicit request gets at the cursor of a window (the CLI's and the benchmarks'
-    `auto`), and one line where the editor would show nothing (a line over `max_line` characters)."""
+    `auto`), and one line where the editor would show nothing (a line over `max_line` characters); a
+    mode asked for by name is what it gets."""
+    if mode in ("single", "multi"):
+        return mode
     decided = decide(at.line_prefix, at.line_suffix, at.prev_line, at.next_line, invoked=True, mode=mode,
                      max_line=max_line)
     return decided.mode or "single"

@@ -14,6 +14,7 @@ import sys
 
 from dllm_complete.grammars import language_for, supported_names
 from dllm_complete.lsp_server import telemetry
+from dllm_complete.lsp_server.args import Parser
 from dllm_complete.lsp_server.config import DEFAULTS
 from dllm_complete.lsp_server.remote import check_api_key
 
@@ -23,7 +24,7 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dllm-serve", description=__doc__.split("\n")[0])
+    p = Parser(prog="dllm-serve", description=__doc__.split("\n")[0])
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default localhost only)")
     p.add_argument("--port", type=int, default=8012, help="port (default 8012, llama.vscode's)")
     p.add_argument("--model", default=None, help="checkpoint directory (default: the embedded model)")

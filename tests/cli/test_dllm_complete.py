@@ -62,6 +62,7 @@ def test_the_column_and_the_sampler_options_reach_the_engine(model, tmp_path):
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
     assert answer(f"{path}:1")["mode"] == "multi" and answer(f"{path}:1:5")["mode"] == "single"  # after `def `
+    assert answer(f"{path}:1:5", "--mode", "multi")["mode"] == "multi"  # asked for by name
     capped = answer(f"{path}:2", "--steps", "1", "--block-size", "0", "--threshold", "1", "--no-syntax")
     assert capped["stats"]["steps"] == 1 and "scope" not in capped
     sampled = {answer(f"{path}:2", "--temperature", "1", "--seed", str(seed), "--no-syntax")["raw"]
@@ -112,6 +113,10 @@ def test_batch(model, tmp_path):
     ("ar_unread", "--steps, --threshold, --no-cache: not used by autoregressive models"),
     ("stdin_batch", "--stdin goes with FILE:LINE"),
     ("language", "--language: no grammar for 'pyhton' (python, "),
+    ("mps", "unsupported device 'mps' (cpu or cuda)"), ("no_file", "no FILE"),
+    ("digits", "a line or column number of 5000 digits is out of range"),
+    ("option", "argument --steps: invalid int value: 'abc' (see --help)"),
+    ("batch_language", "in.jsonl:1: id 1: no grammar for language 'bogus'"),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
@@ -131,19 +136,37 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         "ar_unread": [f"{source}:2", "--steps", "3", "--threshold", "0.5", "--no-cache", "--seed", "1"],
         "stdin_batch": ["--batch", "-", "--stdin"],
         "language": [f"{source}:2", "--language", "pyhton"],
+        "mps": [f"{source}:2", "--device", "mps"],
+        "no_file": [":2"],
+        "digits": [f"{source}:{'9' * 5000}"],
+        "option": [f"{source}:2", "--steps", "abc"],
+        "batch_language": [],
     }[case]
     if case == "binary":
         blob = tmp_path / "b.bin"
         blob.write_bytes(b"\x00\x01\x02" * 10)
         args = [f"{blob}:1"]
-    if case in ("empty_batch_line", "bad_batch"):
+    if case in ("empty_batch_line", "bad_batch", "batch_language"):
         batch = tmp_path / "in.jsonl"
-        batch.write_text(' \n' if case == "empty_batch_line" else '{"id": 1}\n')
+        batch.write_text({"empty_batch_line": ' \n', "bad_batch": '{"id": 1}\n',
+                          "batch_language": '{"id": 1, "prefix": "x = ", "language": "bogus"}\n'}[case])
         args = ["--batch", str(batch)]
     out = run(*args, *{"model": [], "ar_unread": ["--model", "ar-code-small"]}.get(case, ["--model", model]))
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_output_that_cannot_be_written_is_a_one_line_error(model, source):
+    with open("/dev/full", "w") as full:
+        out = subprocess.run([sys.executable, "-m", "dllm_complete.lsp_server.cli", f"{source}:2", "--model", model],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr == "dllm-complete: error: cannot write the output: no space left on device\n"
+    closed = subprocess.run([sys.executable, "-m", "dllm_complete.lsp_server.cli", f"{source}:2", "--stdin", "--model",
+                             model], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                            preexec_fn=lambda: os.close(0))
+    assert closed.returncode == 2 and closed.stderr == "dllm-complete: error: standard input is closed\n"
 
 
 GOOD_AND_BAD = ('{"id": "a", "prefix": "x = ", "suffix": "\\n", "language": "python"}\n'

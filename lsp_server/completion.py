@@ -172,7 +172,7 @@ class Completer:
         offset = index.offset_at(req.line, req.character)
         ctx = window.build(text, offset, cfg.prefix_tokens, cfg.suffix_tokens)
         replace_from, replace_to, lead = offset, offset, ""
-        if req.selected is not None and req.selected[0][0] == req.selected[1][0] == req.line:  # else ignored
+        if req.selected is not None:  # the menu's selected item, on the cursor's line around it (`convert.py`)
             (sl, sc), (el, ec), lead = req.selected
             replace_from, replace_to = min(index.offset_at(sl, sc), offset), max(index.offset_at(el, ec), offset)
             ctx = window.with_selection(ctx, offset - replace_from, lead, replace_to - offset)

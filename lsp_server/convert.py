@@ -40,8 +40,10 @@ def inline_request(params: lsp.InlineCompletionParams, request_id: Any) -> Reque
     ctx = params.context
     selected = None
     if ctx is not None and ctx.selected_completion_info is not None:
-        info = ctx.selected_completion_info
-        selected = (position(info.range.start), position(info.range.end), info.text)
+        info, at = ctx.selected_completion_info, params.position
+        start, end = info.range.start, info.range.end
+        if start.line == end.line == at.line and start.character <= at.character <= end.character:  # else ignored
+            selected = (position(start), position(end), info.text)
     invoked = ctx is not None and ctx.trigger_kind == lsp.InlineCompletionTriggerKind.Invoked
     return Request(params.text_document.uri, params.position.line, params.position.character,
                    invoked, "inline", request_id, selected)

@@ -12,7 +12,9 @@ What the reader does with a stream that is off:
     without a line break) and logs one warning;
   - a length it cannot trust ends the stream with `FramingError`: a Content-Length that is not
     plain decimal digits (negative, a float, a sign, empty), one over `max_bytes`, or one proven
-    wrong because the body is not followed by a header line (it was too short or too long). The
+    wrong because the body is not followed by a header line (it was too short or too long), or is
+    followed by a block without Content-Length that does not start with an LSP header (one byte too
+    long leaves `ontent-Length: ...`, a header of no use, and resyncing would skip a request). The
     boundaries of the following messages are unknown then, and one of them may be a lost request:
     the caller ends the session and the editor restarts the server, rather than leaving a server
     that no longer answers.
@@ -32,6 +34,7 @@ MAX_HEADER_BYTES = 64 * 1024  # one header block (a line is bounded by the strea
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 _CONTENT_LENGTH = re.compile(rb"content-length[ \t]*:", re.IGNORECASE)
 _DIGITS = re.compile(rb"[0-9]+")
+LSP_HEADERS = ("content-length", "content-type")
 
 
 class FramingError(Exception):
@@ -77,6 +80,7 @@ class MessageReader:
     async def _header_block(self) -> int | None:
         """The Content-Length of the next header block, resyncing past malformed ones."""
         length, size, seen = None, 0, False  # seen: a header line of this block was read
+        suspect = False  # the block follows a body and does not start with an LSP header
         while (line := await self._line()) is not None:
             size += len(line)
             if size > MAX_HEADER_BYTES:
@@ -86,6 +90,9 @@ class MessageReader:
                     return length
                 if not seen:
                     continue  # blank lines between messages
+                if suspect:
+                    raise FramingError("the message before was followed by no Content-Length "
+                                       "(its Content-Length was wrong?)")
                 line = await self._resync(None)  # no Content-Length: where the body ends is unknown
                 if line is None:
                     return None
@@ -100,8 +107,9 @@ class MessageReader:
                 if line is None:
                     return None
                 header = _header(line)
-            self._after_body, seen = False, True
             name, value = header
+            suspect = suspect or (self._after_body and not seen and name not in LSP_HEADERS)
+            self._after_body, seen = False, True
             if name == "content-length":
                 length = self._length(value)
         return None

@@ -7,10 +7,12 @@ Owns these adjustments, nothing else:
     then dispatched), and nothing a client sends makes it raise, except pygls' SystemExit for `exit`;
   - every request gets the answer JSON-RPC and LSP prescribe, and notifications never get one:
     a body that is not JSON -> Parse error (-32700, id null); JSON that is not JSON-RPC -> Invalid
-    request (-32600); a request before `initialize` -> Server not initialized (-32002), after
+    request (-32600), as is an id that is neither a number nor a string; a request before `initialize` -> Server not initialized (-32002), after
     `shutdown` -> Invalid request (-32600) (notifications then are dropped, `exit` excepted);
     params that do not fit the method -> Invalid params (-32602), an unknown method -> Method not
-    found (-32601); a message without `params` (legal JSON-RPC) is read as `params: null`;
+    found (-32601); a message without `params` (legal JSON-RPC) is read as `params: null`; a
+    didChange whose params do not fit names its document to `on_unreadable_change` (the server's
+    copy of that text is no longer the editor's);
   - the writer is guarded: once the client's end is gone, answers are dropped after one log line
     and `on_output_lost` is called (no "Error sending data" for every late answer);
   - the futures pygls keeps per handler run are released when the run is over (pygls keeps those
@@ -100,6 +102,7 @@ def answers_later(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Await
 
 class DllmProtocol(LanguageServerProtocol):
     on_output_lost: Callable[[], None] | None = None
+    on_unreadable_change: Callable[[str], None] | None = None  # (uri): its text is no longer the editor's
     _initialize_seen = False
 
     def _forward(self, method: str, params: Any):
@@ -147,6 +150,12 @@ class DllmProtocol(LanguageServerProtocol):
                 if exc.__cause__ is not None:  # say which field (cattrs' own account of what failed)
                     exc = type(exc)(f"{exc.message}: {_what_failed(exc.__cause__)}")
                 return _BadRequest(data["id"], data["method"], exc)
+            if isinstance(data, dict) and data.get("method") == lsp.TEXT_DOCUMENT_DID_CHANGE:
+                params = data.get("params")
+                document = params.get("textDocument") if isinstance(params, dict) else None
+                uri = document.get("uri") if isinstance(document, dict) else None
+                if isinstance(uri, str) and self.on_unreadable_change is not None:
+                    self.on_unreadable_change(uri)
             raise
 
     def handle_message(self, message: Any):
@@ -158,6 +167,10 @@ class DllmProtocol(LanguageServerProtocol):
             return
         if not hasattr(message, "method"):  # a response to a request of ours
             super().handle_message(message)
+            return
+        if is_request and (isinstance(message.id, bool) or not isinstance(message.id, (int, float, str))):
+            telemetry.get().warning("jsonrpc.invalid_request", message=repr(message)[:200])
+            self._send_error(None, JsonRpcInvalidRequest.CODE, "Invalid request: id must be a number or a string")
             return
         if not isinstance(message.method, str):
             telemetry.get().warning("jsonrpc.invalid_request", message=repr(message)[:200])

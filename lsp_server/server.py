@@ -34,6 +34,8 @@ def create(model: str | None = None, device: str | None = None, remote: str | No
     ls.service = svc = Service(lambda kind, text: ls.window_show_message(lsp.ShowMessageParams(type=kind, message=text)),
                                model=model, device=device, remote=remote, api_key=api_key)
 
+    ls.protocol.on_unreadable_change = svc.lost_track
+
     async def fetch_settings() -> Any:
         result = await ls.workspace_configuration_async(
             lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="dllm")]))

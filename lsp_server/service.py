@@ -131,7 +131,19 @@ class Service:
             self.log.warning("document.unknown", uri=doc.uri, notification="didChange")
 
     def did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
+        self._forget(params.text_document.uri)
+
+    def lost_track(self, uri: str) -> None:
+        """A change to `uri` could not be read: its text here is no longer the editor's, so it is
+        dropped (no completions there) until the editor opens it again."""
+        if self.store.get(uri) is None:
+            return
+        self._forget(uri)
+        self.log.warning("document.lost", uri=uri)
+        self.show(lsp.MessageType.Warning, f"dllm: a change to {uri} could not be read; "
+                                           "completions there resume when the file is reopened")
+
+    def _forget(self, uri: str) -> None:
         self.scheduler.cancel(uri)
         self.store.close(uri)
         self.cache.clear(uri)

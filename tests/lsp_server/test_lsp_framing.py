@@ -59,6 +59,8 @@ CASES = {
     "missing header": (BAD, "exit"),
     "10 bytes short": (b"Content-Length: %d\r\n\r\n" % (N - 10) + BAD, "exit"),
     "40 bytes long": (b"Content-Length: %d\r\n\r\n" % (N + 40) + BAD, "exit"),
+    "1 byte long": (b"Content-Length: %d\r\n\r\n" % (N + 1) + BAD, "exit"),  # leaves `ontent-Length: ..`
+    "13 bytes long": (b"Content-Length: %d\r\n\r\n" % (N + 13) + BAD, "exit"),  # leaves `h: ..`
     "3,000,000,000": (b"Content-Length: 3000000000\r\n\r\n" + BAD, "exit"),
     "99999999999999": (b"Content-Length: 99999999999999\r\n\r\n" + BAD, "exit"),
     "a 70,000-digit length": (b"Content-Length: " + b"7" * 70_000 + b"\r\n\r\n" + BAD, "exit"),

@@ -83,6 +83,34 @@ async def test_a_clients_mistakes_are_not_logged_as_server_errors(tmp_path):
     assert stderr_problems(log.read_text()) == []
 
 
+async def test_an_id_that_is_no_number_or_string_is_an_invalid_request(raw):
+    for msg_id in ({"a": 1}, [1], True):
+        raw.send({"jsonrpc": "2.0", "id": msg_id, "method": "dllm/stats", "params": {}})
+        error = (await raw.response(None))["error"]
+        assert error["code"] == -32600 and "traceback" not in str(error).lower()
+
+
+async def test_a_change_that_cannot_be_read_drops_the_document_until_it_is_reopened(raw):
+    uri, opened = "file:///lost.py", {"uri": "file:///lost.py", "languageId": "python", "version": 1, "text": "x = "}
+
+    async def items() -> list:
+        answer = await raw.request(20 + len(seen), "textDocument/inlineCompletion", {
+            "textDocument": {"uri": uri}, "position": {"line": 0, "character": 4}, "context": {"triggerKind": 2}})
+        seen.append(answer)
+        return (answer["result"] or {}).get("items", [])
+    seen: list = []
+    raw.notify("textDocument/didOpen", {"textDocument": opened})
+    assert await items()
+    raw.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2},
+                                          "contentChanges": [{"range": None, "text": "y"}]})
+    while (msg := await raw.recv()).get("method") != "window/showMessage":
+        pass
+    assert "could not be read" in msg["params"]["message"] and uri in msg["params"]["message"]
+    assert await items() == []  # not completions of text the editor no longer has
+    raw.notify("textDocument/didOpen", {"textDocument": opened})
+    assert await items()
+
+
 async def test_shutdown_and_exit(raw):
     assert (await raw.request(9, "shutdown", None))["result"] is None
     raw.notify("exit")

@@ -236,6 +236,9 @@ async def test_a_selected_item_replaces_its_whole_range_and_only_on_the_cursor_l
     assert items[0].insert_text == "path.join(a)" and rng(items[0]) == ((1, 7), (1, 11))
     items = await inline(svc, URI, 1, 9, selected=((0, 0), (1, 9), "path"))  # not on the cursor's line
     assert all(rng(i)[0] == (1, 9) for i in items)
+    for start, end in (((1, 9), (1, 7)), ((1, 4), (1, 6))):  # reversed; not around the cursor
+        items = await inline(svc, URI, 1, 9, selected=(start, end, "pa"))  # ignored: `os.pa` + `pa...` never
+        assert all(rng(i) == ((1, 9), (1, 9)) and not i.insert_text.startswith("pa") for i in items)
 
 
 async def test_cancelling_one_of_two_shared_requests_leaves_the_other_its_answer(svc):

@@ -134,6 +134,8 @@ def stdin():
 
 
 def as_text(data: bytes, name: str) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UsageError(f"{name} is UTF-16 text; only UTF-8 is read")
     if b"\0" in data[:8192]:
         raise UsageError(f"{name} looks like a binary file")
     try:

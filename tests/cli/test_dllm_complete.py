@@ -117,6 +117,7 @@ def test_batch(model, tmp_path):
     ("digits", "a line or column number of 5000 digits is out of range"),
     ("option", "argument --steps: invalid int value: 'abc' (see --help)"),
     ("batch_language", "in.jsonl:1: id 1: no grammar for language 'bogus'"),
+    ("utf16", "is UTF-16 text; only UTF-8 is read"),
 ])
 def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
     args = {
@@ -141,11 +142,15 @@ def test_bad_input_is_one_line_exit_2(model, source, tmp_path, case, message):
         "digits": [f"{source}:{'9' * 5000}"],
         "option": [f"{source}:2", "--steps", "abc"],
         "batch_language": [],
+        "utf16": [],
     }[case]
     if case == "binary":
         blob = tmp_path / "b.bin"
         blob.write_bytes(b"\x00\x01\x02" * 10)
         args = [f"{blob}:1"]
+    if case == "utf16":
+        (tmp_path / "u.py").write_text("x = 1\n", encoding="utf-16")
+        args = [f"{tmp_path / 'u.py'}:1"]
     if case in ("empty_batch_line", "bad_batch", "batch_language"):
         batch = tmp_path / "in.jsonl"
         batch.write_text({"empty_batch_line": ' \n', "bad_batch": '{"id": 1}\n',

@@ -90,12 +90,16 @@ def trim_block(lines: list[str], first_indent: int, max_lines: int, after_code: 
 _STRING = re.compile(r"""\"(?:\\.|[^"\\\n])*\"|'(?:\\.|[^'\\\n])*'""")
 
 
-def drop_line_overlap(text: str, line_suffix: str) -> str:
+def drop_line_overlap(text: str, line_suffix: str, mid_word: bool = False) -> str:
     """Remove an ending of punctuation that the rest of the cursor's line already supplies, e.g. `)` or
-    `):`, unless the completion needs its brackets to close what it opened itself."""
+    `):`, unless the completion needs its brackets to close what it opened itself; with the cursor
+    `mid_word`, also an ending that types the rest of that word again (`pri|nt(x)` + `nt(x)`)."""
     rest, code = line_suffix.strip(), _STRING.sub('""', text)
+    word = len(re.match(r"\w*", rest).group()) if mid_word else 0
     for k in range(len(rest), 0, -1):
-        if text.endswith(rest[:k]) and not re.search(r"\w", rest[:k]) and all(
+        if not text.endswith(rest[:k]):
+            continue
+        if word and k >= word or not re.search(r"\w", rest[:k]) and all(
                 rest[:k].count(close) <= max(0, code.count(close) - code.count(open_)) for open_, close in BRACKETS):
             return text[: len(text) - k]
     return text
@@ -172,7 +176,8 @@ def finish(raw: str, *, mode: str, line_prefix: str, line_suffix: str,
     joined = "\n".join(lines)
     text = joined.rstrip()
     if not above:
-        text = drop_line_overlap(text, line_suffix)
+        mid_word = bool(re.search(r"\w$", line_prefix) and re.match(r"\w", line_suffix))
+        text = drop_line_overlap(text, line_suffix, mid_word)
         if re.match(r"\w", line_suffix) and joined[len(text):].startswith(" "):
             text += " "  # the space the model wrote before the word after the cursor
     if not text.strip():

@@ -19,6 +19,13 @@ def test_overlap_with_the_rest_of_the_line_is_dropped():
     assert drop_line_overlap("abc", "") == "abc"
 
 
+def test_a_completion_mid_word_that_types_the_rest_of_the_word_again_is_empty():
+    for raw, prefix, suffix in (("nt", "pri", "nt(x)"), ("nt(x)", "pri", "nt(x)"), ("turn x", "    re", "turn x")):
+        assert finish(raw, mode="single", line_prefix=prefix, line_suffix=suffix) == ""
+    assert finish("ntln", mode="single", line_prefix="pri", line_suffix="nt(x)") == "ntln"
+    assert finish("nt", mode="single", line_prefix="pri ", line_suffix="nt(x)") == "nt"  # not mid-word: a word may repeat
+
+
 def test_multi_line_trimmed_to_the_block():
     raw = "y = x * 2\n    return y\n\ndef other():\n    pass"
     out = finish(raw, mode="multi", line_prefix="    ", line_suffix="")

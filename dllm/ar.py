@@ -51,7 +51,15 @@ class ARDecoder:
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         """The middle between `prefix` and `suffix` (`contract.Infiller`), one token per model call, or the
-        longest correct part of a prompt-lookup draft and the token after it."""
+        longest correct part of a prompt-lookup draft and the token after it. From any thread: calls
+        run one at a time (`Loaded.busy`)."""
+        with self.loaded.busy:
+            return self._infill(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens,
+                                cancel=cancel, constraint=constraint, sampler=sampler)
+
+    def _infill(self, prefix: str, suffix: str, *, language: str | None, mode: str, max_tokens: int | None,
+                cancel: CancelToken | None, constraint: Constraint | None,
+                sampler: SamplerConfig | None) -> Completion:
         self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
         start = begin(self.tokenizer, prefix, suffix, mode, max_tokens, sampler or self.sampler, constraint,
                       self.context_tokens, self.model.cfg.max_seq_len)

@@ -11,6 +11,7 @@ are decided once, in `choose_device`; the CPU thread policy in `threads.choose`.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import functools
 import json
 import math
@@ -62,6 +63,8 @@ class Loaded:
     tokenizer: Tokenizer
     spec: ModelSpec
     threads: threads.Threads = dataclasses.field(default_factory=threads.Threads)  # set before each infill
+    # one infill at a time: its forwards share the model's key/value cache (another thread's call waits)
+    busy: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @property
     def info(self) -> dict:
@@ -370,6 +373,7 @@ def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | No
     path = resolve(path)
     mc, tokenizer, spec = describe(path)
     dev, dt = choose_device(device, dtype, None if dtype else stored_dtype(path))
+    policy = threads.choose(dev)  # before the weights: its first look at the free cores spans the load
     if dev.type == "cpu":
         allocator.keep_temporaries_mapped()
         allocator.cap_primitive_cache()
@@ -379,7 +383,7 @@ def load_checkpoint(path: str | Path, device: str | None = None, dtype: str | No
     load_weights(model, path, spec.layout, dt, dev)
     model.eval().requires_grad_(False)
     model.make_rope(dev)
-    return Loaded(model, tokenizer, spec, threads.choose(dev))
+    return Loaded(model, tokenizer, spec, policy)
 
 
 def hf_config(mc: ModelConfig, special: SpecialIds, kind: str, name: str, extra: dict | None = None) -> dict:

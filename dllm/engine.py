@@ -65,7 +65,8 @@ class Run:
 
 
 class Engine:
-    """Masked-diffusion infilling with a loaded model. Not thread-safe: one thread owns it."""
+    """Masked-diffusion infilling with a loaded model. `infill` may be called from any thread: calls
+    run one at a time (`Loaded.busy`); `steps` and `run` belong to one thread (the batcher's)."""
 
     def __init__(self, loaded: Loaded, sampler: SamplerConfig | None = None, kernels: str = "auto",
                  compile_forward: bool = False, graphs: str = "auto") -> None:
@@ -103,8 +104,8 @@ class Engine:
                max_tokens: int | None = None, cancel: CancelToken | None = None,
                constraint: Constraint | None = None, sampler: SamplerConfig | None = None) -> Completion:
         """The middle between `prefix` and `suffix` (`contract.Infiller`)."""
-        self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
-        with torch.inference_mode():
+        with self.loaded.busy, torch.inference_mode():
+            self.loaded.threads.settle()  # torch's thread count for this call (`threads.py`)
             return self.run(self.steps(prefix, suffix, language=language, mode=mode, max_tokens=max_tokens,
                                        cancel=cancel, constraint=constraint, sampler=sampler))
 

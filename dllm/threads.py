@@ -10,9 +10,9 @@ fast as torch's own (1.03x), 1.18x and 1.9x its idle beside one and two busy pro
 
 So on the CPU the count follows the free cores (`Threads.settle`, before each infill): the cores
 minus what other processes used over the last WINDOW_S or more (/proc/stat less this process's own
-time), never above the count torch had at load nor the CPUs a container's cgroup quota allows (torch
-counts the host's cores there), never below one. Not per step: a call keeps its
-count. A user's choice is left alone: OMP_NUM_THREADS or MKL_NUM_THREADS in the environment, a
+time; the first call judges the stretch since its model began to load, if FIRST_WINDOW_S or more),
+never above the count torch had at load nor the CPUs a container's cgroup quota allows (torch counts
+the host's cores there), never below one. Not per step: a call keeps its count. A user's choice is left alone: OMP_NUM_THREADS or MKL_NUM_THREADS in the environment, a
 count set with torch.set_num_threads that torch does not pick by itself, or any change of the count
 after load by someone else (from then on the engine never sets it again). Completions do not change
 with the count (texts equal across the policies above, on those 30 holes).
@@ -27,6 +27,7 @@ import torch
 
 USER_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 WINDOW_S = 0.25  # the shortest stretch of CPU time the free cores are judged over
+FIRST_WINDOW_S = 0.08  # the first call's: since the load began (a model loads in ~0.1 s; one busy core shows)
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -104,7 +105,13 @@ class Threads:
         self.most = self.current = torch.get_num_threads()
         usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else self.most
         self._cpus = min(usable, quota_cpus() or usable)  # a container's quota: /proc/stat shows the host's cores
-        self._last: tuple[int, int, float] | None = None
+        self._last: tuple[int, int, float] | None = self._sample() if policy == "adaptive" else None
+        self._decided = False
+
+    @staticmethod
+    def _sample() -> tuple[int, int, float] | None:
+        now = _cpu_times()
+        return None if now is None else (*now, _own_ticks())
 
     def settle(self) -> int:
         """Before an infill: the count for it, set in torch when adapting; the count in force."""
@@ -113,11 +120,11 @@ class Threads:
         if torch.get_num_threads() != self.current:  # someone else set it: theirs from now on
             self.policy = "fixed"
             return torch.get_num_threads()
-        now = _cpu_times()
-        if now is None:
+        sample = self._sample()
+        if sample is None:
             return self.current
-        sample = (*now, _own_ticks())
-        last, window = self._last, WINDOW_S * _CLK_TCK * (os.cpu_count() or 1)
+        last = self._last
+        window = (WINDOW_S if self._decided else FIRST_WINDOW_S) * _CLK_TCK * (os.cpu_count() or 1)
         if last is None or sample[0] - last[0] >= window:
             if last is not None:
                 free = free_cores(*(a - b for a, b in zip(sample, last)), os.cpu_count() or 1)
@@ -125,6 +132,7 @@ class Threads:
                 if count != self.current:
                     torch.set_num_threads(count)
                     self.current = count
+                self._decided = True
             self._last = sample
         return self.current
 

@@ -133,6 +133,18 @@ def test_blocks_may_step_on_the_canvas_cache(tmp_path, shift):
     assert grown >= 6
 
 
+@pytest.mark.parametrize("kind", ["diffusion", "ar"])
+def test_one_engine_called_from_several_threads_answers_as_from_one(tiny_dir, tiny_ar_dir, kind):
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = dllm.load(str(tiny_dir if kind == "diffusion" else tiny_ar_dir))
+    holes = list(_holes(6)) * 4
+    alone = [engine.infill(p, s, mode="multi").text for p, s in holes]
+    with ThreadPoolExecutor(4) as pool:  # unguarded, calls shared the key/value cache and crossed
+        together = list(pool.map(lambda hole: engine.infill(*hole, mode="multi").text, holes))
+    assert together == alone
+
+
 def test_greedy_is_deterministic_and_seeded_sampling_repeats(engine):
     prefix, suffix = SAMPLE_CODE[:80], SAMPLE_CODE[80:]
     assert engine.infill(prefix, suffix).text == engine.infill(prefix, suffix).text

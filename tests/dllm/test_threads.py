@@ -66,14 +66,16 @@ def test_a_quota_caps_the_adaptive_count(unset, monkeypatch):
 def test_adaptive_count_follows_the_free_cores_and_stops_when_someone_else_sets_it(unset, monkeypatch):
     most = torch.get_num_threads()
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
-    ticks = iter([(0, 0), (200, 0), (400, 150)])  # (all, idle): 1 s on 2 cores, then another 1 s
-    own = iter([0, 100, 150])  # this process: one core, then a quarter of the time
+    # (all, idle) at load, then 0.1 s on 2 cores, 0.1 s more, then another 1 s
+    ticks = iter([(0, 0), (20, 0), (40, 0), (240, 150)])
+    own = iter([0, 10, 20, 70])  # this process: one core, then a quarter of the time
     monkeypatch.setattr(threads, "_cpu_times", lambda: next(ticks))
     monkeypatch.setattr(threads, "_own_ticks", lambda: next(own))
     pol = threads.Threads("adaptive")
     pol.most, pol._cpus = 2, 2  # as on a 2-core machine
-    assert pol.settle() == most  # the first look only starts a window
-    assert pol.settle() == 1 and torch.get_num_threads() == 1  # another process held the other core
+    # the load's look starts a window the first call judges: another process held the other core
+    assert pol.settle() == 1 and torch.get_num_threads() == 1
+    assert pol.settle() == 1  # later calls judge a longer stretch: 0.1 s is too short a window
     assert pol.settle() == 2 and torch.get_num_threads() == 2
     assert pol.info == {"threads": 2, "thread_policy": "adaptive"}
     torch.set_num_threads(1)  # a user's own setting after load

@@ -75,6 +75,11 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     draft_tokens: int = 0
 
     def __post_init__(self) -> None:
+        for field in msgspec.structs.fields(self):  # msgspec checks types when decoding, not when built
+            try:
+                msgspec.convert(getattr(self, field.name), field.type)
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"{field.name}: {exc}") from None
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
         if self.confidence not in CONFIDENCES:
@@ -87,8 +92,9 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
         if not 0 <= self.seed < SEEDS:
             raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
-        if min(self.context_tokens, self.remask_budget, self.block_size or 0, self.canvas, self.draft_tokens) < 0:
-            raise ValueError("block_size, canvas, context_tokens, draft_tokens and remask_budget must be >= 0")
+        for name in ("block_size", "canvas", "context_tokens", "draft_tokens", "remask_budget"):
+            if (getattr(self, name) or 0) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     def alternative(self, i: int) -> SamplerConfig:
         """The settings of the i-th extra suggestion beside the best one: sampled, with a seed of its own."""

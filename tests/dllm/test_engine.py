@@ -283,6 +283,11 @@ def test_bad_arguments(engine):
         engine.infill("a", "b", mode="paragraph")
     with pytest.raises(ValueError, match="threshold"):
         dllm.SamplerConfig(threshold=2.0)
+    for field, value in (("canvas", 3.5), ("seed", 1.5), ("use_cache", "no"), ("max_steps", True)):
+        with pytest.raises(ValueError, match=f"^{field}: Expected"):  # when built, not deep inside a call
+            dllm.SamplerConfig(**{field: value})
+    with pytest.raises(ValueError, match="^block_size must be >= 0, got -1$"):
+        dllm.SamplerConfig(block_size=-1)
 
 
 def test_ar_decoder_with_static_cache_equals_plain_greedy(tiny_ar_dir):

@@ -48,7 +48,8 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     # > 0: commit the surest slots while the sum of their -log(confidence) stays within this (the
     # EB-sampler), instead of every slot above `threshold`
     entropy_budget: float = 0.0
-    # hard cap on denoising steps for one canvas; 16 measured better and ~2x faster than 32 on
+    # cap on denoising steps for one canvas, but at least one a block (blocks smaller than
+    # canvas / max_steps take one step each, so more in all); 16 measured better and ~2x faster than 32 on
     # multi-line HumanEval-infilling (single-line canvases rarely reach it)
     max_steps: int = 16
     # semi-autoregressive blocks of this many slots (LLaDA's recipe), 0 = the whole span in parallel,
@@ -62,7 +63,8 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     # and 1.30x faster on multi-line HumanEval-infilling (500 holes: 10 passes each, p50 81 -> 62 ms)
     refresh_each_block: bool = False
     context_tokens: int = 0  # prefix + suffix budget; 0 = the model's trained context
-    # a fixed canvas of this many slots, never grown (the published fixed-length protocols, bench/humaneval_infill.py);
+    # a fixed canvas of this many slots, never grown, whatever max_tokens says (the published
+    # fixed-length protocols, bench/humaneval_infill.py);
     # 0 = start small and grow while it fills with real code (`schedule.py`)
     canvas: int = 0
     remask_budget: int = 48  # tokens a syntax constraint may re-mask per request

@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one line, several, or as the language server decides at the cursor (default auto)")
     p.add_argument("--max-tokens", type=int, help="at most this many tokens, within the model's context (>= 1; default: the language server's, "
                    f"{DEFAULTS.max_tokens('single')} for one line, {DEFAULTS.max_tokens('multi')} for several)")
-    p.add_argument("--steps", type=int, help=f"diffusion models: hard cap on denoising steps (>= 1; default {sampler.max_steps})")
+    p.add_argument("--steps", type=int, help=f"diffusion models: cap on denoising steps, at least one a block (>= 1; default {sampler.max_steps})")
     p.add_argument("--threshold", type=float,
                    help=f"diffusion models: commit slots at least this confident (0..1; default {sampler.threshold})")
     p.add_argument("--block-size", type=int,

@@ -49,8 +49,8 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     # EB-sampler), instead of every slot above `threshold`
     entropy_budget: float = 0.0
     # cap on denoising steps for one canvas, but at least one a block (blocks smaller than
-    # canvas / max_steps take one step each, so more in all); 16 measured better and ~2x faster than 32 on
-    # multi-line HumanEval-infilling (single-line canvases rarely reach it)
+    # canvas / max_steps take one step each, so more in all); 16 measured better and ~2x faster
+    # than 32 on multi-line HumanEval-infilling (single-line canvases rarely reach it)
     max_steps: int = 16
     # semi-autoregressive blocks of this many slots (LLaDA's recipe), 0 = the whole span in parallel,
     # None = the mode's measured default (`schedule.BLOCK_SIZES`: 4 single-line, 16 multi-line)

@@ -8,14 +8,15 @@ core); 1 thread 86 / 90 / 139 ms (idle 1.19x slower); OMP_WAIT_POLICY=PASSIVE 13
 (idle 1.8x); the count adapted to the cores other processes leave free 75 / 88 / 143 ms: idle as
 fast as torch's own (1.03x), 1.18x and 1.9x its idle beside one and two busy processes.
 
-So on the CPU the count follows the free cores (`Threads.settle`, before each infill): the cores
-minus what other processes used over the last WINDOW_S or more (/proc/stat less this process's own
-time; the first call judges the stretch since its model began to load, if FIRST_WINDOW_S or more),
-never above the count torch had at load nor the CPUs a container's cgroup quota allows (torch counts
-the host's cores there), never below one. Not per step: a call keeps its count. A user's choice is left alone: OMP_NUM_THREADS or MKL_NUM_THREADS in the environment, a
-count set with torch.set_num_threads that torch does not pick by itself, or any change of the count
-after load by someone else (from then on the engine never sets it again). Completions do not change
-with the count (texts equal across the policies above, on those 30 holes).
+So on the CPU the count follows the free cores (`Threads.settle`, before each infill): the cores minus
+what other processes used over the last WINDOW_S or more (/proc/stat less this process's own time; the
+first call judges the stretch since its model began to load, if FIRST_WINDOW_S or more), never above the
+count torch had at load nor the CPUs a container's cgroup quota allows (torch counts the host's cores
+there), never below one. Not per step: a call keeps its count. A user's choice is left alone:
+OMP_NUM_THREADS or MKL_NUM_THREADS in the environment, a count set with torch.set_num_threads that torch
+does not pick by itself, or any change of the count after load by someone else (from then on the engine
+never sets it again). Completions do not change with the count (texts equal across the policies above,
+on those 30 holes).
 """
 
 from __future__ import annotations

@@ -5,14 +5,14 @@ Owns these adjustments, nothing else:
     store holds the text and a bad edit cannot stop our handler from running);
   - `receive` takes one message body from a transport (JSON parsed with the protocol's object hook,
     then dispatched), and nothing a client sends makes it raise, except pygls' SystemExit for `exit`;
-  - every request gets the answer JSON-RPC and LSP prescribe, and notifications never get one:
-    a body that is not JSON -> Parse error (-32700, id null); JSON that is not JSON-RPC -> Invalid
-    request (-32600), as is an id that is neither a number nor a string; a request before `initialize` -> Server not initialized (-32002), after
-    `shutdown` -> Invalid request (-32600) (notifications then are dropped, `exit` excepted);
-    params that do not fit the method -> Invalid params (-32602), an unknown method -> Method not
-    found (-32601); a message without `params` (legal JSON-RPC) is read as `params: null`; a
-    didChange whose params do not fit names its document to `on_unreadable_change` (the server's
-    copy of that text is no longer the editor's);
+  - every request gets the answer JSON-RPC and LSP prescribe, and notifications never get one: a body
+    that is not JSON -> Parse error (-32700, id null); JSON that is not JSON-RPC -> Invalid request
+    (-32600), as is an id that is neither a number nor a string; a request before `initialize` -> Server
+    not initialized (-32002), after `shutdown` -> Invalid request (-32600) (notifications then are
+    dropped, `exit` excepted); params that do not fit the method -> Invalid params (-32602), an unknown
+    method -> Method not found (-32601); a message without `params` (legal JSON-RPC) is read as
+    `params: null`; a didChange whose params do not fit names its document to `on_unreadable_change` (the
+    server's copy of that text is no longer the editor's);
   - the writer is guarded: once the client's end is gone, answers are dropped after one log line
     and `on_output_lost` is called (no "Error sending data" for every late answer);
   - the futures pygls keeps per handler run are released when the run is over (pygls keeps those

@@ -2,10 +2,11 @@
 
   python -m dllm_complete.dllm.train.card --run runs/dllm-code-small-2 --twin runs/ar-code-small-2 --eval eval.json
 
-The card holds the architecture, parameter count, tokens seen, compute, loss curves (loss.png),
-the corpus summary with licences, and the evaluation numbers given as JSON; the twin's folder gets a
-README that points to it. The held-out file list goes beside the weights (heldout.json) for
-`python -m dllm_complete.dllm.train fit --heldout-manifest`.
+Every run is checked first (finished, loads, the right kind, no other kind overwritten); `--weights`
+chooses another destination. The card holds the architecture, parameter count, tokens seen, compute,
+loss curves (loss.png), the corpus summary with licences, and the evaluation numbers given as JSON; the
+twin's folder gets a README that points to it. The held-out file list goes beside the weights
+(heldout.json) for `python -m dllm_complete.dllm.train fit --heldout-manifest`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import platform
 import shutil
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -88,6 +90,33 @@ def model_section(run: Path) -> tuple[str, dict]:
     return text, facts
 
 
+class RunError(Exception):
+    """A run that cannot be packaged (the message is one line)."""
+
+
+def check_run(run: Path, kind: str, weights: Path) -> str:
+    """The name of a finished run of `kind` that loads, safe to copy into `weights`; RunError otherwise.
+    Checked for every run before anything is written, so a bad run never half-replaces a model."""
+    from dllm_complete import dllm
+
+    for need in ("model/config.json", "state.json", "log.jsonl", "manifest.json"):
+        if not (run / need).is_file():
+            raise RunError(f"{run}: no {need} (not a finished training run)")
+    if not any("heldout" in r for r in read_log(run)):
+        raise RunError(f"{run}: its log has no held-out loss yet (an unfinished run)")
+    try:
+        loaded = dllm.load(str(run / "model"), device="cpu")
+    except Exception as exc:  # a missing shard, a bad config...: the run is not usable as it is
+        raise RunError(f"{run}/model does not load: {str(exc).splitlines()[0]}") from None
+    if loaded.info["kind"] != kind:
+        raise RunError(f"{run}: its model is {loaded.info['kind']}, not {kind}")
+    name = json.loads((run / "model" / "config.json").read_text())["dllm"]["name"]
+    there = weights / name / "config.json"
+    if there.is_file() and json.loads(there.read_text()).get("dllm", {}).get("kind", "diffusion") != kind:
+        raise RunError(f"{weights / name} holds a model of another kind: name the run (fit --name) apart")
+    return name
+
+
 def twin_pointer(name: str, card_of: str) -> str:
     return (f"# {name}\n\nThe autoregressive twin of `{card_of}`: same size, tokenizer, corpus and token budget. "
             f"Its facts (architecture, tokens seen, compute, loss curves, corpus, evaluation) are in the card "
@@ -100,17 +129,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--twin", help="AR twin run directory")
     p.add_argument("--eval", help="JSON file with evaluation results to include")
     p.add_argument("--compute", default=f"CPU ({platform.processor() or platform.machine()}), 1 thread per model")
+    p.add_argument("--weights", type=Path, default=WEIGHTS, help=f"where the model folders go (default {WEIGHTS})")
     args = p.parse_args(argv)
     runs = [Path(args.run)] + ([Path(args.twin)] if args.twin else [])
+    try:
+        names = [check_run(run, kind, args.weights) for run, kind in zip(runs, ("diffusion", "ar"))]
+        if len(set(names)) < len(names):
+            raise RunError(f"both runs are named {names[0]!r}: name them apart (fit --name)")
+        if args.eval and not Path(args.eval).is_file():
+            raise RunError(f"--eval {args.eval}: no such file")
+    except RunError as exc:
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    weights = args.weights
     sections, logs = [], {}
-    for run in runs:
-        name = json.loads((run / "model" / "config.json").read_text())["dllm"]["name"]
-        dest = WEIGHTS / name
+    for run, name in zip(runs, names):
+        dest = weights / name
         dest.mkdir(parents=True, exist_ok=True)
         for stale in dest.glob("model*.safetensors*"):
             stale.unlink()
-        weights = [f.name for f in (run / "model").glob("model*.safetensors*")]
-        for f in ("config.json", "tokenizer.json", *weights):
+        shards = [f.name for f in (run / "model").glob("model*.safetensors*")]
+        for f in ("config.json", "tokenizer.json", *shards):
             shutil.copy(run / "model" / f, dest / f)
         text, facts = model_section(run)
         sections.append(text)
@@ -119,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         held = json.loads((run / "manifest.json").read_text()).get("heldout_paths")
         if held:  # so that a later run continuing from these weights keeps their held-out split
             (dest / "heldout.json").write_text(json.dumps({"heldout_paths": held}, indent=0))
-    main_dir = WEIGHTS / json.loads((runs[0] / "model" / "config.json").read_text())["dllm"]["name"]
+    main_dir = weights / names[0]
     plot_losses(logs, main_dir / "loss.png")
     evals = json.loads(Path(args.eval).read_text()) if args.eval else {}
     manifest = json.loads((runs[0] / "manifest.json").read_text())
@@ -133,9 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         "## Evaluation", "```json", json.dumps(evals, indent=1), "```", "",
     ])
     (main_dir / "README.md").write_text(card)
-    for run in runs[1:]:  # the twin's folder points to the card they share
-        name = json.loads((run / "model" / "config.json").read_text())["dllm"]["name"]
-        (WEIGHTS / name / "README.md").write_text(twin_pointer(name, main_dir.name))
+    for name in names[1:]:  # the twin's folder points to the card they share
+        (weights / name / "README.md").write_text(twin_pointer(name, main_dir.name))
     print(main_dir / "README.md")
 
 

@@ -36,7 +36,7 @@ def _run(tmp_path: Path, kind: str, name: str, files, held, root) -> Path:
     return run
 
 
-def test_the_card_packages_the_model_and_its_twin(tmp_path, monkeypatch):
+def test_the_card_packages_the_model_and_its_twin(tmp_path, capsys):
     pytest.importorskip("matplotlib", reason="the card's loss plot needs matplotlib (in the dev set)")
     root = tmp_path / "src" / "pkg"
     root.mkdir(parents=True)
@@ -47,8 +47,18 @@ def test_the_card_packages_the_model_and_its_twin(tmp_path, monkeypatch):
             _run(tmp_path, "ar", "a-tiny", files, held, root.parent)]
     evals = {"diffusion": {"single-line": {"n": 3, "pass@1": 0.3333}}}
     (tmp_path / "eval.json").write_text(json.dumps(evals))
-    monkeypatch.setattr(card, "WEIGHTS", tmp_path / "weights")
-    card.main(["--run", str(runs[0]), "--twin", str(runs[1]), "--eval", str(tmp_path / "eval.json")])
+    weights = ["--weights", str(tmp_path / "weights")]
+    refused = {  # each refused before anything is written
+        "its model is ar, not diffusion": ["--run", str(runs[1])],
+        "its model is diffusion, not ar": ["--run", str(runs[0]), "--twin", str(runs[0])],
+        "no model/config.json (not a finished training run)": ["--run", str(tmp_path / "src")],
+    }
+    for words, argv in refused.items():
+        with pytest.raises(SystemExit) as stop:
+            card.main([*argv, *weights])
+        assert stop.value.code == 2 and words in capsys.readouterr().err
+        assert not (tmp_path / "weights").exists()
+    card.main(["--run", str(runs[0]), "--twin", str(runs[1]), "--eval", str(tmp_path / "eval.json"), *weights])
 
     main, twin = tmp_path / "weights" / "d-tiny", tmp_path / "weights" / "a-tiny"
     text = (main / "README.md").read_text()

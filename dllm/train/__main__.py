@@ -74,18 +74,36 @@ def adapted_to_diffusion(ar: Transformer) -> Transformer:
     return model
 
 
+NEW_POSITIONS = 4096  # a fresh model's positions (its RoPE table); the seq-len it trains on must fit
+
+
+def held_out_of(args) -> str | None:
+    """The held-out split to keep: --heldout-manifest, else the resumed run's own, else the one beside
+    the weights a run continues (`card` writes heldout.json), else None (a new split)."""
+    if args.heldout_manifest:
+        return args.heldout_manifest
+    kept = [args.resume and Path(args.resume) / "manifest.json", args.init_from and Path(args.init_from) / "heldout.json"]
+    found = next((str(path) for path in kept if path and path.is_file()), None)
+    if found:
+        print(f"held out: the files of {found}", file=sys.stderr)
+    return found
+
+
 def cmd_fit(args) -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    train_files, held_files = corpus_split(args.seed, args.heldout, out, args.heldout_manifest)
-    tokens_before, shift, provenance = 0, False, {}
+    train_files, held_files = corpus_split(args.seed, args.heldout, out, held_out_of(args))
+    tokens_before, shift, provenance, context = 0, False, {}, 0
     if args.resume:  # the run's own weights; its tokens_before, not the checkpoint's tokens_seen
         args.init_from = str(Path(args.resume) / "model")
     if args.init_from:
         loaded = load_checkpoint(args.init_from, device="cpu", dtype="float32")
         model, tok = loaded.model, loaded.tokenizer
         spec, shift = loaded.spec, loaded.spec.logits_shift
+        if args.seq_len > model.cfg.max_seq_len:
+            raise ValueError(f"--seq-len {args.seq_len}: the model has {model.cfg.max_seq_len} positions")
+        context = max(args.seq_len, spec.context_tokens)  # a shorter fine-tune keeps the context it read
         meta = json.loads((Path(args.init_from) / "config.json").read_text()).get("dllm", {})  # what the spec omits
         tokens_before = meta.get("tokens_seen", 0)
         provenance = {"adapted_from": meta["adapted_from"]} if "adapted_from" in meta else {}
@@ -100,7 +118,7 @@ def cmd_fit(args) -> None:
         dim, layers, heads, kv, inter = SIZES[args.size]
         cfg = ModelConfig(vocab_size=tok.vocab_size, dim=dim, n_layers=layers, n_heads=heads, n_kv_heads=kv,
                           intermediate_size=inter, tie_embeddings=True, causal=args.kind == "ar",
-                          max_seq_len=4096)
+                          max_seq_len=NEW_POSITIONS)
         model = Transformer(cfg)
         model.init_weights(args.seed)
     if args.resume:
@@ -120,7 +138,7 @@ def cmd_fit(args) -> None:
                        eval_every=args.eval_every, ckpt_every=args.ckpt_every, autocast_bf16=args.bf16,
                        seed=args.seed, tokens_before=tokens_before, device=args.device,
                        workers=args.workers, stop_at_tokens=args.stop_at, compile=args.compile, logits_shift=shift,
-                       provenance=provenance)
+                       provenance=provenance, context_tokens=context)
     print(f"{args.name}: {model.num_params():,} parameters ({model.num_params(False):,} without embeddings), "
           f"{tcfg.steps} steps of {tcfg.tokens_per_step} tokens", file=sys.stderr)
     train(model, tok, tcfg,
@@ -177,7 +195,8 @@ def _rate(text: str) -> float:
     return value
 
 
-RESUMED_AS_RUN = {"kind": "kind", "batch": "batch", "seq_len": "seq-len", "accum": "accum", "total_tokens": "tokens"}
+RESUMED_AS_RUN = {"kind": "kind", "batch": "batch", "seq_len": "seq-len", "accum": "accum", "total_tokens": "tokens",
+                  "lr": "lr", "warmup_steps": "warmup", "seed": "seed"}
 
 
 def _schedule_changes(state: Path, args) -> str | None:
@@ -188,7 +207,7 @@ def _schedule_changes(state: Path, args) -> str | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     given = {"kind": args.kind, "batch": args.batch, "seq_len": args.seq_len, "accum": args.accum,
-             "total_tokens": args.tokens}
+             "total_tokens": args.tokens, "lr": args.lr, "warmup_steps": args.warmup, "seed": args.seed}
     changed = [f"--{flag} {saved[key]}" for key, flag in RESUMED_AS_RUN.items() if key in saved and saved[key] != given[key]]
     return ", ".join(changed) or None
 
@@ -208,12 +227,21 @@ def check_fit(args) -> str | None:
         return f"--resume {args.resume}: not a run directory (no state.json)"
     if args.resume and (changed := _schedule_changes(Path(args.resume) / "state.json", args)):
         return f"--resume {args.resume}: the run's schedule was {changed}; resume it with the same"
-    if not args.resume and (Path(args.out) / "state.json").is_file():
+    elsewhere = not args.resume or Path(args.out).resolve() != Path(args.resume).resolve()
+    if elsewhere and (Path(args.out) / "state.json").is_file():
         return f"--out {args.out} holds a run already: continue it with --resume {args.out}, or choose another --out"
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return f"--out {args.out}: not a directory"
     try:
-        torch.device(args.device)
+        device = torch.device(args.device)
     except (RuntimeError, ValueError):
         return f"--device {args.device!r}: expected cpu, cuda or cuda:N"
+    if device.type not in ("cpu", "cuda"):
+        return f"--device {args.device!r}: expected cpu, cuda or cuda:N"
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA GPU"
+    if not (args.init_from or args.resume) and args.seq_len > 4096:
+        return f"--seq-len {args.seq_len}: a new model has {NEW_POSITIONS} positions"
     return None
 
 
@@ -236,8 +264,8 @@ def main(argv: list[str] | None = None) -> None:
                    "with the same settings")
     f.add_argument("--stop-at", type=_whole(0), default=0, metavar="TOKENS",
                    help="stop after this many tokens, the schedule still spanning --tokens (finish with --resume)")
-    f.add_argument("--heldout-manifest", help="hold out exactly the files of this manifest.json (keep a continued "
-                   "run's held-out split)")
+    f.add_argument("--heldout-manifest", help="hold out exactly the files of this manifest.json (default: the "
+                   "resumed run's own, else the heldout.json beside --init-from's weights, else a new split)")
     f.add_argument("--tokens", type=_whole(1), default=20_000_000)
     f.add_argument("--hole-fraction", type=_share(), default=0.5,
                    help="share of rows that are holes to fill (diffusion: infilling canvases; AR: FIM rows); "

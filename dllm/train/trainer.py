@@ -13,7 +13,9 @@ import dataclasses
 import json
 import math
 import multiprocessing
+import os
 import random
+import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -55,6 +57,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model's forward (measure first: bench/train_step.py --compile)
     logits_shift: bool = False  # outputs predict the next position's token (a diffusion model adapted from AR)
     provenance: dict = dataclasses.field(default_factory=dict)  # recorded in config.json (e.g. adapted_from)
+    context_tokens: int = 0  # the context the saved model reads (config.json); 0 = seq_len
 
     @property
     def tokens_per_step(self) -> int:
@@ -82,6 +85,28 @@ def make_optimizer(model: Transformer, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95),
                              eps=1e-8)
+
+
+def save_run(model: Transformer, tokenizer: Tokenizer, opt: torch.optim.Optimizer, cfg: TrainConfig,
+             step: int, seen: int) -> None:
+    """The run's checkpoint (model/, optimizer.safetensors, state.json), each written beside its old
+    self and swapped in by rename, state.json last: a run stopped while saving resumes from the last
+    whole checkpoint."""
+    out = cfg.out
+    shutil.rmtree(out / "model.new", ignore_errors=True)
+    save_checkpoint(model, tokenizer, out / "model.new", cfg.kind, cfg.name,
+                    extra={"tokens_seen": seen, "context_tokens": cfg.context_tokens or cfg.seq_len,
+                           "logits_shift": cfg.logits_shift, **cfg.provenance})
+    save_optimizer(opt, model, out / "optimizer.safetensors.new")
+    if (out / "model").exists():
+        shutil.rmtree(out / "model.old", ignore_errors=True)
+        (out / "model").rename(out / "model.old")
+    (out / "model.new").rename(out / "model")
+    os.replace(out / "optimizer.safetensors.new", out / "optimizer.safetensors")
+    state = json.dumps({"step": step, "config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}})
+    (out / "state.json.new").write_text(state)
+    os.replace(out / "state.json.new", out / "state.json")
+    shutil.rmtree(out / "model.old", ignore_errors=True)
 
 
 def save_optimizer(opt: torch.optim.Optimizer, model: Transformer, path: Path) -> None:
@@ -167,7 +192,6 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
     cfg.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device)
-    state_file = cfg.out / "state.json"
     resumed = resume is not None and (resume / "state.json").is_file()
     step = json.loads((resume / "state.json").read_text())["step"] if resumed else 0
     batches = batch_stream(batch_fn, cfg.seed, step * cfg.accum, cfg.batch, cfg.workers)
@@ -211,11 +235,7 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         log.write(json.dumps(record) + "\n")
         log.flush()
         if step % cfg.ckpt_every == 0 or step == cfg.last_step:
-            save_checkpoint(model, tokenizer, cfg.out / "model", cfg.kind, cfg.name,
-                            extra={"tokens_seen": seen, "context_tokens": cfg.seq_len,
-                                   "logits_shift": cfg.logits_shift, **cfg.provenance})
-            save_optimizer(opt, model, cfg.out / "optimizer.safetensors")
-            state_file.write_text(json.dumps({"step": step, "config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}}))
+            save_run(model, tokenizer, opt, cfg, step, seen)
     bar.close()
     batches.close()
     return cfg.out / "model"

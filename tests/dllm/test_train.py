@@ -229,6 +229,11 @@ def test_training_on_the_gpu_matches_the_cpu(tmp_path):
     (["--tokenizer", "TOK", "--device", "banana"], "--device"), (["--tokenizer", "nowhere.json"], "no such file"),
     (["--init-from", "/nowhere"], "no such directory"), (["--resume", "MODEL"], "not a run directory"),
     (["--tokenizer", "TOK", "--out", "RUN"], "holds a run already"),
+    (["--tokenizer", "TOK", "--out", "FILE"], "not a directory"),
+    (["--tokenizer", "TOK", "--device", "mps"], "expected cpu, cuda or cuda:N"),
+    pytest.param(["--tokenizer", "TOK", "--device", "cuda"], "sees no CUDA GPU",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
+    (["--tokenizer", "TOK", "--seq-len", "5000"], "a new model has 4096 positions"),
 ])
 def test_fit_refuses_bad_options_in_one_line_before_reading_the_corpus(tiny_dir, tmp_path, monkeypatch, capsys,
                                                                        extra, words):
@@ -238,7 +243,9 @@ def test_fit_refuses_bad_options_in_one_line_before_reading_the_corpus(tiny_dir,
     run.mkdir()
     (run / "state.json").write_text("{}")  # a run already there
     monkeypatch.setattr(cli, "corpus_split", lambda *a, **k: pytest.fail("the corpus was read"))
-    swap = {"TOK": str(tiny_dir / "tokenizer.json"), "MODEL": str(tiny_dir), "RUN": str(run)}
+    (tmp_path / "file").write_text("")
+    swap = {"TOK": str(tiny_dir / "tokenizer.json"), "MODEL": str(tiny_dir), "RUN": str(run),
+            "FILE": str(tmp_path / "file")}
     argv = ["fit", "--kind", "diffusion", "--out", str(tmp_path / "new"), *[swap.get(a, a) for a in extra]]
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
@@ -253,10 +260,33 @@ def test_a_run_resumes_only_on_its_own_schedule(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "state.json").write_text(json.dumps({"step": 3, "config": {"kind": "diffusion", "batch": 16, "seq_len": 256,
-                                                                     "accum": 1, "total_tokens": 40960}}))
+                                                                     "accum": 1, "total_tokens": 40960, "lr": 2e-3}}))
     monkeypatch.setattr(cli, "corpus_split", lambda *a, **k: pytest.fail("the corpus was read"))
     with pytest.raises(SystemExit) as exit_:
         cli.main(["fit", "--kind", "diffusion", "--out", str(run), "--resume", str(run), "--tokens", "40960",
                   "--batch", "8"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert exit_.value.code == 2 and "--batch 16" in err and "--tokens" not in err
+    for argv, words in ((["--lr", "0.5"], "--lr 0.002"), (["--out", str(tmp_path / "other")], "holds a run already")):
+        (tmp_path / "other").mkdir(exist_ok=True)
+        (tmp_path / "other" / "state.json").write_text("{}")  # another run: never written over
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["fit", "--kind", "diffusion", "--out", str(run), "--resume", str(run), "--tokens", "40960",
+                      *argv])
+        assert exit_.value.code == 2 and words in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_continued_model_keeps_its_held_out_split_untold(tmp_path):
+    from argparse import Namespace
+
+    from dllm_complete.dllm.train.__main__ import held_out_of
+
+    weights, run = tmp_path / "weights", tmp_path / "run"
+    weights.mkdir(), run.mkdir()
+    (weights / "heldout.json").write_text('{"heldout_paths": []}')  # as `card` leaves it beside the weights
+    (run / "manifest.json").write_text('{"heldout_paths": []}')
+    told = str(tmp_path / "told.json")
+    assert held_out_of(Namespace(heldout_manifest=None, resume=None, init_from=str(weights))) == str(weights / "heldout.json")
+    assert held_out_of(Namespace(heldout_manifest=None, resume=str(run), init_from=None)) == str(run / "manifest.json")
+    assert held_out_of(Namespace(heldout_manifest=told, resume=str(run), init_from=None)) == told
+    assert held_out_of(Namespace(heldout_manifest=None, resume=None, init_from=str(tmp_path))) is None  # a new split

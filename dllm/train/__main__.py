@@ -305,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
         {"tokenizer": cmd_tokenizer, "fit": cmd_fit, "trajectories": cmd_trajectories}[args.cmd](args)
     except ValueError as exc:  # a checkpoint or a file that cannot be used (CheckpointError among them)
         p.exit(2, f"{p.prog}: error: {first_line(exc)}\n")
+    except KeyboardInterrupt:  # the last checkpoint stands: --resume continues from it
+        p.exit(130, f"{p.prog}: interrupted (the last checkpoint stands: continue with --resume)\n")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -146,6 +147,9 @@ def _worker_init(fn: Callable) -> None:
     global _batch_fn
     _batch_fn = fn
     torch.set_num_threads(1)
+    # a terminal's Ctrl-C reaches the whole process group: the main process stops the pool; a worker
+    # that died of it mid-task would leave the pool's lock held and terminate() waiting for ever
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_build(seed: int, batch: int):

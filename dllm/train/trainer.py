@@ -110,6 +110,16 @@ def save_run(model: Transformer, tokenizer: Tokenizer, opt: torch.optim.Optimize
     shutil.rmtree(out / "model.old", ignore_errors=True)
 
 
+def open_log(path: Path, step: int):
+    """The run's log, to append to from `step` on: the records of a resumed run's later steps (written
+    after its last checkpoint) are dropped, and so is a log of a run that never saved one (`step` 0)."""
+    kept = []
+    if step and path.is_file():
+        kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept))
+    return path.open("a")
+
+
 def save_optimizer(opt: torch.optim.Optimizer, model: Transformer, path: Path) -> None:
     """AdamW's state and the float32 weights (the model checkpoint is bf16), so a resume is exact."""
     names = {id(p): n for n, p in model.named_parameters()}
@@ -207,7 +217,7 @@ def train(model: Transformer, tokenizer: Tokenizer, cfg: TrainConfig,
         load_optimizer(opt, model, resume / "optimizer.safetensors")
     held_rng = random.Random(12345)
     held = [heldout_fn(held_rng, cfg.batch) for _ in range(cfg.eval_batches)]
-    log = (cfg.out / "log.jsonl").open("a")
+    log = open_log(cfg.out / "log.jsonl", step)
     model.train()
     bar = tqdm(total=cfg.last_step, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
     t0, tokens_done = time.perf_counter(), 0

@@ -290,3 +290,15 @@ def test_a_continued_model_keeps_its_held_out_split_untold(tmp_path):
     assert held_out_of(Namespace(heldout_manifest=None, resume=str(run), init_from=None)) == str(run / "manifest.json")
     assert held_out_of(Namespace(heldout_manifest=told, resume=str(run), init_from=None)) == told
     assert held_out_of(Namespace(heldout_manifest=None, resume=None, init_from=str(tmp_path))) is None  # a new split
+
+
+def test_the_log_holds_each_step_once_across_a_resume(tmp_path):
+    from dllm_complete.dllm.train.trainer import open_log
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "loss": 1.0}) + "\n" for s in (1, 2, 3, 4)))
+    with open_log(log, 2) as f:  # resumed from the checkpoint of step 2: steps 3 and 4 will be run again
+        f.write(json.dumps({"step": 3, "loss": 0.5}) + "\n")
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2, 3]
+    open_log(log, 0).close()  # a new run where one stopped before its first checkpoint
+    assert log.read_text() == ""

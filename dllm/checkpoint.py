@@ -125,7 +125,8 @@ def _read_config(path: Path) -> dict:
         found = f"{path} is not a directory" if path.exists() else f"model directory not found: {path}"
         raise CheckpointError(f"{found} (embedded models: {embedded})")
     if not cfg_path.is_file():
-        raise CheckpointError(f"{path} has no config.json")
+        run = (path / "model" / "config.json").is_file()  # a training run's folder: its model is inside
+        raise CheckpointError(f"{path} has no config.json" + (f" (a training run: its model is {path / 'model'})" if run else ""))
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

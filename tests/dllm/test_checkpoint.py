@@ -46,7 +46,7 @@ def test_saved_checkpoint_loads_in_transformers(tiny_ar_dir):
 
 
 @pytest.mark.parametrize("damage", ["no_dir", "no_config", "bad_json", "no_weights", "corrupt", "no_tokenizer",
-                                    "wrong_shape"])
+                                    "wrong_shape", "run_folder"])
 def test_broken_checkpoints_raise_one_line_errors(tiny_dir, tmp_path, damage):
     ckpt = tmp_path / "ckpt"
     shutil.copytree(tiny_dir, ckpt)
@@ -63,6 +63,10 @@ def test_broken_checkpoints_raise_one_line_errors(tiny_dir, tmp_path, damage):
         (ckpt / "model.safetensors").write_bytes(data[:len(data) // 2])
     elif damage == "no_tokenizer":
         (ckpt / "tokenizer.json").unlink()
+    elif damage == "run_folder":  # a training run's folder given for its model
+        shutil.move(str(ckpt), str(tmp_path / "model"))
+        ckpt.mkdir()
+        shutil.move(str(tmp_path / "model"), str(ckpt / "model"))
     elif damage == "wrong_shape":
         cfg = json.loads((ckpt / "config.json").read_text())
         cfg["hidden_size"] = 32

@@ -74,6 +74,8 @@ def test_broken_checkpoints_raise_one_line_errors(tiny_dir, tmp_path, damage):
     with pytest.raises(CheckpointError) as info:
         dllm.load(str(ckpt))
     assert "\n" not in str(info.value)
+    if damage == "run_folder":
+        assert f"its model is {ckpt / 'model'}" in str(info.value)
 
 
 def test_import_is_light():

@@ -150,9 +150,15 @@ def cmd_fit(args) -> None:
 def cmd_trajectories(args) -> None:
     from .. import load
     torch.set_num_threads(args.threads)
-    train_files, _ = corpus_split(args.seed, args.heldout, heldout_manifest=args.heldout_manifest)
-    engine = load(args.model)
     out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out {out}: a directory (trajectories go to a .jsonl file)")
+    if args.heldout_manifest and not Path(args.heldout_manifest).is_file():
+        raise ValueError(f"--heldout-manifest {args.heldout_manifest}: no such file")
+    engine = load(args.model)
+    if engine.info["kind"] != "diffusion":
+        raise ValueError(f"--model {args.model}: trajectories come from a diffusion model, not an AR one")
+    train_files, _ = corpus_split(args.seed, args.heldout, heldout_manifest=args.heldout_manifest)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     n = trajectories(engine, engine.tokenizer, train_files, args.n, args.seed, args.context, out)

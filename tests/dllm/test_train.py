@@ -302,3 +302,14 @@ def test_the_log_holds_each_step_once_across_a_resume(tmp_path):
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2, 3]
     open_log(log, 0).close()  # a new run where one stopped before its first checkpoint
     assert log.read_text() == ""
+
+
+def test_trajectories_refuse_an_ar_teacher_and_keep_the_file(tiny_ar_dir, tmp_path, monkeypatch, capsys):
+    from dllm_complete.dllm.train import __main__ as cli
+
+    monkeypatch.setattr(cli, "corpus_split", lambda *a, **k: pytest.fail("the corpus was read"))
+    out = tmp_path / "t.jsonl"
+    out.write_text("kept\n")  # an earlier run's trajectories
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["trajectories", "--model", str(tiny_ar_dir), "--n", "1", "--out", str(out)])
+    assert exit_.value.code == 2 and "not an AR one" in capsys.readouterr().err and out.read_text() == "kept\n"

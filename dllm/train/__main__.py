@@ -54,7 +54,7 @@ def cmd_tokenizer(args) -> None:
     held_text = [f.text for f in held_files[:400]]
     held_bytes = sum(len(t.encode()) for t in held_text)
     report = []
-    for size in [int(s) for s in args.vocab_sizes.split(",")]:
+    for size in args.vocab_sizes:
         t0 = time.perf_counter()
         tok = train_bpe((f.text for f in sample), size)
         n_tokens = sum(len(e.ids) for e in tok.encode_batch(held_text))
@@ -165,6 +165,17 @@ def cmd_trajectories(args) -> None:
     print(json.dumps({"trajectories": n, "out": str(out), "seconds": round(time.perf_counter() - t0, 1)}))
 
 
+def _sizes(text: str) -> list[int]:
+    """An argparse type: vocabulary sizes, comma-separated, each above the 256 bytes a byte-level BPE starts from."""
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 4096,8192, got {text!r}") from None
+    if min(sizes) <= 256:
+        raise argparse.ArgumentTypeError(f"each size must be > 256 (the bytes it starts from), got {text!r}")
+    return sizes
+
+
 def _whole(least: int):
     """An argparse type: an integer >= `least`."""
     def parse(text: str) -> int:
@@ -256,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("tokenizer", help="train byte-level BPE tokenizers and measure compression")
     t.add_argument("--out", required=True)
-    t.add_argument("--vocab-sizes", default="4096,8192,16384")
+    t.add_argument("--vocab-sizes", type=_sizes, default=[4096, 8192, 16384], help="comma-separated, each > 256")
     t.add_argument("--sample-files", type=_whole(1), default=3000)
     f = sub.add_parser("fit", help="train a diffusion model or its AR twin")
     f.add_argument("--kind", choices=["diffusion", "ar"], required=True)

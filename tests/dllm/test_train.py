@@ -1,5 +1,6 @@
 """Training pipeline on a toy corpus: corpus rules, objectives, a few steps, checkpoint and resume."""
 
+import argparse
 import json
 import random
 
@@ -313,3 +314,12 @@ def test_trajectories_refuse_an_ar_teacher_and_keep_the_file(tiny_ar_dir, tmp_pa
     with pytest.raises(SystemExit) as exit_:
         cli.main(["trajectories", "--model", str(tiny_ar_dir), "--n", "1", "--out", str(out)])
     assert exit_.value.code == 2 and "not an AR one" in capsys.readouterr().err and out.read_text() == "kept\n"
+
+
+def test_vocabulary_sizes_are_checked_when_read():
+    from dllm_complete.dllm.train.__main__ import _sizes
+
+    assert _sizes("4096,8192") == [4096, 8192]
+    for bad in ("400,-1", "256", "x", "4096,"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _sizes(bad)

@@ -97,15 +97,13 @@ def parse_spec(text: str) -> Spec:
     allowed = COMMON_PARAMS | ({k for k, (f, _) in DLLM_PARAMS.items() if f not in unread} if unread else set())
     allowed |= LOAD_PARAMS if kind in ("dllm", "ar") else set()
     if kind in HTTP_PARAMS:
-        from dllm_complete.lsp_server.remote import check_url
+        from dllm_complete.lsp_server.arena import check_http
 
         allowed = HTTP_PARAMS[kind]
         try:
-            check_url(path)
+            check_http(path, params)
         except ValueError as exc:
             raise ValueError(f"backend spec {text!r}: {exc}") from None
-        if params.get("key_env") == "":
-            raise ValueError(f"backend spec {text!r}: key_env names no environment variable")
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"backend spec {text!r}: unknown parameter(s) {unknown}; allowed {sorted(allowed)}")
@@ -122,9 +120,8 @@ def check_values(spec: Spec) -> None:
             SamplerConfig().with_overrides(sampler_overrides(spec))
             if spec.params.get("attention") not in (None, "grouped", "sdpa"):
                 raise ValueError(f"attention must be grouped or sdpa, got {spec.params['attention']!r}")
-            for name in ("bucket",):
-                if name in spec.params:
-                    int(spec.params[name])
+            if "bucket" in spec.params:
+                int(spec.params["bucket"])
         for name in ("syntax", "scope", "pack"):
             if name in spec.params:
                 _flag(spec.params[name])

@@ -77,11 +77,11 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     draft_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for field in msgspec.structs.fields(self):  # msgspec checks types when decoding, not when built
+        for name, kind in _SAMPLER_FIELDS:  # msgspec checks types when decoding, not when built
             try:
-                msgspec.convert(getattr(self, field.name), field.type)
+                msgspec.convert(getattr(self, name), kind)
             except msgspec.ValidationError as exc:
-                raise ValueError(f"{field.name}: {exc}") from None
+                raise ValueError(f"{name}: {exc}") from None
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
         if self.confidence not in CONFIDENCES:
@@ -111,6 +111,9 @@ class SamplerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             return msgspec.convert({**msgspec.structs.asdict(self), **overrides}, SamplerConfig)
         except (msgspec.ValidationError, TypeError, ValueError) as exc:
             raise ValueError(f"sampler: {str(exc).strip().splitlines()[0]}") from None
+
+
+_SAMPLER_FIELDS = tuple((f.name, f.type) for f in msgspec.structs.fields(SamplerConfig))  # read once: 75 µs a call
 
 
 class Stats(msgspec.Struct, kw_only=True):

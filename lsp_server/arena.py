@@ -54,6 +54,14 @@ def _value(text: str) -> Any:
         return text
 
 
+def check_http(target: str, options: dict) -> None:
+    """ValueError (the bare reason) where an HTTP backend's URL or `key_env` cannot work: the one check
+    of the editor arena's and `bench.arena`'s HTTP backends."""
+    check_url(target)
+    if options.get("key_env") == "":
+        raise ValueError("key_env names no environment variable")
+
+
 def parse(spec: str) -> Contestant:
     """`[label@]kind[:target][?k=v&...]` -> Contestant; ValueError with a one-line reason."""
     label, at, body = spec.partition("@")
@@ -65,14 +73,12 @@ def parse(spec: str) -> Contestant:
         raise ValueError(f"arena backend {spec!r}: kind must be one of {', '.join(KINDS)}")
     if (kind == "dllm") != (not target):
         raise ValueError(f"arena backend {spec!r}: {'dllm takes no target' if kind == 'dllm' else kind + ' needs a target'}")
+    options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)}
     if kind in HTTP_OPTIONS:
         try:
-            check_url(target)
+            check_http(target, options)
         except ValueError as exc:
             raise ValueError(f"arena backend {spec!r}: {exc}") from None
-    options = {k: _value(v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)}
-    if options.get("key_env") == "":
-        raise ValueError(f"arena backend {spec!r}: key_env names no environment variable")
     if kind in HTTP_OPTIONS and (unknown := sorted(set(options) - HTTP_OPTIONS[kind])):
         raise ValueError(f"arena backend {spec!r}: unknown option(s) {unknown}; allowed {sorted(HTTP_OPTIONS[kind])}")
     if kind in ("dllm", "model"):  # sampler settings: checked now, not at the first round
